@@ -1,0 +1,3 @@
+from dcactl.cli import main
+
+main()

@@ -1,0 +1,126 @@
+"""Rendering: Rich consoles (stdout for data, stderr for diagnostics), tables and ``--json``.
+
+Foreign text (exchange messages, asset names from files) is always printed with ``markup=False`` so
+square brackets in it can never be read as Rich markup. Rich is imported lazily so ``--help`` stays
+fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@dataclass
+class OutputOptions:
+    """What the global flags asked for."""
+
+    json: bool = False
+    quiet: bool = False
+    verbose: bool = False
+
+
+OPTIONS = OutputOptions()
+"""Set once by the CLI's global callback; read by the render helpers."""
+
+
+@lru_cache(maxsize=2)
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=not stderr)
+
+
+def out() -> Console:
+    """The data console (stdout)."""
+    return _console(False)
+
+
+def err() -> Console:
+    """The diagnostics console (stderr)."""
+    return _console(True)
+
+
+def reset_consoles() -> None:
+    """Forget cached consoles (tests swap sys.stdout/sys.stderr between invocations)."""
+    _console.cache_clear()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        from dcactl.models import iso_utc
+
+        return iso_utc(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def print_json(document: Any) -> None:
+    """Write one JSON document to stdout (decimals as strings, datetimes as ISO-8601 UTC)."""
+    sys.stdout.write(json.dumps(document, default=_default, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def error(message: str) -> None:
+    """One diagnostic line on stderr (``--json`` or not): ``dcactl: error: ...``."""
+    for line in str(message).splitlines() or [""]:
+        sys.stderr.write(f"dcactl: error: {line}\n")
+    sys.stderr.flush()
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, shown unless ``--quiet``."""
+    if not OPTIONS.quiet:
+        err().print(f"warning: {message}", markup=False, style="yellow")
+
+
+def info(message: str) -> None:
+    """A progress/diagnostic note on stderr, shown unless ``--quiet`` or ``--json``."""
+    if not OPTIONS.quiet and not OPTIONS.json:
+        err().print(message, markup=False)
+
+
+def print_table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    right: Iterable[str] = (),
+    caption: str | None = None,
+) -> None:
+    """A Rich table on stdout; every cell is plain text (no markup), ``None`` shows as ``-``."""
+    from rich.table import Table
+    from rich.text import Text
+
+    right_set = set(right)
+    table = Table(title=title, caption=caption, title_justify="left")
+    for column in columns:
+        table.add_column(column, justify="right" if column in right_set else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(*(Text("-" if cell is None else str(cell)) for cell in row))
+    out().print(table)
+
+
+def fmt_usd(value: Decimal | None, places: int = 2) -> str:
+    """A USDC amount for humans: thousands separators, ``places`` decimals; ``-`` for None."""
+    if value is None:
+        return "-"
+    q = Decimal(1).scaleb(-places)
+    return f"{value.quantize(q):,}"
+
+
+def fmt_dec(value: Decimal | None) -> str:
+    """A decimal as exact plain text without exponent or trailing zeros; ``-`` for None."""
+    if value is None:
+        return "-"
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"
