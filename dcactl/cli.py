@@ -49,7 +49,7 @@ def _version(value: bool) -> None:
 def _globals(
     ctx: typer.Context,
     config: Annotated[Path | None, typer.Option(
-        "--config", help="portfolio.toml (else $DCACTL_CONFIG, ./portfolio.toml, the user config dir).")] = None,
+        "--config", help="portfolio.toml (else $DCACTL_CONFIG, ./portfolio.toml, user config dir).")] = None,
     db: Annotated[Path | None, typer.Option(
         "--db", help="Ledger file (else $DCACTL_DB, settings.database, the user data dir).")] = None,
     json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
