@@ -1,0 +1,228 @@
+"""portfolio.toml → frozen, validated dataclasses.
+
+Loading happens in three steps, and every problem of a step is reported at once:
+
+1. **parse**: read the file and decode TOML (a missing file or a syntax error is one line);
+2. **validate**: each key's type, range and format, and unknown keys (with a "did you mean");
+3. **check consistency**: rules across keys (live mode needs account and key, min ≤ max, ...).
+
+Each problem is one line ``<file>: <key path>: <what is wrong>``; they are raised together as
+:class:`~dcactl.errors.ConfigError`. Secrets are never accepted inline (``key`` and
+``coingecko_key`` name a *source*: ``env:VAR``, ``file:PATH`` or ``keyring:NAME``), and a rejected
+secret-like value is never echoed. Money is :class:`~decimal.Decimal` parsed from the TOML text
+exactly (``0.1`` is ``Decimal("0.1")``), in USDC.
+
+Paths (config, data dir, ledger) and the starter file live in :mod:`dcactl.configfiles`; they are
+re-exported here so callers only import ``dcactl.config``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from dcactl.configcheck import Problems, check_document
+from dcactl.configfiles import (
+    dump_portfolio,
+    find_config_path,
+    resolve_db_path,
+    starter_toml,
+    user_config_dir,
+    user_data_dir,
+    write_starter,
+    write_text_atomic,
+)
+from dcactl.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from dcactl.schedule import Schedule
+
+__all__ = [
+    "DEVNET_API_URL",
+    "MAINNET_API_URL",
+    "TESTNET_API_URL",
+    "AssetConfig",
+    "Config",
+    "Settings",
+    "Sizing",
+    "dump_portfolio",
+    "find_config_path",
+    "load_config",
+    "parse_config_text",
+    "resolve_db_path",
+    "starter_toml",
+    "user_config_dir",
+    "user_data_dir",
+    "validate_document",
+    "write_starter",
+    "write_text_atomic",
+]
+
+MAINNET_API_URL = "https://api.hyperliquid.xyz"
+TESTNET_API_URL = "https://api.hyperliquid-testnet.xyz"
+DEVNET_API_URL = "http://127.0.0.1:3001"
+"""``dcactl devnet serve``'s default address (the SDK's ``LOCAL_API_URL``)."""
+COINGECKO_API_URL = "https://api.coingecko.com/api/v3"
+NETWORK_URLS: dict[str, str] = {
+    "mainnet": MAINNET_API_URL, "testnet": TESTNET_API_URL, "devnet": DEVNET_API_URL,
+}
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """``[assets.X.sizing]``: how much USDC one buy spends.
+
+    ``kind = "fixed"`` buys the asset's ``amount``. ``kind = "volatility"`` buys ``max`` when the
+    annualised volatility (percent) over ``window_days`` is ≤ ``low_vol``, ``min`` when ≥
+    ``high_vol``, linearly in between. ``min``/``max`` are USDC.
+    """
+
+    kind: Literal["fixed", "volatility"] = "fixed"
+    min: Decimal | None = None
+    max: Decimal | None = None
+    window_days: int = 30
+    low_vol: Decimal = Decimal(35)
+    high_vol: Decimal = Decimal(85)
+
+
+@dataclass(frozen=True)
+class AssetConfig:
+    """One ``[assets.X]`` table. ``amount`` is USDC per buy; ``symbol`` is the upper-cased key."""
+
+    symbol: str
+    amount: Decimal
+    every: str
+    schedule: Schedule
+    enabled: bool = True
+    venue: Literal["auto", "hyperliquid", "paper"] = "auto"
+    pair: str | None = None
+    coingecko_id: str | None = None
+    sizing: Sizing = field(default_factory=Sizing)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``[settings]``. Caps are USDC; ``lock_wait`` and ``request_timeout`` are seconds.
+
+    ``key`` and ``coingecko_key`` are key *sources* (``env:VAR``, ``file:PATH``, ``keyring:NAME``),
+    never key material. ``database`` is absolute (resolved against the config file's folder).
+    """
+
+    network: str = "mainnet"
+    mode: Literal["paper", "live"] = "paper"
+    account: str | None = None
+    key: str | None = None
+    database: Path | None = None
+    parallel: bool = True
+    lock_wait: float = 30.0
+    coingecko_url: str | None = None
+    coingecko_key: str | None = None
+    max_slippage_bps: int = 50
+    max_usd_per_run: Decimal | None = None
+    max_usd_per_day: Decimal | None = None
+    timezone: str = "UTC"
+    request_timeout: float = 10.0
+
+    @property
+    def api_url(self) -> str:
+        """The Hyperliquid API base URL, without a trailing slash."""
+        return NETWORK_URLS.get(self.network, self.network.rstrip("/"))
+
+    @property
+    def is_mainnet(self) -> bool:
+        """True when actions must be signed for mainnet (the SDK's rule: the mainnet URL exactly)."""
+        return self.api_url == MAINNET_API_URL
+
+    @property
+    def network_id(self) -> str:
+        """``mainnet``/``testnet``/``devnet`` or the API URL: the ledger is partitioned by it."""
+        return self.network if self.network in NETWORK_URLS else self.network.rstrip("/")
+
+    @property
+    def coingecko_base_url(self) -> str:
+        """``coingecko_url``, else the devnet's CoinGecko double on devnet, else CoinGecko's public API."""
+        if self.coingecko_url:
+            return self.coingecko_url.rstrip("/")
+        if self.network == "devnet":
+            return f"{self.api_url}/coingecko/api/v3"
+        return COINGECKO_API_URL
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded portfolio. ``assets`` keep the file's order (caps are cut in this order)."""
+
+    path: Path
+    settings: Settings
+    assets: tuple[AssetConfig, ...]
+
+    def asset(self, symbol: str) -> AssetConfig:
+        """The asset named ``symbol`` (case-insensitive). Raises UsageError naming the known assets."""
+        wanted = symbol.strip().upper()
+        for a in self.assets:
+            if a.symbol == wanted:
+                return a
+        known = ", ".join(a.symbol for a in self.assets)
+        raise UsageError(f"unknown asset {symbol}; configured in {self.path}: {known}")
+
+
+def load_config(path: Path) -> Config:
+    """Read, validate and check ``path``. Raises ConfigError with every problem, one line each."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file; run `dcactl init` to create a starter portfolio there, "
+            "or pass --config PATH"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a portfolio file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    return validate_document(parse_config_text(text, path), path)
+
+
+def parse_config_text(text: str, path: Path) -> dict[str, Any]:
+    """Step 1: TOML text → dict, floats as exact Decimals. Raises ConfigError (one line, line/column)."""
+    try:
+        return tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {_describe_toml_error(str(exc))}") from None
+
+
+def _describe_toml_error(message: str) -> str:
+    """``Invalid value (at line 3, column 10)`` → ``line 3, column 10: invalid TOML: invalid value``."""
+    head, sep, where = message.rpartition(" (at ")
+    if not sep:
+        return f"invalid TOML: {message}"
+    where = where.rstrip(")")
+    detail = head[:1].lower() + head[1:]
+    return f"{where}: invalid TOML: {detail}"
+
+
+def validate_document(doc: Mapping[str, Any], path: Path) -> Config:
+    """Steps 2 and 3 on an already parsed document (e.g. one the legacy importer built).
+
+    Relative ``database`` paths are resolved against ``path``'s folder. Raises ConfigError.
+    """
+    problems = Problems(str(path))
+    checked = check_document(doc, problems)
+    if problems or checked is None:
+        raise ConfigError(problems.lines or [f"{path}: invalid portfolio"])
+    settings_kw, assets_kw = checked
+    database = settings_kw.get("database")
+    if isinstance(database, Path) and not database.is_absolute():
+        settings_kw["database"] = (path.parent / database).absolute()
+    assets = tuple(
+        AssetConfig(**{k: v for k, v in a.items() if k != "sizing"}, sizing=Sizing(**a["sizing"]))
+        for a in assets_kw
+    )
+    return Config(path=path, settings=Settings(**settings_kw), assets=assets)
