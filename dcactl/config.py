@@ -204,6 +204,8 @@ def _describe_toml_error(message: str) -> str:
     if not sep:
         return f"invalid TOML: {message}"
     where = where.rstrip(")")
+    if not where.startswith("line"):
+        where = f"at {where}"  # "end of document"
     detail = head[:1].lower() + head[1:]
     return f"{where}: invalid TOML: {detail}"
 
@@ -214,10 +216,9 @@ def validate_document(doc: Mapping[str, Any], path: Path) -> Config:
     Relative ``database`` paths are resolved against ``path``'s folder. Raises ConfigError.
     """
     problems = Problems(str(path))
-    checked = check_document(doc, problems)
-    if problems or checked is None:
-        raise ConfigError(problems.lines or [f"{path}: invalid portfolio"])
-    settings_kw, assets_kw = checked
+    settings_kw, assets_kw = check_document(doc, problems)
+    if problems:
+        raise ConfigError(problems.lines)
     database = settings_kw.get("database")
     if isinstance(database, Path) and not database.is_absolute():
         settings_kw["database"] = (path.parent / database).absolute()

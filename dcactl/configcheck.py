@@ -239,8 +239,8 @@ def account(value: Any) -> tuple[Any, str | None]:
     if isinstance(value, str) and re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", value.strip()):
         return None, ("looks like a private key, not an address (the value is not shown); put the "
                       "address here and the key's source in settings.key, e.g. key = \"env:DCACTL_KEY\"")
-    length = f"{len(value)} characters" if isinstance(value, str) else show(type(value).__name__)
-    return None, f"must be an address: 0x followed by 40 hex digits (got {length}; the value is not shown)"
+    got = f"{len(value)} characters" if isinstance(value, str) else f"a value of type {type(value).__name__}"
+    return None, f"must be an address: 0x followed by 40 hex digits (got {got}; the value is not shown)"
 
 
 def timezone(value: Any) -> tuple[Any, str | None]:

@@ -171,6 +171,8 @@ SETTINGS_CASES = [
     ('account = "0x1234"', "settings.account: must be an address: 0x followed by 40 hex digits "
                            "(got 6 characters; the value is not shown)"),
     ("parallel = 1", "settings.parallel: must be true or false, got 1"),
+    ("account = 7", "settings.account: must be an address: 0x followed by 40 hex digits "
+                    "(got a value of type int; the value is not shown)"),
     ("lock_wait = -1", "settings.lock_wait: must be a number of seconds, at least 0 and at most 86400, "
                        "got -1"),
     ('lock_wait = "soon"', 'settings.lock_wait: must be a number of seconds, at least 0 and at most 86400, '
@@ -361,6 +363,7 @@ def test_secret_sources_are_accepted(workdir: Path) -> None:
     ("[assets.BTC\n", "portfolio.toml: line 1, column 12: invalid TOML: expected ']' at the end of a table "
                       "declaration"),
     ("a = 1\na = 2\n", "portfolio.toml: line 2, column 6: invalid TOML: cannot overwrite a value"),
+    ("a = [1,", "portfolio.toml: at end of document: invalid TOML: invalid value"),
 ])
 def test_toml_syntax_error_is_one_line_with_position(workdir: Path, text: str, expected: str) -> None:
     """A TOML syntax error is one line naming the file, line and column."""
