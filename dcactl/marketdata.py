@@ -1,0 +1,196 @@
+"""Market data for a run: spot metadata (cached in the ledger), books, CoinGecko quotes, daily candles.
+
+Every read here is concurrent across assets: a run pays one round trip for all books, one for all
+quotes, one for all candle refreshes. Metadata is cached in the ledger (``META_TTL``) so a warm run
+skips it, and a metadata outage falls back to the cached copy, however old, with a warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from dcactl import output
+from dcactl.errors import DcactlError, ExchangeUnavailable, PriceSourceError
+from dcactl.models import Market, to_ms
+from dcactl.venues.paper import Level
+
+META_TTL = timedelta(hours=1)
+"""How long cached spotMeta is used without asking the exchange again."""
+META_CACHE_KEY = "hl:spotMeta"
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a buy is priced from: the book's asks (listed) or a CoinGecko price (unlisted), in USDC."""
+
+    mid: Decimal
+    asks: tuple[Level, ...] = ()
+    source: str = "book"
+
+
+async def load_spot_meta(hl: Any, ledger: Any, now: datetime) -> tuple[dict[str, Any], str | None]:
+    """spotMeta from the ledger cache when fresh, else from the exchange (refreshing the cache).
+
+    Returns the metadata and a warning (None when all is well). Raises ExchangeUnavailable only when
+    the exchange fails *and* nothing is cached.
+    """
+    cached = ledger.cache_get(META_CACHE_KEY)
+    if cached is not None and now - cached[1] < META_TTL:
+        return json.loads(cached[0]), None
+    try:
+        meta = await hl.spot_meta()
+    except DcactlError as exc:
+        if cached is None:
+            raise
+        age = now - cached[1]
+        hours = int(age.total_seconds() // 3600)
+        return json.loads(
+            cached[0]
+        ), f"spot metadata unavailable ({exc}); using the copy cached {hours} h ago"
+    ledger.cache_put(META_CACHE_KEY, json.dumps(meta), now)
+    return meta, None
+
+
+def _levels(raw: Iterable[Any]) -> tuple[Level, ...]:
+    out = []
+    for level in raw:
+        px = level.px if hasattr(level, "px") else Decimal(str(level["px"]))
+        sz = level.sz if hasattr(level, "sz") else Decimal(str(level["sz"]))
+        out.append(Level(px=Decimal(px), sz=Decimal(sz)))
+    return tuple(out)
+
+
+async def book_quote(hl: Any, market: Market) -> Quote:
+    """The ask side of ``market``'s l2Book and its mid. Raises PriceSourceError on an empty book."""
+    book = await hl.l2_book(market.coin)
+    if book is None:
+        raise PriceSourceError(f"{market.symbol}: the exchange has no book for {market.coin}")
+    bids = _levels(book.bids if hasattr(book, "bids") else book["levels"][0])
+    asks = _levels(book.asks if hasattr(book, "asks") else book["levels"][1])
+    if not asks:
+        raise PriceSourceError(f"{market.symbol}: no asks in the {market.coin} book")
+    mid = (bids[0].px + asks[0].px) / 2 if bids else asks[0].px
+    return Quote(mid=mid, asks=asks, source="book")
+
+
+async def coingecko_quotes(cg: Any, markets: Sequence[Market]) -> dict[str, Quote | DcactlError]:
+    """CoinGecko prices for unlisted assets, one batched request; a missing id fails that asset only."""
+    ids = sorted({m.coingecko_id for m in markets if m.coingecko_id})
+    if not ids:
+        return {}
+    try:
+        quotes = await cg.simple_price(ids)
+    except DcactlError as exc:
+        return {m.symbol: exc for m in markets}
+    out: dict[str, Quote | DcactlError] = {}
+    for m in markets:
+        q = quotes.get(m.coingecko_id or "")
+        if q is None:
+            out[m.symbol] = PriceSourceError(f"{m.symbol}: CoinGecko has no price for id '{m.coingecko_id}'")
+        else:
+            price = q.price if hasattr(q, "price") else Decimal(str(q))
+            out[m.symbol] = Quote(mid=price, source="coingecko")
+    return out
+
+
+async def quotes_for(hl: Any, cg: Any, markets: Sequence[Market]) -> dict[str, Quote | DcactlError]:
+    """Quotes for every market at once: books of listed ones and CoinGecko for the rest."""
+    listed = [m for m in markets if m.listed]
+    unlisted = [m for m in markets if not m.listed]
+
+    async def one(m: Market) -> Quote | DcactlError:
+        try:
+            return await book_quote(hl, m)
+        except DcactlError as exc:
+            return exc
+
+    books, cg_quotes = await asyncio.gather(
+        asyncio.gather(*(one(m) for m in listed)), coingecko_quotes(cg, unlisted)
+    )
+    result: dict[str, Quote | DcactlError] = dict(zip((m.symbol for m in listed), books, strict=True))
+    result.update(cg_quotes)
+    return result
+
+
+def candle_source(market: Market) -> str:
+    """The ledger key of an asset's candle series: ``hl:@142`` or ``cg:avalanche-2``."""
+    return f"hl:{market.coin}" if market.listed else f"cg:{market.coingecko_id}"
+
+
+async def refresh_daily_candles(
+    hl: Any, cg: Any, ledger: Any, market: Market, days: int, now: datetime
+) -> list[Decimal]:
+    """Closes of the last ``days`` *completed* UTC days, refreshed incrementally into the ledger.
+
+    Only candles from the last cached one on are requested (that one is re-read since it may have
+    been incomplete). Returns oldest first; fewer than ``days`` when history is short.
+    """
+    from dcactl.store import Candle
+
+    source = candle_source(market)
+    now_ms = to_ms(now)
+    today_ms = now_ms - now_ms % DAY_MS
+    want_from = today_ms - days * DAY_MS
+    last = ledger.last_candle_ms(source, "1d")
+    start = want_from if last is None or last < want_from else last
+    if start < today_ms or last is None:
+        if market.listed:
+            raw = await hl.candles(market.coin, "1d", start, now_ms)
+            rows = [_hl_candle(c, Candle) for c in raw]
+        else:
+            span = max(2, (now_ms - start) // DAY_MS + 2)
+            points = await cg.market_chart(market.coingecko_id, int(span))
+            rows = _cg_candles(points, Candle)
+        ledger.upsert_candles(source, "1d", rows)
+    candles = ledger.candles(source, "1d", since_ms=want_from)
+    return [c.close for c in candles if c.open_ms < today_ms][-days:]
+
+
+def _hl_candle(raw: Any, candle_type: Any) -> Any:
+    if not isinstance(raw, Mapping):
+        return raw
+    return candle_type(
+        open_ms=int(raw["t"]),
+        close_ms=int(raw["T"]),
+        open=Decimal(str(raw["o"])),
+        high=Decimal(str(raw["h"])),
+        low=Decimal(str(raw["l"])),
+        close=Decimal(str(raw["c"])),
+        volume=Decimal(str(raw.get("v", "0"))),
+    )
+
+
+def _cg_candles(points: Sequence[Any], candle_type: Any) -> list[Any]:
+    """CoinGecko daily points → one close-only candle per UTC day (the last point of each day wins)."""
+    by_day: dict[int, Decimal] = {}
+    for t, price in points:
+        ms = to_ms(t) if isinstance(t, datetime) else int(t)
+        by_day[ms - ms % DAY_MS] = Decimal(str(price))
+    return [
+        candle_type(open_ms=d, close_ms=d + DAY_MS - 1, open=p, high=p, low=p, close=p, volume=Decimal(0))
+        for d, p in sorted(by_day.items())
+    ]
+
+
+def warn_once(message: str | None) -> None:
+    """Print a data warning on stderr (unless quiet)."""
+    if message:
+        output.warn(message)
+
+
+__all__ = [
+    "ExchangeUnavailable",
+    "Quote",
+    "book_quote",
+    "coingecko_quotes",
+    "load_spot_meta",
+    "quotes_for",
+    "refresh_daily_candles",
+]

@@ -1,0 +1,101 @@
+"""How much to buy and at what limit: amounts, caps, and orders rounded to the exchange's rules. Pure.
+
+Composition (README "How amounts are decided"): the base amount (fixed, or volatility sizing), an
+explicit ``--amount`` replacing it; then the global caps in config order; then the order is priced
+from the book (the price that fills the whole size plus a small margin, never above
+mid × (1 + max_slippage_bps)), rounded, and checked against the 10 USDC minimum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_DOWN, Decimal
+from typing import TYPE_CHECKING
+
+from dcactl.rounding import MIN_NOTIONAL_USDC, SkippedBuy, plan_buy, round_price
+from dcactl.venues.paper import price_to_fill, quote_price
+
+if TYPE_CHECKING:
+    from dcactl.config import AssetConfig
+    from dcactl.marketdata import Quote
+    from dcactl.models import Market
+
+UNLISTED_PRICE_QUANTUM = Decimal("1e-8")
+
+
+def amount_for(
+    asset: AssetConfig, closes: Sequence[Decimal] | None, override: Decimal | None
+) -> tuple[Decimal, str]:
+    """The USDC to spend on ``asset`` this period and a one-line reason.
+
+    ``closes`` are the last completed daily closes (oldest first) when the asset uses volatility
+    sizing; ``override`` is ``buy --amount``.
+    """
+    if override is not None:
+        return override, f"amount {override} USDC set on the command line"
+    sizing = asset.sizing
+    if sizing.kind != "volatility":
+        return asset.amount, f"fixed amount {asset.amount} USDC"
+    import numpy as np
+
+    from dcactl.indicators import annualised_volatility
+    from dcactl.strategy import volatility_amount
+
+    assert sizing.min is not None and sizing.max is not None
+    series = np.array([float(c) for c in closes or []], dtype=np.float64)
+    vol = annualised_volatility(series, sizing.window_days)
+    sized = volatility_amount(vol, sizing.min, sizing.max, sizing.low_vol, sizing.high_vol)
+    return sized.amount, sized.reason
+
+
+def apply_caps(
+    amounts: Sequence[Decimal], per_run: Decimal | None, per_day: Decimal | None, day_committed: Decimal
+) -> list[str | None]:
+    """Admit amounts in config order until one would breach a cap; it and all after it get a reason
+    starting with "cap" (PRODUCT.md: cut in config order, the rest skipped), so what is bought never
+    depends on which later asset happens to be small enough to squeeze in.
+
+    ``day_committed`` is what the calendar day already holds (fills and open intents, USDC).
+    """
+    verdicts: list[str | None] = []
+    run_total = Decimal(0)
+    cut: str | None = None
+    for amount in amounts:
+        if cut is None and per_run is not None and run_total + amount > per_run:
+            cut = f"cap: max_usd_per_run {per_run} USDC reached ({run_total} USDC admitted in this run)"
+        elif cut is None and per_day is not None and day_committed + run_total + amount > per_day:
+            cut = f"cap: max_usd_per_day {per_day} USDC reached ({day_committed + run_total} USDC today)"
+        if cut is None:
+            run_total += amount
+        verdicts.append(cut)
+    return verdicts
+
+
+def round_order(
+    market: Market, quote: Quote, usd: Decimal, max_slippage_bps: int, margin: Decimal
+) -> tuple[Decimal, Decimal] | str:
+    """(size in base units, limit price in USDC) for an IOC buy of ``usd``, or why it is skipped.
+
+    Listed assets: the limit is the ask that fills the whole size plus ``margin``, never above
+    mid × (1 + bps); both rounded to the exchange's rules, size floored so size × limit ≤ usd.
+    Unlisted (paper at a CoinGecko quote): the quote plus half the modelled spread.
+    """
+    if market.listed:
+        szd = market.sz_decimals
+        cap = round_price(quote.mid * (1 + Decimal(max_slippage_bps) / 10000), szd)
+        first = plan_buy(usd, cap, szd)
+        needed = price_to_fill(quote.asks, first.size) if first.size > 0 else None
+        limit = cap if needed is None else min(cap, round_price(needed * (1 + margin), szd, up=True))
+        order = plan_buy(usd, limit, szd)
+        if isinstance(order, SkippedBuy):
+            return order.reason
+        return order.size, order.limit_px
+    limit = quote_price(quote.mid).quantize(UNLISTED_PRICE_QUANTUM)
+    size = (usd / limit).quantize(Decimal(1).scaleb(-market.sz_decimals), rounding=ROUND_DOWN)
+    notional = size * limit
+    if size <= 0 or notional < MIN_NOTIONAL_USDC:
+        return (
+            f"under the {MIN_NOTIONAL_USDC} USDC minimum after rounding "
+            f"(size {size:f} × price {limit:f} = {notional:f} USDC)"
+        )
+    return size, limit

@@ -1,0 +1,72 @@
+"""Amounts, caps and order rounding (dcactl.sizing), against hand-computed values."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from dcactl.marketdata import Quote
+from dcactl.models import Market
+from dcactl.sizing import apply_caps, round_order
+from dcactl.venues.paper import Level
+
+UBTC = Market(
+    symbol="BTC", venue="hyperliquid", coin="@142", asset_id=10142, base_token="UBTC", sz_decimals=5
+)
+ASKS = (Level(D("100010"), D("0.0005")), Level(D("100020"), D("0.001")), Level(D("100050"), D("0.01")))
+
+
+def test_limit_is_fill_price_plus_margin() -> None:
+    """100 USDC of UBTC: the ask filling 0.00099 is 100020; +0.1 % → 100120.02 → 100121 (up)."""
+    order = round_order(UBTC, Quote(mid=D("100000"), asks=ASKS), D("100"), 50, D("0.001"))
+    assert order == (D("0.00099"), D("100121"))
+
+
+def test_limit_never_above_slippage_cap() -> None:
+    """When the book is too thin to fill, the limit is mid × 1.005 = 100500 and the size fits it."""
+    thin = (Level(D("100010"), D("0.0005")),)
+    order = round_order(UBTC, Quote(mid=D("100000"), asks=thin), D("100"), 50, D("0.001"))
+    assert order == (D("0.00099"), D("100500"))  # 100/100500 = 0.000995.. floored to 0.00099
+
+
+def test_fill_price_above_cap_is_capped() -> None:
+    """Asks far above the mid: the limit stays at the cap (100 bps → 101000)."""
+    far = (Level(D("105000"), D("1")),)
+    order = round_order(UBTC, Quote(mid=D("100000"), asks=far), D("200"), 100, D("0.001"))
+    assert order == (D("0.00198"), D("101000"))
+
+
+def test_under_minimum_after_rounding_is_skipped() -> None:
+    """10 USDC → 0.00009 UBTC × 100111 = 9.00999 USDC, under the minimum: a reason, not an order."""
+    reason = round_order(UBTC, Quote(mid=D("100000"), asks=ASKS), D("10"), 50, D("0.001"))
+    assert reason == "under the 10 USDC minimum after rounding (size 0.00009 × price 100111 = 9.00999 USDC)"
+
+
+def test_unlisted_quote_price() -> None:
+    """AVAX at 20 on CoinGecko: price 20 × (1 + 10 bps / 2) = 20.01, size floor(50 / 20.01, 8)."""
+    avax = Market(symbol="AVAX", venue="paper", coingecko_id="avalanche-2", sz_decimals=8)
+    assert round_order(avax, Quote(mid=D("20"), source="coingecko"), D("50"), 50, D("0.001")) == (
+        D("2.49875062"),
+        D("20.01"),
+    )
+
+
+def test_caps_cut_in_config_order() -> None:
+    """Per-run cap 140: 100 fits, 50 would make 150 → cut, and 30 after it is cut too."""
+    verdicts = apply_caps([D(100), D(50), D(30)], D(140), None, D(0))
+    assert verdicts[0] is None
+    assert verdicts[1] is not None and verdicts[1].startswith("cap: max_usd_per_run 140")
+    assert verdicts[2] == verdicts[1]
+
+
+def test_day_cap_counts_what_the_day_already_holds() -> None:
+    """Day cap 200 with 150 already committed today: a 60 buy is cut, a 50 buy is not."""
+    assert (
+        apply_caps([D(60)], None, D(200), D(150))[0]
+        == "cap: max_usd_per_day 200 USDC reached (150 USDC today)"
+    )
+    assert apply_caps([D(50)], None, D(200), D(150)) == [None]
+
+
+def test_no_caps_admit_everything() -> None:
+    """Without caps every amount is admitted."""
+    assert apply_caps([D(1000), D(5000)], None, None, D(10**6)) == [None, None]
