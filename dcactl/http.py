@@ -1,0 +1,314 @@
+"""Shared async JSON-over-HTTP plumbing: one connection pool, timeouts, retries, error translation, pacing.
+
+Every venue and price client talks through :class:`JsonHttp`, so all of them behave the same way:
+
+- one :class:`httpx.AsyncClient` per client object (connections are reused), a timeout on every
+  request, and a transport that tests can inject;
+- **reads** (``retry=True``) are retried on timeout, connection errors, 429 and 5xx with exponential
+  backoff and full jitter, at most :data:`MAX_ATTEMPTS` attempts in all; a 429's ``Retry-After`` is
+  honoured (capped). **Writes** (``retry=False``, e.g. Hyperliquid ``/exchange``) are never retried:
+  the error is raised for the caller to resolve (by cloid, for orders);
+- every vendor failure becomes a :mod:`dcactl.errors` type chained with ``from``:
+  timeout / connection / 5xx / non-JSON body → :class:`~dcactl.errors.ExchangeUnavailable`,
+  429 → :class:`~dcactl.errors.RateLimited`, other 4xx → ``client_error`` (ExchangeError by default).
+  Messages name the service, endpoint and request kind, and at most a short snippet of the *response*;
+  never the request body (which may be signed) nor any header (which may hold an API key);
+- an optional :class:`WeightBudget` paces requests so a client never earns a 429.
+
+JSON numbers are parsed with ``parse_float=Decimal``: no float ever carries money.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from dcactl.errors import DcactlError, ExchangeError, ExchangeUnavailable, RateLimited
+
+MAX_ATTEMPTS = 3
+"""Attempts in all (first try included) for a retried read."""
+BACKOFF_BASE_S = 0.25
+"""First backoff ceiling in seconds; it doubles per attempt (full jitter draws in [0, ceiling])."""
+BACKOFF_CAP_S = 4.0
+"""Largest backoff ceiling in seconds."""
+RETRY_AFTER_CAP_S = 30.0
+"""A server's ``Retry-After`` is honoured up to this many seconds."""
+SNIPPET_CHARS = 160
+"""How much of an error response body a message may quote."""
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class WeightBudget:
+    """Client-side pacing of a per-IP request-weight limit (a sliding 60-second window).
+
+    Hyperliquid allows 1200 weight per minute per IP. Each request first :meth:`acquire`\\ s its
+    weight; when the last 60 s already used ``per_minute`` the caller *waits* (``sleep``) until old
+    charges leave the window, it never fails. Weight known only from the response (per-item extras
+    of ``userFillsByTime``, ``candleSnapshot``) is added with :meth:`charge` and delays later calls.
+
+    A sliding window (rather than a refilling bucket with a burst allowance) guarantees the limit in
+    *every* 60 s window, whatever window the server uses. The state is per object, hence per process:
+    several dcactl processes behind one IP share the real limit, which is why the default target is
+    1000 of the 1200 (a margin of 200 for a concurrent run, ``doctor`` or the exchange UI).
+    ``per_minute=None`` switches pacing off (benchmarks against a devnet without rate limits).
+    """
+
+    WINDOW_S = 60.0
+
+    def __init__(
+        self,
+        per_minute: int | None = 1000,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._sleep = sleep
+        self._charges: deque[tuple[float, int]] = deque()
+        self._used = 0
+
+    def used(self) -> int:
+        """Weight spent in the last 60 s."""
+        self._expire(self._clock())
+        return self._used
+
+    def _expire(self, now: float) -> None:
+        while self._charges and self._charges[0][0] <= now - self.WINDOW_S:
+            self._used -= self._charges.popleft()[1]
+
+    def _record(self, now: float, weight: int) -> None:
+        if weight > 0:
+            self._charges.append((now, weight))
+            self._used += weight
+
+    def wait_needed(self, weight: int) -> float:
+        """Seconds until ``weight`` more fits in the window (0 when it fits now)."""
+        if self.per_minute is None:
+            return 0.0
+        now = self._clock()
+        self._expire(now)
+        # a request heavier than the whole budget waits for an empty window rather than forever
+        allowed = self.per_minute - min(weight, self.per_minute)
+        excess = self._used - allowed
+        if excess <= 0:
+            return 0.0
+        freed = 0
+        for t, w in self._charges:
+            freed += w
+            if freed >= excess:
+                return max(0.0, t + self.WINDOW_S - now)
+        return self.WINDOW_S  # pragma: no cover - unreachable: the charges sum to _used
+
+    async def acquire(self, weight: int) -> None:
+        """Wait until ``weight`` fits, then record it. Never raises for lack of budget."""
+        while True:
+            wait = self.wait_needed(weight)
+            if wait <= 0:
+                break
+            await self._sleep(wait)
+        if self.per_minute is not None:
+            self._record(self._clock(), weight)
+
+    def charge(self, weight: int) -> None:
+        """Record weight known only after a response (may push the window over; later calls wait)."""
+        if self.per_minute is not None:
+            now = self._clock()
+            self._expire(now)
+            self._record(now, weight)
+
+
+@dataclass(frozen=True)
+class JsonResponse:
+    """A decoded response with what doctor needs: the server's ``Date`` and the round-trip time."""
+
+    data: Any
+    server_date: datetime | None
+    """The response's ``Date`` header (UTC-aware, 1 s resolution), None when absent or malformed."""
+    elapsed_s: float
+    """Seconds from sending the request to receiving the response headers."""
+
+
+def full_jitter(attempt: int, rng: random.Random | None = None) -> float:
+    """Backoff before retry number ``attempt`` (1-based): uniform in [0, min(cap, base·2^(attempt−1))]."""
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** (attempt - 1)))
+    return (rng or random).uniform(0, ceiling)
+
+
+def _snippet(text: str) -> str:
+    one_line = " ".join(text.split())
+    return one_line[:SNIPPET_CHARS] + ("…" if len(one_line) > SNIPPET_CHARS else "")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return min(RETRY_AFTER_CAP_S, max(0.0, float(value)))
+    except ValueError:
+        return None
+
+
+class _Retryable(Exception):
+    """Internal: a failure a read may retry; ``error`` is what is raised once attempts run out."""
+
+    def __init__(self, error: DcactlError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+class JsonHttp:
+    """One service's JSON API over a shared :class:`httpx.AsyncClient`.
+
+    ``service`` names the API in messages ("Hyperliquid", "CoinGecko"). ``timeout`` (seconds) applies
+    to every request. ``transport`` replaces the network in tests; ``sleep`` replaces
+    :func:`asyncio.sleep` for backoff (tests pass a no-op). ``client_error`` is raised for 4xx other
+    than 429. Close with :meth:`aclose` (or ``async with``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        service: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+        budget: WeightBudget | None = None,
+        headers: Mapping[str, str] | None = None,
+        sleep: Sleep = asyncio.sleep,
+        client_error: type[DcactlError] = ExchangeError,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.service = service
+        self.timeout = timeout
+        self.budget = budget
+        self.attempts_made = 0
+        """Requests actually sent (retries included), for tests and diagnostics."""
+        self._sleep = sleep
+        self._client_error = client_error
+        self._rng = rng
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            headers=dict(headers or {}),
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def __aenter__(self) -> JsonHttp:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def post_json(
+        self, path: str, body: Any, *, weight: int = 0, retry: bool, what: str
+    ) -> Any:
+        """POST ``body`` as JSON to ``path``; the decoded answer. See :meth:`request` for errors."""
+        return (await self.request("POST", path, json_body=body, weight=weight, retry=retry, what=what)).data
+
+    async def get_json(
+        self, path: str, params: Mapping[str, str] | None = None, *, weight: int = 0, retry: bool = True,
+        what: str,
+    ) -> Any:
+        """GET ``path`` with query ``params``; the decoded answer. See :meth:`request` for errors."""
+        return (await self.request("GET", path, params=params, weight=weight, retry=retry, what=what)).data
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        weight: int = 0,
+        retry: bool,
+        what: str,
+    ) -> JsonResponse:
+        """Send one request (retried up to :data:`MAX_ATTEMPTS` times when ``retry``).
+
+        ``what`` names the call in messages (e.g. ``"/info l2Book @142"``); it must not contain secrets.
+        Raises ExchangeUnavailable (timeout, connection error, 5xx, non-JSON body), RateLimited (429),
+        or ``client_error`` (other 4xx), each chained to the underlying httpx error or response.
+        """
+        attempts = MAX_ATTEMPTS if retry else 1
+        for attempt in range(1, attempts + 1):
+            if self.budget is not None:
+                await self.budget.acquire(weight)
+            try:
+                return await self._once(method, path, json_body, params, what)
+            except _Retryable as failure:
+                if attempt == attempts:
+                    raise failure.error from failure.error.__cause__
+                delay = full_jitter(attempt, self._rng)
+                if failure.retry_after is not None:
+                    delay = max(delay, failure.retry_after)
+                await self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(
+        self, method: str, path: str, json_body: Any, params: Mapping[str, str] | None, what: str
+    ) -> JsonResponse:
+        label = f"{self.service} {what}"
+        self.attempts_made += 1
+        started = time.monotonic()
+        try:
+            response = await self._client.request(method, path, json=json_body, params=params)
+        except httpx.TimeoutException as exc:
+            timed_out = ExchangeUnavailable(f"{label}: no answer within {self.timeout:g} s")
+            timed_out.__cause__ = exc
+            raise _Retryable(timed_out) from exc
+        except httpx.TransportError as exc:
+            failed = ExchangeUnavailable(f"{label}: connection failed ({type(exc).__name__})")
+            failed.__cause__ = exc
+            raise _Retryable(failed) from exc
+        elapsed = time.monotonic() - started
+        status = response.status_code
+        if status >= 400:
+            cause = httpx.HTTPStatusError(f"HTTP {status}", request=response.request, response=response)
+            if status == 429:
+                err: DcactlError = RateLimited(f"{label}: rate limited (HTTP 429)")
+                err.__cause__ = cause
+                raise _Retryable(err, _retry_after(response))
+            if status >= 500:
+                err = ExchangeUnavailable(f"{label}: server error HTTP {status}: {_snippet(response.text)}")
+                err.__cause__ = cause
+                raise _Retryable(err)
+            text = _snippet(response.text)
+            raise self._client_error(f"{label}: refused with HTTP {status}: {text}") from cause
+        try:
+            data = json.loads(response.text, parse_float=Decimal)
+        except ValueError as exc:
+            garbled = ExchangeUnavailable(f"{label}: answer is not JSON: {_snippet(response.text)}")
+            garbled.__cause__ = exc
+            raise _Retryable(garbled) from exc
+        return JsonResponse(data=data, server_date=_date_header(response), elapsed_s=elapsed)
+
+
+def _date_header(response: httpx.Response) -> datetime | None:
+    value = response.headers.get("date")
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo is not None else None
