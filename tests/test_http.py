@@ -1,0 +1,317 @@
+"""JsonHttp (retries, error translation, exact decimals) and WeightBudget (pacing by published weights)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from dcactl.errors import ExchangeError, ExchangeUnavailable, PriceSourceError, RateLimited
+from dcactl.http import MAX_ATTEMPTS, JsonHttp, WeightBudget, full_jitter
+
+URL = "http://api.test"
+
+
+class FakeClock:
+    """A monotonic clock that only moves when something sleeps on it."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+
+
+def make_http(sleeps: list[float] | None = None, **kw: Any) -> JsonHttp:
+    async def no_sleep(s: float) -> None:
+        if sleeps is not None:
+            sleeps.append(s)
+
+    return JsonHttp(URL, service="Test", timeout=5, sleep=no_sleep, rng=random.Random(7), **kw)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+# ------------------------------------------------------------------------------------ WeightBudget
+def test_budget_within_limit_never_waits() -> None:
+    """Charges adding up to the limit pass without a single sleep."""
+    clock = FakeClock()
+    budget = WeightBudget(100, clock=clock, sleep=clock.sleep)
+
+    async def go() -> None:
+        for _ in range(5):
+            await budget.acquire(20)
+
+    run(go())
+    assert clock.sleeps == []
+    assert budget.used() == 100
+
+
+def test_budget_over_limit_waits_until_oldest_charge_expires() -> None:
+    """With 100/min used (60 at t=0, 40 at t=10), 50 more waits for the t=0 charge: 60 s after it."""
+    clock = FakeClock()
+    budget = WeightBudget(100, clock=clock, sleep=clock.sleep)
+
+    async def go() -> None:
+        await budget.acquire(60)
+        clock.t += 10
+        await budget.acquire(40)
+        await budget.acquire(50)
+
+    run(go())
+    assert clock.sleeps == [50.0]  # 10 s already passed; 60 − 10
+    assert budget.used() == 90  # the 40 and the 50
+
+
+def test_budget_charge_after_response_delays_next_call() -> None:
+    """Per-item weight charged after a response (2000 fills → +100) makes later calls wait."""
+    clock = FakeClock()
+    budget = WeightBudget(150, clock=clock, sleep=clock.sleep)
+
+    async def go() -> None:
+        await budget.acquire(20)
+        budget.charge(2000 // 20)
+        await budget.acquire(20)  # 140 used: fits
+        await budget.acquire(20)  # 160 > 150: waits for the first two charges (same instant) to expire
+
+    run(go())
+    assert clock.sleeps == [60.0]
+
+
+def test_budget_paces_a_10000_fill_sync_instead_of_failing() -> None:
+    """Five pages of 2000 fills (20 + 100 weight each) under a 300/min budget wait, and all complete."""
+    clock = FakeClock()
+    budget = WeightBudget(300, clock=clock, sleep=clock.sleep)
+
+    async def go() -> int:
+        pages = 0
+        for _ in range(5):
+            await budget.acquire(20)
+            budget.charge(100)
+            pages += 1
+        return pages
+
+    assert run(go()) == 5
+    # t=0: page 1 (20, +100 → 120), page 2 (140, → 240), page 3 (260 fits, +100 overdraws → 360);
+    # page 4 needs 380 ≤ 300: waits until every t=0 charge leaves the window (60 s); page 5 then fits.
+    assert clock.sleeps == [60.0]
+
+
+def test_budget_request_heavier_than_limit_waits_for_an_empty_window() -> None:
+    """A 500-weight request under a 100/min budget waits for the window to empty rather than forever."""
+    clock = FakeClock()
+    budget = WeightBudget(100, clock=clock, sleep=clock.sleep)
+
+    async def go() -> None:
+        await budget.acquire(30)
+        await budget.acquire(500)
+
+    run(go())
+    assert clock.sleeps == [60.0]
+
+
+def test_budget_disabled_never_waits() -> None:
+    """per_minute=None switches pacing off (benchmarks against a devnet without limits)."""
+    clock = FakeClock()
+    budget = WeightBudget(None, clock=clock, sleep=clock.sleep)
+
+    async def go() -> None:
+        for _ in range(100):
+            await budget.acquire(1000)
+
+    run(go())
+    assert clock.sleeps == []
+
+
+def test_full_jitter_stays_under_the_doubling_ceiling() -> None:
+    """Backoff n is uniform in [0, min(4, 0.25·2^(n−1))] s."""
+    rng = random.Random(1)
+    for attempt, ceiling in ((1, 0.25), (2, 0.5), (3, 1.0), (8, 4.0)):
+        for _ in range(50):
+            assert 0 <= full_jitter(attempt, rng) <= ceiling
+
+
+# ------------------------------------------------------------------------------------ JsonHttp
+def test_numbers_are_parsed_as_decimal_never_float() -> None:
+    """A JSON number such as 67187.3358936566 arrives as the exact Decimal."""
+
+    async def go() -> Any:
+        with respx.mock(base_url=URL) as router:
+            router.get("/p").respond(200, text='{"usd": 67187.3358936566, "n": 3}')
+            async with make_http() as http:
+                return await http.get_json("/p", what="p")
+
+    data = run(go())
+    assert data == {"usd": Decimal("67187.3358936566"), "n": 3}
+    assert isinstance(data["usd"], Decimal)
+
+
+ERROR_TABLE = [
+    # (name, side effect or response, expected type, attempts for a read)
+    ("read timeout", httpx.ReadTimeout, ExchangeUnavailable, MAX_ATTEMPTS),
+    ("connect timeout", httpx.ConnectTimeout, ExchangeUnavailable, MAX_ATTEMPTS),
+    ("connect error", httpx.ConnectError, ExchangeUnavailable, MAX_ATTEMPTS),
+    ("dropped connection", httpx.RemoteProtocolError, ExchangeUnavailable, MAX_ATTEMPTS),
+    ("429", httpx.Response(429, text="Too many requests"), RateLimited, MAX_ATTEMPTS),
+    ("500", httpx.Response(500, text="oops"), ExchangeUnavailable, MAX_ATTEMPTS),
+    ("502", httpx.Response(502, text="<html>bad gateway</html>"), ExchangeUnavailable, MAX_ATTEMPTS),
+    ("non-JSON 200", httpx.Response(200, text="<html>maintenance</html>"), ExchangeUnavailable, MAX_ATTEMPTS),
+    ("422", httpx.Response(422, text="Failed to deserialize the JSON body into the target type"),
+     ExchangeError, 1),
+    ("400", httpx.Response(400, text="bad"), ExchangeError, 1),
+]
+
+
+TABLE_ARGS = ("name", "effect", "expected", "attempts")
+TABLE_IDS = [r[0] for r in ERROR_TABLE]
+
+
+@pytest.mark.parametrize(TABLE_ARGS, ERROR_TABLE, ids=TABLE_IDS)
+def test_error_mapping_table_for_reads(
+    name: str, effect: Any, expected: type[Exception], attempts: int
+) -> None:
+    """Each vendor failure of a read becomes our type, after the documented number of attempts."""
+    sleeps: list[float] = []
+
+    async def go() -> tuple[Exception, int, int]:
+        with respx.mock(base_url=URL) as router:
+            route = router.post("/info")
+            if isinstance(effect, httpx.Response):
+                route.mock(return_value=effect)
+            else:
+                route.mock(side_effect=effect)
+            async with make_http(sleeps) as http:
+                with pytest.raises(expected) as info:
+                    await http.post_json("/info", {"type": "allMids"}, retry=True, what="/info allMids")
+                return info.value, route.call_count, http.attempts_made
+
+    exc, calls, made = run(go())
+    assert type(exc) is expected
+    assert calls == attempts == made
+    assert len(sleeps) == attempts - 1
+    assert "Test /info allMids" in str(exc)
+    assert exc.__cause__ is not None  # chained with `from`
+
+
+@pytest.mark.parametrize(TABLE_ARGS, ERROR_TABLE, ids=TABLE_IDS)
+def test_writes_are_never_retried(
+    name: str, effect: Any, expected: type[Exception], attempts: int
+) -> None:
+    """With retry=False every failure is raised after exactly one request and no sleep."""
+    sleeps: list[float] = []
+
+    async def go() -> int:
+        with respx.mock(base_url=URL) as router:
+            route = router.post("/exchange")
+            if isinstance(effect, httpx.Response):
+                route.mock(return_value=effect)
+            else:
+                route.mock(side_effect=effect)
+            async with make_http(sleeps) as http:
+                with pytest.raises(expected):
+                    await http.post_json("/exchange", {"action": {}}, retry=False, what="/exchange order")
+                return route.call_count
+
+    assert run(go()) == 1
+    assert sleeps == []
+
+
+def test_read_recovers_after_a_transient_failure() -> None:
+    """A 503 then a 200: the read returns the answer after one jittered backoff ≤ 0.25 s."""
+    sleeps: list[float] = []
+
+    async def go() -> Any:
+        with respx.mock(base_url=URL) as router:
+            router.post("/info").mock(side_effect=[httpx.Response(503), httpx.Response(200, json={"ok": 1})])
+            async with make_http(sleeps) as http:
+                return await http.post_json("/info", {}, retry=True, what="x")
+
+    assert run(go()) == {"ok": 1}
+    assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.25
+
+
+def test_retry_after_of_a_429_is_honoured() -> None:
+    """A 429 with Retry-After: 2 waits at least 2 s before the next attempt."""
+    sleeps: list[float] = []
+
+    async def go() -> Any:
+        with respx.mock(base_url=URL) as router:
+            router.post("/info").mock(side_effect=[
+                httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(200, json=[]),
+            ])
+            async with make_http(sleeps) as http:
+                return await http.post_json("/info", {}, retry=True, what="x")
+
+    assert run(go()) == []
+    assert sleeps == [2.0]
+
+
+def test_client_error_class_is_configurable() -> None:
+    """A price API can turn 4xx into PriceSourceError instead of ExchangeError."""
+
+    async def go() -> None:
+        with respx.mock(base_url=URL) as router:
+            router.get("/coins/x/market_chart").respond(404, json={"error": "coin not found"})
+            async with make_http(client_error=PriceSourceError) as http:
+                await http.get_json("/coins/x/market_chart", what="market_chart x")
+
+    with pytest.raises(PriceSourceError, match="HTTP 404"):
+        run(go())
+
+
+def test_messages_never_include_the_request_body_or_headers() -> None:
+    """A signed body and an API-key header stay out of the error text, even on a 4xx."""
+    secret = "0xdeadbeef" * 8
+
+    async def go() -> str:
+        with respx.mock(base_url=URL) as router:
+            router.post("/exchange").respond(422, text="Failed to deserialize")
+            async with make_http(headers={"x-api-key": "KEY-SECRET"}) as http:
+                with pytest.raises(ExchangeError) as info:
+                    await http.post_json("/exchange", {"signature": secret}, retry=False, what="/exchange")
+                return str(info.value) + repr(info.value.__cause__)
+
+    text = run(go())
+    assert secret not in text and "KEY-SECRET" not in text
+    assert "HTTP 422" in text
+
+
+def test_request_reports_the_server_date_and_latency() -> None:
+    """request() exposes the Date header (UTC-aware) for doctor's clock-skew check."""
+
+    async def go() -> Any:
+        with respx.mock(base_url=URL) as router:
+            router.post("/info").respond(200, json={}, headers={"Date": "Tue, 24 Nov 2026 08:00:00 GMT"})
+            async with make_http() as http:
+                return await http.request("POST", "/info", json_body={}, retry=False, what="x")
+
+    response = run(go())
+    assert response.server_date.isoformat() == "2026-11-24T08:00:00+00:00"
+    assert response.elapsed_s >= 0
+
+
+def test_every_attempt_pays_its_weight() -> None:
+    """Three attempts of a weight-2 read charge 6 against the budget."""
+    budget = WeightBudget(1000)
+
+    async def go() -> None:
+        with respx.mock(base_url=URL) as router:
+            router.post("/info").respond(500)
+            async with make_http(budget=budget) as http:
+                with pytest.raises(ExchangeUnavailable):
+                    await http.post_json("/info", {}, weight=2, retry=True, what="x")
+
+    run(go())
+    assert budget.used() == 6
