@@ -1,0 +1,206 @@
+"""Market indicators over price history. Pure numpy, vectorised, no I/O.
+
+Inputs are 1-D sequences of closes (USDC per unit, oldest first, one per *completed* period — the
+caller drops the still-open candle). They are converted to float64: these are statistics, not money.
+
+**Not enough history** never raises: scalar functions return ``None``, array functions return NaN in
+the warm-up positions (all-NaN when the series is shorter than the warm-up). Empty input is fine.
+Callers turn ``None`` into a "not enough history" reason (:func:`history_needed` says how many closes
+a given indicator needs).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "DAYS_PER_YEAR",
+    "annualised_volatility",
+    "daily_returns",
+    "drawdown_from_high",
+    "ema",
+    "history_needed",
+    "last_rsi",
+    "pct_below",
+    "rsi",
+    "sma",
+]
+
+FloatArray = npt.NDArray[np.float64]
+ArrayLike = Sequence[float] | FloatArray
+
+DAYS_PER_YEAR = 365
+"""Crypto trades every day: annualise daily volatility with √365 (the earlier bot's formula)."""
+
+
+def _arr(x: ArrayLike) -> FloatArray:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 1:
+        raise ValueError(f"expected a 1-D series, got shape {a.shape}")
+    return a
+
+
+def history_needed(indicator: str, n: int) -> int:
+    """Closes needed for one defined value: ``"volatility"`` n+1, ``"rsi"`` n+1, ``"sma"``/``"ema"`` n."""
+    if indicator in ("volatility", "rsi"):
+        return n + 1
+    if indicator in ("sma", "ema"):
+        return n
+    raise ValueError(f"unknown indicator {indicator!r}")
+
+
+def daily_returns(closes: ArrayLike) -> FloatArray:
+    """Simple returns ``c[i] / c[i-1] − 1`` (a fraction, not percent); length ``len(closes) − 1``."""
+    c = _arr(closes)
+    if c.size < 2:
+        return np.empty(0, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero close gives inf/NaN, not a warning
+        return c[1:] / c[:-1] - 1.0
+
+
+def annualised_volatility(closes: ArrayLike, window_days: int) -> float | None:
+    """Annualised realised volatility in **percent**.
+
+    The sample standard deviation (ddof = 1) of the simple daily returns of the last ``window_days``
+    completed days, × √365 × 100 — the earlier bot's formula. ``window_days`` returns need
+    ``window_days + 1`` closes; with fewer (or ``window_days < 2``, where ddof = 1 is undefined) the
+    answer is None ("not enough history"). Non-finite results (a zero or NaN close) are None too.
+    """
+    if window_days < 2:
+        return None
+    c = _arr(closes)
+    if c.size < window_days + 1:
+        return None
+    returns = daily_returns(c[-(window_days + 1):])
+    if not np.all(np.isfinite(returns)):
+        return None
+    vol = float(np.std(returns, ddof=1)) * math.sqrt(DAYS_PER_YEAR) * 100.0
+    return vol if math.isfinite(vol) else None
+
+
+def sma(x: ArrayLike, n: int) -> FloatArray:
+    """Simple moving average over ``n`` points; NaN for the first ``n − 1`` positions."""
+    a = _arr(x)
+    out = np.full(a.size, np.nan)
+    if n < 1 or a.size < n:
+        return out
+    csum = np.cumsum(np.concatenate(([0.0], a)))
+    out[n - 1:] = (csum[n:] - csum[:-n]) / n
+    return out
+
+
+def _recursive(values: FloatArray, seed: float, keep: float, gain: float) -> FloatArray:
+    """``y[0] = seed``, ``y[i] = keep·y[i−1] + gain·values[i−1]`` for i ≥ 1, vectorised.
+
+    Closed form: ``y[i] = keep^i·seed + gain·Σ_j keep^(i−1−j)·values[j]``. To stay finite on long
+    series it is evaluated in blocks short enough that ``keep^-block`` stays below ~1e100.
+    """
+    out = np.empty(values.size + 1)
+    out[0] = seed
+    block = 4096 if keep <= 0 else max(16, min(4096, int(230.0 / -math.log(keep))))
+    prev = seed
+    for start in range(0, values.size, block):
+        chunk = values[start:start + block]
+        k = np.arange(1, chunk.size + 1, dtype=np.float64)
+        powers = keep ** k  # keep^1 .. keep^m
+        # y[m] = keep^m·prev + gain·Σ_{j<m} keep^(m−1−j)·chunk[j]
+        #      = keep^m·(prev + gain·Σ_{j<m} chunk[j] / keep^(j+1))
+        if keep > 0:
+            scaled = np.cumsum(chunk / powers)
+            ys = powers * (prev + gain * scaled)
+        else:
+            ys = gain * chunk
+        out[start + 1:start + 1 + chunk.size] = ys
+        prev = float(ys[-1])
+    return out
+
+
+def ema(x: ArrayLike, n: int) -> FloatArray:
+    """Exponential moving average with ``alpha = 2 / (n + 1)``.
+
+    Seeded with the SMA of the first ``n`` points at position ``n − 1`` (NaN before), then
+    ``ema[i] = alpha·x[i] + (1 − alpha)·ema[i−1]``.
+    """
+    a = _arr(x)
+    out = np.full(a.size, np.nan)
+    if n < 1 or a.size < n:
+        return out
+    alpha = 2.0 / (n + 1)
+    seed = float(np.mean(a[:n]))
+    out[n - 1:] = _recursive(a[n:], seed, 1.0 - alpha, alpha)
+    return out
+
+
+def rsi(closes: ArrayLike, period: int = 14, wilder: bool = True) -> FloatArray:
+    """Relative Strength Index (0..100) per position; NaN for the first ``period`` positions.
+
+    Gains and losses are the positive and negative parts of the close-to-close changes. With
+    ``wilder=True`` the first average gain/loss is the simple mean of the first ``period`` changes and
+    later ones are ``(prev·(period − 1) + x) / period`` (Wilder's smoothing). With ``wilder=False``
+    each value uses the simple mean of the last ``period`` changes (Cutler's RSI).
+
+    ``RSI = 100 − 100 / (1 + avg_gain / avg_loss)``, with these conventions for the edge cases: no
+    losses and some gains → 100; no gains and some losses → 0; neither (a flat stretch) → 50.
+    """
+    c = _arr(closes)
+    out = np.full(c.size, np.nan)
+    if period < 1 or c.size < period + 1:
+        return out
+    delta = np.diff(c)
+    gains = np.clip(delta, 0.0, None)
+    losses = np.clip(-delta, 0.0, None)
+    if wilder:
+        keep, gain = (period - 1) / period, 1.0 / period
+        avg_gain = _recursive(gains[period:], float(np.mean(gains[:period])), keep, gain)
+        avg_loss = _recursive(losses[period:], float(np.mean(losses[:period])), keep, gain)
+    else:
+        avg_gain = sma(gains, period)[period - 1:]
+        avg_loss = sma(losses, period)[period - 1:]
+    # Float noise can leave a tiny positive average after an exact cancellation; treat values far
+    # below the price scale as zero so a flat series reads 50, not an arbitrary number.
+    eps = 1e-12 * max(1.0, float(np.nanmax(np.abs(c))) if c.size else 1.0)
+    avg_gain = np.where(avg_gain <= eps, 0.0, avg_gain)
+    avg_loss = np.where(avg_loss <= eps, 0.0, avg_loss)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+    value = np.where(avg_loss == 0.0, np.where(avg_gain == 0.0, 50.0, 100.0), value)
+    out[period:] = value
+    return out
+
+
+def last_rsi(closes: ArrayLike, period: int = 14, wilder: bool = True) -> float | None:
+    """The RSI of the last close, or None with fewer than ``period + 1`` closes."""
+    values = rsi(closes, period, wilder)
+    if values.size == 0 or not math.isfinite(float(values[-1])):
+        return None
+    return float(values[-1])
+
+
+def pct_below(price: float, average: float) -> float | None:
+    """How far ``price`` is below ``average``, in percent of the average (positive when below).
+
+    ``(average − price) / average × 100``; None when the average is NaN or not positive.
+    """
+    if not (math.isfinite(average) and average > 0 and math.isfinite(price)):
+        return None
+    return (average - price) / average * 100.0
+
+
+def drawdown_from_high(closes: ArrayLike, lookback: int | None = None) -> float | None:
+    """Percent the last close sits below the highest close of the last ``lookback`` closes (all when
+    None), as a non-negative number (0 at a new high). None for empty input or a non-positive high."""
+    c = _arr(closes)
+    if lookback is not None:
+        if lookback < 1:
+            return None
+        c = c[-lookback:]
+    if c.size == 0:
+        return None
+    high = float(np.max(c))
+    if not (math.isfinite(high) and high > 0):
+        return None
+    return (high - float(c[-1])) / high * 100.0
