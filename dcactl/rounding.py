@@ -140,9 +140,12 @@ def to_wire(x: Decimal) -> str:
     """The exchange's wire string for a price or size: plain notation, no trailing zeros, ≤ 8 decimals.
 
     ``Decimal("12.0")`` → ``"12"``, ``Decimal("1E-8")`` → ``"0.00000001"``, ``Decimal("101850")`` →
-    ``"101850"``. Matches the SDK's ``float_to_wire`` for every float with at most 8 decimals (except
-    that negative zero is written ``"0"``). Raises ValueError when ``x`` needs more than 8 decimals
-    (the wire would round it) or is not finite.
+    ``"101850"``. Matches the SDK's ``float_to_wire`` for every value a float carries exactly to 8
+    decimals; beyond ~1e8 the SDK prints float noise (``124594202.9`` → ``"124594202.90000001"``)
+    where this, working in decimals, does not. Negative zero is written ``"0"``.
+
+    Raises ValueError when ``x`` needs more than 8 decimals (the wire would round it) or is not
+    finite.
     """
     _check_finite(x, "wire value")
     quantized = x.quantize(Decimal("1E-8"), context=_EXACT)
