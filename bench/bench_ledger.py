@@ -1,0 +1,96 @@
+"""Ledger benchmark: ingest of 100,000 fills, a no-op re-add, and ``positions()`` (what ``status``
+aggregates) over a 1,000,000-fill ledger. Targets (issue 5): ingest ≤ 5 s, status ≤ 1 s.
+
+    .venv/bin/python bench/bench_ledger.py [--big 1000000] [--ingest 100000] [--db PATH]
+
+Fills are synthetic but exchange-shaped: 20 assets, 8-decimal sizes, 5-significant-figure prices,
+fees in the base token (some in USDC), several partial fills per order. Times are wall-clock
+(``time.perf_counter``) measured in this one run; the ratio is time / target (≤ 1.0 meets it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dcactl.models import Fill
+from dcactl.store import Ledger
+
+ASSETS = [f"A{i:02d}" for i in range(20)]
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def synthetic_fills(n: int, *, seed: int, tid_offset: int = 0) -> list[Fill]:
+    """``n`` exchange-shaped buy fills (deterministic for a seed)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        asset = ASSETS[i % len(ASSETS)]
+        sz_decimals = 2 + i % 4
+        price = Decimal(rng.randint(10000, 99999)).scaleb(-(i % 20) // 4)  # 5 significant figures
+        usd = Decimal(rng.randint(1000, 100000)).scaleb(-2)  # 10 .. 1000 USDC per fill
+        size = max((usd / price).quantize(Decimal(1).scaleb(-sz_decimals)), Decimal(1).scaleb(-sz_decimals))
+        base_fee = i % 5 != 0
+        fee = (size * Decimal("0.00035")).quantize(Decimal("1E-8")) if base_fee else (
+            size * price * Decimal("0.00035")).quantize(Decimal("1E-6"))
+        out.append(Fill(
+            time=START + timedelta(milliseconds=i * 997), asset=asset, pair=f"@{100 + i % 20}", side="B",
+            size=size, price=price, fee=fee, fee_token=f"U{asset}" if base_fee else "USDC",
+            tid=str(tid_offset + i), source="dcactl" if i % 3 else "external", oid=(tid_offset + i) // 3,
+            hash=f"0x{i:064x}",
+        ))
+    return out
+
+
+def timed(label: str, target: float | None, fn):  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    result = fn()
+    elapsed = time.perf_counter() - t0
+    ratio = f"{elapsed / target:6.3f} of target {target:g} s" if target else ""
+    print(f"{label:<48} {elapsed:8.3f} s   {ratio}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ingest", type=int, default=100_000)
+    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--db", type=Path, default=None, help="directory for the ledger files")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.db) as tmp:
+        fills = synthetic_fills(args.ingest, seed=1)
+        with Ledger.open(Path(tmp) / "ingest.db", network="devnet", account="0xbench") as ledger:
+            inserted = timed(f"ingest {args.ingest:,} fills (one transaction)", 5.0,
+                             lambda: ledger.add_fills(fills))
+            assert inserted == args.ingest, inserted
+            again = timed(f"no-op re-add of the same {args.ingest:,} fills", None,
+                          lambda: ledger.add_fills(fills))
+            assert again == 0, again
+            timed(f"positions() over {args.ingest:,} fills", None, ledger.positions)
+
+        path = Path(tmp) / "big.db"
+        t0 = time.perf_counter()
+        with Ledger.open(path, network="devnet", account="0xbench") as ledger:
+            chunk = 100_000
+            for start in range(0, args.big, chunk):
+                ledger.add_fills(synthetic_fills(min(chunk, args.big - start), seed=start, tid_offset=start))
+        label = f"(building the {args.big:,}-fill ledger)"
+        print(f"{label:<48} {time.perf_counter() - t0:8.3f} s")
+        with Ledger.open(path, network="devnet", account="0xbench") as ledger:
+            rows = timed(f"positions() over {args.big:,} fills (cold open)", 1.0, ledger.positions)
+            timed(f"positions() over {args.big:,} fills (warm)", 1.0, ledger.positions)
+            r = rows[0]
+            print(f"  {len(rows)} (asset, source) rows; e.g. {r.asset}/{r.source}: units {r.units},"
+                  f" invested {r.invested_usd} USDC, fees {r.fees_usd} USDC")
+
+
+if __name__ == "__main__":
+    main()

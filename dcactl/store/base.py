@@ -1,0 +1,103 @@
+"""Opening a ledger file safely: header check, read-only inspection, WAL, migrations, the book row."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from dcactl.errors import LedgerError
+from dcactl.store import migrations
+
+BUSY_TIMEOUT_MS = 30_000
+"""How long a statement waits for another process's write lock before failing (ms)."""
+
+
+class LedgerBase:
+    """Connection, book and transaction helper shared by the ledger's parts. Use ``Ledger.open``.
+
+    Not safe for simultaneous use from several threads (one connection); several *processes* may
+    share a ledger file (WAL, busy timeout).
+    """
+
+    path: Path
+    network: str
+    account: str
+    db: sqlite_utils.Database
+    _conn: sqlite3.Connection
+    _book: int
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, network: str, account: str, book: int) -> None:
+        self.path = path
+        self.network = network
+        self.account = account
+        self._conn = conn
+        self._book = book
+        self.db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+
+    @classmethod
+    def _connect(cls, path: Path, *, upto: int | None = None) -> sqlite3.Connection:
+        """Open, check and migrate ``path``; raises LedgerError (the file is left untouched on error)."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(f"{path}: cannot create the ledger's directory: {exc.strerror or exc}") from exc
+        existed = migrations.check_header(path)
+        try:
+            conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{path}: cannot open the ledger: {exc}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if existed:
+                migrations.inspect(conn, path)  # read-only: refuses before anything is written
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                # FULL: an intent is durable before its order is signed, even across a power cut.
+                conn.execute("PRAGMA synchronous = FULL")
+            except sqlite3.Error as exc:
+                raise LedgerError(f"{path}: cannot open the ledger for writing: {exc}") from exc
+            migrations.migrate(conn, path, upto=upto)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @staticmethod
+    def _book_id(conn: sqlite3.Connection, path: Path, network: str, account: str) -> int:
+        try:
+            conn.execute("INSERT OR IGNORE INTO books (network, account) VALUES (?, ?)", (network, account))
+            row = conn.execute(
+                "SELECT id FROM books WHERE network = ? AND account = ?", (network, account)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{path}: cannot write to the ledger: {exc}") from exc
+        return int(row[0])
+
+    def close(self) -> None:
+        """Close the connection (idempotent). A WAL checkpoint happens when the last user closes."""
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``: takes the write lock up front, so a concurrent
+        writer waits on ``busy_timeout`` instead of failing mid-way). Rolls back on any error."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return self._conn.execute(sql, params).fetchone()

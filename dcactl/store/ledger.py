@@ -1,0 +1,344 @@
+"""The :class:`Ledger`: runs, write-ahead order intents, caches, cursors, backups (fills in ``fills.py``)."""
+
+# ruff: noqa: S608 - SQL text here is assembled only from module constants and placeholder
+# lists; every value is a bound parameter.
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from dcactl.errors import LedgerError, UsageError
+from dcactl.models import FINISHED_INTENT_STATES, IntentStatus, OrderIntent
+from dcactl.store import codec
+from dcactl.store.fills import FillStore
+from dcactl.store.records import Candle, DuplicateIntent, LastBuyRecord
+
+_INTENT_COLUMNS = (
+    "cloid, asset, venue, period, attempt, usd_requested, size, limit_px, created_us, pair, asset_id,"
+    " period_end_us, status, oid, reason"
+)
+_DONE_BUY = ("filled", "partial", "paper")
+_FINISHED = tuple(sorted(FINISHED_INTENT_STATES))
+
+
+def _period_start_us(period: str) -> int | None:
+    """The start of a period from its id (its ISO-8601 UTC start); None for ``forced:`` ids."""
+    if period.startswith("forced:"):
+        return None
+    try:
+        start = datetime.fromisoformat(period)
+    except ValueError:
+        return None
+    return codec.to_us(start) if start.tzinfo is not None else None
+
+
+def _row_intent(row: tuple[Any, ...]) -> OrderIntent:
+    (cloid, asset, venue, period, attempt, usd, size, limit_px, created_us, pair, asset_id, end_us, status,
+     oid, reason) = row
+    return OrderIntent(
+        cloid=cloid, asset=asset, venue=venue, period=period, attempt=attempt, usd_requested=Decimal(usd),
+        size=Decimal(size), limit_px=Decimal(limit_px), created_at=codec.from_us(created_us), pair=pair,
+        asset_id=asset_id, period_end=None if end_us is None else codec.from_us(end_us), status=status,
+        oid=oid, reason=reason,
+    )
+
+
+class Ledger(FillStore):
+    """One dcactl ledger file, seen through one book: (``network``, ``account``).
+
+    Every read and write is scoped to that book; one file may hold several. Decimals go in and out as
+    :class:`~decimal.Decimal` (stored exactly, see ``dcactl.store.codec``); times are UTC-aware
+    datetimes. Methods raise ``sqlite3`` errors only for bugs; ``open`` raises LedgerError.
+    """
+
+    @classmethod
+    def open(cls, path: Path, *, network: str, account: str | None, _upto: int | None = None) -> Ledger:
+        """Open (creating it and its parent directory if needed) and migrate the ledger at ``path``.
+
+        ``account`` is the master address (stored lower-case) or None for ``"paper"``. Raises
+        LedgerError naming the path when the file is not an SQLite database, is corrupt, belongs to
+        another program or was written by a newer dcactl — in each case without writing to it.
+        ``_upto`` (tests only) applies just the first N migrations.
+        """
+        path = Path(path)
+        conn = cls._connect(path, upto=_upto)
+        account_id = (account or "paper").lower()
+        try:
+            book = cls._book_id(conn, path, network, account_id)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(path, conn, network, account_id, book)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def migrations(self) -> list[str]:
+        """Names of the migrations applied to this file, in order."""
+        return [r[0] for r in self._conn.execute("SELECT name FROM migrations ORDER BY rowid")]
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def begin_run(self, run_id: str, started_at: datetime, mode: str, command: str) -> None:
+        """Record the start of a run (``mode`` paper/live, ``command`` run/buy). Idempotent per run_id."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO runs (run_id, book, started_us, mode, command) VALUES (?, ?, ?, ?, ?)",
+                (run_id, self._book, codec.to_us(started_at), mode, command),
+            )
+
+    def end_run(self, run_id: str, finished_at: datetime, summary: dict[str, Any]) -> None:
+        """Record the end of a run with its summary (``RunResult.to_json()``, stored as JSON text)."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE runs SET finished_us = ?, summary = ? WHERE run_id = ? AND book = ?",
+                (codec.to_us(finished_at), json.dumps(summary, default=str), run_id, self._book),
+            )
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest runs: run_id, started_at, finished_at (None: never ended), mode, command, summary."""
+        rows = self._conn.execute(
+            "SELECT run_id, started_us, finished_us, mode, command, summary FROM runs WHERE book = ?"
+            " ORDER BY started_us DESC LIMIT ?", (self._book, limit),
+        )
+        return [
+            {"run_id": r[0], "started_at": codec.from_us(r[1]),
+             "finished_at": None if r[2] is None else codec.from_us(r[2]), "mode": r[3], "command": r[4],
+             "summary": None if r[5] is None else json.loads(r[5])}
+            for r in rows
+        ]
+
+    # -- order intents (write-ahead) -------------------------------------------------------------
+
+    def record_intent(self, intent: OrderIntent) -> None:
+        """Write an intent before its order is signed (durably: synchronous=FULL).
+
+        Raises DuplicateIntent when its cloid, or its (asset, period, attempt) in this book, exists.
+        """
+        row = (
+            intent.cloid, self._book, intent.asset, intent.venue, intent.period,
+            _period_start_us(intent.period),
+            None if intent.period_end is None else codec.to_us(intent.period_end), intent.attempt,
+            codec.text(intent.usd_requested), codec.text(intent.size), codec.text(intent.limit_px),
+            intent.pair, intent.asset_id,
+            codec.to_us(intent.created_at), codec.to_us(intent.created_at), intent.status, intent.oid,
+            intent.reason,
+        )
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    "INSERT INTO intents (cloid, book, asset, venue, period, period_start_us, period_end_us,"
+                    " attempt, usd_requested, size, limit_px, pair, asset_id, created_us, updated_us, status,"
+                    " oid, reason) VALUES (" + ", ".join("?" * 18) + ")",
+                    row,
+                )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateIntent(
+                f"an order intent for {intent.asset} in period {intent.period} attempt {intent.attempt}"
+                f" (cloid {intent.cloid}) is already in the ledger"
+            ) from exc
+
+    def update_intent(
+        self, cloid: str, *, status: IntentStatus, oid: int | None = None, reason: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Set an intent's status; ``oid``/``reason`` replace the stored ones only when given.
+
+        ``at`` (default now) is stored as its update time. Raises LedgerError for an unknown cloid.
+        """
+        from dcactl.models import utcnow
+
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "UPDATE intents SET status = ?, oid = COALESCE(?, oid), reason = COALESCE(?, reason),"
+                " updated_us = ? WHERE cloid = ? AND book = ?",
+                (status, oid, reason, codec.to_us(at or utcnow()), cloid, self._book),
+            )
+            if cursor.rowcount == 0:
+                raise LedgerError(f"{self.path}: no order intent with cloid {cloid}")
+
+    def open_intents(self) -> list[OrderIntent]:
+        """Intents whose outcome is not known yet (status not in FINISHED_INTENT_STATES), oldest first."""
+        marks = ", ".join("?" * len(_FINISHED))
+        rows = self._conn.execute(
+            f"SELECT {_INTENT_COLUMNS} FROM intents WHERE book = ? AND status NOT IN ({marks})"
+            " ORDER BY created_us, attempt", (self._book, *_FINISHED),
+        )
+        return [_row_intent(r) for r in rows]
+
+    def intents_for(self, asset: str, period: str) -> list[OrderIntent]:
+        """Every attempt for ``asset`` in ``period``, by attempt number."""
+        rows = self._conn.execute(
+            f"SELECT {_INTENT_COLUMNS} FROM intents WHERE book = ? AND asset = ? AND period = ?"
+            " ORDER BY attempt", (self._book, asset, period),
+        )
+        return [_row_intent(r) for r in rows]
+
+    def intent(self, cloid: str) -> OrderIntent | None:
+        """The intent with this cloid in this book, or None."""
+        row = self._one(f"SELECT {_INTENT_COLUMNS} FROM intents WHERE book = ? AND cloid = ?",
+                        (self._book, cloid))
+        return None if row is None else _row_intent(row)
+
+    def intent_by_oid(self, oid: int) -> OrderIntent | None:
+        """The intent whose order got exchange order id ``oid``, or None."""
+        row = self._one(f"SELECT {_INTENT_COLUMNS} FROM intents WHERE book = ? AND oid = ?",
+                        (self._book, oid))
+        return None if row is None else _row_intent(row)
+
+    def last_buy(self, asset: str) -> LastBuyRecord | None:
+        """The newest completed (filled/partial/paper) non-forced intent of ``asset``, or None."""
+        marks = ", ".join("?" * len(_DONE_BUY))
+        row = self._one(
+            "SELECT cloid, created_us, period, period_start_us, period_end_us, status FROM intents"
+            f" WHERE book = ? AND asset = ? AND status IN ({marks}) AND period NOT LIKE 'forced:%'"
+            " ORDER BY created_us DESC, attempt DESC LIMIT 1", (self._book, asset, *_DONE_BUY),
+        )
+        if row is None:
+            return None
+        cloid, created_us, period, start_us, end_us, status = row
+        return LastBuyRecord(
+            asset=asset, at=codec.from_us(created_us), period=period,
+            period_start=None if start_us is None else codec.from_us(start_us),
+            period_end=None if end_us is None else codec.from_us(end_us), cloid=cloid, status=status,
+        )
+
+    def usd_committed(self, start: datetime, end: datetime, *, real_only: bool = True) -> Decimal:
+        """USDC committed in ``[start, end)``, for ``max_usd_per_day`` (exact).
+
+        = Σ size × price of dcactl's buy fills in the window (plus paper fills unless ``real_only``)
+        + ``usd_requested`` of unfinished intents created in the window (hyperliquid venue only when
+        ``real_only``). Fills of an unfinished intent are not added again (its request counts).
+        External and imported fills are not dcactl's spending and do not count.
+        """
+        s_us, e_us = codec.to_us(start), codec.to_us(end)
+        marks = ", ".join("?" * len(_FINISHED))
+        venue = " AND venue = 'hyperliquid'" if real_only else ""
+        open_rows = self._conn.execute(
+            f"SELECT cloid, usd_requested FROM intents WHERE book = ? AND status NOT IN ({marks}){venue}"
+            " AND created_us >= ? AND created_us < ?", (self._book, *_FINISHED, s_us, e_us),
+        ).fetchall()
+        open_cloids = {r[0] for r in open_rows}
+        sources = ("dcactl",) if real_only else ("dcactl", "paper")
+        fill_rows = self._conn.execute(
+            f"SELECT cloid, size, price FROM fills WHERE book = ? AND side = 'B'"
+            f" AND source IN ({', '.join('?' * len(sources))}) AND time_us >= ? AND time_us < ?",
+            (self._book, *sources, s_us, e_us),
+        )
+        total = Decimal(0)
+        for _, usd in open_rows:
+            total = codec.add(total, Decimal(usd))
+        for cloid, size, price in fill_rows:
+            if cloid not in open_cloids:
+                total = codec.add(total, codec.mul(Decimal(size), Decimal(price)))
+        return codec.plain(total)
+
+    # -- caches and cursors ----------------------------------------------------------------------
+
+    def cache_get(self, key: str) -> tuple[str, datetime] | None:
+        """Cached text (market metadata JSON) for ``key`` on this network and when it was fetched."""
+        row = self._one("SELECT value, fetched_us FROM cache WHERE network = ? AND key = ?",
+                        (self.network, key))
+        return None if row is None else (row[0], codec.from_us(row[1]))
+
+    def cache_put(self, key: str, value: str, fetched_at: datetime) -> None:
+        """Store (replace) cached text for ``key`` on this network with its fetch time."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO cache (network, key, value, fetched_us) VALUES (?, ?, ?, ?)",
+                (self.network, key, value, codec.to_us(fetched_at)),
+            )
+
+    def upsert_candles(self, source: str, interval: str, candles: Iterable[Candle]) -> int:
+        """Insert or replace candles of ``source`` (``hl:@142``, ``cg:avalanche-2``) and ``interval``
+        (``1d``, ``1h``) on this network, keyed by open time (ms); returns the number written."""
+        rows = [
+            (self.network, source, interval, c.open_ms, c.close_ms, codec.text(c.open), codec.text(c.high),
+             codec.text(c.low), codec.text(c.close), codec.text(c.volume))
+            for c in candles
+        ]
+        if rows:
+            with self._tx() as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO candles (network, source, interval, open_ms, close_ms, open,"
+                    " high, low, close, volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
+                )
+        return len(rows)
+
+    def candles(self, source: str, interval: str, *, since_ms: int | None = None) -> list[Candle]:
+        """Cached candles with ``open_ms >= since_ms`` (all when None), oldest first."""
+        rows = self._conn.execute(
+            "SELECT open_ms, close_ms, open, high, low, close, volume FROM candles WHERE network = ?"
+            " AND source = ? AND interval = ? AND open_ms >= ? ORDER BY open_ms",
+            (self.network, source, interval, since_ms if since_ms is not None else -(2**62)),
+        )
+        return [
+            Candle(r[0], r[1], Decimal(r[2]), Decimal(r[3]), Decimal(r[4]), Decimal(r[5]), Decimal(r[6]))
+            for r in rows
+        ]
+
+    def last_candle_ms(self, source: str, interval: str) -> int | None:
+        """Open time (ms) of the newest cached candle of the series, or None."""
+        row = self._one(
+            "SELECT MAX(open_ms) FROM candles WHERE network = ? AND source = ? AND interval = ?",
+            (self.network, source, interval),
+        )
+        return None if row[0] is None else int(row[0])
+
+    def get_cursor(self, name: str) -> int | None:
+        """A named integer cursor of this book (e.g. the sync cursor in ms), or None."""
+        row = self._one("SELECT value FROM cursors WHERE book = ? AND name = ?", (self._book, name))
+        return None if row is None else int(row[0])
+
+    def set_cursor(self, name: str, value: int) -> None:
+        """Store a named integer cursor of this book."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO cursors (book, name, value) VALUES (?, ?, ?)",
+                (self._book, name, value),
+            )
+
+    # -- backup ----------------------------------------------------------------------------------
+
+    def backup(self, dest: Path, *, overwrite: bool = False) -> None:
+        """A consistent copy of the whole ledger file (every book) at ``dest``.
+
+        Uses SQLite's online backup API in one step, i.e. one read snapshot: safe while other
+        processes write (WAL readers never block writers). The copy is written beside ``dest`` and
+        renamed into place, so ``dest`` is never a half-written file, and is a self-contained
+        rollback-journal database. Raises UsageError when ``dest`` exists and not ``overwrite``, or
+        is the ledger itself; LedgerError when the copy fails.
+        """
+        dest = Path(dest)
+        if dest.exists() and dest.resolve() == self.path.resolve():
+            raise UsageError(f"{dest}: is the ledger itself; choose another backup path")
+        if dest.exists() and not overwrite:
+            raise UsageError(f"{dest}: already exists (pass --force to overwrite it)")
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            target = sqlite3.connect(tmp)
+            try:
+                self._conn.backup(target)
+                target.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                target.close()
+            os.replace(tmp, dest)
+        except (OSError, sqlite3.Error) as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise LedgerError(f"{dest}: backup failed: {exc}") from exc

@@ -1,0 +1,80 @@
+"""Value types the ledger returns, and its own error. Pure: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from dcactl.errors import DcactlError
+
+
+class DuplicateIntent(DcactlError):
+    """An intent with this cloid, or for this (network, account, asset, period, attempt), exists.
+
+    The executor treats it as "another run got there first": it never places a second order.
+    """
+
+
+@dataclass(frozen=True)
+class Candle:
+    """One OHLCV candle. ``open_ms``/``close_ms`` are Unix milliseconds; prices in USDC (or the
+    source's quote), ``volume`` in base units — all exact Decimals."""
+
+    open_ms: int
+    close_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+@dataclass(frozen=True)
+class LastBuyRecord:
+    """The newest completed (filled, partial or paper), non-forced buy of an asset.
+
+    ``at`` is when its intent was created (UTC); ``period`` its period id (the ISO start instant);
+    ``period_start``/``period_end`` that period's bounds (UTC; ``period_end`` None when unknown).
+    Schedules use it so a changed ``every`` or ``timezone`` never allows a second buy inside the
+    period of the last buy.
+    """
+
+    asset: str
+    at: datetime
+    period: str
+    period_start: datetime | None
+    period_end: datetime | None
+    cloid: str
+    status: str
+
+
+@dataclass(frozen=True)
+class PositionRow:
+    """Aggregates of one (asset, source) over the ledger's non-superseded fills (exact Decimals).
+
+    - ``units``: base units held = Σ buy sizes − Σ sell sizes − Σ fees paid in a non-USDC token
+      (the base token, for Hyperliquid spot buys).
+    - ``bought_units``: Σ buy sizes − base-token fees on those buys (what the buys put in the wallet).
+    - ``invested_usd``: Σ size × price of buys (USDC, before fees).
+    - ``buy_fees_usdc``: fees of buys that were paid in USDC (on top of ``invested_usd``).
+    - ``fees_usd``: every fee valued in USDC: the USDC fee, or fee × fill price when paid in base.
+    - ``sold_units``: units that left through sells (their sizes, plus any base-token fee on them);
+      always ``bought_units − units``. ``proceeds_usd``: Σ size × price of sells (USDC, before fees).
+    - ``buys``/``sells``: number of buy/sell fills; ``first_buy``/``last_buy``: UTC times (None
+      without buys).
+    """
+
+    asset: str
+    source: str
+    units: Decimal
+    bought_units: Decimal
+    invested_usd: Decimal
+    buy_fees_usdc: Decimal
+    fees_usd: Decimal
+    sold_units: Decimal
+    proceeds_usd: Decimal
+    buys: int
+    sells: int
+    first_buy: datetime | None
+    last_buy: datetime | None
