@@ -1,0 +1,137 @@
+"""Symbol → market resolution from hand-made spotMeta fixtures (pure; no network)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dcactl.errors import ResolveError
+from dcactl.models import Market
+from dcactl.resolve import AssetSpec, coin_to_symbol, ctx_by_coin, resolve_markets
+
+FIXTURES = Path(__file__).parent / "fixtures" / "hl"
+META: dict[str, Any] = json.loads((FIXTURES / "spot_meta.json").read_text())
+CTXS: list[Any] = json.loads((FIXTURES / "spot_meta_and_ctxs_ctxs.json").read_text())
+
+
+def one(spec: Any, meta: dict[str, Any] = META) -> Market | ResolveError:
+    return next(iter(resolve_markets([spec], meta).values()))
+
+
+def test_btc_resolves_through_the_ubtc_alias_to_its_usdc_pair() -> None:
+    """BTC → token UBTC (index 3) → pair @142 (index field 142, position 3) → asset 10142, szDecimals 5.
+
+    The UBTC/USDH pair @140 comes first in the universe and is ignored (quote token 5, not 0).
+    """
+    market = one(("BTC", "auto", None, None))
+    assert market == Market(symbol="BTC", venue="hyperliquid", coin="@142", asset_id=10142, base_token="UBTC",
+                            sz_decimals=5, coingecko_id="bitcoin")
+
+
+@pytest.mark.parametrize(
+    ("symbol", "coin", "asset_id", "sz_decimals", "base"),
+    [
+        ("ETH", "@151", 10151, 4, "UETH"),
+        ("SOL", "@9", 10009, 3, "USOL"),  # pair index 9 sits at position 5, token index 6
+        ("HYPE", "@7", 10007, 2, "HYPE"),  # pair index 7 at position 1, token index 2
+        ("PURR", "PURR/USDC", 10000, 0, "PURR"),
+        ("ubtc", "@142", 10142, 5, "UBTC"),  # the token name itself works, any case
+    ],
+)
+def test_pair_index_field_not_position_and_not_token_index(
+    symbol: str, coin: str, asset_id: int, sz_decimals: int, base: str
+) -> None:
+    """coin, asset id (10000 + the pair's index field) and the base token's szDecimals."""
+    market = one(AssetSpec(symbol))
+    assert isinstance(market, Market)
+    assert (market.coin, market.asset_id, market.sz_decimals, market.base_token, market.venue) == (
+        coin, asset_id, sz_decimals, base, "hyperliquid")
+
+
+def test_unlisted_known_symbol_goes_to_paper_with_its_coingecko_id() -> None:
+    """AVAX is not listed: auto → paper priced from CoinGecko avalanche-2; no coin, not listed."""
+    market = one(AssetSpec("AVAX"))
+    assert market == Market(symbol="AVAX", venue="paper", coingecko_id="avalanche-2")
+    assert isinstance(market, Market) and not market.listed and market.pair == "coingecko:avalanche-2"
+
+
+def test_configured_coingecko_id_wins_over_the_table() -> None:
+    """assets.X.coingecko_id overrides COINGECKO_IDS."""
+    assert one(AssetSpec("LINK", coingecko_id="chainlink-wrapped")) == Market(
+        symbol="LINK", venue="paper", coingecko_id="chainlink-wrapped")
+
+
+def test_unknown_symbol_error_tells_the_fix() -> None:
+    """A symbol neither listed nor in the id table is a ResolveError naming the key to set."""
+    err = one(AssetSpec("ZZZ"))
+    assert isinstance(err, ResolveError)
+    assert str(err) == ("unknown symbol ZZZ: not listed on Hyperliquid spot and no CoinGecko id; "
+                        "set assets.ZZZ.coingecko_id")
+
+
+def test_token_without_a_usdc_pair_is_unlisted() -> None:
+    """JUNK exists as a token but has no USDC pair: venue hyperliquid is an error naming the venue fix."""
+    err = one(AssetSpec("JUNK", "hyperliquid"))
+    assert isinstance(err, ResolveError)
+    assert "JUNK: not listed on Hyperliquid spot" in str(err) and 'venue = "auto"' in str(err)
+
+
+def test_forced_paper_keeps_the_listed_market_so_paper_walks_the_real_book() -> None:
+    """venue = "paper" on a listed asset: paper, but coin/asset id/decimals kept (listed stays True)."""
+    market = one(AssetSpec("BTC", "paper"))
+    assert isinstance(market, Market)
+    assert (market.venue, market.coin, market.asset_id, market.sz_decimals, market.listed) == (
+        "paper", "@142", 10142, 5, True)
+
+
+def test_pair_override_is_honoured_and_validated() -> None:
+    """pair = "@151" is used as given; an unknown pair or a non-USDC pair is an error."""
+    market = one(AssetSpec("ETH", pair="@151"))
+    assert isinstance(market, Market) and market.asset_id == 10151
+    missing = one(AssetSpec("BTC", pair="@4242"))
+    assert isinstance(missing, ResolveError) and "'@4242' is not a Hyperliquid spot pair" in str(missing)
+    usdh = one(AssetSpec("BTC", pair="@140"))
+    assert isinstance(usdh, ResolveError) and "quoted in USDH" in str(usdh)
+
+
+def test_unknown_venue_is_an_error() -> None:
+    """A venue other than auto/hyperliquid/paper is refused."""
+    assert isinstance(one(AssetSpec("BTC", "binance")), ResolveError)
+
+
+def test_objects_with_attributes_are_accepted_and_errors_do_not_hide_others() -> None:
+    """Config objects work like tuples; one failing asset leaves the others resolved."""
+
+    class Cfg:
+        def __init__(self, symbol: str) -> None:
+            self.symbol, self.venue, self.pair, self.coingecko_id = symbol, "auto", None, None
+
+    result = resolve_markets([Cfg("ETH"), Cfg("ZZZ"), ("AVAX", "auto", None, None)], META)
+    assert list(result) == ["ETH", "ZZZ", "AVAX"]
+    assert isinstance(result["ETH"], Market) and isinstance(result["ZZZ"], ResolveError)
+
+
+def test_tolerates_malformed_and_empty_metadata() -> None:
+    """Garbage universe entries are skipped; an empty spotMeta sends everything known to paper."""
+    meta = {"tokens": META["tokens"] + [{"oops": 1}], "universe": [*META["universe"], {"name": "@1"}, 7]}
+    assert isinstance(one(AssetSpec("BTC"), meta), Market)
+    assert one(AssetSpec("BTC"), {}) == Market(symbol="BTC", venue="paper", coingecko_id="bitcoin")
+
+
+def test_coin_to_symbol_names_every_usdc_pair_with_reverse_aliases() -> None:
+    """@142 → BTC, @151 → ETH, @9 → SOL, @7 → HYPE, PURR/USDC → PURR, @200 → USDH; USDH pairs skipped."""
+    assert coin_to_symbol(META) == {"PURR/USDC": "PURR", "@7": "HYPE", "@142": "BTC", "@151": "ETH",
+                                    "@9": "SOL", "@200": "USDH"}
+
+
+def test_ctx_by_coin_joins_on_coin_never_by_position() -> None:
+    """Ctxs in a different order (and with extra coins) are matched to pairs by their coin field."""
+    ctxs = ctx_by_coin([META, CTXS])
+    assert ctxs["@142"]["markPx"] == "97000"
+    assert ctxs["PURR/USDC"]["midPx"] == "0.20935"
+    assert ctxs["@7"]["midPx"] is None
+    assert "@9" not in ctxs  # no ctx for USOL in this answer: absent, not someone else's
+    assert ctx_by_coin((META, [])) == {}
