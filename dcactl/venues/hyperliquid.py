@@ -94,6 +94,9 @@ class HyperliquidClient:
     are signed (mainnet "a", anything else "b", as the SDK does); ``timeout`` is seconds per request.
     ``transport`` replaces the network in tests, ``budget`` the default 1000/min weight pacing, and
     ``sleep`` the backoff sleep. Use ``async with`` or call :meth:`aclose`.
+
+    The weight budget lives in the client, i.e. per command and process; processes sharing one IP
+    share the exchange's real 1200/min, hence the default target of 1000/min.
     """
 
     def __init__(
@@ -279,7 +282,8 @@ class HyperliquidClient:
 
         Raises ExchangeError (``InsufficientBalance`` when the text says so) when the exchange refused
         the whole action (``{"status": "err"}``, a 4xx), UsageError for an order that cannot be put on
-        the wire, and :class:`OrderOutcomeUnknown` when the answer was lost or unreadable.
+        the wire, and :class:`OrderOutcomeUnknown` when the answer was lost or unreadable. A caller that
+        cancels this coroutine mid-flight (``asyncio.wait_for``) must treat the orders as unknown too.
         """
         action = order_action(orders)
         nonce = NONCES.next()
