@@ -138,6 +138,19 @@ class FillStore(LedgerBase):
         )
         return [row_fill(r) for r in rows]
 
+    def known_tids(self, tids: Iterable[str]) -> set[str]:
+        """Which of these trade ids this book already holds."""
+        wanted = list(dict.fromkeys(tids))
+        found: set[str] = set()
+        for i in range(0, len(wanted), 900):  # under SQLite's host-parameter limit
+            chunk = wanted[i:i + 900]
+            rows = self._conn.execute(
+                f"SELECT tid FROM fills WHERE book = ? AND tid IN ({', '.join('?' * len(chunk))})",
+                (self._book, *chunk),
+            )
+            found.update(r[0] for r in rows)
+        return found
+
     def superseded(self) -> dict[str, str]:
         """Imported fills matched to exchange fills: imported tid → the exchange fill's tid."""
         rows = self._conn.execute(

@@ -200,6 +200,11 @@ class Ledger(FillStore):
                         (self._book, oid))
         return None if row is None else _row_intent(row)
 
+    def intent_keys(self) -> list[tuple[str, str, int | None]]:
+        """(cloid, period, oid) of every intent of this book — what sync matches fills against."""
+        return [(r[0], r[1], r[2]) for r in self._conn.execute(
+            "SELECT cloid, period, oid FROM intents WHERE book = ?", (self._book,))]
+
     def last_buy(self, asset: str) -> LastBuyRecord | None:
         """The newest completed (filled/partial/paper) non-forced intent of ``asset``, or None."""
         marks = ", ".join("?" * len(_DONE_BUY))

@@ -1,0 +1,298 @@
+"""Statistics a careful spreadsheet would give: positions, PnL, tax lots. Pure: no I/O.
+
+All money is in **USDC** (the quote token of Hyperliquid spot), which is not the same thing as USD;
+units are base-token units. Definitions (per asset and source; see ``PositionRow``):
+
+- ``units``: units held = Σ buy sizes − Σ sell sizes − fees paid in the base token (a spot buy's
+  fee is usually taken from the bought token, so it is *already* out of ``units``).
+- ``invested_usd``: Σ size × price of the buys, before fees.
+- ``fees_usd``: every fee valued in USDC — a USDC fee as is, a base-token fee × its fill price.
+  Informational: base-token fees are already in ``units`` and USDC fees in the cost below, so PnL
+  never counts a fee twice.
+- ``cost_usd``: what the buys took from the wallet = ``invested_usd`` + buy fees paid in USDC.
+- ``avg_cost``: ``cost_usd`` / units the buys delivered (net of base-token fees), USDC per unit —
+  the break-even price; with no sells it is ``cost_usd / units``.
+- ``value_usd``: ``units`` × mid (None when no mid is known).
+- ``pnl_usd``: ``value_usd`` − cost of the units held (``avg_cost × units``; = ``cost_usd`` with no
+  sells); ``pnl_pct`` = ``pnl_usd`` / that cost × 100, rounded to 0.01.
+Sells (possible among synced external fills) reduce units at average cost; their realised result
+is not part of ``status`` (see :func:`lots` for FIFO disposals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+from dcactl.models import QUOTE, Fill, iso_utc
+
+if TYPE_CHECKING:  # importing dcactl.store at run time would pull in sqlite; stats stays pure
+    from dcactl.store.records import PositionRow
+
+REAL_SOURCES = ("dcactl", "external", "imported")
+"""Sources of real fills; ``paper`` is always reported apart."""
+AVG_COST_PLACES = Decimal("1E-8")
+"""avg_cost and per-unit lot costs are rounded half-even to 8 decimals (USDC per unit)."""
+USD_PLACES = Decimal("1E-8")
+"""Derived USDC amounts (value, PnL, partial lot costs) are rounded half-even to 8 decimals."""
+PCT_PLACES = Decimal("0.01")
+
+
+def _q(value: Decimal, places: Decimal) -> Decimal:
+    return value.quantize(places, rounding=ROUND_HALF_EVEN)
+
+
+def _div(a: Decimal, b: Decimal) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = 50
+        return a / b
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One row of ``status``: an asset from one source. USDC amounts; units in base token.
+
+    ``next_due`` is filled in by the caller (stats knows no schedules). Fields as in the module
+    docstring; ``avg_cost``/``value_usd``/``pnl_*`` are None when undefined (no units, no mid).
+    """
+
+    asset: str
+    source: str
+    units: Decimal
+    invested_usd: Decimal
+    cost_usd: Decimal
+    avg_cost: Decimal | None
+    fees_usd: Decimal
+    value_usd: Decimal | None
+    pnl_usd: Decimal | None
+    pnl_pct: Decimal | None
+    buys: int
+    first_buy: datetime | None
+    last_buy: datetime | None
+    mid: Decimal | None = None
+    next_due: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``status --json`` asset object of PRODUCT.md: decimals as strings, times ISO UTC."""
+        out: dict[str, Any] = {}
+        for name in ("asset", "source", "units", "invested_usd", "avg_cost", "fees_usd", "value_usd",
+                     "pnl_usd", "pnl_pct", "buys", "first_buy", "last_buy", "next_due"):
+            value = getattr(self, name)
+            if isinstance(value, Decimal):
+                value = format(value, "f")
+            elif isinstance(value, datetime):
+                value = iso_utc(value)
+            out[name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Sums over the rows of one group (a source, or all real sources). ``value_usd``/``pnl_*`` are
+    None when a row of the group has no mid (a partial total would mislead)."""
+
+    invested_usd: Decimal
+    cost_usd: Decimal
+    fees_usd: Decimal
+    value_usd: Decimal | None
+    pnl_usd: Decimal | None
+    pnl_pct: Decimal | None
+    buys: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Decimals as strings."""
+        return {k: format(v, "f") if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
+
+
+def status_row(p: PositionRow, mid: Decimal | None) -> StatusRow:
+    """One position and its mid (USDC per unit, or None) → a StatusRow (definitions above)."""
+    with localcontext() as ctx:
+        ctx.prec = 60  # sums and products of exact ledger decimals stay exact
+        return _status_row(p, mid)
+
+
+def _status_row(p: PositionRow, mid: Decimal | None) -> StatusRow:
+    cost = p.invested_usd + p.buy_fees_usdc
+    avg = _div(cost, p.bought_units) if p.bought_units > 0 else None
+    held_cost = cost if p.sold_units == 0 else (_q(avg * p.units, USD_PLACES) if avg is not None else None)
+    value = _q(p.units * mid, USD_PLACES) if mid is not None else None
+    pnl = value - held_cost if value is not None and held_cost is not None else None
+    pct = _q(_div(pnl * 100, held_cost), PCT_PLACES) if pnl is not None and held_cost else None
+    return StatusRow(
+        asset=p.asset, source=p.source, units=p.units, invested_usd=p.invested_usd, cost_usd=cost,
+        avg_cost=None if avg is None else _q(avg, AVG_COST_PLACES), fees_usd=p.fees_usd, value_usd=value,
+        pnl_usd=pnl, pnl_pct=pct, buys=p.buys, first_buy=p.first_buy, last_buy=p.last_buy, mid=mid,
+    )
+
+
+def status_rows(positions: Iterable[PositionRow], mids: Mapping[str, Decimal | None]) -> list[StatusRow]:
+    """Positions and mids by asset symbol → StatusRows, real sources first, then paper.
+
+    An asset missing from ``mids`` is treated as having no price.
+    """
+    order = {s: i for i, s in enumerate((*REAL_SOURCES, "paper"))}
+    rows = [status_row(p, mids.get(p.asset)) for p in positions]
+    return sorted(rows, key=lambda r: (order.get(r.source, len(order)), r.asset))
+
+
+def totals(rows: Sequence[StatusRow]) -> dict[str, Totals]:
+    """Totals per source, plus ``real`` (dcactl + external + imported); paper only under ``paper``."""
+    groups: dict[str, list[StatusRow]] = {}
+    for r in rows:
+        groups.setdefault(r.source, []).append(r)
+        if r.source in REAL_SOURCES:
+            groups.setdefault("real", []).append(r)
+    out: dict[str, Totals] = {}
+    for name, members in groups.items():
+        cost = sum((r.cost_usd for r in members), Decimal(0))
+        held = sum((r.value_usd - r.pnl_usd for r in members
+                    if r.value_usd is not None and r.pnl_usd is not None), Decimal(0))
+        priced = all(r.value_usd is not None and r.pnl_usd is not None for r in members)
+        value = sum((r.value_usd for r in members if r.value_usd is not None), Decimal(0)) if priced else None
+        pnl = sum((r.pnl_usd for r in members if r.pnl_usd is not None), Decimal(0)) if priced else None
+        out[name] = Totals(
+            invested_usd=sum((r.invested_usd for r in members), Decimal(0)), cost_usd=cost,
+            fees_usd=sum((r.fees_usd for r in members), Decimal(0)), value_usd=value, pnl_usd=pnl,
+            pnl_pct=_q(_div(pnl * 100, held), PCT_PLACES) if pnl is not None and held else None,
+            buys=sum(r.buys for r in members),
+        )
+    return out
+
+
+# -- tax lots ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Lot:
+    """A cost-basis lot, in USDC (not USD). For FIFO one per real buy fill; for ``average`` one
+    pooled lot per asset (``tid`` None, ``acquired`` = first buy, ``source`` "pooled" when mixed).
+
+    ``units`` acquired = size − base-token fee; ``cost_usd`` = size × price + USDC fee;
+    ``units_remaining``/``cost_remaining_usd`` after the sells up to the end of the year (FIFO, or
+    at average cost); ``proceeds_usd`` of the units it gave up to those sells (size × price − USDC
+    fee, proportionally); ``in_year`` when acquired within the tax year.
+    """
+
+    asset: str
+    acquired: datetime
+    source: str
+    tid: str | None
+    units: Decimal
+    cost_usd: Decimal
+    units_remaining: Decimal
+    cost_remaining_usd: Decimal
+    proceeds_usd: Decimal = Decimal(0)
+    in_year: bool = False
+    fills: int = 1
+
+    @property
+    def unit_cost(self) -> Decimal | None:
+        """Cost per unit acquired (USDC per base unit), 8 decimals; None for an empty lot."""
+        return _q(_div(self.cost_usd, self.units), AVG_COST_PLACES) if self.units > 0 else None
+
+    def to_json(self) -> dict[str, Any]:
+        """Decimals as strings, times ISO UTC; values in USDC."""
+        out: dict[str, Any] = {}
+        for k, v in {**self.__dict__, "unit_cost": self.unit_cost}.items():
+            if isinstance(v, Decimal):
+                v = format(v, "f")
+            elif isinstance(v, datetime):
+                v = iso_utc(v)
+            out[k] = v
+        return out
+
+
+@dataclass
+class _Pool:
+    lots: list[Lot] = field(default_factory=list)
+
+
+def year_bounds(year: int, tz: str | tzinfo) -> tuple[datetime, datetime]:
+    """[1 January of ``year``, 1 January of ``year + 1``) in ``tz`` (aware datetimes)."""
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    return datetime(year, 1, 1, tzinfo=zone), datetime(year + 1, 1, 1, tzinfo=zone)
+
+
+def lots(fills: Iterable[Fill], year: int, tz: str | tzinfo,
+         method: Literal["fifo", "average"] = "fifo") -> list[Lot]:
+    """Cost-basis lots of every real buy (dcactl, external, imported — never paper) acquired before
+    the end of tax ``year`` (year boundaries in ``tz``), after the real sells before that end.
+
+    FIFO: each sell consumes the oldest remaining units of its asset first (proportionally to cost);
+    lots fully consumed are still returned (``units_remaining`` 0) so disposals are traceable.
+    ``average``: one pooled lot per asset; sells remove units at the pool's average cost. Pass
+    non-superseded fills (``Ledger.fills()``). Sorted by asset, then acquisition time. Raises
+    ValueError for an unknown method.
+    """
+    if method not in ("fifo", "average"):
+        raise ValueError(f"unknown lot method {method!r} (fifo or average)")
+    start, end = year_bounds(year, tz)
+    with localcontext() as ctx:
+        ctx.prec = 60  # products of exact decimals stay exact
+        return _lots(fills, start, end, method)
+
+
+def _lots(fills: Iterable[Fill], start: datetime, end: datetime, method: str) -> list[Lot]:
+    pools: dict[str, _Pool] = {}
+    real = sorted((f for f in fills if f.source in REAL_SOURCES and f.time < end),
+                  key=lambda f: (f.time, f.tid))
+    for f in real:
+        fee_base = f.fee_token.upper() != QUOTE
+        pool = pools.setdefault(f.asset, _Pool())
+        if f.side == "B":
+            units = f.size - f.fee if fee_base else f.size
+            cost = f.size * f.price + (Decimal(0) if fee_base else f.fee)
+            lot = Lot(asset=f.asset, acquired=f.time, source=f.source, tid=f.tid, units=units, cost_usd=cost,
+                      units_remaining=units, cost_remaining_usd=cost, in_year=f.time >= start)
+            if method == "fifo" or not pool.lots:
+                pool.lots.append(lot)
+            else:
+                _pool_into(pool.lots[0], lot)
+        else:
+            sold = f.size + (f.fee if fee_base else Decimal(0))
+            proceeds = f.size * f.price - (Decimal(0) if fee_base else f.fee)
+            _consume(pool.lots, sold, proceeds)
+    out = [lot for pool in pools.values() for lot in pool.lots]
+    return sorted(out, key=lambda lot: (lot.asset, lot.acquired, lot.tid or ""))
+
+
+def _pool_into(pooled: Lot, lot: Lot) -> None:
+    pooled.units += lot.units
+    pooled.cost_usd += lot.cost_usd
+    pooled.units_remaining += lot.units_remaining
+    pooled.cost_remaining_usd += lot.cost_remaining_usd
+    pooled.in_year = pooled.in_year or lot.in_year
+    pooled.fills += 1
+    pooled.tid = None
+    if pooled.source != lot.source:
+        pooled.source = "pooled"
+
+
+def _consume(open_lots: list[Lot], units: Decimal, proceeds: Decimal) -> None:
+    """Take ``units`` out of the oldest lots first; cost leaves each lot at its own unit cost.
+
+    A sell larger than what is held (units bought before the ledger's history) empties the lots
+    and the excess is ignored.
+    """
+    total = units
+    for lot in open_lots:
+        if units <= 0:
+            break
+        if lot.units_remaining <= 0:
+            continue
+        take = min(units, lot.units_remaining)
+        share = _div(take, lot.units_remaining)
+        lot.cost_remaining_usd = (
+            Decimal(0) if take == lot.units_remaining
+            else _q(lot.cost_remaining_usd - lot.cost_remaining_usd * share, USD_PLACES)
+        )
+        lot.units_remaining -= take
+        lot.proceeds_usd += _q(_div(proceeds * take, total), USD_PLACES) if total else Decimal(0)
+        units -= take
+
+
+__all__ = ["Lot", "StatusRow", "Totals", "lots", "status_row", "status_rows", "totals", "year_bounds"]

@@ -1,0 +1,211 @@
+"""``dcactl sync``: the account's exchange fills → the ledger, exactly once each.
+
+Hyperliquid's ``userFillsByTime`` returns the *earliest* ≤ 2000 fills with startTime ≤ time ≤
+endTime, and keeps only an account's 10,000 most recent fills. So sync pages forward from a stored
+cursor (per network and account), starting each page at the **last time seen** — many fills share a
+millisecond, so the boundary is overlapped on purpose and the overlap is deduplicated by trade id
+(``tid``; never by ``oid``, which would lose partial fills). Spot fills only (coin ``@N`` or
+``BASE/QUOTE``); perp fills are ignored. Fills are matched to our order intents by cloid, else oid
+(source ``dcactl``, with the intent's period); the rest are ``external``. Imported legacy fills that
+turn out to be exchange fills are then marked superseded (never counted twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from dcactl.models import Fill, from_ms, iso_utc
+from dcactl.store import Ledger, codec
+
+PAGE_CAP = 2000
+"""The exchange's maximum number of fills per ``userFillsByTime`` response."""
+HISTORY_CAP = 10_000
+"""The exchange keeps only this many of an account's most recent fills."""
+CURSOR = "sync.fills_ms"
+"""Ledger cursor: the newest fill time (ms) stored by a sync; the next sync starts there."""
+
+FetchPage = Callable[[int, int | None], Awaitable[list[dict[str, Any]]]]
+
+
+@dataclass
+class SyncReport:
+    """What one sync did. Counts are of fills (not orders).
+
+    ``seen``: fills the exchange returned (every coin, page overlaps included); ``spot``: distinct
+    spot fills among them; ``inserted``: new rows; ``duplicates``: distinct spot fills the ledger
+    already held; ``perp_ignored``; ``external``: inserted fills not made by dcactl; ``matched``:
+    inserted fills matched to our intents; ``matched_imports``: imported legacy fills found to be
+    exchange fills (now superseded); ``start_ms``/``cursor_ms``: where paging started and the stored
+    cursor after it (Unix ms); ``warnings``: one line each.
+    """
+
+    pages: int = 0
+    seen: int = 0
+    spot: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    perp_ignored: int = 0
+    external: int = 0
+    matched: int = 0
+    matched_imports: int = 0
+    malformed: int = 0
+    start_ms: int = 0
+    cursor_ms: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``sync --json`` document (times as ISO-8601 UTC)."""
+        out = {k: v for k, v in self.__dict__.items() if k not in ("start_ms", "cursor_ms")}
+        out["start"] = iso_utc(from_ms(self.start_ms))
+        out["cursor"] = None if self.cursor_ms is None else iso_utc(from_ms(self.cursor_ms))
+        return out
+
+
+def is_spot(coin: str) -> bool:
+    """Spot pairs are named ``@<pair index>`` or ``BASE/QUOTE`` (``PURR/USDC``); perps by bare name."""
+    return coin.startswith("@") or "/" in coin
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a number: {value!r}")
+    # Floats would only come from a misbehaving server; repr() is their exact shortest text.
+    return Decimal(repr(value) if isinstance(value, float) else str(value))
+
+
+def to_fill(raw: Mapping[str, Any], asset: str, intent: tuple[str, str] | None) -> Fill:
+    """One raw ``userFillsByTime`` dict → a :class:`Fill` (exact decimals from the strings).
+
+    ``intent`` is (cloid, period) of our intent when the fill is ours (source ``dcactl``), else the
+    fill is ``external``. Raises ValueError/KeyError on a malformed fill.
+    """
+    side = raw["side"]
+    if side not in ("B", "A"):
+        raise ValueError(f"side {side!r}")
+    raw_cloid = raw.get("cloid")
+    return Fill(
+        time=codec.from_us(int(raw["time"]) * 1000), asset=asset, pair=str(raw["coin"]), side=side,
+        size=_decimal(raw["sz"]), price=_decimal(raw["px"]), fee=_decimal(raw.get("fee", "0")),
+        fee_token=str(raw.get("feeToken") or "USDC"), tid=str(raw["tid"]),
+        source="dcactl" if intent else "external",
+        oid=None if raw.get("oid") is None else int(raw["oid"]),
+        cloid=intent[0] if intent else (str(raw_cloid) if raw_cloid else None),
+        hash=raw.get("hash") or None, period=intent[1] if intent else None,
+    )
+
+
+class _IntentIndex:
+    """Our intents by cloid and oid (loaded once per sync), to tell our fills from external ones."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        rows = ledger.intent_keys()
+        self.by_cloid = {r[0].lower(): (r[0], r[1]) for r in rows}
+        self.by_oid = {int(r[2]): (r[0], r[1]) for r in rows if r[2] is not None}
+
+    def match(self, raw: Mapping[str, Any]) -> tuple[str, str] | None:
+        cloid = raw.get("cloid")
+        if isinstance(cloid, str) and cloid.lower() in self.by_cloid:
+            return self.by_cloid[cloid.lower()]
+        oid = raw.get("oid")
+        if isinstance(oid, int) and oid in self.by_oid:
+            return self.by_oid[oid]
+        return None
+
+
+async def sync_fills(
+    ledger: Ledger, fetch_page: FetchPage, coin_to_asset: Mapping[str, str], *,
+    since: datetime | None = None, full: bool = False, now: datetime,
+) -> SyncReport:
+    """Page the account's fills into ``ledger``; see the module docstring.
+
+    ``fetch_page(start_ms, end_ms)`` returns raw ``userFillsByTime`` dicts (the caller binds the
+    master account, so other accounts' fills never enter); it may raise the venue's errors
+    (ExchangeUnavailable, RateLimited, ...), which propagate — pages already stored stay stored
+    and the cursor points at the last one, so the next sync resumes. ``coin_to_asset`` maps spot
+    pair names (``@142``) to dcactl symbols; an unmapped spot coin is stored with its pair name as
+    asset, so nothing is lost. ``since`` (a re-scan from that instant) or ``full`` (from the
+    beginning) re-read history; neither adds a fill twice. ``now`` bounds the scan (endTime).
+    """
+    report = SyncReport()
+    cursor = ledger.get_cursor(CURSOR)
+    if since is not None:
+        start = codec.to_us(since) // 1000
+    elif full or cursor is None:
+        start = 0
+    else:
+        start = cursor
+    report.start_ms = start
+    end = codec.to_us(now) // 1000
+    intents = _IntentIndex(ledger)
+    seen_tids: set[str] = set()
+    newest = cursor
+    first_time: int | None = None
+    while True:
+        page = sorted(await fetch_page(start, end), key=lambda f: int(f.get("time", 0)))
+        report.pages += 1
+        report.seen += len(page)
+        if page and first_time is None:
+            first_time = int(page[0]["time"])
+        fills = _page_fills(page, coin_to_asset, intents, seen_tids, report)
+        known = ledger.known_tids([f.tid for f in fills])
+        new = [f for f in fills if f.tid not in known]
+        report.inserted += ledger.add_fills(new)
+        report.duplicates += len(fills) - len(new)
+        report.external += sum(1 for f in new if f.source == "external")
+        report.matched += sum(1 for f in new if f.source == "dcactl")
+        last = int(page[-1]["time"]) if page else None
+        if last is not None and (newest is None or last > newest):
+            newest = last
+            ledger.set_cursor(CURSOR, newest)
+        if len(page) < PAGE_CAP or last is None:
+            break
+        if last <= start:
+            # 2000 fills in one millisecond: the exchange cannot page past them with startTime alone.
+            report.warnings.append(
+                f"{len(page)} fills share the instant {iso_utc(from_ms(start))}; fills beyond the"
+                f" exchange's {PAGE_CAP}-per-request cap at that instant may be missing"
+            )
+            start = last + 1
+        else:
+            start = last
+    report.cursor_ms = newest
+    if first_time is not None and first_time > report.start_ms and report.seen >= HISTORY_CAP:
+        report.warnings.append(
+            f"the exchange's history starts at {iso_utc(from_ms(first_time))}, after the requested start"
+            f" {iso_utc(from_ms(report.start_ms))}: it keeps only the {HISTORY_CAP:,} most recent fills,"
+            " so older fills it no longer holds cannot be synced"
+        )
+    report.matched_imports = ledger.match_imports()
+    return report
+
+
+def _page_fills(
+    page: list[dict[str, Any]], coin_to_asset: Mapping[str, str], intents: _IntentIndex,
+    seen_tids: set[str], report: SyncReport,
+) -> list[Fill]:
+    """The spot fills of one page not already seen in this sync, as Fills."""
+    out: list[Fill] = []
+    for raw in page:
+        coin = str(raw.get("coin", ""))
+        if not is_spot(coin):
+            report.perp_ignored += 1
+            continue
+        tid = str(raw.get("tid"))
+        if tid in seen_tids:
+            continue  # the overlapping boundary of the previous page
+        try:
+            fill = to_fill(raw, coin_to_asset.get(coin, coin), intents.match(raw))
+        except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
+            report.malformed += 1
+            if report.malformed <= 3:
+                report.warnings.append(f"skipped a malformed fill (tid {tid}): {exc!r}")
+            continue
+        seen_tids.add(tid)
+        report.spot += 1
+        out.append(fill)
+    return out
+
