@@ -46,7 +46,12 @@ __all__ = [
     "MAINNET_API_URL",
     "TESTNET_API_URL",
     "AssetConfig",
+    "BankingRule",
     "Config",
+    "DynamicFrequencyRule",
+    "MaDipsRule",
+    "Portfolio",
+    "RsiRule",
     "Settings",
     "Sizing",
     "dump_portfolio",
@@ -90,6 +95,86 @@ class Sizing:
 
 
 @dataclass(frozen=True)
+class RsiRule:
+    """``[assets.X.rsi]`` (docs/smart-dca.md): skip (or trim by ``trim_factor``) when the RSI of the
+    last completed daily close is ≥ ``overbought``; multiply by ``oversold_factor`` when ≤
+    ``oversold`` (1.0: buy as usual). ``period`` in days; Wilder's smoothing unless ``wilder`` is
+    false. Levels are RSI points (0..100)."""
+
+    enabled: bool = True
+    period: int = 14
+    wilder: bool = True
+    overbought: Decimal = Decimal(70)
+    oversold: Decimal = Decimal(30)
+    overbought_action: Literal["skip", "trim"] = "skip"
+    trim_factor: Decimal = Decimal("0.5")
+    oversold_factor: Decimal = Decimal("1.0")
+
+
+@dataclass(frozen=True)
+class MaDipsRule:
+    """``[assets.X.ma_dips]``: the price is in a dip below MA(``periods[i]``) when at least
+    ``thresholds[i]`` percent below it; the deepest such dip (percent) picks ``multipliers[k]``, k the
+    number of ``tier_bounds`` it reaches (below bound 0 → multipliers[0], ..., from the last bound →
+    the last multiplier). ``kind`` is ``SMA`` or ``EMA`` over completed daily closes."""
+
+    enabled: bool = True
+    periods: tuple[int, ...] = (20, 50, 200)
+    kind: Literal["SMA", "EMA"] = "SMA"
+    thresholds: tuple[Decimal, ...] = (Decimal(2), Decimal(5), Decimal(10))
+    tier_bounds: tuple[Decimal, ...] = (Decimal(2), Decimal(5), Decimal(10))
+    multipliers: tuple[Decimal, ...] = (Decimal("1.2"), Decimal("1.5"), Decimal("2.0"), Decimal("2.5"))
+
+
+@dataclass(frozen=True)
+class DynamicFrequencyRule:
+    """``[assets.X.dynamic_frequency]``: annualised volatility (percent, over ``window_days``) below
+    ``low_vol`` buys every ``low_every``, above ``high_vol`` every ``high_every``, else the asset's
+    own ``every``; per-buy amounts scale with the period's nominal length so the monthly budget holds."""
+
+    enabled: bool = True
+    low_vol: Decimal = Decimal(25)
+    high_vol: Decimal = Decimal(50)
+    low_every: str = "month"
+    high_every: str = "day"
+    window_days: int = 30
+
+    @property
+    def low_schedule(self) -> Schedule:
+        """The parsed ``low_every``."""
+        from dcactl.schedule import parse_every
+
+        return parse_every(self.low_every)
+
+    @property
+    def high_schedule(self) -> Schedule:
+        """The parsed ``high_every``."""
+        from dcactl.schedule import parse_every
+
+        return parse_every(self.high_every)
+
+
+@dataclass(frozen=True)
+class BankingRule:
+    """``[assets.X.banking]``: what a skip (or trim) saves goes into the asset's bank (USDC), up to
+    ``max_bank_usd`` (None: 4 × ``amount``); the next qualifying dip (an MA dip or RSI oversold) adds
+    up to ``max_spend_multiple`` × the base amount from the bank to its buy."""
+
+    enabled: bool = True
+    max_bank_usd: Decimal | None = None
+    max_spend_multiple: Decimal = Decimal(1)
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """``[portfolio]``: target weights by symbol (summing to 1 ± 0.001) and the USDC per run that
+    buy-only rebalancing spreads over due assets. Empty targets: rebalancing is off."""
+
+    targets: dict[str, Decimal] = field(default_factory=dict)
+    budget_per_run: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class AssetConfig:
     """One ``[assets.X]`` table. ``amount`` is USDC per buy; ``symbol`` is the upper-cased key."""
 
@@ -102,6 +187,10 @@ class AssetConfig:
     pair: str | None = None
     coingecko_id: str | None = None
     sizing: Sizing = field(default_factory=Sizing)
+    rsi: RsiRule | None = None
+    ma_dips: MaDipsRule | None = None
+    dynamic_frequency: DynamicFrequencyRule | None = None
+    banking: BankingRule | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +248,7 @@ class Config:
     path: Path
     settings: Settings
     assets: tuple[AssetConfig, ...]
+    portfolio: Portfolio = field(default_factory=Portfolio)
 
     def asset(self, symbol: str) -> AssetConfig:
         """The asset named ``symbol`` (case-insensitive). Raises UsageError naming the known assets."""
@@ -216,14 +306,27 @@ def validate_document(doc: Mapping[str, Any], path: Path) -> Config:
     Relative ``database`` paths are resolved against ``path``'s folder. Raises ConfigError.
     """
     problems = Problems(str(path))
-    settings_kw, assets_kw = check_document(doc, problems)
+    settings_kw, assets_kw, portfolio_kw = check_document(doc, problems)
     if problems:
         raise ConfigError(problems.lines)
     database = settings_kw.get("database")
     if isinstance(database, Path) and not database.is_absolute():
         settings_kw["database"] = (path.parent / database).absolute()
-    assets = tuple(
-        AssetConfig(**{k: v for k, v in a.items() if k != "sizing"}, sizing=Sizing(**a["sizing"]))
-        for a in assets_kw
+    assets = tuple(_asset(a) for a in assets_kw)
+    return Config(
+        path=path, settings=Settings(**settings_kw), assets=assets, portfolio=Portfolio(**portfolio_kw)
     )
-    return Config(path=path, settings=Settings(**settings_kw), assets=assets)
+
+
+_RULE_CLASSES: dict[str, Any] = {
+    "rsi": RsiRule, "ma_dips": MaDipsRule, "dynamic_frequency": DynamicFrequencyRule, "banking": BankingRule,
+}
+
+
+def _asset(kw: dict[str, Any]) -> AssetConfig:
+    """AssetConfig from checked kwargs: sizing and each present rule table become their dataclass."""
+    rules: dict[str, Any] = {
+        k: (None if kw.get(k) is None else cls(**kw[k])) for k, cls in _RULE_CLASSES.items()
+    }
+    plain = {k: v for k, v in kw.items() if k != "sizing" and k not in _RULE_CLASSES}
+    return AssetConfig(**plain, sizing=Sizing(**kw["sizing"]), **rules)

@@ -26,9 +26,12 @@ SETTINGS_KEYS = (
     "coingecko_key", "max_slippage_bps", "max_usd_per_run", "max_usd_per_day", "timezone",
     "request_timeout",
 )
-ASSET_KEYS = ("amount", "every", "enabled", "venue", "pair", "coingecko_id", "sizing")
+ASSET_KEYS = (
+    "amount", "every", "enabled", "venue", "pair", "coingecko_id", "sizing",
+    "rsi", "ma_dips", "dynamic_frequency", "banking",  # rule tables: dcactl.configrules
+)
 SIZING_KEYS = ("kind", "min", "max", "window_days", "low_vol", "high_vol")
-TOP_KEYS = ("settings", "assets")
+TOP_KEYS = ("settings", "assets", "portfolio")
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,12}$")
 _ACCOUNT = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -288,10 +291,14 @@ def every(value: Any) -> tuple[Any, str | None]:
 
 # ---- the document -------------------------------------------------------------------------------
 
-def check_document(doc: Mapping[str, Any], problems: Problems) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Validate and cross-check ``doc``; return (Settings kwargs, [AssetConfig kwargs with a
-    ``sizing`` kwargs dict]). Every problem goes into ``problems``; the result is only meaningful
-    when none was recorded."""
+def check_document(
+    doc: Mapping[str, Any], problems: Problems
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """Validate and cross-check ``doc``; return (Settings kwargs, [AssetConfig kwargs with ``sizing``
+    and rule-table kwargs dicts], Portfolio kwargs). Every problem goes into ``problems``; the result
+    is only meaningful when none was recorded."""
+    from dcactl.configrules import check_portfolio
+
     _Table(doc, "", TOP_KEYS, problems)
     raw_settings = doc.get("settings", {})
     if not isinstance(raw_settings, Mapping):
@@ -299,7 +306,8 @@ def check_document(doc: Mapping[str, Any], problems: Problems) -> tuple[dict[str
         raw_settings = {}
     settings = _check_settings(_Table(raw_settings, "settings", SETTINGS_KEYS, problems))
     assets = _check_assets(doc.get("assets", _MISSING), problems)
-    return settings, assets
+    portfolio = check_portfolio(doc.get("portfolio"), [a["symbol"] for a in assets], problems)
+    return settings, assets, portfolio
 
 
 def _check_settings(t: _Table) -> dict[str, Any]:
@@ -373,6 +381,9 @@ def _check_asset(t: _Table, symbol: str, problems: Problems) -> dict[str, Any]:
         t.error("sizing", f"must be a table ([{t.keypath}.sizing])")
     else:
         a["sizing"] = _check_sizing(_Table(raw_sizing, f"{t.keypath}.sizing", SIZING_KEYS, problems))
+    from dcactl.configrules import check_rule_tables  # here: configrules imports this module
+
+    a.update(check_rule_tables(t, problems))
     return a
 
 

@@ -290,7 +290,7 @@ NO_ASSETS = ('assets: the portfolio has no assets; add a table such as [assets.B
      ["assets.BTC.ammount: unknown key; did you mean `amount`?"]),
     (MINIMAL + "colour = 1\n",
      ["assets.BTC.colour: unknown key; known keys: amount, every, enabled, venue, pair, "
-      "coingecko_id, sizing"]),
+      "coingecko_id, sizing, rsi, ma_dips, dynamic_frequency, banking"]),
 ])
 def test_structure_errors(workdir: Path, text: str, expected: list[str]) -> None:
     """Missing/empty [assets], wrong table types, bad or duplicate symbols, unknown keys with a hint."""
