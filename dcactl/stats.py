@@ -43,7 +43,9 @@ PCT_PLACES = Decimal("0.01")
 
 
 def _q(value: Decimal, places: Decimal) -> Decimal:
-    return value.quantize(places, rounding=ROUND_HALF_EVEN)
+    """Round half-even to ``places``, then drop trailing zeros (209.85300000 → 209.853; never 1E+2)."""
+    rounded = value.quantize(places, rounding=ROUND_HALF_EVEN).normalize()
+    return rounded.quantize(Decimal(1)) if rounded.as_tuple().exponent > 0 else rounded  # type: ignore[operator]
 
 
 def _div(a: Decimal, b: Decimal) -> Decimal:

@@ -1,0 +1,167 @@
+"""Statistics and tax lots against hand-computed numbers (a careful spreadsheet's)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from dcactl.models import Fill
+from dcactl.stats import lots, status_row, status_rows, totals, year_bounds
+from dcactl.store import Ledger, PositionRow
+
+T = datetime(2026, 3, 2, 9, tzinfo=UTC)
+D = Decimal
+
+
+def buy(tid: str, asset: str, size: str, price: str, fee: str, fee_token: str, source: str = "dcactl",
+        t: datetime = T, side: str = "B") -> Fill:
+    return Fill(time=t, asset=asset, pair="@1", side=side, size=D(size), price=D(price),  # type: ignore[arg-type]
+                fee=D(fee), fee_token=fee_token, tid=tid, source=source)  # type: ignore[arg-type]
+
+
+FILLS = [
+    # BTC by dcactl, fees taken in the base token: 0.001 @ 100000 (fee 0.0000007 UBTC = 0.07 USDC)
+    # and 0.002 @ 50000 (fee 0.0000014 UBTC = 0.07 USDC).
+    buy("1", "BTC", "0.001", "100000", "0.0000007", "UBTC"),
+    buy("2", "BTC", "0.002", "50000", "0.0000014", "UBTC"),
+    # ETH bought by hand on the exchange, fee in USDC: 0.5 @ 2000 + 0.35 USDC.
+    buy("3", "ETH", "0.5", "2000", "0.35", "USDC", source="external"),
+    # SOL on paper: 1 @ 100, fee 0.0007 SOL.
+    buy("4", "SOL", "1", "100", "0.0007", "SOL", source="paper"),
+]
+MIDS = {"BTC": D(70000), "ETH": D(2100), "SOL": D(110)}
+
+
+@pytest.fixture
+def positions(tmp_path: Path) -> list[PositionRow]:
+    with Ledger.open(tmp_path / "l.db", network="devnet", account="0xabc") as led:
+        led.add_fills(FILLS)
+        return led.positions()
+
+
+def test_status_rows_fees_in_base_token_several_buys(positions: list[PositionRow]) -> None:
+    """BTC: units 0.0029979, invested 200, avg 200/0.0029979, value 209.853, PnL 9.853 = 4.93 %."""
+    btc = status_rows(positions, MIDS)[0]
+    assert (btc.asset, btc.source, btc.buys) == ("BTC", "dcactl", 2)
+    assert btc.units == D("0.0029979")  # 0.003 bought − 0.0000021 paid as fees
+    assert (btc.invested_usd, btc.cost_usd) == (D(200), D(200))
+    assert btc.avg_cost == D("66713.36602288")  # 200 / 0.0029979, 8 decimals
+    assert btc.fees_usd == D("0.14")  # informational: already out of units, not subtracted again
+    assert btc.value_usd == D("209.853")  # 0.0029979 × 70000
+    assert btc.pnl_usd == D("9.853")  # 209.853 − 200
+    assert btc.pnl_pct == D("4.93")  # 9.853 / 200 = 4.9265 %
+
+
+def test_status_rows_fee_in_usdc_and_sources_apart(positions: list[PositionRow]) -> None:
+    """External ETH (USDC fee adds to cost) and paper SOL are separate rows, paper last."""
+    rows = status_rows(positions, MIDS)
+    assert [(r.asset, r.source) for r in rows] == [("BTC", "dcactl"), ("ETH", "external"), ("SOL", "paper")]
+    eth, sol = rows[1], rows[2]
+    assert (eth.units, eth.invested_usd, eth.cost_usd, eth.avg_cost) == (D("0.5"), D(1000), D("1000.35"),
+                                                                         D("2000.7"))
+    assert (eth.value_usd, eth.pnl_usd, eth.pnl_pct) == (D(1050), D("49.65"), D("4.96"))  # 49.65/1000.35
+    assert (sol.units, sol.avg_cost, sol.value_usd, sol.pnl_usd, sol.pnl_pct) == (
+        D("0.9993"), D("100.07004903"), D("109.923"), D("9.923"), D("9.92"))
+
+
+def test_totals_real_and_paper_apart(positions: list[PositionRow]) -> None:
+    """real = dcactl + external: invested 1200, cost 1200.35, value 1259.853, PnL 59.503 (4.96 %)."""
+    tot = totals(status_rows(positions, MIDS))
+    real = tot["real"]
+    assert (real.invested_usd, real.cost_usd, real.fees_usd) == (D(1200), D("1200.35"), D("0.49"))
+    assert (real.value_usd, real.pnl_usd, real.pnl_pct, real.buys) == (
+        D("1259.853"), D("59.503"), D("4.96"), 3)
+    assert (tot["paper"].invested_usd, tot["paper"].value_usd) == (D(100), D("109.923"))
+    assert set(tot) == {"dcactl", "external", "paper", "real"}
+    assert tot["real"].to_json()["value_usd"] == "1259.853"
+
+
+def test_missing_mid_gives_no_value_and_no_partial_total(positions: list[PositionRow]) -> None:
+    """Without a mid, value and PnL are None for the row and for its totals (never a partial sum)."""
+    rows = status_rows(positions, {"BTC": D(70000)})
+    assert rows[1].value_usd is None and rows[1].pnl_pct is None
+    assert totals(rows)["real"].value_usd is None
+    assert totals(rows)["dcactl"].value_usd == D("209.853")
+    assert rows[0].to_json()["avg_cost"] == "66713.36602288"
+
+
+def test_sells_reduce_units_at_average_cost() -> None:
+    """Buys 1 @ 100 and 1 @ 200 (+1 USDC fee), sell 1: held cost 150.5, at 300 PnL 149.5 = 99.34 %."""
+    pos = PositionRow(asset="X", source="external", units=D(1), bought_units=D(2), invested_usd=D(300),
+                      buy_fees_usdc=D(1), fees_usd=D(1), sold_units=D(1), proceeds_usd=D(300), buys=2,
+                      sells=1, first_buy=T, last_buy=T)
+    row = status_row(pos, D(300))
+    assert (row.avg_cost, row.value_usd, row.pnl_usd, row.pnl_pct) == (
+        D("150.5"), D(300), D("149.5"), D("99.34"))
+
+
+def test_no_units_means_no_average_cost() -> None:
+    """A position without units has no average cost and no PnL percentage (nothing is at stake)."""
+    pos = PositionRow(asset="X", source="external", units=D(0), bought_units=D(0), invested_usd=D(0),
+                      buy_fees_usdc=D(0), fees_usd=D(0), sold_units=D(0), proceeds_usd=D(0), buys=0, sells=0,
+                      first_buy=None, last_buy=None)
+    row = status_row(pos, D(5))
+    assert (row.avg_cost, row.value_usd, row.pnl_usd, row.pnl_pct) == (None, D(0), D(0), None)
+
+
+# -- lots --------------------------------------------------------------------------------------
+
+NY = "America/New_York"
+LOT_FILLS = [
+    # 2023-12-31 23:00 in New York = 2024-01-01 04:00 UTC: tax year 2023 there. Fee in base.
+    buy("a", "BTC", "1", "100", "0.001", "UBTC", t=datetime(2024, 1, 1, 4, tzinfo=UTC)),
+    buy("b", "BTC", "2", "150", "0.3", "USDC", source="imported", t=datetime(2024, 6, 1, 12, tzinfo=UTC)),
+    buy("p", "BTC", "5", "1", "0", "USDC", source="paper", t=datetime(2024, 3, 1, tzinfo=UTC)),
+    buy("s", "BTC", "1.5", "400", "0.6", "USDC", source="external", side="A",
+        t=datetime(2024, 9, 1, tzinfo=UTC)),
+    # 2024-12-31 20:00 in New York = 2025-01-01 01:00 UTC: still 2024 there.
+    buy("c", "BTC", "1", "200", "0", "USDC", source="external", t=datetime(2025, 1, 1, 1, tzinfo=UTC)),
+    # 2025-01-01 00:30 in New York: the next tax year, left out.
+    buy("d", "BTC", "1", "300", "0", "USDC", t=datetime(2025, 1, 1, 5, 30, tzinfo=UTC)),
+    buy("e", "ETH", "0.5", "2000", "0.0001", "UETH", t=datetime(2024, 2, 1, tzinfo=UTC)),
+]
+
+
+def test_year_bounds_are_in_the_configured_zone() -> None:
+    """Tax year 2024 in New York is [2024-01-01 05:00 UTC, 2025-01-01 05:00 UTC)."""
+    start, end = year_bounds(2024, NY)
+    assert (start.astimezone(UTC), end.astimezone(UTC)) == (datetime(2024, 1, 1, 5, tzinfo=UTC),
+                                                            datetime(2025, 1, 1, 5, tzinfo=UTC))
+
+
+def test_fifo_lots_across_a_year_boundary_in_new_york() -> None:
+    """FIFO: the sell of 1.5 empties lot a (0.999) and takes 0.501 of lot b; paper and 2025 buys excluded."""
+    got = lots(LOT_FILLS, 2024, NY, "fifo")
+    assert [(lot.asset, lot.tid, lot.in_year) for lot in got] == [
+        ("BTC", "a", False), ("BTC", "b", True), ("BTC", "c", True), ("ETH", "e", True)]
+    a, b, c, e = got
+    assert (a.units, a.cost_usd, a.unit_cost) == (D("0.999"), D(100), D("100.10010010"))  # fee in base
+    assert (a.units_remaining, a.cost_remaining_usd, a.proceeds_usd) == (D(0), D(0), D("399.2004"))
+    assert (b.units, b.cost_usd) == (D(2), D("300.3"))  # USDC fee adds to the cost basis
+    assert (b.units_remaining, b.cost_remaining_usd, b.proceeds_usd) == (D("1.499"), D("225.07485"),
+                                                                         D("200.1996"))
+    assert (c.units_remaining, c.cost_remaining_usd, c.source) == (D(1), D(200), "external")
+    assert (e.units, e.cost_usd) == (D("0.4999"), D(1000))
+    assert a.to_json()["unit_cost"] == "100.1001001"
+
+
+def test_average_lots_pool_each_asset() -> None:
+    """average: one lot per asset; the sell leaves 1.499 of 2.999 units at the pool's average cost."""
+    btc, eth = lots(LOT_FILLS, 2024, NY, "average")
+    assert (btc.tid, btc.source, btc.fills) == (None, "pooled", 3)
+    assert btc.acquired == datetime(2024, 1, 1, 4, tzinfo=UTC)
+    assert (btc.units, btc.cost_usd) == (D("3.999"), D("600.3"))
+    assert btc.units_remaining == D("2.499")
+    assert btc.cost_remaining_usd == D("400.08326109")  # 400.3 × 1.499 / 2.999, rounded, + 200
+    assert (eth.units, eth.units_remaining) == (D("0.4999"), D("0.4999"))
+
+
+def test_lots_of_an_earlier_year_and_bad_method() -> None:
+    """Year 2023 in New York holds only lot a (acquired then); an unknown method is a ValueError."""
+    (only,) = lots(LOT_FILLS, 2023, NY)
+    assert (only.tid, only.in_year, only.units_remaining) == ("a", True, D("0.999"))
+    with pytest.raises(ValueError, match="unknown lot method"):
+        lots(LOT_FILLS, 2024, NY, "lifo")  # type: ignore[arg-type]
