@@ -126,7 +126,7 @@ async def replay(request: web.Request) -> web.Response:
         path = Path(d) / "replay.csv"
         path.write_text(text)
         try:
-            rep = load_replay_csv(path, world.now_ms() // 60_000, str(body.get("anchor", "end")))
+            rep = load_replay_csv(path, world.now_ms() // 60_000, str(body.get("anchor", "end")), s.lot)
         except ValueError as exc:
             raise BadRequest(str(exc).replace(str(path), "csv")) from exc
     s.set_replay(rep)

@@ -56,14 +56,14 @@ def _unit(h: npt.NDArray[np.uint64]) -> F64:
 
 @dataclass
 class Replay:
-    """Candles replayed over the walk: per-minute open/close/high/low and volume (base units)."""
+    """Candles replayed over the walk: per-minute open/close/high/low and volume (in lots)."""
 
     start_min: int
     o: F64
     c: F64
     h: F64
     low: F64
-    vol: F64
+    vol: I64
 
     @property
     def end_min(self) -> int:
@@ -190,7 +190,7 @@ class Series:
         vol = self._volume(m, o)
         if r is not None:
             inside = (m >= r.start_min) & (m < r.end_min)
-            vol[inside] = np.floor(r.vol[m[inside] - r.start_min] / self.lot).astype(np.int64)
+            vol[inside] = r.vol[m[inside] - r.start_min]
         return o, c, h, low, vol
 
     def _walk1(self, minute: int) -> float:
@@ -218,7 +218,7 @@ class Series:
         return self.price_at(minute) / self._walk1(minute)
 
 
-def load_replay_csv(path: Path, now_min: int, anchor: str = "end") -> Replay:
+def load_replay_csv(path: Path, now_min: int, anchor: str = "end", lot: float = 1e-8) -> Replay:
     """Read candles `t,o,h,l,c[,v]` (t open time in ms, equal intervals) into a per-minute Replay.
 
     With anchor "end" the candles are shifted so the last one ends at `now_min`; with "absolute"
@@ -239,13 +239,15 @@ def load_replay_csv(path: Path, now_min: int, anchor: str = "end") -> Replay:
             if not (lo <= min(o, c) and max(o, c) <= h and lo > 0):
                 raise ValueError(f"{path}: row {rec!r} has low > open/close or high < open/close")
             rows.append((t, o, h, lo, c, v))
-    return replay_from_rows(rows, now_min, anchor)
+    return replay_from_rows(rows, now_min, anchor, lot)
 
 
 def replay_from_rows(
-    rows: list[tuple[int, float, float, float, float, float]], now_min: int, anchor: str = "end"
+    rows: list[tuple[int, float, float, float, float, float]], now_min: int, anchor: str = "end",
+    lot: float = 1e-8,
 ) -> Replay:
-    """Build a Replay from (t_ms, o, h, l, c, v) rows; see load_replay_csv."""
+    """Build a Replay from (t_ms, o, h, l, c, v) rows; see load_replay_csv. Volume `v` (base units)
+    is spread over the candle's minutes in whole lots of `lot`, the remainder on its last minute."""
     if len(rows) < 1:
         raise ValueError("replay needs at least one candle")
     rows.sort()
@@ -254,7 +256,8 @@ def replay_from_rows(
         raise ValueError("replay candles must have one interval of whole minutes, without gaps")
     n = len(rows) * step
     start = rows[0][0] // 60_000 if anchor == "absolute" else now_min - n
-    o, c, h, lo, vol = (np.empty(n) for _ in range(5))
+    o, c, h, lo = (np.empty(n) for _ in range(4))
+    vol = np.zeros(n, dtype=np.int64)
     frac = np.arange(step + 1, dtype=np.float64) / step
     for i, (_t, ro, rh, rl, rc, rv) in enumerate(rows):
         first, second = (rh, rl) if rc < ro else (rl, rh)
@@ -265,5 +268,7 @@ def replay_from_rows(
         h[s], lo[s] = np.maximum(pts[:-1], pts[1:]), np.minimum(pts[:-1], pts[1:])
         h[i * step + min(k1 if first == rh else k2, step) - 1 if step > 1 else i * step] = rh
         lo[i * step + min(k1 if first == rl else k2, step) - 1 if step > 1 else i * step] = rl
-        vol[s] = rv / step
+        lots = round(rv / lot)
+        vol[s] = lots // step
+        vol[(i + 1) * step - 1] += lots - (lots // step) * step
     return Replay(start, o, c, h, lo, vol)

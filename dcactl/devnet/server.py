@@ -205,7 +205,7 @@ def create_app(
 async def run_app(app: web.Application, host: str, port: int, started: Any = None,
                   stop: asyncio.Event | None = None) -> None:
     """Serve `app` until `stop` is set (or SIGINT/SIGTERM when `stop` is None); prints the URL line."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
