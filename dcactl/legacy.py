@@ -124,9 +124,9 @@ def parse_record(record: Any) -> tuple[Fill | None, list[str]]:
         size_key = "amount_asset" if "amount_asset" in record or asset != "BTC" else "amount_btc"
     else:
         problems.append(f"asset: expected a symbol string, got {asset!r}")
-        asset, size_key = "?", "amount_asset"
-    size = _number(record, size_key)
-    if isinstance(size, str):
+        asset, size_key = "?", ""
+    size = _number(record, size_key) if size_key else "unknown asset"
+    if isinstance(size, str) and size_key:
         problems.append(f"{size_key}: {size}")
     volatility = _number(record, "volatility", required=False, positive=False)
     if isinstance(volatility, str):

@@ -1,0 +1,189 @@
+"""Import from the earlier Hyperliquid DCA bot: history records (legacy BTC-only and multi-asset),
+malformed records, idempotency, and config conversion (fixtures copied from shared/legacy-samples)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dcactl.errors import ConfigError, UsageError
+from dcactl.legacy import conversion_toml, convert_config, import_legacy, parse_history, synthetic_tid
+from dcactl.store import Ledger
+
+FIXTURES = Path(__file__).parent / "fixtures" / "legacy"
+HISTORY = FIXTURES / "dca_history.json"
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    led = Ledger.open(tmp_path / "l.db", network="mainnet", account="0x" + "1" * 40)
+    yield led  # type: ignore[misc]
+    led.close()
+
+
+def write(tmp_path: Path, records: Any) -> Path:
+    path = tmp_path / "dca_history.json"
+    path.write_text(json.dumps(records))
+    return path
+
+
+def sample_records() -> list[dict[str, Any]]:
+    return json.loads(HISTORY.read_text())  # type: ignore[no-any-return]
+
+
+def test_parse_sample_history_exactly() -> None:
+    """The five sample records become exact imported buys: BTC-only ones from amount_btc, others from
+    amount_asset; naive times as UTC; tx_hash null → no hash; volatility kept as reason text."""
+    history = parse_history(HISTORY, skip_bad=False)
+    assert history.problems == [] and history.records == 5
+    first, second, third, eth, sol = history.fills
+    assert (first.asset, first.size, first.price) == ("BTC", Decimal("0.00116263"), Decimal("86012.0"))
+    assert first.time == datetime(2025, 3, 3, 9, 0, 12, 418233, tzinfo=UTC)
+    assert (first.source, first.fee, first.fee_token, first.side) == ("imported", Decimal(0), "USDC", "B")
+    assert first.hash == "0x6f1c0b2a6e5f8d91c3b7a2e4d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718"
+    assert first.reason == "legacy bot, volatility 48.91%"
+    assert (second.size, second.hash) == (Decimal("0.001698"), None)  # 0.0016980 as a float is 0.001698
+    assert (third.asset, third.size) == ("BTC", Decimal("0.00133711"))
+    assert (eth.asset, eth.size, eth.price) == ("ETH", Decimal("0.0261"), Decimal("1911.4"))
+    assert (sol.asset, sol.size, sol.price) == ("SOL", Decimal("0.19"), Decimal("126.77"))
+    assert first.tid == synthetic_tid(sample_records()[0])
+    assert first.tid.startswith("imported:") and len(first.tid) == len("imported:") + 24
+    assert len({f.tid for f in history.fills}) == 5
+
+
+def test_floats_are_converted_from_their_shortest_text() -> None:
+    """0.1 stays 0.1 (Decimal(repr)), not 0.1000000000000000055511151231257827…"""
+    from dcactl.legacy import parse_record
+
+    fill, problems = parse_record({"timestamp": "2025-01-01T00:00:00", "price": 0.1, "amount_btc": 0.3,
+                                   "amount_usd": 0.03})
+    assert problems == [] and fill is not None
+    assert (fill.price, fill.size) == (Decimal("0.1"), Decimal("0.3"))
+
+
+def test_aware_timestamp_is_converted_to_utc() -> None:
+    """A timestamp with an offset is converted to UTC rather than re-labelled."""
+    from dcactl.legacy import parse_record
+
+    fill, _ = parse_record({"timestamp": "2025-01-01T10:00:00+02:00", "price": 10, "amount_btc": 1})
+    assert fill is not None and fill.time == datetime(2025, 1, 1, 8, tzinfo=UTC)
+
+
+def test_import_is_idempotent(ledger: Ledger) -> None:
+    """Importing the same history twice adds nothing the second time."""
+    report = import_legacy(ledger, HISTORY, skip_bad=False)
+    assert (report.inserted, report.already_present, report.skipped) == (5, 0, [])
+    again = import_legacy(ledger, HISTORY, skip_bad=False)
+    assert (again.inserted, again.already_present) == (0, 5)
+    assert ledger.fill_count(source="imported") == 5
+    btc = next(p for p in ledger.positions() if p.asset == "BTC")
+    assert btc.units == Decimal("0.00116263") + Decimal("0.001698") + Decimal("0.00133711")
+    assert btc.buys == 3
+
+
+MALFORMED = [
+    ({"price": None}, "record 2: price: missing"),
+    ({"amount_btc": "0.001"}, "record 2: amount_btc: expected a number, got str '0.001'"),
+    ({"timestamp": "last tuesday"}, "record 2: timestamp: not an ISO-8601 time: 'last tuesday'"),
+    ({"amount_btc": -0.001}, "record 2: amount_btc: must be positive, got -0.001"),
+    ({"asset": 42}, "record 2: asset: expected a symbol string, got 42"),
+]
+
+
+@pytest.mark.parametrize(("change", "problem"), MALFORMED)
+def test_malformed_record_stops_the_import_unless_skip_bad(
+    tmp_path: Path, ledger: Ledger, change: dict[str, Any], problem: str
+) -> None:
+    """A bad record (missing price, string amount, bad time, negative size, non-string asset) is named
+    with its position; without --skip-bad nothing is imported, with it the others are."""
+    records = sample_records()
+    records[1].update(change)
+    path = write(tmp_path, records)
+    with pytest.raises(ConfigError) as err:
+        import_legacy(ledger, path, skip_bad=False)
+    assert f"dca_history.json: {problem}" in err.value.problems
+    assert ledger.fill_count() == 0
+    report = import_legacy(ledger, path, skip_bad=True)
+    assert report.inserted == 4 and report.skipped == [f"dca_history.json: {problem}"]
+
+
+def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
+    """Several bad records and fields are all reported in one error, each with its record number."""
+    records = sample_records()
+    del records[0]["price"]
+    records[3]["amount_asset"] = "lots"
+    records[4] = "not a record"  # type: ignore[call-overload]
+    with pytest.raises(ConfigError) as err:
+        parse_history(write(tmp_path, records), skip_bad=False)
+    assert err.value.problems[:3] == [
+        "dca_history.json: record 1: price: missing",
+        "dca_history.json: record 4: amount_asset: expected a number, got str 'lots'",
+        "dca_history.json: record 5: expected an object, got str",
+    ]
+
+
+def test_history_file_errors(tmp_path: Path) -> None:
+    """A missing file is a UsageError; invalid JSON or a non-list is a ConfigError naming the file."""
+    with pytest.raises(UsageError, match="no such file"):
+        parse_history(tmp_path / "nope.json", skip_bad=False)
+    bad = tmp_path / "dca_history.json"
+    bad.write_text("[{")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        parse_history(bad, skip_bad=True)
+    bad.write_text('{"trades": []}')
+    with pytest.raises(ConfigError, match="expected a JSON list"):
+        parse_history(bad, skip_bad=True)
+
+
+def test_convert_multi_asset_config() -> None:
+    """Per-asset plans → [assets.X] with volatility sizing; RSI/MA/dynamic settings listed, not dropped."""
+    conv = convert_config(FIXTURES / "multi_asset_config.json")
+    assert conv.doc["settings"] == {"network": "mainnet", "mode": "paper",
+                                    "account": "0x1111111111111111111111111111111111111111"}
+    btc = conv.doc["assets"]["BTC"]
+    assert btc == {"amount": 100, "every": "week", "enabled": True, "sizing": {
+        "kind": "volatility", "min": 50, "max": 200, "window_days": 30, "low_vol": 35, "high_vol": 85}}
+    avax = conv.doc["assets"]["AVAX"]
+    assert (avax["every"], avax["enabled"], avax["sizing"]["window_days"]) == ("day", False, 14)
+    notes = conv.not_converted
+    assert ("assets.BTC: use_rsi=true, rsi_period=14, rsi_oversold_threshold=30.0, "
+            "rsi_overbought_threshold=70.0, rsi_use_wilder=true (no RSI rule in this dcactl yet)") in notes
+    assert any(n.startswith('assets.BTC: use_ma_dips=true, ma_periods="20,50,200"') for n in notes)
+    assert any(n.startswith("assets.BTC: use_dynamic_frequency=true") for n in notes)
+    assert any(n.startswith("assets.ETH: use_rsi=false") for n in notes)
+    assert any(n.startswith("notification_enabled=true") for n in notes)
+    assert any(n.startswith("settings.mode") for n in notes)
+
+
+def test_convert_single_asset_config_and_render_toml(tmp_path: Path) -> None:
+    """dca_config.json → one BTC plan; the rendered file is valid TOML listing what was not converted."""
+    conv = convert_config(FIXTURES / "dca_config.json")
+    assert conv.doc["assets"] == {"BTC": {"amount": 50, "every": "week", "enabled": True, "sizing": {
+        "kind": "volatility", "min": 25, "max": 100, "window_days": 30, "low_vol": 35, "high_vol": 85}}}
+    text = conversion_toml(convert_config(FIXTURES / "multi_asset_config.json"), FIXTURES / "x.json")
+    assert tomllib.loads(text)["assets"]["ETH"]["sizing"]["high_vol"] == 100
+    assert "#   assets.BTC: use_rsi=true" in text
+
+
+def test_convert_config_keeps_odd_values_visible(tmp_path: Path) -> None:
+    """Unknown frequency, missing sizing keys, unknown keys and a switched-off bot are all reported."""
+    path = tmp_path / "multi_asset_config.json"
+    plan = {"base_amount": 12.5, "frequency": "hourly", "min_amount": 10, "max_amount": 20, "colour": "blue"}
+    path.write_text(json.dumps({"assets": {"eth": plan}, "enabled": False}))
+    conv = convert_config(path)
+    eth = conv.doc["assets"]["ETH"]
+    assert (eth["amount"], eth["enabled"], "every" in eth) == (12.5, False, False)
+    assert eth["sizing"]["window_days"] == 30
+    text = "\n".join(conv.not_converted)
+    for expected in ('frequency="hourly"', "volatility_window missing; used 30", 'colour="blue"',
+                     "enabled=false (the bot was switched off"):
+        assert expected in text
+    path.write_text("[]")
+    with pytest.raises(ConfigError, match="expected a JSON object"):
+        convert_config(path)
