@@ -29,6 +29,7 @@ __all__ = ["create_app", "serve"]
 
 log = logging.getLogger("dcactl.devnet")
 SAVE_EVERY_S = 0.5
+HANG_AFTER: web.RequestKey[int] = web.RequestKey("hang_after_ms", int)
 
 
 def _ip(request: web.Request) -> str:
@@ -49,7 +50,7 @@ async def _pre(request: web.Request, path: str, kind: str | None, weight: int) -
             await asyncio.sleep(rule.hang_ms / 1000)
             _drop(request)
             return web.Response(status=504, text="hung")
-        request["hang_after_ms"] = rule.hang_ms
+        request[HANG_AFTER] = rule.hang_ms
     if ctl.rate_limit and not ctl.limiter.charge(_ip(request), weight):
         return web.Response(status=429, text="429 Too Many Requests")
     return None
@@ -64,7 +65,7 @@ def _drop(request: web.Request) -> None:
 async def _post(request: web.Request, path: str, kind: str | None, resp: web.StreamResponse) -> web.StreamResponse:
     """Faults that act after the handler ran (hang-after, drop)."""
     ctl = request.app[CTL]
-    hang = request.get("hang_after_ms")
+    hang = request.get(HANG_AFTER)
     if hang:
         await asyncio.sleep(hang / 1000)
     if ctl.faults.pick(path, kind, ("drop",)):
