@@ -165,6 +165,29 @@ def totals(rows: Sequence[StatusRow]) -> dict[str, Totals]:
     return out
 
 
+HISTORY_COLUMNS = ("time", "asset", "pair", "side", "size", "price", "usd", "fee", "fee_token", "tid", "oid",
+                   "cloid", "hash", "source", "period", "reason")
+"""Columns of ``history --format csv|json`` (PRODUCT.md), in order."""
+
+
+def history_record(fill: Fill) -> dict[str, Any]:
+    """One fill as a ``history`` row: decimals as plain strings (``usd`` = size × price exactly, USDC,
+    before fees; ``fee`` in ``fee_token``), time ISO-8601 UTC, absent values None."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        usd = fill.size * fill.price
+    values: dict[str, Any] = {"usd": usd}
+    out: dict[str, Any] = {}
+    for name in HISTORY_COLUMNS:
+        value = values[name] if name in values else getattr(fill, name)
+        if isinstance(value, Decimal):
+            value = format(value, "f")
+        elif isinstance(value, datetime):
+            value = iso_utc(value)
+        out[name] = value
+    return out
+
+
 # -- tax lots ------------------------------------------------------------------------------------
 
 
@@ -297,4 +320,7 @@ def _consume(open_lots: list[Lot], units: Decimal, proceeds: Decimal) -> None:
         units -= take
 
 
-__all__ = ["Lot", "StatusRow", "Totals", "lots", "status_row", "status_rows", "totals", "year_bounds"]
+__all__ = [
+    "HISTORY_COLUMNS", "Lot", "StatusRow", "Totals", "history_record", "lots", "status_row", "status_rows",
+    "totals", "year_bounds",
+]

@@ -165,3 +165,13 @@ def test_lots_of_an_earlier_year_and_bad_method() -> None:
     assert (only.tid, only.in_year, only.units_remaining) == ("a", True, D("0.999"))
     with pytest.raises(ValueError, match="unknown lot method"):
         lots(LOT_FILLS, 2024, NY, "lifo")  # type: ignore[arg-type]
+
+
+def test_history_record_has_every_tax_column_exactly() -> None:
+    """history rows carry PRODUCT.md's columns; usd = size × price exactly; no exponent notation."""
+    from dcactl.stats import HISTORY_COLUMNS, history_record
+
+    row = history_record(buy("1", "BTC", "0.00116", "86012", "0.0000007", "UBTC"))
+    assert list(row) == list(HISTORY_COLUMNS)
+    assert (row["usd"], row["fee"], row["time"], row["oid"]) == (
+        "99.77392", "0.0000007", "2026-03-02T09:00:00Z", None)

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, get_args
 
 from dcactl.errors import LedgerError, UsageError
 from dcactl.models import FINISHED_INTENT_STATES, IntentStatus, OrderIntent
@@ -28,6 +28,7 @@ _INTENT_COLUMNS = (
 )
 _DONE_BUY = ("filled", "partial", "paper")
 _FINISHED = tuple(sorted(FINISHED_INTENT_STATES))
+_STATUSES = frozenset(get_args(IntentStatus))
 
 
 def _period_start_us(period: str) -> int | None:
@@ -158,10 +159,13 @@ class Ledger(FillStore):
     ) -> None:
         """Set an intent's status; ``oid``/``reason`` replace the stored ones only when given.
 
-        ``at`` (default now) is stored as its update time. Raises LedgerError for an unknown cloid.
+        ``at`` (default now) is stored as its update time. Raises LedgerError for an unknown cloid,
+        ValueError for a status that is not an IntentStatus.
         """
         from dcactl.models import utcnow
 
+        if status not in _STATUSES:
+            raise ValueError(f"unknown intent status {status!r}")
         with self._tx() as conn:
             cursor = conn.execute(
                 "UPDATE intents SET status = ?, oid = COALESCE(?, oid), reason = COALESCE(?, reason),"
