@@ -21,12 +21,20 @@ def _fund(text: str) -> tuple[str, Decimal]:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse options and serve until SIGINT/SIGTERM; returns the exit code."""
-    p = argparse.ArgumentParser(prog="python -m dcactl.devnet", description="a local Hyperliquid-compatible exchange")
+    p = argparse.ArgumentParser(
+        prog="python -m dcactl.devnet", description="a local Hyperliquid-compatible exchange"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3001, help="0 picks a free port")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fund", type=_fund, action="append", default=[], metavar="ADDR=AMOUNT",
-                   help="credit AMOUNT USDC to ADDR at start (repeatable)")
+    p.add_argument(
+        "--fund",
+        type=_fund,
+        action="append",
+        default=[],
+        metavar="ADDR=AMOUNT",
+        help="credit AMOUNT USDC to ADDR at start (repeatable)",
+    )
     p.add_argument("--state", type=Path, help="SQLite file to keep state across restarts")
     p.add_argument("--universe", type=Path, help="JSON universe file (docs/devnet.md)")
     p.add_argument("--no-rate-limit", action="store_true", help="do not enforce 1200 weight/min per IP")

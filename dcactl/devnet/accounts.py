@@ -38,15 +38,30 @@ class OrderRec:
 
     def basic(self) -> dict[str, Any]:
         """The `openOrders` shape."""
-        return {"coin": self.coin, "side": self.side, "limitPx": quote_decimal(self.limit_px),
-                "sz": quote_decimal(self.sz), "oid": self.oid, "timestamp": self.timestamp,
-                "origSz": quote_decimal(self.orig_sz), "cloid": self.cloid}
+        return {
+            "coin": self.coin,
+            "side": self.side,
+            "limitPx": quote_decimal(self.limit_px),
+            "sz": quote_decimal(self.sz),
+            "oid": self.oid,
+            "timestamp": self.timestamp,
+            "origSz": quote_decimal(self.orig_sz),
+            "cloid": self.cloid,
+        }
 
     def frontend(self) -> dict[str, Any]:
         """The `frontendOpenOrders` / `orderStatus` inner order shape."""
-        return {**self.basic(), "triggerCondition": "N/A", "isTrigger": False, "triggerPx": "0.0",
-                "children": [], "isPositionTpsl": False, "reduceOnly": False, "orderType": "Limit",
-                "tif": self.tif}
+        return {
+            **self.basic(),
+            "triggerCondition": "N/A",
+            "isTrigger": False,
+            "triggerPx": "0.0",
+            "children": [],
+            "isPositionTpsl": False,
+            "reduceOnly": False,
+            "orderType": "Limit",
+            "tif": self.tif,
+        }
 
     def to_json(self) -> dict[str, Any]:
         """For the state file."""
@@ -101,7 +116,7 @@ class Account:
         base = max(0, len(self.fills) - FILLS_KEPT)
         i = max(base, bisect.bisect_left(self.fill_times, start))
         j = bisect.bisect_right(self.fill_times, end)
-        return self.fills[i:min(j, i + n)]
+        return self.fills[i : min(j, i + n)]
 
 
 @dataclass

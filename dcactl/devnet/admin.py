@@ -55,7 +55,9 @@ def balances(world: World, user: str) -> dict[str, str]:
     acct = world.accounts.get(user)
     if acct is None:
         return {}
-    return {world.universe.token(t).name: quote_decimal(v) for t, v in sorted(acct.balances.items()) if v != 0}
+    return {
+        world.universe.token(t).name: quote_decimal(v) for t, v in sorted(acct.balances.items()) if v != 0
+    }
 
 
 async def fund(request: web.Request) -> web.Response:
@@ -76,8 +78,11 @@ async def get_balances(request: web.Request) -> web.Response:
     world = request.app[CTL].world
     user = address(dict(request.query), "address")
     acct = world.accounts.get(user)
-    holds = {} if acct is None else {world.universe.token(t).name: quote_decimal(v)
-                                     for t, v in acct.holds.items() if v != 0}
+    holds = (
+        {}
+        if acct is None
+        else {world.universe.token(t).name: quote_decimal(v) for t, v in acct.holds.items() if v != 0}
+    )
     return json_response({"address": user, "balances": balances(world, user), "holds": holds})
 
 
@@ -218,8 +223,21 @@ async def inject_fills(request: web.Request) -> web.Response:
     rec: OrderRec | None = None
     for i in range(count):
         if rec is None or i % per == 0:
-            rec = OrderRec(world.new_oid(), user, pair.name, pair.asset, "B", px, sz * per, Decimal(0), "Ioc",
-                           None, t, "filled", t)
+            rec = OrderRec(
+                world.new_oid(),
+                user,
+                pair.name,
+                pair.asset,
+                "B",
+                px,
+                sz * per,
+                Decimal(0),
+                "Ioc",
+                None,
+                t,
+                "filled",
+                t,
+            )
             world.orders[rec.oid] = rec
             acct.oids.append(rec.oid)
         settle(world, rec, pair, [(px, sz)], t)
@@ -245,12 +263,22 @@ def routes() -> list[web.RouteDef]:
     """The admin route table."""
     r = web
     return [
-        r.post("/devnet/fund", fund), r.get("/devnet/balances", get_balances),
-        r.post("/devnet/price", set_price), r.post("/devnet/shock", shock), r.post("/devnet/replay", replay),
-        r.get("/devnet/orders", orders), r.get("/devnet/actions", actions),
-        r.get("/devnet/requests", requests_log), r.delete("/devnet/requests", requests_log),
+        r.post("/devnet/fund", fund),
+        r.get("/devnet/balances", get_balances),
+        r.post("/devnet/price", set_price),
+        r.post("/devnet/shock", shock),
+        r.post("/devnet/replay", replay),
+        r.get("/devnet/orders", orders),
+        r.get("/devnet/actions", actions),
+        r.get("/devnet/requests", requests_log),
+        r.delete("/devnet/requests", requests_log),
         r.post("/devnet/reset", reset),
-        r.get("/devnet/faults", faults), r.post("/devnet/faults", faults), r.delete("/devnet/faults", faults),
-        r.get("/devnet/clock", clock), r.post("/devnet/clock", clock),
-        r.post("/devnet/fills", inject_fills), r.post("/devnet/save", save), r.get("/devnet/health", health),
+        r.get("/devnet/faults", faults),
+        r.post("/devnet/faults", faults),
+        r.delete("/devnet/faults", faults),
+        r.get("/devnet/clock", clock),
+        r.post("/devnet/clock", clock),
+        r.post("/devnet/fills", inject_fills),
+        r.post("/devnet/save", save),
+        r.get("/devnet/health", health),
     ]

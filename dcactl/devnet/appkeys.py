@@ -25,7 +25,8 @@ class Control:
     world: World
     rate_limit: bool = True
     state: Path | None = None
-    faults: Faults = field(default_factory=lambda: Faults(random.Random(0)))
+    # fault dice, not cryptography
+    faults: Faults = field(default_factory=lambda: Faults(random.Random(0)))  # noqa: S311
     limiter: RateLimiter = field(default_factory=RateLimiter)
     dirty: bool = False
 

@@ -76,7 +76,8 @@ class Book:
         for i, px in enumerate(self._prices(side, mid)):
             full = self._full_size(i, mid)
             left = (full - self._taken(side, i, full, now_ms)).quantize(
-                Decimal(1).scaleb(-self.sz_decimals), rounding=ROUND_FLOOR)
+                Decimal(1).scaleb(-self.sz_decimals), rounding=ROUND_FLOOR
+            )
             if left > 0:
                 out.append((i, Level(px, left, 1 + i % 3)))
         return out

@@ -15,8 +15,20 @@ __all__ = ["INTERVALS", "MAX_CANDLES", "candle_snapshot", "fmt_px"]
 MAX_CANDLES = 5_000
 # Fixed intervals in minutes; "1w" is aligned to Monday 00:00 UTC, "1M" to calendar months.
 INTERVALS: dict[str, int] = {
-    "1m": 1, "3m": 3, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "2h": 120, "4h": 240, "8h": 480,
-    "12h": 720, "1d": 1_440, "3d": 4_320, "1w": 10_080, "1M": 0,
+    "1m": 1,
+    "3m": 3,
+    "5m": 5,
+    "15m": 15,
+    "30m": 30,
+    "1h": 60,
+    "2h": 120,
+    "4h": 240,
+    "8h": 480,
+    "12h": 720,
+    "1d": 1_440,
+    "3d": 4_320,
+    "1w": 10_080,
+    "1M": 0,
 }
 _MONDAY_OFFSET = 4 * 1_440  # 1970-01-05 was a Monday
 
@@ -71,7 +83,9 @@ def candle_snapshot(
         raise KeyError(interval)
     now_min = now_ms // 60_000
     cur = _boundaries(interval, now_min, now_min)[0]
-    oldest = max(_shift(interval, cur, -(MAX_CANDLES - 1)), _boundaries(interval, GENESIS_MIN, GENESIS_MIN)[0])
+    oldest = max(
+        _shift(interval, cur, -(MAX_CANDLES - 1)), _boundaries(interval, GENESIS_MIN, GENESIS_MIN)[0]
+    )
     first = max(start_ms // 60_000, oldest)
     last = min(end_ms // 60_000, now_min)
     if last < first:
@@ -89,13 +103,20 @@ def candle_snapshot(
     lot_dec = max(sz_decimals, 0)
     out: list[dict[str, Any]] = []
     for i, t in enumerate(opens):
-        out.append({
-            "t": t * 60_000, "T": closes[i] * 60_000 - 1, "s": coin, "i": interval,
-            "o": fmt_px(float(o[i]), sz_decimals), "c": fmt_px(float(c[i]), sz_decimals),
-            "h": fmt_px(float(hs[i]), sz_decimals), "l": fmt_px(float(ls[i]), sz_decimals),
-            "v": f"{int(vs[i]) / 10**lot_dec:.{lot_dec}f}" if lot_dec else str(int(vs[i])),
-            "n": int(ns[i]),
-        })
+        out.append(
+            {
+                "t": t * 60_000,
+                "T": closes[i] * 60_000 - 1,
+                "s": coin,
+                "i": interval,
+                "o": fmt_px(float(o[i]), sz_decimals),
+                "c": fmt_px(float(c[i]), sz_decimals),
+                "h": fmt_px(float(hs[i]), sz_decimals),
+                "l": fmt_px(float(ls[i]), sz_decimals),
+                "v": f"{int(vs[i]) / 10**lot_dec:.{lot_dec}f}" if lot_dec else str(int(vs[i])),
+                "n": int(ns[i]),
+            }
+        )
     return out
 
 
@@ -103,8 +124,14 @@ Agg = tuple[Any, Any, Any, Any, Any, Any]
 
 
 def _reduce(o: Any, c: Any, h: Any, low: Any, v: Any, n: Any, idx: Any, ends: Any) -> Agg:
-    return (o[idx], c[ends], np.maximum.reduceat(h, idx), np.minimum.reduceat(low, idx),
-            np.add.reduceat(v, idx), np.add.reduceat(n, idx))
+    return (
+        o[idx],
+        c[ends],
+        np.maximum.reduceat(h, idx),
+        np.minimum.reduceat(low, idx),
+        np.add.reduceat(v, idx),
+        np.add.reduceat(n, idx),
+    )
 
 
 def _from_minutes(series: Series, opens: list[int], closes: list[int], now_min: int) -> Agg:
@@ -123,8 +150,11 @@ def _from_hours(series: Series, opens: list[int], closes: list[int], now_min: in
     h0, h_now = opens[0] // 60, now_min // 60
     h_end = min(closes[-1] // 60, h_now + 1)
     done_end = min(h_end, h_now)
-    o, c, h, low, v, n = series.hours(h0, done_end, now_min) if done_end > h0 else (
-        *(np.empty(0) for _ in range(4)), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    o, c, h, low, v, n = (
+        series.hours(h0, done_end, now_min)
+        if done_end > h0
+        else (*(np.empty(0) for _ in range(4)), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    )
     if h_end > h_now:  # the hour in progress, from its minutes
         po, pc, ph, pl, pv, pn = _from_minutes(series, [h_now * 60], [h_now * 60 + 60], now_min)
         o, c, h, low = (np.concatenate([a, b]) for a, b in ((o, po), (c, pc), (h, ph), (low, pl)))

@@ -56,13 +56,18 @@ class DevnetAdmin:
         r.raise_for_status()
         return r.json()
 
-    def _get(self, path: str, **params: Any) -> Any:
-        r = self._http.get(path, params={k: v for k, v in params.items() if v is not None})
+    def _get(self, route: str, **params: Any) -> Any:
+        r = self._http.get(route, params={k: v for k, v in params.items() if v is not None})
         r.raise_for_status()
         return r.json()
 
-    def fund(self, address: str, usdc: Decimal | str | float | None = None, token: str | int | None = None,
-             amount: Decimal | str | float | None = None) -> dict[str, str]:
+    def fund(
+        self,
+        address: str,
+        usdc: Decimal | str | float | None = None,
+        token: str | int | None = None,
+        amount: Decimal | str | float | None = None,
+    ) -> dict[str, str]:
         """Credit `usdc` USDC and/or `amount` of `token` (name like "UBTC", or index) to `address`;
         returns its balances {token: total}."""
         body: dict[str, Any] = {"address": address}
@@ -81,7 +86,9 @@ class DevnetAdmin:
     def set_price(self, coin_or_symbol: str, px: Decimal | str | float, pin: bool = False) -> Decimal:
         """Move the mid of a pair (`@142`, `UBTC`, `PURR/USDC`) to `px` now; the walk carries on from
         there, or stays exactly at `px` with pin=True. Returns the new mid."""
-        return Decimal(self._post("/devnet/price", {"coin": coin_or_symbol, "px": str(px), "pin": pin})["mid"])
+        return Decimal(
+            self._post("/devnet/price", {"coin": coin_or_symbol, "px": str(px), "pin": pin})["mid"]
+        )
 
     def shock(self, coin_or_symbol: str, pct: float) -> Decimal:
         """Multiply a pair's price by (1 + pct/100) from now on (persists); returns the new mid."""
@@ -89,7 +96,9 @@ class DevnetAdmin:
 
     def replay(self, coin_or_symbol: str, csv: str | None, anchor: str = "end") -> Decimal:
         """Replay candles from CSV text `t,o,h,l,c[,v]` (see docs/devnet.md); None clears. Returns the mid."""
-        return Decimal(self._post("/devnet/replay", {"coin": coin_or_symbol, "csv": csv, "anchor": anchor})["mid"])
+        return Decimal(
+            self._post("/devnet/replay", {"coin": coin_or_symbol, "csv": csv, "anchor": anchor})["mid"]
+        )
 
     def orders(self, user: str | None = None, since: int | None = None) -> list[dict[str, Any]]:
         """Every order received (oldest first): time, user, signer, nonce, cloid, coin, oid, order
@@ -140,11 +149,27 @@ class DevnetAdmin:
         """Freeze the exchange clock at `ms` (None: follow wall time again); returns the clock."""
         return int(self._post("/devnet/clock", {"ms": ms})["ms"])
 
-    def inject_fills(self, user: str, coin: str, count: int, sz: str, px: str, start_ms: int | None = None,
-                     step_ms: int = 0, per_order: int = 1) -> dict[str, Any]:
+    def inject_fills(
+        self,
+        user: str,
+        coin: str,
+        count: int,
+        sz: str,
+        px: str,
+        start_ms: int | None = None,
+        step_ms: int = 0,
+        per_order: int = 1,
+    ) -> dict[str, Any]:
         """Record `count` buy fills of `sz` at `px` for `user` without validation (fast history)."""
-        body: dict[str, Any] = {"user": user, "coin": coin, "count": count, "sz": sz, "px": px,
-                                "stepMs": step_ms, "perOrder": per_order}
+        body: dict[str, Any] = {
+            "user": user,
+            "coin": coin,
+            "count": count,
+            "sz": sz,
+            "px": px,
+            "stepMs": step_ms,
+            "perOrder": per_order,
+        }
         if start_ms is not None:
             body["startMs"] = start_ms
         out: dict[str, Any] = self._post("/devnet/fills", body)
@@ -178,10 +203,21 @@ class DevnetThread(_Base):
     Rate limiting is off by default here (tests); pass rate_limit=True to test it.
     """
 
-    def __init__(self, seed: int = 0, fund: dict[str, Decimal] | None = None, rate_limit: bool = False,
-                 universe: Path | None = None, state: Path | None = None) -> None:
-        self._kwargs: dict[str, Any] = {"seed": seed, "fund": fund, "rate_limit": rate_limit,
-                                        "universe": universe, "state": state}
+    def __init__(
+        self,
+        seed: int = 0,
+        fund: dict[str, Decimal] | None = None,
+        rate_limit: bool = False,
+        universe: Path | None = None,
+        state: Path | None = None,
+    ) -> None:
+        self._kwargs: dict[str, Any] = {
+            "seed": seed,
+            "fund": fund,
+            "rate_limit": rate_limit,
+            "universe": universe,
+            "state": state,
+        }
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -229,7 +265,9 @@ class DevnetThread(_Base):
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
@@ -239,9 +277,17 @@ class DevnetProcess(_Base):
     Rate limiting is off by default; `kill()` sends SIGKILL (no state saved), `stop()` SIGTERM.
     """
 
-    def __init__(self, seed: int = 0, fund: dict[str, Decimal] | None = None, rate_limit: bool = False,
-                 universe: Path | None = None, state: Path | None = None, host: str = "127.0.0.1",
-                 port: int = 0, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        fund: dict[str, Decimal] | None = None,
+        rate_limit: bool = False,
+        universe: Path | None = None,
+        state: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        python: str = sys.executable,
+    ) -> None:
         self.cmd = [python, "-m", "dcactl.devnet", "--host", host, "--port", str(port), "--seed", str(seed)]
         for addr, amount in (fund or {}).items():
             self.cmd += ["--fund", f"{addr}={amount}"]
@@ -300,5 +346,7 @@ class DevnetProcess(_Base):
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

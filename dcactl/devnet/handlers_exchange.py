@@ -51,9 +51,15 @@ def validate(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     nonce = need_int(body, "nonce")
     assert nonce is not None
     sig = body.get("signature")
-    if (not isinstance(sig, dict) or not isinstance(sig.get("r"), str) or not isinstance(sig.get("s"), str)
-            or not _HEX.match(sig["r"]) or not _HEX.match(sig["s"])
-            or not isinstance(sig.get("v"), int) or isinstance(sig.get("v"), bool)):
+    if (
+        not isinstance(sig, dict)
+        or not isinstance(sig.get("r"), str)
+        or not isinstance(sig.get("s"), str)
+        or not _HEX.match(sig["r"])
+        or not _HEX.match(sig["s"])
+        or not isinstance(sig.get("v"), int)
+        or isinstance(sig.get("v"), bool)
+    ):
         raise BadRequest("signature: invalid type: expected {r, s, v}")
     vault = body.get("vaultAddress")
     if vault is not None and (not isinstance(vault, str) or not _ADDR.match(vault)):
@@ -69,14 +75,19 @@ def validate(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     elif kind == "cancel":
         cancels = action.get("cancels")
         if not isinstance(cancels, list) or not all(
-                isinstance(c, dict) and isinstance(c.get("a"), int) and isinstance(c.get("o"), int)
-                for c in cancels):
+            isinstance(c, dict) and isinstance(c.get("a"), int) and isinstance(c.get("o"), int)
+            for c in cancels
+        ):
             raise _bad("action.cancels", cancels)
     elif kind == "cancelByCloid":
         cancels = action.get("cancels")
         if not isinstance(cancels, list) or not all(
-                isinstance(c, dict) and isinstance(c.get("asset"), int) and isinstance(c.get("cloid"), str)
-                and _CLOID.match(c["cloid"]) for c in cancels):
+            isinstance(c, dict)
+            and isinstance(c.get("asset"), int)
+            and isinstance(c.get("cloid"), str)
+            and _CLOID.match(c["cloid"])
+            for c in cancels
+        ):
             raise _bad("action.cancels", cancels)
     elif kind == "approveAgent":
         for key in ("hyperliquidChain", "signatureChainId", "agentAddress"):
@@ -99,16 +110,23 @@ def exchange(world: World, body: dict[str, Any]) -> tuple[dict[str, Any], dict[s
     action, nonce = validate(body)
     now = world.now_ms()
     kind = action["type"]
-    entry: dict[str, Any] = {"time": now, "type": kind, "nonce": nonce, "signer": None, "user": None,
-                             "vaultAddress": body.get("vaultAddress")}
+    entry: dict[str, Any] = {
+        "time": now,
+        "type": kind,
+        "nonce": nonce,
+        "signer": None,
+        "user": None,
+        "vaultAddress": body.get("vaultAddress"),
+    }
     resp = _run(world, body, action, nonce, now, entry)
     entry["status"], entry["response"] = resp["status"], resp["response"]
     world.log(world.action_log, entry)
     return resp, entry
 
 
-def _run(world: World, body: dict[str, Any], action: dict[str, Any], nonce: int, now: int,
-         entry: dict[str, Any]) -> dict[str, Any]:
+def _run(
+    world: World, body: dict[str, Any], action: dict[str, Any], nonce: int, now: int, entry: dict[str, Any]
+) -> dict[str, Any]:
     kind = action["type"]
     expires = body.get("expiresAfter")
     vault = body.get("vaultAddress")
@@ -139,7 +157,9 @@ def _run(world: World, body: dict[str, Any], action: dict[str, Any], nonce: int,
         else:
             return _err(f"L1 error: User or API Wallet {signer} does not exist.")
         if vault is not None and vault.lower() != user:
-            return _err(f"Vault or sub-account {vault.lower()} does not exist or is not controlled by {user}.")
+            return _err(
+                f"Vault or sub-account {vault.lower()} does not exist or is not controlled by {user}."
+            )
     entry["user"] = user
     problem = world.nonces.check(signer, nonce, now)
     if problem is not None:
@@ -152,10 +172,21 @@ def _run(world: World, body: dict[str, Any], action: dict[str, Any], nonce: int,
                 wire = {**wire, "c": wire["c"].lower()}
             st, rec = place_order(world, user, wire, now)
             statuses.append(st)
-            world.log(world.order_log, {
-                "time": now, "user": user, "signer": signer, "nonce": nonce, "cloid": wire.get("c"),
-                "coin": rec.coin if rec else None, "oid": rec.oid if rec else None,
-                "order": wire, "result": st, "status": rec.status if rec else "rejected"})
+            world.log(
+                world.order_log,
+                {
+                    "time": now,
+                    "user": user,
+                    "signer": signer,
+                    "nonce": nonce,
+                    "cloid": wire.get("c"),
+                    "coin": rec.coin if rec else None,
+                    "oid": rec.oid if rec else None,
+                    "order": wire,
+                    "result": st,
+                    "status": rec.status if rec else "rejected",
+                },
+            )
         return {"status": "ok", "response": {"type": "order", "data": {"statuses": statuses}}}
     if kind in ("cancel", "cancelByCloid"):
         out: list[Any] = []

@@ -16,8 +16,13 @@ __all__ = ["WEIGHTS", "info"]
 
 # Published weights; everything else is 20. Extra weight per items returned is added in `info`.
 WEIGHTS: dict[str, int] = {
-    "l2Book": 2, "allMids": 2, "clearinghouseState": 2, "orderStatus": 2, "spotClearinghouseState": 2,
-    "exchangeStatus": 2, "userRole": 60,
+    "l2Book": 2,
+    "allMids": 2,
+    "clearinghouseState": 2,
+    "orderStatus": 2,
+    "spotClearinghouseState": 2,
+    "exchangeStatus": 2,
+    "userRole": 60,
 }
 _CLOID = re.compile(r"^0x[0-9a-fA-F]{32}$")
 _ZERO_SUMMARY = {"accountValue": "0.0", "totalNtlPos": "0.0", "totalRawUsd": "0.0", "totalMarginUsed": "0.0"}
@@ -52,17 +57,33 @@ def _ctxs(world: World, body: dict[str, Any]) -> Any:
         mid = s.price_at(minute)
         prev = s.price_at(minute - 1_440)
         day_base = Decimal(int(s.hours(minute // 60 - 24, minute // 60, minute)[4].sum())).scaleb(-szd)
-        ctxs.append({
-            "prevDayPx": fmt_px(prev, szd), "dayNtlVlm": quote_decimal((day_base * Decimal(str(mid))).quantize(
-                Decimal("0.01"))), "markPx": fmt_px(mid, szd), "midPx": fmt_px(mid, szd),
-            "circulatingSupply": "1000000000.0", "coin": p.name, "totalSupply": "1000000000.0",
-            "dayBaseVlm": quote_decimal(day_base),
-        })
+        ctxs.append(
+            {
+                "prevDayPx": fmt_px(prev, szd),
+                "dayNtlVlm": quote_decimal((day_base * Decimal(str(mid))).quantize(Decimal("0.01"))),
+                "markPx": fmt_px(mid, szd),
+                "midPx": fmt_px(mid, szd),
+                "circulatingSupply": "1000000000.0",
+                "coin": p.name,
+                "totalSupply": "1000000000.0",
+                "dayBaseVlm": quote_decimal(day_base),
+            }
+        )
     # Not parallel to the universe, as on mainnet: shuffled, with ctxs of delisted pairs mixed in.
     for extra in (990, 991, 997):
-        ctxs.append({"prevDayPx": "1.0", "dayNtlVlm": "0.0", "markPx": "1.0", "midPx": None,
-                     "circulatingSupply": "0.0", "coin": f"@{extra}", "totalSupply": "0.0", "dayBaseVlm": "0.0"})
-    random.Random(world.seed).shuffle(ctxs)
+        ctxs.append(
+            {
+                "prevDayPx": "1.0",
+                "dayNtlVlm": "0.0",
+                "markPx": "1.0",
+                "midPx": None,
+                "circulatingSupply": "0.0",
+                "coin": f"@{extra}",
+                "totalSupply": "0.0",
+                "dayBaseVlm": "0.0",
+            }
+        )
+    random.Random(world.seed).shuffle(ctxs)  # noqa: S311 (reproducible order, not crypto)
     return [world.universe.spot_meta(), ctxs]
 
 
@@ -80,9 +101,17 @@ def _l2(world: World, body: dict[str, Any]) -> Any:
     now = world.now_ms()
     mid = world.mid(pair, now)
     book = world.books[pair.index]
-    return {"coin": coin, "time": now, "levels": [
-        [{"px": quote_decimal(lv.px), "sz": quote_decimal(lv.sz), "n": lv.n} for lv in book.levels(side, mid, now)]
-        for side in ("bids", "asks")]}
+    return {
+        "coin": coin,
+        "time": now,
+        "levels": [
+            [
+                {"px": quote_decimal(lv.px), "sz": quote_decimal(lv.sz), "n": lv.n}
+                for lv in book.levels(side, mid, now)
+            ]
+            for side in ("bids", "asks")
+        ],
+    }
 
 
 def _candles(world: World, body: dict[str, Any]) -> Any:
@@ -99,8 +128,15 @@ def _candles(world: World, body: dict[str, Any]) -> Any:
         return []
     now = world.now_ms()
     assert start is not None
-    return candle_snapshot(world.series[pair.index], coin, str(interval), start,
-                           now if end is None else end, now, world.sz_decimals(pair))
+    return candle_snapshot(
+        world.series[pair.index],
+        coin,
+        str(interval),
+        start,
+        now if end is None else end,
+        now,
+        world.sz_decimals(pair),
+    )
 
 
 def _perp_meta(world: World, body: dict[str, Any]) -> Any:
@@ -109,9 +145,14 @@ def _perp_meta(world: World, body: dict[str, Any]) -> Any:
 
 def _perp_state(world: World, body: dict[str, Any]) -> Any:
     address(body)
-    return {"marginSummary": _ZERO_SUMMARY, "crossMarginSummary": _ZERO_SUMMARY,
-            "crossMaintenanceMarginUsed": "0.0", "withdrawable": "0.0", "assetPositions": [],
-            "time": world.now_ms()}
+    return {
+        "marginSummary": _ZERO_SUMMARY,
+        "crossMarginSummary": _ZERO_SUMMARY,
+        "crossMaintenanceMarginUsed": "0.0",
+        "withdrawable": "0.0",
+        "assetPositions": [],
+        "time": world.now_ms(),
+    }
 
 
 def _spot_state(world: World, body: dict[str, Any]) -> Any:
@@ -124,8 +165,15 @@ def _spot_state(world: World, body: dict[str, Any]) -> Any:
         hold = acct.holds.get(token, Decimal(0))
         if total == 0 and hold == 0:
             continue
-        out.append({"coin": world.universe.token(token).name, "token": token,
-                    "hold": amount_str(hold), "total": amount_str(total), "entryNtl": "0.0"})
+        out.append(
+            {
+                "coin": world.universe.token(token).name,
+                "token": token,
+                "hold": amount_str(hold),
+                "total": amount_str(total),
+                "entryNtl": "0.0",
+            }
+        )
     return {"balances": out}
 
 
@@ -135,7 +183,9 @@ def _user_role(world: World, body: dict[str, Any]) -> Any:
 
 def _extra_agents(world: World, body: dict[str, Any]) -> Any:
     agents = world.agents.get(address(body), {})
-    return [{"name": name, "address": addr, "validUntil": until or 0} for name, (addr, until) in agents.items()]
+    return [
+        {"name": name, "address": addr, "validUntil": until or 0} for name, (addr, until) in agents.items()
+    ]
 
 
 def _open_orders(world: World, body: dict[str, Any]) -> Any:
@@ -160,8 +210,10 @@ def _order_status(world: World, body: dict[str, Any]) -> Any:
     rec = world.orders.get(oid) if oid is not None else None
     if rec is None or rec.user != user:
         return {"status": "unknownOid"}
-    return {"status": "order", "order": {"order": rec.frontend(), "status": rec.status,
-                                         "statusTimestamp": rec.status_ts}}
+    return {
+        "status": "order",
+        "order": {"order": rec.frontend(), "status": rec.status, "statusTimestamp": rec.status_ts},
+    }
 
 
 def _user_fills(world: World, body: dict[str, Any]) -> Any:
@@ -191,10 +243,17 @@ def _historical_orders(world: World, body: dict[str, Any]) -> Any:
 def _user_rate_limit(world: World, body: dict[str, Any]) -> Any:
     acct = world.accounts.get(address(body))
     n = 0 if acct is None else len(acct.oids)
-    vlm = Decimal(0) if acct is None else sum(
-        (Decimal(f["px"]) * Decimal(f["sz"]) for f in acct.fills[-10_000:]), Decimal(0))
-    return {"cumVlm": quote_decimal(vlm.quantize(Decimal("0.01"))), "nRequestsUsed": n,
-            "nRequestsCap": 10_000 + int(vlm), "nRequestsSurplus": 0}
+    vlm = (
+        Decimal(0)
+        if acct is None
+        else sum((Decimal(f["px"]) * Decimal(f["sz"]) for f in acct.fills[-10_000:]), Decimal(0))
+    )
+    return {
+        "cumVlm": quote_decimal(vlm.quantize(Decimal("0.01"))),
+        "nRequestsUsed": n,
+        "nRequestsCap": 10_000 + int(vlm),
+        "nRequestsSurplus": 0,
+    }
 
 
 def _exchange_status(world: World, body: dict[str, Any]) -> Any:
@@ -202,10 +261,22 @@ def _exchange_status(world: World, body: dict[str, Any]) -> Any:
 
 
 _HANDLERS = {
-    "spotMeta": _spot_meta, "spotMetaAndAssetCtxs": _ctxs, "allMids": _all_mids, "l2Book": _l2,
-    "candleSnapshot": _candles, "meta": _perp_meta, "clearinghouseState": _perp_state,
-    "spotClearinghouseState": _spot_state, "userRole": _user_role, "extraAgents": _extra_agents,
-    "openOrders": _open_orders, "frontendOpenOrders": _frontend_open_orders, "orderStatus": _order_status,
-    "userFills": _user_fills, "userFillsByTime": _user_fills_by_time, "historicalOrders": _historical_orders,
-    "userRateLimit": _user_rate_limit, "exchangeStatus": _exchange_status,
+    "spotMeta": _spot_meta,
+    "spotMetaAndAssetCtxs": _ctxs,
+    "allMids": _all_mids,
+    "l2Book": _l2,
+    "candleSnapshot": _candles,
+    "meta": _perp_meta,
+    "clearinghouseState": _perp_state,
+    "spotClearinghouseState": _spot_state,
+    "userRole": _user_role,
+    "extraAgents": _extra_agents,
+    "openOrders": _open_orders,
+    "frontendOpenOrders": _frontend_open_orders,
+    "orderStatus": _order_status,
+    "userFills": _user_fills,
+    "userFillsByTime": _user_fills_by_time,
+    "historicalOrders": _historical_orders,
+    "userRateLimit": _user_rate_limit,
+    "exchangeStatus": _exchange_status,
 }

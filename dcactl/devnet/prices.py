@@ -12,6 +12,7 @@ high/low the max/min over its minutes, its volume the sum of integer per-minute 
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,8 +124,14 @@ class Series:
     def _hours_raw(self, a: int, b: int) -> tuple[F64, F64, F64, F64, I64, I64]:
         o, c, h, low, vol = self.minutes(a * 60, b * 60)
         idx = np.arange(0, (b - a) * 60, 60)
-        return (o[idx], c[idx + 59], np.maximum.reduceat(h, idx), np.minimum.reduceat(low, idx),
-                np.add.reduceat(vol, idx), np.add.reduceat(1 + (vol & 7), idx))
+        return (
+            o[idx],
+            c[idx + 59],
+            np.maximum.reduceat(h, idx),
+            np.minimum.reduceat(low, idx),
+            np.add.reduceat(vol, idx),
+            np.add.reduceat(1 + (vol & 7), idx),
+        )
 
     def _salt(self, k: int) -> int:
         return _mix((self.seed * 1_000_003 + self.key) * 131 + k)
@@ -174,8 +181,11 @@ class Series:
             idx = m[inside] - r.start_min
             o[inside], c[inside], h[inside], low[inside] = r.o[idx], r.c[idx], r.h[idx], r.low[idx]
         elif r is not None:
-            f = float(r.o[0]) / self._walk1(r.start_min) if m1 <= r.start_min else (
-                float(r.c[-1]) / self._walk1(r.end_min))
+            f = (
+                float(r.o[0]) / self._walk1(r.start_min)
+                if m1 <= r.start_min
+                else (float(r.c[-1]) / self._walk1(r.end_min))
+            )
             for arr in (o, c, h, low):
                 arr *= f
         for start, kind, value in self.events:
@@ -243,7 +253,9 @@ def load_replay_csv(path: Path, now_min: int, anchor: str = "end", lot: float = 
 
 
 def replay_from_rows(
-    rows: list[tuple[int, float, float, float, float, float]], now_min: int, anchor: str = "end",
+    rows: list[tuple[int, float, float, float, float, float]],
+    now_min: int,
+    anchor: str = "end",
     lot: float = 1e-8,
 ) -> Replay:
     """Build a Replay from (t_ms, o, h, l, c, v) rows; see load_replay_csv. Volume `v` (base units)
@@ -252,7 +264,7 @@ def replay_from_rows(
         raise ValueError("replay needs at least one candle")
     rows.sort()
     step = (rows[1][0] - rows[0][0]) // 60_000 if len(rows) > 1 else 1
-    if step < 1 or any((b[0] - a[0]) // 60_000 != step for a, b in zip(rows, rows[1:], strict=False)):
+    if step < 1 or any((b[0] - a[0]) // 60_000 != step for a, b in itertools.pairwise(rows)):
         raise ValueError("replay candles must have one interval of whole minutes, without gaps")
     n = len(rows) * step
     start = rows[0][0] // 60_000 if anchor == "absolute" else now_min - n

@@ -62,7 +62,9 @@ def _drop(request: web.Request) -> None:
         request.transport.close()
 
 
-async def _post(request: web.Request, path: str, kind: str | None, resp: web.StreamResponse) -> web.StreamResponse:
+async def _post(
+    request: web.Request, path: str, kind: str | None, resp: web.StreamResponse
+) -> web.StreamResponse:
     """Faults that act after the handler ran (hang-after, drop)."""
     ctl = request.app[CTL]
     hang = request.get(HANG_AFTER)
@@ -84,7 +86,9 @@ async def handle_info(request: web.Request) -> web.StreamResponse:
     early = await _pre(request, "/info", kind, WEIGHTS.get(kind or "", 20))
     if early is not None:
         return early
-    ctl.world.log(ctl.world.request_log, {"time": ctl.world.now_ms(), "path": "/info", "type": kind, "body": body})
+    ctl.world.log(
+        ctl.world.request_log, {"time": ctl.world.now_ms(), "path": "/info", "type": kind, "body": body}
+    )
     try:
         out, extra = info(ctl.world, body)
     except BadRequest as exc:
@@ -102,8 +106,11 @@ async def handle_exchange(request: web.Request) -> web.StreamResponse:
     except BadRequest as exc:
         return unprocessable(str(exc))
     action = body.get("action")
-    kind = action.get("type") if isinstance(action, dict) and isinstance(action.get("type"), str) else None
-    n = len(action["orders"]) if kind == "order" and isinstance(action.get("orders"), list) else 1  # type: ignore[union-attr]
+    if not isinstance(action, dict):
+        action = {}
+    kind = action.get("type") if isinstance(action.get("type"), str) else None
+    orders = action.get("orders")
+    n = len(orders) if kind == "order" and isinstance(orders, list) else 1
     early = await _pre(request, "/exchange", kind, 1 + n // 40)
     if early is not None:
         return early
@@ -122,8 +129,10 @@ async def handle_cg_price(request: web.Request) -> web.StreamResponse:
     early = await _pre(request, "/coingecko", "simple/price", 0)
     if early is not None:
         return early
-    ctl.world.log(ctl.world.request_log, {"time": ctl.world.now_ms(), "path": request.path,
-                                          "type": "simple/price", "query": q})
+    ctl.world.log(
+        ctl.world.request_log,
+        {"time": ctl.world.now_ms(), "path": request.path, "type": "simple/price", "query": q},
+    )
     status, out = simple_price(ctl.world, q)
     return await _post(request, "/coingecko", "simple/price", json_response(out, status))
 
@@ -136,8 +145,10 @@ async def handle_cg_chart(request: web.Request) -> web.StreamResponse:
     early = await _pre(request, "/coingecko", "market_chart", 0)
     if early is not None:
         return early
-    ctl.world.log(ctl.world.request_log, {"time": ctl.world.now_ms(), "path": request.path,
-                                          "type": "market_chart", "id": cg_id, "query": q})
+    ctl.world.log(
+        ctl.world.request_log,
+        {"time": ctl.world.now_ms(), "path": request.path, "type": "market_chart", "id": cg_id, "query": q},
+    )
     status, out = market_chart(ctl.world, cg_id, q)
     return await _post(request, "/coingecko", "market_chart", json_response(out, status))
 
@@ -190,28 +201,33 @@ def create_app(
     if not loaded:
         for addr, amount in (fund or {}).items():
             world.fund(addr.lower(), 0, amount)
-    ctl = Control(world, rate_limit=rate_limit, state=state, faults=Faults(random.Random(seed)))
+    dice = random.Random(seed)  # noqa: S311 (reproducible fault dice, not cryptography)
+    ctl = Control(world, rate_limit=rate_limit, state=state, faults=Faults(dice))
     app = web.Application(middlewares=[_guard], client_max_size=8 * 1024 * 1024)
     app[CTL] = ctl
-    app.add_routes([
-        web.post("/info", handle_info), web.post("/exchange", handle_exchange),
-        web.get("/coingecko/api/v3/simple/price", handle_cg_price),
-        web.get("/coingecko/api/v3/coins/{id}/market_chart", handle_cg_chart),
-        *admin.routes(),
-    ])
+    app.add_routes(
+        [
+            web.post("/info", handle_info),
+            web.post("/exchange", handle_exchange),
+            web.get("/coingecko/api/v3/simple/price", handle_cg_price),
+            web.get("/coingecko/api/v3/coins/{id}/market_chart", handle_cg_chart),
+            *admin.routes(),
+        ]
+    )
     app.cleanup_ctx.append(_saver)
     return app
 
 
-async def run_app(app: web.Application, host: str, port: int, started: Any = None,
-                  stop: asyncio.Event | None = None) -> None:
+async def run_app(
+    app: web.Application, host: str, port: int, started: Any = None, stop: asyncio.Event | None = None
+) -> None:
     """Serve `app` until `stop` is set (or SIGINT/SIGTERM when `stop` is None); prints the URL line."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
-    sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-    real_port = sockets[0].getsockname()[1] if sockets else port
+    addresses = runner.addresses
+    real_port = int(addresses[0][1]) if addresses else port
     url = f"http://{host}:{real_port}"
     if stop is None:
         stop = asyncio.Event()

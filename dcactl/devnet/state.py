@@ -24,13 +24,19 @@ def _dump(world: World) -> dict[str, Any]:
         user: {
             "balances": {str(k): str(v) for k, v in a.balances.items()},
             "holds": {str(k): str(v) for k, v in a.holds.items()},
-            "fills": a.fills[-10_000:], "open": list(a.open), "oids": a.oids[-20_000:],
+            "fills": a.fills[-10_000:],
+            "open": list(a.open),
+            "oids": a.oids[-20_000:],
         }
         for user, a in world.accounts.items()
     }
     return {
-        "meta": {"seed": world.seed, "next_oid": world.next_oid, "next_tid": world.next_tid,
-                 "clock_ms": world.clock_ms},
+        "meta": {
+            "seed": world.seed,
+            "next_oid": world.next_oid,
+            "next_tid": world.next_tid,
+            "clock_ms": world.clock_ms,
+        },
         "accounts": accounts,
         "orders": [o.to_json() for o in world.orders.values()],
         "nonces": world.nonces.kept,
@@ -48,8 +54,10 @@ def save(world: World, path: Path) -> None:
     try:
         with con:
             con.execute("CREATE TABLE IF NOT EXISTS snapshot (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            con.executemany("INSERT OR REPLACE INTO snapshot (key, value) VALUES (?, ?)",
-                            [(k, json.dumps(v, separators=(",", ":"))) for k, v in data.items()])
+            con.executemany(
+                "INSERT OR REPLACE INTO snapshot (key, value) VALUES (?, ?)",
+                [(k, json.dumps(v, separators=(",", ":"))) for k, v in data.items()],
+            )
     finally:
         con.close()
 
@@ -79,8 +87,10 @@ def load(world: World, path: Path) -> bool:
         acct = Account(
             balances={int(k): Decimal(v) for k, v in a["balances"].items()},
             holds={int(k): Decimal(v) for k, v in a["holds"].items()},
-            fills=a["fills"], fill_times=[int(f["time"]) for f in a["fills"]],
-            open={oid: world.orders[oid] for oid in a["open"] if oid in world.orders}, oids=a["oids"],
+            fills=a["fills"],
+            fill_times=[int(f["time"]) for f in a["fills"]],
+            open={oid: world.orders[oid] for oid in a["open"] if oid in world.orders},
+            oids=a["oids"],
         )
         world.accounts[user] = acct
     world.nonces.kept = {k: list(v) for k, v in data.get("nonces", {}).items()}

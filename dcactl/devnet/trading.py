@@ -38,7 +38,9 @@ def _store(world: World, rec: OrderRec) -> None:
         world.by_cloid[(rec.user, rec.cloid)] = rec.oid
 
 
-def place_order(world: World, user: str, wire: dict[str, Any], now_ms: int) -> tuple[dict[str, Any], OrderRec | None]:
+def place_order(
+    world: World, user: str, wire: dict[str, Any], now_ms: int
+) -> tuple[dict[str, Any], OrderRec | None]:
     """Place one order (an `orders[i]` wire dict, types already checked) for `user`; returns its
     status ({"filled": {...}}, {"resting": {...}} or {"error": text}) and its record."""
     before = world.next_oid
@@ -55,9 +57,21 @@ def _place(world: World, user: str, wire: dict[str, Any], now_ms: int) -> dict[s
     tif = str(wire["t"].get("limit", {}).get("tif", "Gtc")) if "limit" in wire["t"] else "Trigger"
     cloid = wire.get("c")
     szd = world.sz_decimals(pair)
-    rec = OrderRec(world.new_oid(), user, pair.name, asset, "B" if wire["b"] else "A",
-                   px if px is not None else Decimal(0), sz if sz is not None else Decimal(0),
-                   sz if sz is not None else Decimal(0), tif, cloid, now_ms, "open", now_ms)
+    rec = OrderRec(
+        world.new_oid(),
+        user,
+        pair.name,
+        asset,
+        "B" if wire["b"] else "A",
+        px if px is not None else Decimal(0),
+        sz if sz is not None else Decimal(0),
+        sz if sz is not None else Decimal(0),
+        tif,
+        cloid,
+        now_ms,
+        "open",
+        now_ms,
+    )
     if tif == "Trigger":
         return _reject(world, rec, "rejected", "Trigger orders are not supported for spot on the devnet.")
     if px is None or px <= 0:
@@ -68,13 +82,18 @@ def _place(world: World, user: str, wire: dict[str, Any], now_ms: int) -> dict[s
         return _reject(world, rec, "tickRejected", f"Price must be divisible by tick size. asset={asset}")
     quote_name = world.universe.token(pair.quote).name
     if px * sz < MIN_NOTIONAL:
-        return _reject(world, rec, "minTradeNtlRejected",
-                       f"Order must have minimum value of 10 {quote_name}. asset={asset}")
+        return _reject(
+            world,
+            rec,
+            "minTradeNtlRejected",
+            f"Order must have minimum value of 10 {quote_name}. asset={asset}",
+        )
     acct = world.account(user)
     buy = rec.side == "B"
     if (acct.available(pair.quote) < px * sz) if buy else (acct.available(pair.base) < sz):
-        return _reject(world, rec, "insufficientSpotBalanceRejected",
-                       "Order has insufficient spot balance to trade")
+        return _reject(
+            world, rec, "insufficientSpotBalanceRejected", "Order has insufficient spot balance to trade"
+        )
     mid = world.mid(pair, now_ms)
     book = world.books[pair.index]
     side = "asks" if buy else "bids"
@@ -83,8 +102,12 @@ def _place(world: World, user: str, wire: dict[str, Any], now_ms: int) -> dict[s
         if top and (px >= top[0].px if buy else px <= top[0].px):
             bids, asks = book.levels("bids", mid, now_ms), book.levels("asks", mid, now_ms)
             bbo = f"{quote_decimal(bids[0].px) if bids else '0'}@{quote_decimal(asks[0].px) if asks else '0'}"
-            return _reject(world, rec, "badAloPxRejected",
-                           f"Post only order would have immediately matched, bbo was {bbo}. asset={asset}")
+            return _reject(
+                world,
+                rec,
+                "badAloPxRejected",
+                f"Post only order would have immediately matched, bbo was {bbo}. asset={asset}",
+            )
         fills: list[tuple[Decimal, Decimal]] = []
     else:
         fills = book.take(side, mid, now_ms, px, sz)
@@ -95,8 +118,9 @@ def _place(world: World, user: str, wire: dict[str, Any], now_ms: int) -> dict[s
         settle(world, rec, pair, fills, now_ms)
     rec.sz = sz - total
     if rec.sz > 0 and tif in ("Gtc", "Alo"):
-        acct.holds[pair.quote if buy else pair.base] = (
-            acct.holds.get(pair.quote if buy else pair.base, Decimal(0)) + (px * rec.sz if buy else rec.sz))
+        acct.holds[pair.quote if buy else pair.base] = acct.holds.get(
+            pair.quote if buy else pair.base, Decimal(0)
+        ) + (px * rec.sz if buy else rec.sz)
         acct.open[rec.oid] = rec
         out: dict[str, Any] = {"oid": rec.oid}
         if cloid is not None:
@@ -133,10 +157,21 @@ def settle(world: World, rec: OrderRec, pair: Pair, fills: list[tuple[Decimal, D
             acct.add(pair.quote, px * q - fee)
             fee_token = quote.name
         fill: dict[str, Any] = {
-            "coin": pair.name, "px": quote_decimal(px), "sz": quote_decimal(q), "side": rec.side,
-            "time": now, "startPosition": amount_str(start), "dir": "Buy" if buy else "Sell",
-            "closedPnl": "0.0", "hash": tx_hash, "oid": rec.oid, "crossed": True,
-            "fee": quote_decimal(fee), "tid": world.new_tid(), "feeToken": fee_token, "twapId": None,
+            "coin": pair.name,
+            "px": quote_decimal(px),
+            "sz": quote_decimal(q),
+            "side": rec.side,
+            "time": now,
+            "startPosition": amount_str(start),
+            "dir": "Buy" if buy else "Sell",
+            "closedPnl": "0.0",
+            "hash": tx_hash,
+            "oid": rec.oid,
+            "crossed": True,
+            "fee": quote_decimal(fee),
+            "tid": world.new_tid(),
+            "feeToken": fee_token,
+            "twapId": None,
         }
         if rec.cloid is not None:
             fill["cloid"] = rec.cloid
@@ -151,7 +186,9 @@ def cancel(world: World, user: str, oid: int | None, asset: int, now_ms: int) ->
         return {"error": f"Order was never placed, already canceled, or filled. asset={asset}"}
     pair = world.universe.by_asset[asset]
     token = pair.quote if rec.side == "B" else pair.base
-    acct.holds[token] = acct.holds.get(token, Decimal(0)) - (rec.limit_px * rec.sz if rec.side == "B" else rec.sz)
+    acct.holds[token] = acct.holds.get(token, Decimal(0)) - (
+        rec.limit_px * rec.sz if rec.side == "B" else rec.sz
+    )
     del acct.open[rec.oid]
     rec.status, rec.status_ts = "canceled", now_ms
     return "success"

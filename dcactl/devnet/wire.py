@@ -25,8 +25,9 @@ def unprocessable(detail: str) -> web.Response:
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     """A compact JSON response."""
-    return web.Response(status=status, body=json.dumps(data, separators=(",", ":")).encode(),
-                        content_type="application/json")
+    return web.Response(
+        status=status, body=json.dumps(data, separators=(",", ":")).encode(), content_type="application/json"
+    )
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

@@ -47,7 +47,7 @@ class World:
         self.next_tid = self.next_tid or 500_000_000_000 + self.seed * 1_000_000
         for p in self.universe.pairs:
             base = self.universe.token(p.base)
-            self.series[p.index] = Series(self.seed, p.index, p.price, p.vol, 10.0 ** -base.sz_decimals)
+            self.series[p.index] = Series(self.seed, p.index, p.price, p.vol, 10.0**-base.sz_decimals)
             self.books[p.index] = Book(base.sz_decimals, Decimal(str(p.depth_usd)))
         for i, (cg_id, (_sym, px, vol)) in enumerate(sorted(CG_ASSETS.items())):
             self.cg_series[cg_id] = Series(self.seed, 1_000_000 + i, px, vol, 1e-8)
@@ -69,8 +69,10 @@ class World:
     def mids(self) -> dict[str, str]:
         """allMids: every pair's mid as a string."""
         minute = self.now_ms() // 60_000
-        return {p.name: fmt_px(self.series[p.index].price_at(minute), self.sz_decimals(p))
-                for p in self.universe.pairs}
+        return {
+            p.name: fmt_px(self.series[p.index].price_at(minute), self.sz_decimals(p))
+            for p in self.universe.pairs
+        }
 
     # -- accounts ----------------------------------------------------------------------------
     def account(self, user: str) -> Account:

@@ -28,7 +28,9 @@ def test_fixed_latency_targets_path(dn: DevnetThread, http: httpx.Client) -> Non
     """A 200 ms latency on /info delays /info only, and the count limits it."""
     dn.admin.faults(kind="latency", ms=200, path="/info", count=2)
     assert _timed(http, MIDS)[0] >= 0.2
-    assert http.get("/coingecko/api/v3/simple/price", params={"ids": "bitcoin", "vs_currencies": "usd"}).is_success
+    assert http.get(
+        "/coingecko/api/v3/simple/price", params={"ids": "bitcoin", "vs_currencies": "usd"}
+    ).is_success
     assert _timed(http, MIDS)[0] >= 0.2
     assert _timed(http, MIDS)[0] < 0.2
     assert dn.admin.list_faults() == []

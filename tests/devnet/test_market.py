@@ -20,8 +20,13 @@ DAY = 86_400_000
 
 
 def _candles(http: httpx.Client, coin: str, interval: str, start: int, end: int) -> list[dict]:
-    r = http.post("/info", json={"type": "candleSnapshot",
-                                 "req": {"coin": coin, "interval": interval, "startTime": start, "endTime": end}})
+    r = http.post(
+        "/info",
+        json={
+            "type": "candleSnapshot",
+            "req": {"coin": coin, "interval": interval, "startTime": start, "endTime": end},
+        },
+    )
     r.raise_for_status()
     return r.json()
 
@@ -84,10 +89,14 @@ def test_partial_fill_then_worse_price(dn: DevnetThread, info: Info, exchange: E
     assert res["response"]["data"]["statuses"][0]["filled"]["totalSz"] == "13.3333"
     res2 = exchange.order("@151", True, 1.0, 3002.4, {"limit": {"tif": "Ioc"}})
     assert res2["response"]["data"]["statuses"][0]["filled"] == {
-        "totalSz": "1", "avgPx": "3002.4", "oid": res["response"]["data"]["statuses"][0]["filled"]["oid"] + 1}
+        "totalSz": "1",
+        "avgPx": "3002.4",
+        "oid": res["response"]["data"]["statuses"][0]["filled"]["oid"] + 1,
+    }
     res3 = exchange.order("@151", True, 1.0, 3000.9, {"limit": {"tif": "Ioc"}})
     assert res3["response"]["data"]["statuses"] == [
-        {"error": "Order could not immediately match against any resting orders."}]
+        {"error": "Order could not immediately match against any resting orders."}
+    ]
 
 
 def test_levels_refill_over_time(dn: DevnetThread, info: Info, exchange: Exchange) -> None:
@@ -124,7 +133,7 @@ def test_replay_csv_reproduces_candles(dn: DevnetThread, http: httpx.Client) -> 
     hours = _candles(http, "@107", "1h", now - 3 * DAY, now - 1)
     assert len(hours) == 72
     for i, (_t, o, h, low, c, v) in enumerate(rows):
-        part = hours[24 * i: 24 * i + 24]
+        part = hours[24 * i : 24 * i + 24]
         assert Decimal(part[0]["o"]) == o and Decimal(part[-1]["c"]) == c
         assert max(Decimal(p["h"]) for p in part) == h and min(Decimal(p["l"]) for p in part) == low
         assert sum(Decimal(p["v"]) for p in part) == v
@@ -135,12 +144,14 @@ def test_replay_csv_reproduces_candles(dn: DevnetThread, http: httpx.Client) -> 
 def test_universe_file_overrides(tmp_path: Path) -> None:
     """A universe file replaces the default; malformed files are a clear ValueError."""
     f = tmp_path / "u.json"
-    f.write_text('{"tokens": [{"name": "USDC", "szDecimals": 8, "weiDecimals": 8},'
-                 ' {"name": "ABC", "szDecimals": 1, "weiDecimals": 6}],'
-                 ' "pairs": [{"index": 3, "base": "ABC", "price": 2.5}]}')
+    f.write_text(
+        '{"tokens": [{"name": "USDC", "szDecimals": 8, "weiDecimals": 8},'
+        ' {"name": "ABC", "szDecimals": 1, "weiDecimals": 6}],'
+        ' "pairs": [{"index": 3, "base": "ABC", "price": 2.5}]}'
+    )
     u = load_universe(f)
     assert u.spot_meta()["universe"] == [{"tokens": [1, 0], "name": "@3", "index": 3, "isCanonical": False}]
     f.write_text('{"tokens": []}')
-    with pytest.raises(ValueError, match="bad universe file|token 0"):
+    with pytest.raises(ValueError, match=r"bad universe file|token 0"):
         load_universe(f)
     assert len([p for p in default_universe().pairs if p.quote == 0]) >= 20

@@ -21,15 +21,24 @@ def test_spot_meta_shape_like_mainnet(info: Info) -> None:
     tokens = {t["name"]: t for t in meta["tokens"]}
     assert meta["tokens"][0]["name"] == "USDC"
     assert all(t["index"] == i for i, t in enumerate(meta["tokens"]))
-    assert meta["universe"][0]["name"] == "PURR/USDC" and meta["universe"][0]["tokens"] == [tokens["PURR"]["index"], 0]
+    assert meta["universe"][0]["name"] == "PURR/USDC" and meta["universe"][0]["tokens"] == [
+        tokens["PURR"]["index"],
+        0,
+    ]
     usdc_pairs = [p for p in meta["universe"] if p["tokens"][1] == 0]
     assert len(usdc_pairs) >= 20
     assert all(p["name"] == f"@{p['index']}" for p in meta["universe"][1:])
     assert {"UBTC", "UETH", "USOL", "HYPE"} <= set(tokens) and not {"AVAX", "LINK"} & set(tokens)
-    assert (tokens["UBTC"]["szDecimals"], tokens["UETH"]["szDecimals"], tokens["HYPE"]["szDecimals"]) == (5, 4, 2)
+    assert (tokens["UBTC"]["szDecimals"], tokens["UETH"]["szDecimals"], tokens["HYPE"]["szDecimals"]) == (
+        5,
+        4,
+        2,
+    )
     by_base = {p["tokens"][0]: p for p in usdc_pairs}
     idx = [by_base[tokens[n]["index"]]["index"] for n in ("UBTC", "UETH", "USOL")]
-    assert all(by_base[tokens[n]["index"]]["index"] != tokens[n]["index"] for n in ("UBTC", "UETH", "USOL", "HYPE"))
+    assert all(
+        by_base[tokens[n]["index"]]["index"] != tokens[n]["index"] for n in ("UBTC", "UETH", "USOL", "HYPE")
+    )
     assert idx[1] - idx[0] > 1 and idx[2] - idx[1] > 1
     assert info.name_to_asset("UBTC/USDC") == 10_000 + by_base[tokens["UBTC"]["index"]]["index"]
     assert any(p["tokens"][1] != 0 for p in meta["universe"])  # a non-USDC quote exists
@@ -75,7 +84,9 @@ def _buy(ex: Exchange, info: Info, coin: str, usd: Decimal, cloid: Cloid | None 
     return ex.order(coin, True, sz, px, {"limit": {"tif": "Ioc"}}, cloid=cloid)
 
 
-def test_ioc_buy_fill_and_order_status(dn: DevnetThread, info: Info, exchange: Exchange, wallet: LocalAccount) -> None:
+def test_ioc_buy_fill_and_order_status(
+    dn: DevnetThread, info: Info, exchange: Exchange, wallet: LocalAccount
+) -> None:
     """A signed SDK IOC buy fills; the fill comes back by time and the order by cloid; fee in UETH."""
     cloid = Cloid.from_int(7)
     t0 = int(time.time() * 1000) - 1
@@ -88,7 +99,11 @@ def test_ioc_buy_fill_and_order_status(dn: DevnetThread, info: Info, exchange: E
     assert f["feeToken"] == "UETH" and f["dir"] == "Buy" and f["side"] == "B" and f["crossed"] is True
     assert Decimal(f["fee"]) == (Decimal(f["sz"]) * Decimal("0.0007")).quantize(Decimal("1e-9"))
     st = info.query_order_by_cloid(wallet.address, cloid)
-    assert st["status"] == "order" and st["order"]["status"] == "filled" and st["order"]["order"]["oid"] == filled["oid"]
+    assert (
+        st["status"] == "order"
+        and st["order"]["status"] == "filled"
+        and st["order"]["order"]["oid"] == filled["oid"]
+    )
     bal = {b["coin"]: Decimal(b["total"]) for b in info.spot_user_state(wallet.address)["balances"]}
     assert bal["USDC"] == Decimal(10_000) - Decimal(f["px"]) * Decimal(f["sz"])
     assert bal["UETH"] == Decimal(f["sz"]) - Decimal(f["fee"])
@@ -97,7 +112,9 @@ def test_ioc_buy_fill_and_order_status(dn: DevnetThread, info: Info, exchange: E
     assert info.query_order_by_oid(wallet.address, 12345) == {"status": "unknownOid"}
 
 
-def test_agent_buys_for_master(dn: DevnetThread, info: Info, exchange: Exchange, wallet: LocalAccount) -> None:
+def test_agent_buys_for_master(
+    dn: DevnetThread, info: Info, exchange: Exchange, wallet: LocalAccount
+) -> None:
     """approve_agent lets an API wallet trade for the master; userRole and the log say so."""
     res, key = exchange.approve_agent("bot")
     assert res["status"] == "ok"
@@ -121,19 +138,35 @@ def test_agent_buys_for_master(dn: DevnetThread, info: Info, exchange: Exchange,
 
 def test_replayed_nonce_rejected(info: Info, exchange: Exchange) -> None:
     """The same signed action sent twice: the second is refused for its nonce."""
-    from hyperliquid.utils.signing import get_timestamp_ms, order_request_to_order_wire, order_wires_to_order_action
+    from hyperliquid.utils.signing import (
+        get_timestamp_ms,
+        order_request_to_order_wire,
+        order_wires_to_order_action,
+    )
 
     mid = Decimal(info.all_mids()["@142"])
     wire = order_request_to_order_wire(
-        {"coin": "@142", "is_buy": True, "sz": 0.0002, "limit_px": float(round(mid * Decimal("1.01"))),
-         "order_type": {"limit": {"tif": "Ioc"}}, "reduce_only": False}, 10142)
+        {
+            "coin": "@142",
+            "is_buy": True,
+            "sz": 0.0002,
+            "limit_px": float(round(mid * Decimal("1.01"))),
+            "order_type": {"limit": {"tif": "Ioc"}},
+            "reduce_only": False,
+        },
+        10142,
+    )
     action = order_wires_to_order_action([wire])
     nonce = get_timestamp_ms()
     from hyperliquid.utils.signing import sign_l1_action
 
     sig = sign_l1_action(exchange.wallet, action, None, nonce, None, False)
-    first = exchange.post("/exchange", {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None})
-    second = exchange.post("/exchange", {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None})
+    first = exchange.post(
+        "/exchange", {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None}
+    )
+    second = exchange.post(
+        "/exchange", {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None}
+    )
     assert first["status"] == "ok"
     assert second == {"status": "err", "response": "Invalid nonce: duplicate nonce"}
 
@@ -142,14 +175,23 @@ def test_bad_signature_rejected(dn: DevnetThread, info: Info, exchange: Exchange
     """A tampered signature recovers some other address, which does not exist."""
     from hyperliquid.utils.signing import get_timestamp_ms, sign_l1_action
 
-    action = {"type": "order", "orders": [{"a": 10142, "b": True, "p": "200000", "s": "0.001", "r": False,
-                                           "t": {"limit": {"tif": "Ioc"}}}], "grouping": "na"}
+    action = {
+        "type": "order",
+        "orders": [
+            {"a": 10142, "b": True, "p": "200000", "s": "0.001", "r": False, "t": {"limit": {"tif": "Ioc"}}}
+        ],
+        "grouping": "na",
+    }
     nonce = get_timestamp_ms()
     sig = sign_l1_action(exchange.wallet, action, None, nonce, None, False)
     sig["s"] = hex(int(sig["s"], 16) ^ 0xFFFF)
-    res = exchange.post("/exchange", {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None})
+    res = exchange.post(
+        "/exchange", {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None}
+    )
     assert res["status"] == "err"
-    assert res["response"].startswith("L1 error: User or API Wallet 0x") and res["response"].endswith(" does not exist.")
+    assert res["response"].startswith("L1 error: User or API Wallet 0x") and res["response"].endswith(
+        " does not exist."
+    )
     assert exchange.wallet.address.lower() not in res["response"]
     assert dn.admin.orders() == []
 
@@ -161,7 +203,9 @@ def test_mainnet_signature_rejected(exchange: Exchange) -> None:
     action = {"type": "noop"}
     nonce = get_timestamp_ms()
     sig = sign_l1_action(exchange.wallet, action, None, nonce, None, True)
-    res = exchange.post("/exchange", {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None})
+    res = exchange.post(
+        "/exchange", {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None}
+    )
     assert res["status"] == "err" and "does not exist" in res["response"]
 
 

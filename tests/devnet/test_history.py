@@ -1,0 +1,78 @@
+"""Fill history limits: userFills (2000 newest), userFillsByTime (earliest 2000 in range, 10 000 kept)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+from eth_account.signers.local import LocalAccount
+from hyperliquid.exchange import Exchange
+from hyperliquid.info import Info
+
+from dcactl.devnet.control import DevnetThread
+
+T0 = 1_700_000_000_000
+
+
+def test_user_fills_newest_2000(dn: DevnetThread, info: Info, wallet: LocalAccount) -> None:
+    """With 12 000 fills, userFills gives the 2000 newest, newest first."""
+    dn.admin.inject_fills(wallet.address, "@142", 12_000, "0.0001", "100000", start_ms=T0, step_ms=1_000)
+    fills = info.user_fills(wallet.address)
+    assert len(fills) == 2_000
+    assert fills[0]["time"] == T0 + 11_999_000 and fills[-1]["time"] == T0 + 10_000_000
+    assert len({f["tid"] for f in fills}) == 2_000
+
+
+def test_fills_by_time_keeps_10000_and_pages(dn: DevnetThread, info: Info, wallet: LocalAccount) -> None:
+    """Only the 10 000 newest of 12 000 fills exist; pages of ≤ 2000 from startTime, ascending."""
+    dn.admin.inject_fills(wallet.address, "@142", 12_000, "0.0001", "100000", start_ms=T0, step_ms=1_000)
+    first = info.user_fills_by_time(wallet.address, 0)
+    assert len(first) == 2_000 and first[0]["time"] == T0 + 2_000_000  # fills 0..1999 were dropped
+    assert [f["time"] for f in first] == sorted(f["time"] for f in first)
+    seen: dict[int, dict] = {}
+    start = 0
+    while True:
+        page = info.user_fills_by_time(wallet.address, start)
+        new = [f for f in page if f["tid"] not in seen]
+        if not new:
+            break
+        seen.update((f["tid"], f) for f in page)
+        start = page[-1]["time"]
+    assert len(seen) == 10_000
+    window = info.user_fills_by_time(wallet.address, T0 + 5_000_000, T0 + 5_009_000)
+    assert [f["time"] for f in window] == [T0 + 5_000_000 + 1_000 * i for i in range(10)]
+
+
+def test_same_ms_fills_across_page_boundary(dn: DevnetThread, info: Info, wallet: LocalAccount) -> None:
+    """2500 fills in one ms: a page stops at 2000 of them, as the real cap does; tids stay distinct."""
+    dn.admin.inject_fills(wallet.address, "@151", 2_500, "0.01", "3000", start_ms=T0, step_ms=0, per_order=5)
+    page = info.user_fills_by_time(wallet.address, T0, T0)
+    assert len(page) == 2_000
+    assert len({f["oid"] for f in page}) == 400  # five fills per order
+
+
+def test_batched_orders_fill_each(
+    dn: DevnetThread, http: httpx.Client, exchange: Exchange, wallet: LocalAccount
+) -> None:
+    """A batch of 40 IOC orders is one action with 40 positional statuses and 40 fills."""
+    dn.admin.fund(wallet.address, usdc="100000")
+    mid = Decimal(exchange.info.all_mids()["@156"])
+    px = float(f"{float(mid * Decimal('1.02')):.5g}")
+    reqs = [
+        {
+            "coin": "@156",
+            "is_buy": True,
+            "sz": 0.1,
+            "limit_px": px,
+            "order_type": {"limit": {"tif": "Ioc"}},
+            "reduce_only": False,
+        }
+        for _ in range(40)
+    ]
+    reqs[5]["sz"] = 0.0001  # invalid size for USOL (3 decimals): only this one fails
+    res = exchange.bulk_orders(reqs)
+    statuses = res["response"]["data"]["statuses"]
+    assert len(statuses) == 40 and statuses[5] == {"error": "Order has invalid size."}
+    assert sum("filled" in s for s in statuses) == 39
+    assert len(exchange.info.user_fills(wallet.address)) >= 39
+    assert len(dn.admin.actions()) == 1 and len(dn.admin.orders()) == 40
