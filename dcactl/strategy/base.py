@@ -1,16 +1,27 @@
-"""Buy decisions as pure functions of configuration, market data and ledger state. No I/O.
+"""The base amount of a buy: a fixed ``amount`` or volatility sizing. Pure, no I/O.
 
-For now: volatility sizing (PRODUCT.md, ``[assets.X.sizing] kind = "volatility"``), the base amount
-that the smart-DCA rules later multiply.
+Volatility sizing (PRODUCT.md, ``[assets.X.sizing] kind = "volatility"``) is the base amount that
+the smart-DCA rules (:mod:`dcactl.strategy.rules`) multiply. Also the small formatting helpers the
+rules share (cents, percentages, float → Decimal for comparisons).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING
 
-__all__ = ["CENT", "SizedAmount", "volatility_amount"]
+import numpy as np
+import numpy.typing as npt
+
+from dcactl.indicators import annualised_volatility
+
+if TYPE_CHECKING:
+    from dcactl.config import AssetConfig
+
+__all__ = ["CENT", "SizedAmount", "base_amount", "cents", "exact", "volatility_amount"]
 
 CENT = Decimal("0.01")
 """Amounts are rounded to cents of USDC, half to even (as Python's ``round`` does)."""
@@ -24,13 +35,20 @@ class SizedAmount:
     reason: str
 
 
-def _cents(x: Decimal) -> Decimal:
+def cents(x: Decimal) -> Decimal:
+    """``x`` USDC rounded to cents, half to even."""
     return x.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
 def _pct(x: Decimal) -> str:
     """``60``, ``60.5``: a percentage without trailing zeros or exponent."""
     return f"{x.normalize():f}"
+
+
+def exact(x: float) -> Decimal:
+    """A float statistic as a Decimal for comparing with configured thresholds: ten decimals, which
+    drops representation noise (9.999999999999998 % compares as 10 %)."""
+    return Decimal(str(round(x, 10)))
 
 
 def volatility_amount(
@@ -63,9 +81,9 @@ def volatility_amount(
         raise ValueError(f"need 0 <= min <= max, got min {min_usd} and max {max_usd} USDC")
     if low_vol >= high_vol:
         raise ValueError(f"need low_vol < high_vol, got {low_vol} % and {high_vol} %")
-    lo, hi = _cents(min_usd), _cents(max_usd)
+    lo, hi = cents(min_usd), cents(max_usd)
     if vol_pct is None or not math.isfinite(vol_pct):
-        amount = _cents((min_usd + max_usd) / 2)
+        amount = cents((min_usd + max_usd) / 2)
         return SizedAmount(
             amount,
             f"volatility unknown (not enough price history) → midpoint of min {lo} and max {hi}: "
@@ -77,9 +95,25 @@ def volatility_amount(
         return SizedAmount(hi, f"volatility {shown} % ≤ low {_pct(low_vol)} % → max {hi} USDC")
     if vol >= high_vol:
         return SizedAmount(lo, f"volatility {shown} % ≥ high {_pct(high_vol)} % → min {lo} USDC")
-    amount = _cents(max_usd - (vol - low_vol) / (high_vol - low_vol) * (max_usd - min_usd))
+    amount = cents(max_usd - (vol - low_vol) / (high_vol - low_vol) * (max_usd - min_usd))
     return SizedAmount(
         amount,
         f"volatility {shown} % between low {_pct(low_vol)} % and high {_pct(high_vol)} % "
         f"→ {amount} USDC (linear from max {hi} to min {lo})",
     )
+
+
+def base_amount(asset: AssetConfig, closes: Sequence[float] | npt.NDArray[np.float64]) -> SizedAmount:
+    """The USDC base amount of one buy of ``asset`` (before rules): ``amount`` for fixed sizing, or
+    :func:`volatility_amount` over the last ``sizing.window_days`` completed daily ``closes``."""
+    sizing = asset.sizing
+    if sizing.kind != "volatility" or sizing.min is None or sizing.max is None:
+        return SizedAmount(asset.amount, f"fixed amount {asset.amount} USDC")
+    vol = annualised_volatility(closes, sizing.window_days)
+    sized = volatility_amount(vol, sizing.min, sizing.max, sizing.low_vol, sizing.high_vol)
+    if vol is None:
+        have, need = len(closes), sizing.window_days + 1
+        counted = (f"not enough history (have {have} of {need} days)" if have < need
+                   else "a zero or missing close in the window")
+        return SizedAmount(sized.amount, sized.reason.replace("not enough price history", counted))
+    return sized

@@ -1,0 +1,239 @@
+"""The smart-DCA rules, each a pure function of one rule table and price history. No I/O.
+
+Each rule returns a :class:`RuleEffect`: a Decimal multiplier (1 = neutral), a one-sentence reason,
+and the indicator values it used. Short histories never raise and never produce NaN: the rule is
+neutral and says "not enough history (have N of M days)". Float statistics are compared with the
+configured Decimal thresholds through :func:`~dcactl.strategy.base.exact` (ten decimals).
+
+``closes`` everywhere: completed daily closes, oldest first, float64 (USDC per unit); ``price``: the
+latest price (USDC per unit) the MA-dip rule compares with the averages.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from dcactl.indicators import annualised_volatility, ema, last_rsi, pct_below
+
+if TYPE_CHECKING:
+    from dcactl.config import AssetConfig, DynamicFrequencyRule, MaDipsRule, RsiRule
+    from dcactl.schedule import Schedule
+
+from dcactl.strategy.base import exact
+
+__all__ = [
+    "EMA_LOOKBACK",
+    "MONTH_DAYS",
+    "RSI_LOOKBACK",
+    "FrequencyEffect",
+    "RuleEffect",
+    "frequency_effect",
+    "ma_dip_effect",
+    "nominal_days",
+    "rsi_effect",
+]
+
+FloatArray = npt.NDArray[np.float64]
+ONE = Decimal(1)
+MONTH_DAYS = Decimal("30.4375")
+"""Nominal length of a calendar month in days (365.25 / 12), for dynamic-frequency scaling."""
+RSI_LOOKBACK = 10
+"""Wilder's RSI depends (ever less) on where it starts: decide() reads ``RSI_LOOKBACK × period``
+closes, so live runs and backtests with longer histories agree (the seed's weight is < 0.01 %)."""
+EMA_LOOKBACK = 3
+"""Likewise, an EMA(n) reads ``EMA_LOOKBACK × n`` closes (the seed's weight ≈ e^-4 ≈ 2 %)."""
+
+
+def _num(x: Decimal) -> str:
+    """A configured number without trailing zeros: 2.50 → ``2.5``, 70 → ``70``."""
+    return f"{x.normalize():f}"
+
+
+def _px(x: float) -> str:
+    """A price for a reason: six significant figures (``45012.3``, ``0.00123457``)."""
+    return f"{x:.6g}"
+
+
+def _short(have: int, need: int) -> str:
+    return f"not enough history (have {have} of {need} days)"
+
+
+@dataclass(frozen=True)
+class RuleEffect:
+    """What one rule does to a buy.
+
+    ``multiplier`` scales the base amount (1 = neutral); ``skip`` is set (one sentence) when the rule
+    skips the buy; ``dip`` marks a qualifying dip (banking spends on it); ``cause`` is a short phrase
+    for the decision's summary when the rule changed something; ``indicators`` are JSON-safe floats
+    or None (never NaN).
+    """
+
+    name: str
+    multiplier: Decimal
+    reason: str
+    skip: str | None = None
+    dip: bool = False
+    overbought: bool = False
+    cause: str | None = None
+    indicators: dict[str, float | None] = field(default_factory=dict)
+
+
+def rsi_effect(rule: RsiRule, closes: FloatArray) -> RuleEffect:
+    """``[rsi]``: RSI(period) of the last completed close ≥ ``overbought`` → skip (multiplier 0) or
+    trim (× ``trim_factor``); ≤ ``oversold`` → × ``oversold_factor`` and a qualifying dip; else × 1."""
+    name, key, need = f"RSI({rule.period})", f"rsi_{rule.period}", rule.period + 1
+    value = last_rsi(closes, rule.period, rule.wilder) if closes.size >= need else None
+    if value is None:
+        why = _short(closes.size, need) if closes.size < need else "a missing close in the window"
+        return RuleEffect("rsi", ONE, f"{name}: {why} → ×1", indicators={key: None})
+    shown = f"{value:.1f}"
+    ind: dict[str, float | None] = {key: value}
+    v = exact(value)
+    ob, os_ = _num(rule.overbought), _num(rule.oversold)
+    if v >= rule.overbought:
+        text = f"{name} {shown} ≥ overbought {ob}"
+        if rule.overbought_action == "skip":
+            return RuleEffect("rsi", Decimal(0), f"{text}: skip", skip=text, overbought=True, cause=text,
+                              indicators=ind)
+        trim = _num(rule.trim_factor)
+        return RuleEffect("rsi", rule.trim_factor, f"{text}: trim ×{trim}", overbought=True,
+                          cause=f"{text} (trimmed ×{trim})", indicators=ind)
+    if v <= rule.oversold:
+        factor = rule.oversold_factor
+        note = " (buy as usual)" if factor == ONE else ""
+        return RuleEffect("rsi", factor, f"{name} {shown} ≤ oversold {os_}: ×{_num(factor)}{note}", dip=True,
+                          cause=f"{name} {shown} ≤ oversold {os_}", indicators=ind)
+    return RuleEffect("rsi", ONE, f"{name} {shown} between oversold {os_} and overbought {ob}: ×1",
+                      indicators=ind)
+
+
+def _tier(rule: MaDipsRule, depth: Decimal) -> tuple[Decimal, str]:
+    """The multiplier for a dip of ``depth`` percent and the tier's text (``≥ 10 %``, ``5–10 %``)."""
+    bounds = rule.tier_bounds
+    k = sum(1 for b in bounds if depth >= b)
+    if k == 0:
+        text = f"< {_num(bounds[0])} %" if bounds else "any dip"
+    elif k == len(bounds):
+        text = f"≥ {_num(bounds[-1])} %"
+    else:
+        text = f"{_num(bounds[k - 1])}–{_num(bounds[k])} %"
+    return rule.multipliers[k], text
+
+
+def ma_dip_effect(rule: MaDipsRule, closes: FloatArray, price: float | None) -> RuleEffect:
+    """``[ma_dips]``: the price is in a dip below MA(n) when at least that period's threshold percent
+    below it; the deepest such dip picks the tier multiplier; no dip → × 1 (and no qualifying dip)."""
+    kind = rule.kind
+    lower = kind.lower()
+    ind: dict[str, float | None] = {}
+    notes: list[str] = []
+    best: tuple[Decimal, float, int, Decimal] | None = None  # (depth, depth float, period, threshold)
+    ok_price = price is not None and math.isfinite(price) and price > 0
+    for n, threshold in zip(rule.periods, rule.thresholds, strict=True):
+        key = f"{lower}_{n}"
+        ind[key] = ind[f"below_{key}_pct"] = None
+        if closes.size < n:
+            notes.append(f"{n}-day {kind}: {_short(closes.size, n)}")
+            continue
+        avg = float(np.mean(closes[-n:])) if kind == "SMA" else float(ema(closes, n)[-1])
+        if not math.isfinite(avg):
+            notes.append(f"{n}-day {kind}: a missing close in the window")
+            continue
+        ind[key] = avg
+        below = pct_below(price, avg) if ok_price and price is not None else None
+        if below is None:
+            continue
+        ind[f"below_{key}_pct"] = below
+        depth = exact(below)
+        if depth >= threshold:
+            if best is None or depth > best[0]:
+                best = (depth, below, n, threshold)
+        else:
+            where = f"{below:.1f} % below" if below >= 0 else f"{-below:.1f} % above"
+            notes.append(f"{where} the {n}-day {kind} (a dip needs {_num(threshold)} %)")
+    if not ok_price:
+        notes.insert(0, "no current price")
+    if best is None:
+        detail = f" ({'; '.join(notes)})" if notes else ""
+        return RuleEffect("ma_dips", ONE, f"no MA dip{detail} → ×1", indicators=ind)
+    depth, below, n, threshold = best
+    multiplier, tier = _tier(rule, depth)
+    assert price is not None
+    avg_text = _px(ind[f"{lower}_{n}"] or 0.0)
+    text = f"price {_px(price)} is {below:.1f} % below its {n}-day {kind} {avg_text}"
+    return RuleEffect(
+        "ma_dips", multiplier,
+        f"{text} (dip threshold {_num(threshold)} %), the deepest dip: ×{_num(multiplier)} (tier {tier})",
+        dip=True, cause=text, indicators=ind,
+    )
+
+
+def nominal_days(schedule: Schedule) -> Decimal:
+    """A schedule's nominal period length in days: hour 1/24, day 1, week 7, month 30.4375
+    (365.25 / 12), a fixed ``<N>h/d/w`` its seconds / 86400. DST and month lengths are ignored on
+    purpose: the scaling keeps the *average* monthly budget, not each calendar month's."""
+    if schedule.fixed_seconds is not None:
+        return Decimal(schedule.fixed_seconds) / 86400
+    return {"hour": ONE / 24, "day": ONE, "week": Decimal(7), "month": MONTH_DAYS}[schedule.unit or "day"]
+
+
+def _days(x: Decimal) -> str:
+    """``7``, ``30.4375``, ``0.04167`` (an hour)."""
+    text = f"{x.normalize():f}"
+    return text if len(text) <= 8 else f"{x:.4g}"
+
+
+def _every(schedule: Schedule) -> str:
+    return f"every {schedule.noun}"
+
+
+@dataclass(frozen=True)
+class FrequencyEffect:
+    """The effective schedule, the per-buy scale ``nominal_days(effective) / nominal_days(configured)``
+    (1 when unchanged), a reason (None when the rule is off) and the volatility it used."""
+
+    schedule: Schedule
+    scale: Decimal
+    reason: str | None
+    indicators: dict[str, float | None]
+    cause: str | None = None
+
+
+def frequency_effect(asset: AssetConfig, closes: FloatArray) -> FrequencyEffect:
+    """``[dynamic_frequency]``: annualised volatility < ``low_vol`` → ``low_every``, > ``high_vol`` →
+    ``high_every``, else the asset's ``every`` (also when the volatility is unknown)."""
+    rule: DynamicFrequencyRule | None = asset.dynamic_frequency
+    configured = asset.schedule
+    if rule is None or not rule.enabled:
+        return FrequencyEffect(configured, ONE, None, {})
+    key = f"vol_{rule.window_days}d"
+    vol = annualised_volatility(closes, rule.window_days)
+    if vol is None:
+        need = rule.window_days + 1
+        why = _short(closes.size, need) if closes.size < need else "a zero or missing close in the window"
+        return FrequencyEffect(configured, ONE, f"dynamic frequency: volatility unknown, {why} → "
+                                                f"{_every(configured)} as configured", {key: None})
+    v, low, high = exact(vol), rule.low_vol, rule.high_vol
+    shown = f"volatility {vol:.1f} % over {rule.window_days} days"
+    if v < low:
+        chosen, regime = rule.low_schedule, f"{shown} < low {_num(low)} %"
+    elif v > high:
+        chosen, regime = rule.high_schedule, f"{shown} > high {_num(high)} %"
+    else:
+        return FrequencyEffect(configured, ONE, f"dynamic frequency: {shown} between {_num(low)} % and "
+                                                f"{_num(high)} % → {_every(configured)} as configured",
+                               {key: vol})
+    if chosen == configured:
+        return FrequencyEffect(configured, ONE, f"dynamic frequency: {regime} → {_every(configured)}, "
+                                                "already the configured schedule", {key: vol})
+    scale = nominal_days(chosen) / nominal_days(configured)
+    ratio = f"{_days(nominal_days(chosen))} / {_days(nominal_days(configured))} days"
+    reason = (f"dynamic frequency: {regime} → {_every(chosen)} instead of {_every(configured)}; per-buy "
+              f"amounts ×{scale:.4f} ({ratio}) to keep the monthly budget")
+    return FrequencyEffect(chosen, scale, reason, {key: vol}, cause=f"{_every(chosen)} while {regime}")
