@@ -26,8 +26,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
 )
-devnet_app = typer.Typer(help="A local Hyperliquid-compatible exchange for trying dcactl safely.",
-                         no_args_is_help=True)
+devnet_app = typer.Typer(
+    help="A local Hyperliquid-compatible exchange for trying dcactl safely.", no_args_is_help=True
+)
 app.add_typer(devnet_app, name="devnet")
 
 
@@ -48,15 +49,23 @@ def _version(value: bool) -> None:
 @app.callback()
 def _globals(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option(
-        "--config", help="portfolio.toml (else $DCACTL_CONFIG, ./portfolio.toml, user config dir).")] = None,
-    db: Annotated[Path | None, typer.Option(
-        "--db", help="Ledger file (else $DCACTL_DB, settings.database, the user data dir).")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="portfolio.toml (else $DCACTL_CONFIG, ./portfolio.toml, user config dir)."
+        ),
+    ] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="Ledger file (else $DCACTL_DB, settings.database, the user data dir)."),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and details.")] = False,
-    version: Annotated[bool | None, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = None,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = None,
 ) -> None:
     """Recurring buys (DCA) on Hyperliquid spot, with an exact SQLite ledger."""
     output.OPTIONS.json = json_
@@ -86,27 +95,151 @@ def devnet_serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: pick a free one).")] = 3001,
     seed: Annotated[int, typer.Option(help="Seed of the price walk; the same seed, the same market.")] = 0,
-    fund: Annotated[list[str] | None, typer.Option(
-        help="Credit an account with USDC at start: ADDR=AMOUNT (repeatable).")] = None,
+    fund: Annotated[
+        list[str] | None, typer.Option(help="Credit an account with USDC at start: ADDR=AMOUNT (repeatable).")
+    ] = None,
     state: Annotated[Path | None, typer.Option(help="Persist state in this SQLite file.")] = None,
     universe: Annotated[Path | None, typer.Option(help="JSON file replacing the built-in markets.")] = None,
-    rate_limit: Annotated[bool, typer.Option(
-        "--rate-limit/--no-rate-limit", help="Enforce the per-IP weight limit (1200/min).")] = True,
+    rate_limit: Annotated[
+        bool, typer.Option("--rate-limit/--no-rate-limit", help="Enforce the per-IP weight limit (1200/min).")
+    ] = True,
 ) -> None:
     """Run a local Hyperliquid-compatible exchange (POST /info, POST /exchange, /coingecko/api/v3)."""
+    funds = _parse_fund(fund or [])
     from dcactl.devnet.server import serve
 
-    serve(host=host, port=port, seed=seed, fund=_parse_fund(fund or []), state=state,
-          universe=universe, rate_limit=rate_limit)
+    serve(host=host, port=port, seed=seed, fund=funds, state=state, universe=universe, rate_limit=rate_limit)
+
+
+def _state(ctx: typer.Context) -> AppState:
+    state = ctx.obj
+    assert isinstance(state, AppState)
+    return state
+
+
+def _finish(code: ExitCode) -> None:
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))
+
+
+def _run_command(ctx: typer.Context, request: Any) -> None:
+    from dcactl.executor import execute, exit_code_for
+    from dcactl.render import render_run
+
+    result = _with_session(ctx, lambda s: execute(s, request), lock=not request.dry_run)
+    code = exit_code_for(result)
+    render_run(result, code)
+    _finish(code)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    parallel: Annotated[
+        bool | None,
+        typer.Option(
+            "--parallel/--sequential", help="All due orders at once (one signed action) or one by one."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the exact orders; place none.")] = False,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Only this asset (repeatable).")] = None,
+) -> None:
+    """Buy every enabled asset whose period is due (cron runs this)."""
+    from dcactl.executor import RunRequest
+
+    par = parallel
+    if par is None:
+        from dcactl.session import load
+
+        par = load(_state(ctx).config).settings.parallel
+    _run_command(ctx, RunRequest(command="run", parallel=par, dry_run=dry_run, only=tuple(only or ())))
+
+
+@app.command()
+def buy(
+    ctx: typer.Context,
+    asset: Annotated[str, typer.Argument(help="A configured asset, e.g. ETH.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Buy even if not due (in a period of its own).")
+    ] = False,
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="USDC to spend instead of the sizing.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the exact order; place none.")] = False,
+) -> None:
+    """Buy one asset now; without --force only if it is due."""
+    from dcactl.executor import RunRequest
+
+    usd = _parse_amount(amount) if amount is not None else None
+    _run_command(
+        ctx, RunRequest(command="buy", parallel=True, dry_run=dry_run, only=(asset,), force=force, amount=usd)
+    )
+
+
+def _parse_amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise UsageError(f"--amount {text!r}: not a number of USDC") from None
+    if not value.is_finite() or value <= 0 or value > 1_000_000:
+        raise UsageError(f"--amount {text!r}: must be a positive number of USDC (at most 1,000,000)")
+    return value
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter portfolio.toml (paper mode); never overwrites without --force."""
+    from dcactl.config import write_starter
+
+    path = write_starter(_state(ctx).config or Path("portfolio.toml"), force)
+    if output.OPTIONS.json:
+        output.print_json({"written": str(path)})
+    elif not output.OPTIONS.quiet:
+        output.out().print(f"Wrote {path}. Next: dcactl markets, then dcactl run --dry-run", markup=False)
+
+
+def _with_session(ctx: typer.Context, work: Any, *, lock: bool = False) -> Any:
+    """Open the session (config, ledger, clients), run ``work(session)`` in one event loop."""
+    import asyncio
+
+    from dcactl.session import open_session
+
+    state = _state(ctx)
+
+    async def go() -> Any:
+        async with open_session(state.config, state.db, lock=lock) as session:
+            return await work(session)
+
+    return asyncio.run(go())
+
+
+@app.command()
+def markets(
+    ctx: typer.Context,
+    asset: Annotated[str | None, typer.Argument(help="One configured asset (default: all).")] = None,
+) -> None:
+    """How each asset resolves: pair (@N), order asset id, size decimals, mid price, or paper."""
+    from dcactl.render import render_markets
+    from dcactl.reports import markets_report
+
+    render_markets(_with_session(ctx, lambda s: markets_report(s, asset)))
+
+
+_MOVABLE = ("--json", "-q", "--quiet", "-v", "--verbose")
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:
-    """Accept ``--json`` after the command too (``dcactl run --json``) by moving it to the front."""
-    if "--json" not in argv:
-        return argv
+    """Accept the value-less global flags after the command too (``dcactl run --json -q``) by moving
+    them to the front, where the app's callback reads them."""
     stop = argv.index("--") if "--" in argv else len(argv)
-    head = [a for a in argv[:stop] if a != "--json"]
-    return ["--json", *head, *argv[stop:]]
+    moved = [a for a in argv[:stop] if a in _MOVABLE]
+    if not moved:
+        return argv
+    head = [a for a in argv[:stop] if a not in _MOVABLE]
+    return [*moved, *head, *argv[stop:]]
 
 
 def main(argv: list[str] | None = None) -> Any:

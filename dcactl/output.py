@@ -8,6 +8,7 @@ fast.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,11 +33,19 @@ OPTIONS = OutputOptions()
 """Set once by the CLI's global callback; read by the render helpers."""
 
 
+PIPE_WIDTH = 160
+"""Table width when output is not a terminal (a pipe, cron mail, a file): wide enough not to cut."""
+
+
 @lru_cache(maxsize=2)
 def _console(stderr: bool) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=not stderr)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None
+    if not os.environ.get("COLUMNS") and not (hasattr(stream, "isatty") and stream.isatty()):
+        width = PIPE_WIDTH
+    return Console(stderr=stderr, highlight=False, soft_wrap=not stderr, width=width)
 
 
 def out() -> Console:

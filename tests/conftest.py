@@ -19,3 +19,63 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("DCACTL_CONFIG", "DCACTL_DB", "DCACTL_KEY", "DCACTL_CRASH_AT"):
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+# --- CLI and devnet helpers shared by the integration tests --------------------------------------
+
+import json  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+
+@dataclass
+class CliResult:
+    """What one in-process ``dcactl`` invocation did: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        """stdout parsed as the one JSON document ``--json`` promises."""
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run ``dcactl ARGS`` in-process through the real entry point (error boundary included)."""
+    from dcactl import output
+    from dcactl.cli import main
+
+    def invoke(*args: str) -> CliResult:
+        output.reset_consoles()
+        output.OPTIONS.json = output.OPTIONS.quiet = output.OPTIONS.verbose = False
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return invoke
+
+
+@pytest.fixture
+def devnet() -> Iterator[Any]:
+    """A fresh devnet (seed 11, rate limit off) in a background thread on a free loopback port."""
+    from dcactl.devnet.control import DevnetThread
+
+    with DevnetThread(seed=11) as d:
+        yield d
+
+
+def write_portfolio(path: Path, url: str, body: str, *, settings: str = "") -> Path:
+    """A portfolio for the devnet at ``url``: its CoinGecko double, a ledger next to the file."""
+    path.write_text(
+        f'[settings]\nnetwork = "{url}"\ncoingecko_url = "{url}/coingecko/api/v3"\n'
+        f'database = "ledger.db"\n{settings}\n{body}'
+    )
+    return path

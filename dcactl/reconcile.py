@@ -1,0 +1,123 @@
+"""Resolving orders whose outcome the ledger does not know yet, by asking the exchange.
+
+An intent is written before its order is signed; a crash, a timeout or a dropped response can leave
+it ``new`` or ``sent``. Before a run decides anything it asks ``orderStatus`` by cloid for each such
+intent and reads the account's fills for their oids, so the ledger matches the exchange again and
+no period is bought twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from dcactl.errors import DcactlError
+from dcactl.models import IntentStatus, OrderIntent, to_ms
+from dcactl.sync import to_fill
+
+if TYPE_CHECKING:
+    from dcactl.session import Session
+
+
+async def fills_by_oid(
+    session: Session, oids: Iterable[int], since: datetime
+) -> dict[int, list[Mapping[str, Any]]]:
+    """The account's raw fills since ``since`` for the given order ids, grouped by oid."""
+    wanted = set(oids)
+    if not wanted:
+        return {}
+    raw = await session.hl.user_fills_by_time(session.account, to_ms(since), None)
+    grouped: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    for f in raw:
+        oid = f.get("oid")
+        if oid is not None and int(oid) in wanted:
+            grouped[int(oid)].append(f)
+    return dict(grouped)
+
+
+def settle_intent(
+    session: Session, intent: OrderIntent, raw_fills: Iterable[Mapping[str, Any]], *, finished: bool = True
+) -> str:
+    """Record ``intent``'s fills (idempotent by tid) and set its final state; returns the state.
+
+    ``filled`` when the whole size filled, ``partial`` when some did (the period is complete),
+    ``unfilled`` when none did and the exchange says the order is finished; otherwise it stays
+    ``sent`` for the next run.
+    """
+    fills = [
+        replace(to_fill(r, intent.asset, (intent.cloid, intent.period)), reason=intent.reason)
+        for r in raw_fills
+    ]
+    session.ledger.add_fills(fills)
+    size = sum((f.size for f in fills), Decimal(0))
+    status: IntentStatus
+    if size >= intent.size and size > 0:
+        status = "filled"
+    elif size > 0:
+        status = "partial"
+    elif finished:
+        status = "unfilled"
+    else:
+        status = "sent"
+    session.ledger.update_intent(
+        intent.cloid,
+        status=status,
+        oid=intent.oid,
+        reason=None if status != "unfilled" else "no fill; the period stays due",
+    )
+    return status
+
+
+async def reconcile_intents(session: Session, only: set[str] | None = None) -> list[str]:
+    """Resolve every unfinished live intent (or those in ``only``); returns notes for the user.
+
+    An intent the exchange does not know (``unknownOid``) never reached it: it is closed as
+    ``rejected`` so the next attempt may go. One whose status cannot be read stays open, and its
+    asset reports ``pending`` this run.
+    """
+    intents = [
+        i
+        for i in session.ledger.open_intents()
+        if i.venue == "hyperliquid" and (only is None or i.cloid in only)
+    ]
+    if not intents:
+        return []
+
+    async def status(i: OrderIntent) -> Any:
+        try:
+            return await session.hl.order_status(session.account, i.cloid)
+        except DcactlError as exc:
+            return exc
+
+    statuses = await asyncio.gather(*(status(i) for i in intents))
+    notes: list[str] = []
+    known: list[tuple[OrderIntent, Any]] = []
+    for intent, st in zip(intents, statuses, strict=True):
+        if isinstance(st, DcactlError):
+            notes.append(f"{intent.asset}: cannot resolve order {intent.cloid} yet ({st})")
+        elif not st.known:
+            session.ledger.update_intent(
+                intent.cloid, status="rejected", reason="the exchange never received this order"
+            )
+            notes.append(
+                f"{intent.asset}: order {intent.cloid} never reached the exchange; it may be retried"
+            )
+        else:
+            known.append((replace(intent, oid=st.oid), st))
+    if known:
+        since = min(i.created_at for i, _ in known) - timedelta(seconds=5)
+        try:
+            grouped = await fills_by_oid(session, [i.oid for i, _ in known if i.oid is not None], since)
+        except DcactlError as exc:
+            return [*notes, f"cannot read fills to resolve earlier orders yet ({exc})"]
+        for intent, st in known:
+            # "filled" with no fills visible yet means the fills lag: keep it open, never "unfilled"
+            finished = st.finished and st.status != "filled"
+            state = settle_intent(session, intent, grouped.get(intent.oid or -1, []), finished=finished)
+            notes.append(f"{intent.asset}: resolved earlier order {intent.cloid}: {state}")
+    return notes

@@ -1,0 +1,131 @@
+"""Read-only reports behind ``markets``, ``status`` and ``history``: gather, compute, return rows.
+
+Each function makes its network reads concurrently and returns plain data (dataclasses or dicts
+with Decimal values); ``render.py`` turns them into tables or JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from dcactl.errors import DcactlError
+from dcactl.marketdata import load_spot_meta
+from dcactl.models import Market, utcnow
+
+if TYPE_CHECKING:
+    from dcactl.session import Session
+
+
+@dataclass(frozen=True)
+class MarketRow:
+    """How one configured asset resolves, and its current mid (USDC) when it can be read."""
+
+    asset: str
+    venue: str
+    pair: str | None
+    asset_id: int | None
+    sz_decimals: int | None
+    base_token: str | None
+    coingecko_id: str | None
+    mid: Decimal | None
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Stable JSON: decimals as strings."""
+        return {
+            "asset": self.asset,
+            "venue": self.venue,
+            "pair": self.pair,
+            "asset_id": self.asset_id,
+            "sz_decimals": self.sz_decimals,
+            "base_token": self.base_token,
+            "coingecko_id": self.coingecko_id,
+            "mid": None if self.mid is None else str(self.mid),
+            "note": self.note,
+        }
+
+
+async def resolved_markets(
+    session: Session, symbols: list[str] | None = None
+) -> dict[str, Market | DcactlError]:
+    """Resolve the configured assets (or ``symbols``) against spot metadata (cached in the ledger)."""
+    from dcactl.resolve import resolve_markets
+
+    assets = [a for a in session.config.assets if symbols is None or a.symbol in symbols]
+    meta, warning = await load_spot_meta(session.hl, session.ledger, utcnow())
+    if warning:
+        from dcactl import output
+
+        output.warn(warning)
+    resolved = resolve_markets(assets, meta)
+    return {a.symbol: resolved[a.symbol] for a in assets}
+
+
+async def current_prices(session: Session, markets: list[Market]) -> dict[str, Decimal | None]:
+    """Mid prices in USDC: one ``allMids`` for listed assets, one CoinGecko request for the rest.
+
+    An asset whose price cannot be read maps to None (its value shows as unknown, nothing fails).
+    """
+    listed = [m for m in markets if m.listed]
+    unlisted = [m for m in markets if not m.listed and m.coingecko_id]
+
+    async def mids() -> dict[str, Decimal]:
+        if not listed:
+            return {}
+        try:
+            return await session.hl.all_mids()
+        except DcactlError:
+            return {}
+
+    async def quotes() -> dict[str, Any]:
+        if not unlisted:
+            return {}
+        try:
+            return dict(await session.cg.simple_price(sorted({m.coingecko_id or "" for m in unlisted})))
+        except DcactlError:
+            return {}
+
+    all_mids, cg = await asyncio.gather(mids(), quotes())
+    out: dict[str, Decimal | None] = {}
+    for m in markets:
+        if m.listed:
+            out[m.symbol] = all_mids.get(m.coin or "")
+        else:
+            q = cg.get(m.coingecko_id or "")
+            out[m.symbol] = q.price if q is not None else None
+    return out
+
+
+async def markets_report(session: Session, asset: str | None = None) -> list[MarketRow]:
+    """One row per configured asset (or just ``asset``): pair, asset id, decimals, mid or paper."""
+    symbols = None
+    if asset is not None:
+        symbols = [session.config.asset(asset).symbol]
+    resolved = await resolved_markets(session, symbols)
+    markets = [m for m in resolved.values() if isinstance(m, Market)]
+    prices = await current_prices(session, markets)
+    rows = []
+    for symbol, m in resolved.items():
+        if not isinstance(m, Market):
+            rows.append(MarketRow(symbol, "-", None, None, None, None, None, None, note=str(m)))
+            continue
+        note = None
+        if m.venue == "paper":
+            note = f"paper ({m.coingecko_id})" if not m.listed else "paper (forced; priced from the book)"
+        rows.append(
+            MarketRow(
+                asset=symbol,
+                venue=m.venue,
+                pair=m.coin,
+                asset_id=m.asset_id,
+                sz_decimals=m.sz_decimals if m.listed else None,
+                base_token=m.base_token,
+                coingecko_id=m.coingecko_id,
+                mid=prices.get(symbol),
+                note=note,
+            )
+        )
+    return rows

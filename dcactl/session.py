@@ -1,0 +1,134 @@
+"""Everything a command needs, opened once: config, ledger, run lock, HTTP clients, signer.
+
+``open_session`` is the single place that turns global options into live objects, so every command
+resolves paths, networks and accounts the same way. Clients are created lazily; the key is loaded
+only by commands that sign (live ``run``/``buy``) or check it (``doctor``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dcactl.coingecko import CoinGeckoClient
+    from dcactl.config import Config
+    from dcactl.keys import Signer
+    from dcactl.store import Ledger
+    from dcactl.venues.hyperliquid import HyperliquidClient
+
+PAPER_ACCOUNT = "paper"
+"""The ledger's account name when no account is configured (paper mode without an address)."""
+
+
+def load(config_path: Path | None) -> Config:
+    """Find and load the portfolio file (``--config``, ``$DCACTL_CONFIG``, ./portfolio.toml, user dir)."""
+    from dcactl.config import find_config_path, load_config
+
+    return load_config(find_config_path(config_path))
+
+
+def ledger_account(config: Config) -> str:
+    """Whose ledger this is: the configured master account, else ``paper``."""
+    return (config.settings.account or PAPER_ACCOUNT).lower()
+
+
+@dataclass
+class Session:
+    """Open resources of one command. Use :func:`open_session`."""
+
+    config: Config
+    ledger: Ledger
+    db_path: Path
+    _hl: HyperliquidClient | None = None
+    _cg: CoinGeckoClient | None = None
+    _signer: Signer | None = None
+    _closers: list[Any] = field(default_factory=list)
+
+    @property
+    def network(self) -> str:
+        """The ledger's network id (``mainnet``, ``testnet``, ``devnet`` or the URL)."""
+        return self.config.settings.network_id
+
+    @property
+    def account(self) -> str:
+        """The master account (lower-case) or ``paper``."""
+        return ledger_account(self.config)
+
+    @property
+    def live(self) -> bool:
+        """True when orders are real (``mode = "live"``)."""
+        return self.config.settings.mode == "live"
+
+    @property
+    def hl(self) -> HyperliquidClient:
+        """The Hyperliquid client for the configured network (created on first use)."""
+        if self._hl is None:
+            from dcactl.venues.hyperliquid import HyperliquidClient
+
+            s = self.config.settings
+            self._hl = HyperliquidClient(s.api_url, is_mainnet=s.is_mainnet, timeout=s.request_timeout)
+            self._closers.append(self._hl)
+        return self._hl
+
+    @property
+    def cg(self) -> CoinGeckoClient:
+        """The CoinGecko client (created on first use); its key comes from ``coingecko_key``."""
+        if self._cg is None:
+            from dcactl.coingecko import CoinGeckoClient
+            from dcactl.keys import read_key_text
+
+            s = self.config.settings
+            key = read_key_text(s.coingecko_key) if s.coingecko_key else None
+            self._cg = CoinGeckoClient(s.coingecko_base_url, key, timeout=s.request_timeout)
+            self._closers.append(self._cg)
+        return self._cg
+
+    @property
+    def signer(self) -> Signer:
+        """The signing key named by ``settings.key`` (loaded on first use). Raises SecretError."""
+        if self._signer is None:
+            from dcactl.errors import SecretError
+            from dcactl.keys import load_signer
+
+            if not self.config.settings.key:
+                raise SecretError(f"{self.config.path}: settings.key: live mode needs a key source")
+            self._signer = load_signer(self.config.settings.key)
+        return self._signer
+
+    async def aclose(self) -> None:
+        """Close clients and the ledger."""
+        for closer in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                await closer.aclose()
+        self.ledger.close()
+
+
+@contextlib.asynccontextmanager
+async def open_session(
+    config_path: Path | None, db_path: Path | None, *, lock: bool = False
+) -> AsyncIterator[Session]:
+    """Load config, open (and migrate) the ledger, optionally take the run lock.
+
+    Raises ConfigError, LedgerError, or LockTimeout when another run holds the lock past
+    ``settings.lock_wait``.
+    """
+    from dcactl.config import resolve_db_path
+    from dcactl.store import Ledger
+
+    config = load(config_path)
+    path = resolve_db_path(db_path, config)
+    async with contextlib.AsyncExitStack() as stack:
+        if lock:
+            from dcactl.schedule import RunLock
+
+            stack.enter_context(RunLock(path.with_name(path.name + ".lock"), config.settings.lock_wait))
+        ledger = Ledger.open(path, network=config.settings.network_id, account=ledger_account(config))
+        session = Session(config=config, ledger=ledger, db_path=path)
+        try:
+            yield session
+        finally:
+            await session.aclose()
