@@ -31,8 +31,8 @@ from dcactl.errors import DcactlError, ExitCode, TemporaryError, UsageError
 from dcactl.marketdata import Quote, load_spot_meta, quotes_for, refresh_daily_candles
 from dcactl.models import (
     AssetResult,
-    IntentStatus,
     Fill,
+    IntentStatus,
     Market,
     OrderIntent,
     ResultStatus,
