@@ -379,3 +379,20 @@ def test_backup_is_consistent_while_another_connection_writes(tmp_path: Path) ->
         led.backup(tmp_path / "copy.db", overwrite=True)
     with Ledger.open(tmp_path / "copy.db", network="devnet", account=ACCOUNT) as copy:
         assert copy.fill_count() == batches[0] * 50
+
+
+def test_write_lock_held_too_long_is_a_temporary_error(ledger: Ledger) -> None:
+    """Another process holding the write lock past the busy timeout → TemporaryError (exit 3), not a crash."""
+    from dcactl.errors import TemporaryError
+
+    ledger.db.execute("PRAGMA busy_timeout = 20")
+    other = sqlite3.connect(ledger.path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(TemporaryError, match="locked"):
+            ledger.set_cursor("c", 1)
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    ledger.set_cursor("c", 1)
+    assert ledger.get_cursor("c") == 1

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
-from dcactl.errors import LedgerError
+from dcactl.errors import LedgerError, TemporaryError
 from dcactl.store import migrations
 
 BUSY_TIMEOUT_MS = 30_000
@@ -90,14 +90,28 @@ class LedgerBase:
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``: takes the write lock up front, so a concurrent
-        writer waits on ``busy_timeout`` instead of failing mid-way). Rolls back on any error."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        writer waits on ``busy_timeout`` instead of failing mid-way). Rolls back on any error.
+
+        Raises TemporaryError when another process held the write lock past the busy timeout,
+        LedgerError when SQLite cannot write (disk full, read-only file, I/O error); constraint
+        violations (sqlite3.IntegrityError) propagate for the caller to translate.
+        """
         try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise TemporaryError(
+                    f"{self.path}: the ledger stayed locked by another process for"
+                    f" {BUSY_TIMEOUT_MS // 1000} s; try again"
+                ) from exc
+            raise LedgerError(f"{self.path}: cannot write to the ledger: {exc}") from exc
 
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         return self._conn.execute(sql, params).fetchone()
