@@ -56,7 +56,7 @@ def _ctxs(world: World, body: dict[str, Any]) -> Any:
         s = world.series[p.index]
         mid = s.price_at(minute)
         prev = s.price_at(minute - 1_440)
-        day_base = Decimal(int(s.hours(minute // 60 - 24, minute // 60, minute)[4].sum())).scaleb(-szd)
+        day_base = Decimal(int(s.minutes(minute - 1_440, minute)[4].sum())).scaleb(-szd)
         ctxs.append(
             {
                 "prevDayPx": fmt_px(prev, szd),
