@@ -76,13 +76,15 @@ class Universe:
         return self.tokens[index]
 
     def resolve(self, coin_or_symbol: str) -> Pair | None:
-        """A pair from its coin (`@142`, `PURR/USDC`) or a base token name (`UBTC`, `HYPE`) quoted in USDC."""
+        """A pair from its coin (`@142`, `PURR/USDC`) or a base token name quoted in USDC (`UBTC`,
+        `HYPE`; `BTC` also finds `UBTC`)."""
         if coin_or_symbol in self.by_name:
             return self.by_name[coin_or_symbol]
         sym = coin_or_symbol.upper().removesuffix("/USDC")
-        for p in self.pairs:
-            if p.quote == 0 and self.tokens[p.base].name.upper() == sym:
-                return p
+        for name in (sym, "U" + sym):
+            for p in self.pairs:
+                if p.quote == 0 and self.tokens[p.base].name.upper() == name:
+                    return p
         return None
 
     def spot_meta(self) -> dict[str, Any]:

@@ -118,7 +118,7 @@ def test_set_and_shock_move_mid(dn: DevnetThread, info: Info) -> None:
     dn.admin.set_clock(dn.admin.time())
     assert dn.admin.set_price("UBTC", "100000") == Decimal(100_000)
     assert info.all_mids()["@142"] == "100000"
-    assert dn.admin.shock("@142", -10) == Decimal(90_000)
+    assert dn.admin.shock("BTC", -10) == Decimal(90_000)  # BTC finds UBTC
     assert info.all_mids()["@142"] == "90000"
 
 
