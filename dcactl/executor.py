@@ -217,7 +217,7 @@ def _decide_due(session: Session, candidates: list[Candidate], request: RunReque
         if request.force:
             c.period, c.period_end = forced_period_id(now), None
         else:
-            check = is_due(c.asset.schedule, tz, now, _last_buy(ledger, c))
+            check = is_due(c.asset.schedule, tz, now, last_buy_of(ledger, c.asset))
             c.period, c.period_end = check.period.id, check.period.end
             if not check.due:
                 c.finish("not_due", check.reason)
@@ -232,16 +232,16 @@ def _decide_due(session: Session, candidates: list[Candidate], request: RunReque
         c.cloid = make_cloid(session.network, session.account, c.symbol, c.period, c.attempt)
 
 
-def _last_buy(ledger: Any, c: Candidate) -> Any:
-    """The ledger's last scheduled buy as the schedule module wants it (bounds always known)."""
+def last_buy_of(ledger: Any, asset: AssetConfig) -> Any:
+    """The ledger's last scheduled buy of ``asset`` as ``schedule.is_due`` wants it (bounds known)."""
     from dcactl.schedule import LastBuy, period_of
 
-    record = ledger.last_buy(c.symbol)
+    record = ledger.last_buy(asset.symbol)
     if record is None:
         return None
     start, end = record.period_start, record.period_end
     if start is None or end is None:  # written without bounds: take the period under today's schedule
-        period = period_of(c.asset.schedule, record.at, "UTC")
+        period = period_of(asset.schedule, record.at, "UTC")
         start, end = start or period.start, end or period.end
     return LastBuy(at=record.at, period_start=start, period_end=end)
 
@@ -433,11 +433,10 @@ def _fill_paper(session: Session, c: Candidate, intent: OrderIntent, now: dateti
             c.market, c.size, c.limit_px, time=now, cloid=c.cloid, period=c.period, reason=c.reason
         )
     status: IntentStatus = "paper" if fill is not None else "unfilled"
-    session.ledger.record_intent(replace(intent, status=status))
+    session.ledger.record_intent(replace(intent, status=status), [fill] if fill is not None else [])
     if fill is None:
         c.finish("failed", "paper: the book had no asks within the limit price", usd_requested=c.amount)
         return
-    session.ledger.add_fills([fill])
     c.finish(
         "paper",
         c.reason,

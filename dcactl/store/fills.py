@@ -21,7 +21,7 @@ from dcactl.store.records import PositionRow
 _FILL_COLUMNS = (
     "time_us, asset, pair, side, size, price, fee, fee_token, tid, source, oid, cloid, hash, period, reason"
 )
-_INSERT = (
+FILL_INSERT = (
     "INSERT OR IGNORE INTO fills (book, tid, time_us, asset, pair, side, size, price, fee, fee_token,"
     " fee_base, source, oid, cloid, hash, period, reason, units_hi, units_lo, usd_hi, usd_lo, fee_usd_hi,"
     " fee_usd_lo, approx) VALUES (" + ", ".join("?" * 24) + ")"
@@ -97,7 +97,7 @@ class FillStore(LedgerBase):
         if not rows:
             return 0
         with self._tx() as conn:
-            cursor = conn.executemany(_INSERT, rows)
+            cursor = conn.executemany(FILL_INSERT, rows)
         return max(cursor.rowcount, 0)
 
     def fills(

@@ -17,9 +17,9 @@ from types import TracebackType
 from typing import Any, Self, get_args
 
 from dcactl.errors import LedgerError, UsageError
-from dcactl.models import FINISHED_INTENT_STATES, IntentStatus, OrderIntent
+from dcactl.models import FINISHED_INTENT_STATES, Fill, IntentStatus, OrderIntent
 from dcactl.store import codec
-from dcactl.store.fills import FillStore
+from dcactl.store.fills import FILL_INSERT, FillStore, fill_row
 from dcactl.store.records import Candle, DuplicateIntent, LastBuyRecord
 
 _INTENT_COLUMNS = (
@@ -125,11 +125,15 @@ class Ledger(FillStore):
 
     # -- order intents (write-ahead) -------------------------------------------------------------
 
-    def record_intent(self, intent: OrderIntent) -> None:
+    def record_intent(self, intent: OrderIntent, fills: Iterable[Fill] = ()) -> None:
         """Write an intent before its order is signed (durably: synchronous=FULL).
+
+        ``fills`` are stored in the same transaction: a paper buy's intent and its fill land together
+        or not at all, so a crash can neither lose the fill nor leave the period bought without one.
 
         Raises DuplicateIntent when its cloid, or its (asset, period, attempt) in this book, exists.
         """
+        fill_rows = [fill_row(self._book, f) for f in fills]
         row = (
             intent.cloid, self._book, intent.asset, intent.venue, intent.period,
             _period_start_us(intent.period),
@@ -147,6 +151,8 @@ class Ledger(FillStore):
                     " oid, reason) VALUES (" + ", ".join("?" * 18) + ")",
                     row,
                 )
+                if fill_rows:
+                    conn.executemany(FILL_INSERT, fill_rows)
         except sqlite3.IntegrityError as exc:
             raise DuplicateIntent(
                 f"an order intent for {intent.asset} in period {intent.period} attempt {intent.attempt}"
