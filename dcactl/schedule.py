@@ -37,7 +37,6 @@ import contextlib
 import fcntl
 import os
 import re
-import shlex
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,7 +54,6 @@ __all__ = [
     "Period",
     "RunLock",
     "Schedule",
-    "cron_line",
     "forced_period_id",
     "is_due",
     "lock_path_for",
@@ -63,7 +61,6 @@ __all__ = [
     "parse_every",
     "parse_period_id",
     "period_of",
-    "systemd_units",
 ]
 
 Unit = Literal["hour", "day", "week", "month"]
@@ -322,8 +319,11 @@ def is_due(schedule: Schedule, tz: str | ZoneInfo, now: datetime, last_buy: Last
     if last_buy is None:
         reason = f"never bought; due in this {noun} (from {_human(current.start)})"
         return DueCheck(True, current, now, reason)
-    for t, what in ((last_buy.at, "last buy time"), (last_buy.period_start, "period start"),
-                    (last_buy.period_end, "period end")):
+    for t, what in (
+        (last_buy.at, "last buy time"),
+        (last_buy.period_start, "period start"),
+        (last_buy.period_end, "period end"),
+    ):
         _require_aware(t, what)
     at = last_buy.at.astimezone(UTC)
     after_recorded = now >= last_buy.period_end
@@ -331,7 +331,9 @@ def is_due(schedule: Schedule, tz: str | ZoneInfo, now: datetime, last_buy: Last
     next_due = _earliest_due(schedule, zone, last_buy)
     if after_recorded and before_current:
         return DueCheck(
-            True, current, now,
+            True,
+            current,
+            now,
             f"last bought {_human(at)}, before this {noun} (from {_human(current.start)}); due",
         )
     if not before_current:
@@ -344,9 +346,7 @@ def is_due(schedule: Schedule, tz: str | ZoneInfo, now: datetime, last_buy: Last
     return DueCheck(False, current, max(next_due, now), reason)
 
 
-def missed_periods(
-    schedule: Schedule, tz: str | ZoneInfo, last_buy: LastBuy | None, now: datetime
-) -> int:
+def missed_periods(schedule: Schedule, tz: str | ZoneInfo, last_buy: LastBuy | None, now: datetime) -> int:
     """How many whole periods ended, after a buy became allowed again, with no buy since ``last_buy``.
 
     Only reported (``status``): dcactl never catches up. 0 when there is no last buy (nothing to
@@ -450,90 +450,3 @@ class RunLock:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.release()
-
-
-# --- cron and systemd ----------------------------------------------------------------------------
-
-
-def _abs(path: str | os.PathLike[str], what: str) -> str:
-    text = os.fspath(path)
-    if any(c in text for c in "\n\r\0"):
-        raise ValueError(f"{what} path contains a line break or NUL: {text!r}")
-    return os.path.abspath(text)
-
-
-def cron_line(
-    dcactl_path: str | os.PathLike[str],
-    config_path: str | os.PathLike[str],
-    db_path: str | os.PathLike[str],
-    every_minutes: int = 15,
-) -> str:
-    """One crontab line that runs ``dcactl run`` every ``every_minutes`` (1..60) minutes.
-
-    Paths are made absolute and shell-quoted. ``--quiet`` makes dcactl silent on success, so cron
-    mails only on failure; nothing is redirected (errors must reach that mail). ``%`` is special in
-    crontab (it starts stdin), so a path containing it is refused with ValueError, as are line breaks.
-    """
-    if not 1 <= every_minutes <= 60:
-        raise ValueError(f"every_minutes must be between 1 and 60, got {every_minutes}")
-    paths = [_abs(dcactl_path, "dcactl"), _abs(config_path, "config"), _abs(db_path, "ledger")]
-    for p in paths:
-        if "%" in p:
-            raise ValueError(f"cron cannot run a command whose path contains '%': {p}")
-    minute = "0" if every_minutes == 60 else ("*" if every_minutes == 1 else f"*/{every_minutes}")
-    exe, cfg, db = (shlex.quote(p) for p in paths)
-    return f"{minute} * * * * {exe} --config {cfg} --db {db} --quiet run"
-
-
-_SYSTEMD_PLAIN = re.compile(r"^[A-Za-z0-9_./:@+,=-]+$")
-
-
-def _systemd_quote(arg: str) -> str:
-    """Quote one ExecStart argument: ``%`` → ``%%`` (specifiers), ``$`` → ``$$``, C-style escapes."""
-    escaped = arg.replace("%", "%%").replace("$", "$$")
-    if _SYSTEMD_PLAIN.match(escaped):
-        return escaped
-    return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def systemd_units(
-    dcactl_path: str | os.PathLike[str],
-    config_path: str | os.PathLike[str],
-    db_path: str | os.PathLike[str],
-    on_calendar: str = "*:0/15",
-) -> dict[str, str]:
-    """``{"dcactl.service": ..., "dcactl.timer": ...}``: a oneshot service and its timer.
-
-    The timer has ``Persistent=true`` (a run missed while the machine was off happens at boot). The
-    service does not pass ``--quiet``: the journal keeps one record per run. Paths are made absolute
-    and quoted for systemd (``%`` and ``$`` escaped).
-    """
-    if any(c in on_calendar for c in "\n\r\0"):
-        raise ValueError(f"OnCalendar contains a line break: {on_calendar!r}")
-    exe, cfg, db = (
-        _systemd_quote(_abs(p, what))
-        for p, what in ((dcactl_path, "dcactl"), (config_path, "config"), (db_path, "ledger"))
-    )
-    service = (
-        "[Unit]\n"
-        "Description=dcactl: recurring spot buys on Hyperliquid\n"
-        "Wants=network-online.target\n"
-        "After=network-online.target\n"
-        "\n"
-        "[Service]\n"
-        "Type=oneshot\n"
-        f"ExecStart={exe} --config {cfg} --db {db} run\n"
-    )
-    timer = (
-        "[Unit]\n"
-        "Description=Run dcactl (recurring spot buys) on a timer\n"
-        "\n"
-        "[Timer]\n"
-        f"OnCalendar={on_calendar}\n"
-        "Persistent=true\n"
-        "Unit=dcactl.service\n"
-        "\n"
-        "[Install]\n"
-        "WantedBy=timers.target\n"
-    )
-    return {"dcactl.service": service, "dcactl.timer": timer}

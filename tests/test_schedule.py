@@ -19,7 +19,6 @@ from dcactl.schedule import (
     Period,
     RunLock,
     Schedule,
-    cron_line,
     forced_period_id,
     is_due,
     lock_path_for,
@@ -27,7 +26,6 @@ from dcactl.schedule import (
     parse_every,
     parse_period_id,
     period_of,
-    systemd_units,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -429,45 +427,3 @@ def test_lock_is_exclusive_within_a_process(tmp_path: Path) -> None:
     first.release()
     with RunLock(lock, 0):
         pass
-
-
-# --- cron and systemd ----------------------------------------------------------------------------
-
-
-def test_cron_line() -> None:
-    """The cron line uses absolute quoted paths, --quiet, global options first, and no redirection."""
-    line = cron_line("/opt/dca tool/bin/dcactl", "/home/u/portfolio.toml", "/home/u/ledger.db")
-    assert line == (
-        "*/15 * * * * '/opt/dca tool/bin/dcactl' --config /home/u/portfolio.toml "
-        "--db /home/u/ledger.db --quiet run"
-    )
-    assert ">" not in line and "2>&1" not in line
-    assert cron_line("/x/dcactl", "/c", "/d", every_minutes=60).startswith("0 * * * * ")
-    assert cron_line("/x/dcactl", "/c", "/d", every_minutes=1).startswith("* * * * * ")
-
-
-def test_cron_line_makes_paths_absolute_and_refuses_percent(monkeypatch: pytest.MonkeyPatch,
-                                                            tmp_path: Path) -> None:
-    """Relative paths become absolute; '%' (special to cron) and bad intervals are refused."""
-    monkeypatch.chdir(tmp_path)
-    line = cron_line("/x/dcactl", "portfolio.toml", "db.sqlite")
-    assert f"--config {tmp_path}/portfolio.toml" in line
-    with pytest.raises(ValueError, match="%"):
-        cron_line("/x/dcactl", "/home/u/100%.toml", "/d")
-    with pytest.raises(ValueError):
-        cron_line("/x/dcactl", "/c", "/d", every_minutes=0)
-
-
-def test_systemd_units() -> None:
-    """A oneshot service with quoted absolute paths and a persistent timer."""
-    units = systemd_units("/opt/dca tool/bin/dcactl", "/home/u/p%.toml", "/home/u/$db")
-    service, timer = units["dcactl.service"], units["dcactl.timer"]
-    assert "Type=oneshot\n" in service
-    assert (
-        'ExecStart="/opt/dca tool/bin/dcactl" --config "/home/u/p%%.toml" --db "/home/u/$$db" run\n'
-    ) in service
-    assert "OnCalendar=*:0/15\n" in timer
-    assert "Persistent=true\n" in timer
-    assert "WantedBy=timers.target\n" in timer
-    hourly = systemd_units("/a", "/b", "/c", on_calendar="hourly")["dcactl.timer"]
-    assert hourly.count("OnCalendar=") == 1 and "OnCalendar=hourly\n" in hourly
