@@ -113,7 +113,7 @@ def print_table(
     right_set = set(right)
     table = Table(title=title, caption=caption, title_justify="left")
     for column in columns:
-        table.add_column(column, justify="right" if column in right_set else "left", no_wrap=True)
+        table.add_column(column, justify="right" if column in right_set else "left", overflow="fold")
     for row in rows:
         table.add_row(*(Text("-" if cell is None else str(cell)) for cell in row))
     out().print(table)
@@ -124,7 +124,7 @@ def fmt_usd(value: Decimal | None, places: int = 2) -> str:
     if value is None:
         return "-"
     q = Decimal(1).scaleb(-places)
-    return f"{value.quantize(q):,}"
+    return f"{value.quantize(q):,f}"
 
 
 def fmt_dec(value: Decimal | None) -> str:
@@ -133,3 +133,21 @@ def fmt_dec(value: Decimal | None) -> str:
         return "-"
     text = format(value.normalize(), "f")
     return text if text != "-0" else "0"
+
+
+def fmt_units(value: Decimal | None) -> str:
+    """Token units for a table: at most 8 decimals (the ledger and exports keep every digit)."""
+    if value is None:
+        return "-"
+    return fmt_dec(value.quantize(Decimal("1e-8")) if value.as_tuple().exponent < -8 else value)  # type: ignore[operator]
+
+
+def fmt_price(value: Decimal | None) -> str:
+    """A price in USDC for a table: 2 decimals from 100, 4 from 1, else 6 significant figures."""
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value.quantize(Decimal('0.01')):,f}"
+    if abs(value) >= 1:
+        return f"{value.quantize(Decimal('0.0001')):f}"
+    return fmt_dec(Decimal(f"{value:.6g}"))

@@ -6,15 +6,18 @@ one place and ``cli.py`` stays thin.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from dcactl import output
 from dcactl.errors import ExitCode
-from dcactl.output import fmt_dec, fmt_usd
+from dcactl.output import fmt_dec, fmt_price, fmt_units, fmt_usd
 
 if TYPE_CHECKING:
-    from dcactl.models import RunResult
-    from dcactl.reports import MarketRow
+    from dcactl.models import Fill, RunResult
+    from dcactl.reports import MarketRow, StatusReport
+    from dcactl.stats import Lot
 
 _STATUS_STYLE = {
     "filled": "green",
@@ -58,8 +61,8 @@ def render_run(result: RunResult, code: ExitCode) -> None:
             Text(r.venue),
             Text(r.status, style=_STATUS_STYLE.get(r.status, "")),
             Text(fmt_usd(usd)),
-            Text(fmt_dec(r.size)),
-            Text(fmt_dec(r.avg_price)),
+            Text(fmt_units(r.size)),
+            Text(fmt_price(r.avg_price)),
             Text(fee),
             Text(r.reason or ""),
         )
@@ -83,3 +86,164 @@ def render_markets(rows: list[MarketRow]) -> None:
         ],
         right=("asset id", "szDecimals", "mid (USDC)"),
     )
+
+
+def render_status(report: StatusReport) -> None:
+    """``status``: per asset and source, then totals per source (real and paper apart)."""
+    if output.OPTIONS.json:
+        output.print_json(report.to_json())
+        return
+    output.print_table(
+        f"Portfolio on {report.network} ({report.account}) — values in USDC",
+        [
+            "asset",
+            "source",
+            "units",
+            "invested",
+            "avg cost",
+            "fees",
+            "value",
+            "PnL",
+            "PnL %",
+            "buys",
+            "last buy",
+            "next due",
+            "missed",
+        ],
+        [
+            [
+                r.asset,
+                r.source,
+                fmt_dec(r.units),
+                fmt_usd(r.invested_usd),
+                fmt_dec(r.avg_cost),
+                fmt_usd(r.fees_usd),
+                fmt_usd(r.value_usd),
+                fmt_usd(r.pnl_usd),
+                None if r.pnl_pct is None else f"{r.pnl_pct}%",
+                r.buys,
+                _when(r.last_buy),
+                _when(r.next_due),
+                report.schedule.get(r.asset, (None, 0))[1] if r.source in ("dcactl", "paper") else None,
+            ]
+            for r in report.rows
+        ],
+        right=("units", "invested", "avg cost", "fees", "value", "PnL", "PnL %", "buys", "missed"),
+    )
+    output.print_table(
+        "Totals by source",
+        ["source", "invested", "fees", "value", "PnL", "PnL %", "buys"],
+        [
+            [
+                name,
+                fmt_usd(t.invested_usd),
+                fmt_usd(t.fees_usd),
+                fmt_usd(t.value_usd),
+                fmt_usd(t.pnl_usd),
+                None if t.pnl_pct is None else f"{t.pnl_pct}%",
+                t.buys,
+            ]
+            for name, t in report.totals.items()
+        ],
+        right=("invested", "fees", "value", "PnL", "PnL %", "buys"),
+        caption="real = dcactl + external + imported; paper is never mixed in",
+    )
+
+
+def _when(t: datetime | None) -> str | None:
+    return None if t is None else t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def render_history(fills: list[Fill], fmt: str) -> None:
+    """``history``: a table (newest first), or CSV/JSON with the columns of PRODUCT.md."""
+    from dcactl.stats import HISTORY_COLUMNS, history_record
+
+    records = [history_record(f) for f in fills]
+    if output.OPTIONS.json or fmt == "json":
+        output.print_json({"fills": records})
+    elif fmt == "csv":
+        import csv
+        import sys
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(HISTORY_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+    else:
+        output.print_table(
+            "Ledger (newest first)",
+            ["time", "asset", "source", "size", "price", "USDC", "fee", "period", "reason"],
+            [
+                [
+                    r["time"],
+                    r["asset"],
+                    r["source"],
+                    r["size"],
+                    r["price"],
+                    fmt_usd(_d(r["usd"])),
+                    f"{r['fee']} {r['fee_token']}",
+                    r["period"],
+                    r["reason"],
+                ]
+                for r in reversed(records)
+            ],
+            right=("size", "price", "USDC"),
+        )
+
+
+def _d(text: str) -> Decimal:
+    return Decimal(text)
+
+
+def render_lots(lots: list[Lot], year: int, method: str, tz: str) -> None:
+    """``lots``: cost-basis lots for a tax year, values in USDC."""
+    if output.OPTIONS.json:
+        output.print_json(
+            {
+                "year": year,
+                "method": method,
+                "timezone": tz,
+                "currency": "USDC",
+                "lots": [lot.to_json() for lot in lots],
+            }
+        )
+        return
+    output.print_table(
+        f"Cost-basis lots {year} ({method}, year in {tz}) — values in USDC, not USD",
+        [
+            "asset",
+            "acquired",
+            "source",
+            "units",
+            "cost",
+            "unit cost",
+            "remaining",
+            "cost remaining",
+            "proceeds",
+            "in year",
+        ],
+        [
+            [
+                lot.asset,
+                _when(lot.acquired),
+                lot.source,
+                fmt_dec(lot.units),
+                fmt_usd(lot.cost_usd, 8),
+                fmt_dec(lot.unit_cost),
+                fmt_dec(lot.units_remaining),
+                fmt_usd(lot.cost_remaining_usd, 8),
+                fmt_usd(lot.proceeds_usd, 8),
+                "yes" if lot.in_year else "no",
+            ]
+            for lot in lots
+        ],
+        right=("units", "cost", "unit cost", "remaining", "cost remaining", "proceeds"),
+    )
+
+
+def render_document(document: dict[str, Any], lines: list[str]) -> None:
+    """A command whose result is a small report: JSON, or the given lines (unless ``--quiet``)."""
+    if output.OPTIONS.json:
+        output.print_json(document)
+    elif not output.OPTIONS.quiet:
+        for line in lines:
+            output.out().print(line, markup=False)

@@ -7,16 +7,18 @@ with Decimal values); ``render.py`` turns them into tables or JSON.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dcactl.errors import DcactlError
 from dcactl.marketdata import load_spot_meta
-from dcactl.models import Market, utcnow
+from dcactl.models import Market, iso_utc, utcnow
 
 if TYPE_CHECKING:
     from dcactl.session import Session
+    from dcactl.stats import StatusRow, Totals
 
 
 @dataclass(frozen=True)
@@ -129,3 +131,98 @@ async def markets_report(session: Session, asset: str | None = None) -> list[Mar
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """``status``: one row per (asset, source), totals per source, and each asset's schedule."""
+
+    as_of: datetime
+    network: str
+    account: str
+    rows: list[StatusRow]
+    totals: dict[str, Totals]
+    schedule: dict[str, tuple[datetime | None, int]]
+    """Configured asset → (next due instant, periods missed since its last scheduled buy)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``status --json`` document of PRODUCT.md (plus ``missed_periods`` per asset row)."""
+        assets = []
+        for r in self.rows:
+            item = r.to_json()
+            missed = self.schedule.get(r.asset, (None, 0))[1] if r.source in ("dcactl", "paper") else 0
+            item["missed_periods"] = missed
+            assets.append(item)
+        return {
+            "as_of": iso_utc(self.as_of),
+            "network": self.network,
+            "account": self.account,
+            "assets": assets,
+            "totals": {k: v.to_json() for k, v in self.totals.items()},
+        }
+
+
+def schedule_state(session: Session, now: datetime) -> dict[str, tuple[datetime | None, int]]:
+    """For each enabled configured asset: when it is next due and how many periods were missed."""
+    from dcactl.executor import last_buy_of
+    from dcactl.schedule import is_due, missed_periods
+
+    tz = session.config.settings.timezone
+    out: dict[str, tuple[datetime | None, int]] = {}
+    for asset in session.config.assets:
+        if not asset.enabled:
+            out[asset.symbol] = (None, 0)
+            continue
+        last = last_buy_of(session.ledger, asset)
+        check = is_due(asset.schedule, tz, now, last)
+        missed = missed_periods(asset.schedule, tz, last, now) if last is not None else 0
+        out[asset.symbol] = (check.next_due, missed)
+    return out
+
+
+async def status_report(session: Session) -> StatusReport:
+    """Positions from the ledger, valued at current mids (one request per price source)."""
+    from dcactl.resolve import resolve_markets
+    from dcactl.stats import status_rows, totals
+
+    now = utcnow()
+    positions = session.ledger.positions()
+    configured = {a.symbol for a in session.config.assets}
+    extra = sorted({p.asset for p in positions} - configured)
+    resolved = await resolved_markets(session)
+    if extra:
+        meta, _ = await load_spot_meta(session.hl, session.ledger, now)
+        resolved.update(resolve_markets([(s, "auto", None, None) for s in extra], meta))
+    markets = [m for m in resolved.values() if isinstance(m, Market)]
+    prices = await current_prices(session, markets)
+    rows = status_rows(positions, prices)
+    held = {(r.asset, r.source) for r in rows}
+    source = "dcactl" if session.live else "paper"
+    for asset in session.config.assets:  # a configured asset never bought still shows its schedule
+        if not any(a == asset.symbol for a, _ in held):
+            rows.append(_empty_row(asset.symbol, source, prices.get(asset.symbol)))
+    sched = schedule_state(session, now)
+    rows = [replace(r, next_due=sched.get(r.asset, (None, 0))[0]) for r in rows]
+    return StatusReport(now, session.network, session.account, rows, totals(rows), sched)
+
+
+def _empty_row(asset: str, source: str, mid: Decimal | None) -> StatusRow:
+    from dcactl.stats import StatusRow
+
+    zero = Decimal(0)
+    return StatusRow(
+        asset=asset,
+        source=source,
+        units=zero,
+        invested_usd=zero,
+        cost_usd=zero,
+        avg_cost=None,
+        fees_usd=zero,
+        value_usd=zero if mid is not None else None,
+        pnl_usd=None,
+        pnl_pct=None,
+        buys=0,
+        first_buy=None,
+        last_buy=None,
+        mid=mid,
+    )

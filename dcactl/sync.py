@@ -16,10 +16,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dcactl.errors import UsageError
 from dcactl.models import Fill, from_ms, iso_utc
 from dcactl.store import Ledger, codec
+
+if TYPE_CHECKING:
+    from dcactl.session import Session
 
 PAGE_CAP = 2000
 """The exchange's maximum number of fills per ``userFillsByTime`` response."""
@@ -88,13 +92,20 @@ def to_fill(raw: Mapping[str, Any], asset: str, intent: tuple[str, str] | None) 
         raise ValueError(f"side {side!r}")
     raw_cloid = raw.get("cloid")
     return Fill(
-        time=codec.from_us(int(raw["time"]) * 1000), asset=asset, pair=str(raw["coin"]), side=side,
-        size=_decimal(raw["sz"]), price=_decimal(raw["px"]), fee=_decimal(raw.get("fee", "0")),
-        fee_token=str(raw.get("feeToken") or "USDC"), tid=str(raw["tid"]),
+        time=codec.from_us(int(raw["time"]) * 1000),
+        asset=asset,
+        pair=str(raw["coin"]),
+        side=side,
+        size=_decimal(raw["sz"]),
+        price=_decimal(raw["px"]),
+        fee=_decimal(raw.get("fee", "0")),
+        fee_token=str(raw.get("feeToken") or "USDC"),
+        tid=str(raw["tid"]),
         source="dcactl" if intent else "external",
         oid=None if raw.get("oid") is None else int(raw["oid"]),
         cloid=intent[0] if intent else (str(raw_cloid) if raw_cloid else None),
-        hash=raw.get("hash") or None, period=intent[1] if intent else None,
+        hash=raw.get("hash") or None,
+        period=intent[1] if intent else None,
     )
 
 
@@ -117,8 +128,13 @@ class _IntentIndex:
 
 
 async def sync_fills(
-    ledger: Ledger, fetch_page: FetchPage, coin_to_asset: Mapping[str, str], *,
-    since: datetime | None = None, full: bool = False, now: datetime,
+    ledger: Ledger,
+    fetch_page: FetchPage,
+    coin_to_asset: Mapping[str, str],
+    *,
+    since: datetime | None = None,
+    full: bool = False,
+    now: datetime,
 ) -> SyncReport:
     """Page the account's fills into ``ledger``; see the module docstring.
 
@@ -184,8 +200,11 @@ async def sync_fills(
 
 
 def _page_fills(
-    page: list[dict[str, Any]], coin_to_asset: Mapping[str, str], intents: _IntentIndex,
-    seen_tids: set[str], report: SyncReport,
+    page: list[dict[str, Any]],
+    coin_to_asset: Mapping[str, str],
+    intents: _IntentIndex,
+    seen_tids: set[str],
+    report: SyncReport,
 ) -> list[Fill]:
     """The spot fills of one page not already seen in this sync, as Fills."""
     out: list[Fill] = []
@@ -209,3 +228,30 @@ def _page_fills(
         out.append(fill)
     return out
 
+
+async def sync_account(session: Session, *, since: datetime | None = None, full: bool = False) -> SyncReport:
+    """Sync the configured account's fills from its exchange into the ledger (``dcactl sync``).
+
+    Fills are named by the configured assets' pairs first, then by every USDC spot pair's ticker.
+    Raises UsageError when no account is configured (paper mode without an address).
+    """
+    from dcactl.marketdata import load_spot_meta
+    from dcactl.models import Market, utcnow
+    from dcactl.resolve import coin_to_symbol, resolve_markets
+
+    account = session.config.settings.account
+    if not account:
+        raise UsageError(
+            f"{session.config.path}: settings.account: sync needs the account whose fills to read"
+        )
+    now = utcnow()
+    meta, _ = await load_spot_meta(session.hl, session.ledger, now)
+    names = coin_to_symbol(meta)
+    for market in resolve_markets(session.config.assets, meta).values():
+        if isinstance(market, Market) and market.coin:
+            names[market.coin] = market.symbol
+
+    async def fetch_page(start_ms: int, end_ms: int | None) -> list[dict[str, Any]]:
+        return [dict(f) for f in await session.hl.user_fills_by_time(account.lower(), start_ms, end_ms)]
+
+    return await sync_fills(session.ledger, fetch_page, names, since=since, full=full, now=now)

@@ -70,12 +70,3 @@ def devnet() -> Iterator[Any]:
 
     with DevnetThread(seed=11) as d:
         yield d
-
-
-def write_portfolio(path: Path, url: str, body: str, *, settings: str = "") -> Path:
-    """A portfolio for the devnet at ``url``: its CoinGecko double, a ledger next to the file."""
-    path.write_text(
-        f'[settings]\nnetwork = "{url}"\ncoingecko_url = "{url}/coingecko/api/v3"\n'
-        f'database = "ledger.db"\n{settings}\n{body}'
-    )
-    return path

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
-from conftest import write_portfolio
+from support import write_portfolio
 
 from dcactl.store import Ledger
 
