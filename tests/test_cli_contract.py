@@ -1,0 +1,270 @@
+"""The CLI contract of PRODUCT.md: one-line errors and exit 2 that write nothing, exit 3 for a held
+lock or an unreachable exchange, every documented command present, and a light ``--help``."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import write_portfolio
+
+from dcactl import __version__
+from dcactl.schedule import RunLock, lock_path_for
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = '\n[assets.BTC]\namount = 100\nevery = "day"\n[assets.ETH]\namount = 50\nevery = "day"\n'
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative name → content), to prove a command wrote nothing."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _one_error(res: Any, expected: str) -> None:
+    """Exit 2, nothing on stdout, exactly one ``dcactl: error:`` line on stderr, equal to ``expected``."""
+    assert res.code == 2, (res.code, res.out, res.err)
+    assert res.out == ""
+    assert res.err.splitlines() == [f"dcactl: error: {expected}"]
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    """A folder holding only the test's inputs (HOME lives next to it, not inside)."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    return folder
+
+
+# -- exit 2: bad input, one line, nothing written --------------------------------------------------
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_malformed_toml(work: Path, cli: Any, json_flag: list[str]) -> None:
+    """A TOML syntax error names the file, line and column; exit 2; nothing written (also with --json)."""
+    cfg = work / "p.toml"
+    cfg.write_text('[settings\nmode = "paper"\n')
+    before = _files(work)
+    res = cli("--config", str(cfg), *json_flag, "status")
+    _one_error(res, f"{cfg}: line 1, column 10: invalid TOML: expected ']' at the end of a table declaration")
+    assert _files(work) == before
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_unknown_key_suggests_the_right_one(work: Path, cli: Any, json_flag: list[str]) -> None:
+    """``netwrk`` is an unknown key with a "did you mean `network`"; exit 2; nothing written."""
+    cfg = work / "p.toml"
+    cfg.write_text('[settings]\nnetwrk = "devnet"\ndatabase = "ledger.db"\n' + ASSETS)
+    before = _files(work)
+    res = cli("--config", str(cfg), "run", *json_flag)
+    _one_error(res, f"{cfg}: settings.netwrk: unknown key; did you mean `network`?")
+    assert _files(work) == before
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_negative_amount(work: Path, cli: Any, json_flag: list[str]) -> None:
+    """A negative amount is refused by key path; exit 2; no ledger created."""
+    cfg = work / "p.toml"
+    cfg.write_text('[settings]\nnetwork = "devnet"\ndatabase = "ledger.db"\n'
+                   '[assets.BTC]\namount = -10\nevery = "day"\n')
+    before = _files(work)
+    res = cli("--config", str(cfg), *json_flag, "run")
+    _one_error(res, f"{cfg}: assets.BTC.amount: must be a positive number of USDC, got -10")
+    assert _files(work) == before
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_missing_config_file(work: Path, cli: Any, json_flag: list[str]) -> None:
+    """A missing --config file is one line pointing at `dcactl init`; exit 2; nothing created."""
+    cfg = work / "missing.toml"
+    res = cli("--config", str(cfg), *json_flag, "status")
+    _one_error(res, f"{cfg}: no such file; run `dcactl init` to create a starter portfolio there,"
+                    " or pass --config PATH")
+    assert _files(work) == {}
+
+
+@pytest.mark.parametrize("command", [["status"], ["history"], ["run"], ["sync"]])
+def test_corrupt_ledger_is_left_untouched(work: Path, cli: Any, command: list[str]) -> None:
+    """A ledger of random bytes is refused (exit 2, one line) and stays byte-for-byte the same,
+    with no -wal/-shm/-journal created, whatever the command (also with --json)."""
+    cfg = work / "p.toml"
+    cfg.write_text('[settings]\nnetwork = "devnet"\naccount = "0x' + "ab" * 20 + '"\n'
+                   'database = "ledger.db"\n' + ASSETS)
+    db = work / "ledger.db"
+    junk = bytes(range(256)) * 16 + b"not sqlite at all"
+    db.write_bytes(junk)
+    before = _files(work)
+    for extra in ([], ["--json"]):
+        res = cli("--config", str(cfg), *extra, *command)
+        _one_error(res, f"{db}: not a dcactl ledger (not an SQLite database)")
+        assert db.read_bytes() == junk
+        after = _files(work)
+        after.pop("ledger.db.lock", None)  # `run`/`sync` take the run lock before opening the ledger
+        assert after == before
+
+
+def test_init_refuses_to_overwrite_then_force(work: Path, cli: Any) -> None:
+    """`init` on an existing file: exit 2, file unchanged; `init --force` replaces it (exit 0)."""
+    cfg = work / "p.toml"
+    cfg.write_text("# mine\n")
+    for extra in ([], ["--json"]):
+        res = cli("--config", str(cfg), *extra, "init")
+        _one_error(res, f"{cfg} already exists; not overwriting it (`dcactl init --force` replaces it)")
+        assert cfg.read_text() == "# mine\n"
+    res = cli("--config", str(cfg), "init", "--force", "--json")
+    assert (res.code, res.err) == (0, "")
+    assert res.json() == {"written": str(cfg)}
+    assert "[settings]" in cfg.read_text() and "# mine" not in cfg.read_text()
+
+
+def test_init_writes_a_portfolio_that_loads(work: Path, cli: Any) -> None:
+    """`init` writes a commented paper portfolio that `dcactl` itself loads without error."""
+    cfg = work / "new.toml"
+    res = cli("--config", str(cfg), "init")
+    assert res.code == 0 and res.err == ""
+    assert res.out.startswith(f"Wrote {cfg}.")
+    from dcactl.session import load
+
+    config = load(cfg)
+    assert config.settings.mode == "paper" and config.assets
+    assert "#" in cfg.read_text()
+
+
+# -- exit 3: temporary ---------------------------------------------------------------------------
+
+
+def test_lock_held_past_lock_wait_exits_3(tmp_path: Path, devnet: Any, cli: Any) -> None:
+    """Another run holding the ledger's lock past `lock_wait = 0`: exit 3, one line naming the lock."""
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, ASSETS, settings="lock_wait = 0")
+    lock = lock_path_for(tmp_path / "ledger.db")
+    with RunLock(lock, 0):
+        res = cli("--config", str(cfg), "run")
+        assert res.code == 3, res.err
+        assert res.out == ""
+        (line,) = res.err.splitlines()
+        assert line.startswith("dcactl: error: ") and str(lock) in line
+        res = cli("--config", str(cfg), "--json", "run")
+        assert (res.code, res.out, len(res.err.splitlines())) == (3, "", 1)
+    assert not (tmp_path / "ledger.db").exists(), "nothing was written while the lock was held"
+    assert cli("--config", str(cfg), "run", "-q").code == 0
+
+
+def test_every_asset_failing_temporarily_exits_3(tmp_path: Path, devnet: Any, cli: Any) -> None:
+    """Every /info answering 502 on a paper run: each asset fails as temporary, the run exits 3."""
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, ASSETS)
+    devnet.admin.faults(kind="error", path="/info", status=502)
+    res = cli("--config", str(cfg), "--json", "run")
+    assert res.code == 3, res.err
+    results = res.json()["results"]
+    assert {r["asset"] for r in results} == {"BTC", "ETH"}
+    assert {r["status"] for r in results} == {"failed"}
+    assert all(r["reason"].startswith("temporary:") and "502" in r["reason"] for r in results)
+    devnet.admin.clear_faults()
+    assert cli("--config", str(cfg), "run", "-q").code == 0, "the next run buys once the exchange is back"
+
+
+# -- every documented command exists ---------------------------------------------------------------
+
+_SUBGROUPS = ("schedule", "import", "devnet")
+_VALUED = ("--config", "--db")
+
+
+def _command_of(words: list[str]) -> set[tuple[str, ...]]:
+    """The command named by the words after ``dcactl`` (global options skipped); a group's
+    sub-command too (``schedule cron/systemd`` names both)."""
+    i = 0
+    while i < len(words) and words[i].startswith("-"):
+        i += 2 if words[i] in _VALUED else 1
+    if i >= len(words) or not re.fullmatch(r"[a-z][\w-]*", words[i]):
+        return set()
+    cmd = words[i]
+    if cmd in _SUBGROUPS and i + 1 < len(words):
+        return {(cmd, sub) for sub in words[i + 1].split("/")}
+    return {(cmd,)}
+
+
+def _commands_in(text: str, *, bare_table: bool) -> set[tuple[str, ...]]:
+    """``dcactl <cmd>`` in the fenced code blocks of ``text`` and in the first column of its tables
+    (``bare_table``: that column names commands without the ``dcactl`` prefix, as PRODUCT.md's)."""
+    found: set[tuple[str, ...]] = set()
+    code = [line for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S)
+            for line in block.splitlines()]
+    table = re.findall(r"^\| `([^`]*)` \|", text, flags=re.M)
+    for line in code + table:
+        words = line.split("#")[0].split()
+        if words[:1] == ["dcactl"]:
+            found |= _command_of(words[1:])
+    if bare_table:
+        for line in table:
+            found |= _command_of(line.split())
+    return found
+
+
+def _readme_commands() -> set[tuple[str, ...]]:
+    """The commands README.md shows in its code blocks and command table."""
+    return _commands_in((ROOT / "README.md").read_text(), bare_table=False)
+
+
+def _product_commands() -> set[tuple[str, ...]]:
+    """The first column of PRODUCT.md's command table."""
+    product = next((p for p in (ROOT / "PRODUCT.md", ROOT.parent / "shared" / "PRODUCT.md") if p.exists()),
+                   None)
+    if product is None:
+        pytest.skip("PRODUCT.md is not next to the repository")
+    return _commands_in(product.read_text(), bare_table=True)
+
+
+def test_readme_and_product_list_the_commands_we_expect() -> None:
+    """The parsers find the documented commands (so the --help test below checks something real)."""
+    readme = _readme_commands()
+    assert {("run",), ("status",), ("schedule", "cron"), ("schedule", "systemd")} <= readme
+    product = _product_commands()
+    assert {("schedule", "cron"), ("schedule", "systemd"), ("import", "legacy"), ("devnet", "serve"),
+            ("backup",), ("lots",), ("sync",), ("doctor",)} <= product
+
+
+_NOT_YET = {("plan",): "issue 6 (smart DCA) adds `plan`"}
+
+
+def _documented() -> list[Any]:
+    commands = sorted(_readme_commands() | _product_commands())
+    return [
+        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=_NOT_YET[c])) if c in _NOT_YET else c
+        for c in commands
+    ]
+
+
+@pytest.mark.parametrize("command", _documented(), ids=lambda c: " ".join(c))
+def test_documented_command_has_help(command: tuple[str, ...], cli: Any) -> None:
+    """Every command in README.md's code blocks and PRODUCT.md's table answers `--help` with exit 0."""
+    res = cli(*command, "--help")
+    assert res.code == 0, (res.out, res.err)
+    assert "Usage: dcactl " + " ".join(command) in res.out
+
+
+def test_version(cli: Any) -> None:
+    """`dcactl --version` prints the version, exit 0."""
+    res = cli("--version")
+    assert (res.code, res.out, res.err) == (0, f"dcactl {__version__}\n", "")
+
+
+def test_json_is_accepted_after_the_command(work: Path, cli: Any) -> None:
+    """`dcactl init --json` (flag after the command) gives the same one JSON document as before it."""
+    res = cli("--config", str(work / "a.toml"), "init", "--json")
+    assert res.code == 0 and res.json() == {"written": str(work / "a.toml")}
+    res = cli("--config", str(work / "b.toml"), "--json", "init")
+    assert res.code == 0 and res.json() == {"written": str(work / "b.toml")}
+
+
+def test_help_imports_nothing_heavy() -> None:
+    """`import dcactl.cli` (all `--help` needs) imports none of the heavy run-path libraries."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import dcactl.cli"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    modules = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "dcactl.cli" in modules
+    heavy = ("rich.table", "httpx", "aiohttp", "numpy", "eth_account", "hyperliquid", "sqlite_utils")
+    loaded = sorted(m for m in modules for h in heavy if m == h or m.startswith(h + "."))
+    assert loaded == []
