@@ -409,8 +409,20 @@ def _schedule_paths(ctx: typer.Context) -> tuple[str, Path, Path]:
     state = _state(ctx)
     config_path = find_config_path(state.config).resolve()
     db = resolve_db_path(state.db, load(config_path)).resolve()
-    exe = shutil.which("dcactl") or str(Path(sys.argv[0]).resolve())
-    return str(Path(exe).resolve()), config_path, db
+    return _dcactl_executable(shutil.which("dcactl")), config_path, db
+
+
+def _dcactl_executable(on_path: str | None) -> str:
+    """The absolute path of the running dcactl's console script, for timers: the script that
+    started us, else the one installed next to this interpreter (``python -m dcactl`` from a venv
+    that is not on PATH; ``__main__.py`` itself is not executable), else the one on PATH."""
+    started = Path(sys.argv[0])
+    if started.name == "dcactl" and started.is_file():
+        return str(started.resolve())
+    beside = Path(sys.executable).parent / "dcactl"  # not resolved: a venv's python is a symlink
+    if beside.is_file():
+        return str(beside.absolute())
+    return str(Path(on_path or sys.argv[0]).resolve())
 
 
 @schedule_app.command("cron")
