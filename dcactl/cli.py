@@ -337,6 +337,9 @@ def backup(
     """A consistent copy of the ledger (SQLite online backup), safe while a run is going."""
     from dcactl.render import render_document
 
+    if path.exists():  # the store's own refusal suggests a --force this command does not have
+        raise UsageError(f"{path}: already exists; not overwriting it (choose a new path)")
+
     async def work(session: Any) -> Any:
         session.ledger.backup(path)
         return session.db_path
