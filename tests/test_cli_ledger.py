@@ -1,0 +1,403 @@
+"""The ledger through the CLI against a devnet: a live round plus a paper asset, then `status`,
+`history`, `lots`, `sync` (with fills placed outside dcactl), `import legacy`, `backup`, `schedule`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from support import write_portfolio
+
+from dcactl.store import Ledger
+
+ROOT = Path(__file__).resolve().parent.parent
+LEGACY = ROOT / "tests" / "fixtures" / "legacy"
+PRODUCT_COLUMNS = ["time", "asset", "pair", "side", "size", "price", "usd", "fee", "fee_token", "tid", "oid",
+                   "cloid", "hash", "source", "period", "reason"]
+"""The `history --format csv|json` columns, in PRODUCT.md's order."""
+ASSETS = """
+[assets.BTC]
+amount = 100
+every = "day"
+[assets.ETH]
+amount = 50
+every = "day"
+[assets.AVAX]
+amount = 20
+every = "day"
+"""
+E8 = Decimal("1E-8")
+
+
+@dataclass
+class Live:
+    """A live portfolio on the devnet for a funded throwaway account, and its ledger path."""
+
+    cfg: Path
+    db: Path
+    account: str
+    key: str
+    devnet: Any
+    network: str
+
+    def ledger(self) -> Ledger:
+        """The ledger of this portfolio's book (close it)."""
+        return Ledger.open(self.db, network=self.network, account=self.account)
+
+
+@pytest.fixture
+def live(tmp_path: Path, devnet: Any, monkeypatch: pytest.MonkeyPatch) -> Live:
+    """`mode = "live"` with `key = "env:DCACTL_KEY"` for an account funded with 1,000 USDC."""
+    wallet = Account.create()
+    devnet.admin.fund(wallet.address, usdc=1000)
+    monkeypatch.setenv("DCACTL_KEY", wallet.key.hex())
+    account = wallet.address.lower()
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, ASSETS,
+                          settings=f'mode = "live"\naccount = "{account}"\nkey = "env:DCACTL_KEY"')
+    return Live(cfg, tmp_path / "ledger.db", account, wallet.key.hex(), devnet, devnet.url)
+
+
+def _round(live: Live, cli: Callable[..., Any]) -> dict[str, Any]:
+    """One live `run`: BTC and ETH filled on the devnet, AVAX (unlisted) on paper."""
+    res = cli("--config", str(live.cfg), "--json", "run")
+    assert res.code == 0, res.err
+    results = {r["asset"]: r for r in res.json()["results"]}
+    assert {a: (r["venue"], r["status"]) for a, r in results.items()} == {
+        "BTC": ("hyperliquid", "filled"), "ETH": ("hyperliquid", "filled"), "AVAX": ("paper", "paper")}
+    return results
+
+
+def _history(live: Live, cli: Callable[..., Any], *args: str) -> list[dict[str, Any]]:
+    res = cli("--config", str(live.cfg), "history", "--format", "json", *args)
+    assert res.code == 0, res.err
+    fills: list[dict[str, Any]] = res.json()["fills"]
+    return fills
+
+
+def _q8(value: Decimal) -> Decimal:
+    return value.quantize(E8, rounding=ROUND_HALF_EVEN)
+
+
+def _status(live: Live, cli: Callable[..., Any]) -> dict[str, Any]:
+    res = cli("--config", str(live.cfg), "status", "--json")
+    assert res.code == 0, res.err
+    doc: dict[str, Any] = res.json()
+    return doc
+
+
+def test_status_after_a_live_round_and_a_paper_asset(live: Live, cli: Any) -> None:
+    """units = Σ(size − base fee), invested = Σ size × price, avg_cost = invested / units, per source;
+    totals keep real (dcactl) and paper apart; units equal the devnet's own balances."""
+    _round(live, cli)
+    fills = _history(live, cli)
+    doc = _status(live, cli)
+    assert doc["network"] == live.network and doc["account"] == live.account
+    rows = {(r["asset"], r["source"]): r for r in doc["assets"]}
+    assert set(rows) == {("BTC", "dcactl"), ("ETH", "dcactl"), ("AVAX", "paper")}
+    balances = live.devnet.admin.balances(live.account)["balances"]
+    for (asset, source), row in rows.items():
+        mine = [f for f in fills if f["asset"] == asset]
+        assert {f["source"] for f in mine} == {source}
+        assert all(f["fee_token"] != "USDC" for f in mine), "a spot buy pays its fee in the base token"
+        units = sum((Decimal(f["size"]) - Decimal(f["fee"]) for f in mine), Decimal(0))
+        invested = sum((Decimal(f["size"]) * Decimal(f["price"]) for f in mine), Decimal(0))
+        fees = sum((Decimal(f["fee"]) * Decimal(f["price"]) for f in mine), Decimal(0))
+        assert Decimal(row["units"]) == units
+        assert Decimal(row["invested_usd"]) == invested
+        assert Decimal(row["avg_cost"]) == _q8(invested / units)
+        assert Decimal(row["fees_usd"]) == fees
+        assert Decimal(row["value_usd"]) - Decimal(row["pnl_usd"]) == invested, "PnL is against the cost"
+        assert row["buys"] == len(mine)
+        assert row["first_buy"] == min(f["time"] for f in mine)
+        assert row["last_buy"] == max(f["time"] for f in mine)
+        if source == "dcactl":
+            token = {"BTC": "UBTC", "ETH": "UETH"}[asset]
+            assert Decimal(balances[token]) == units, "the exchange holds exactly the units status shows"
+    totals = doc["totals"]
+    assert set(totals) == {"dcactl", "real", "paper"}
+    real = [r for r in doc["assets"] if r["source"] == "dcactl"]
+    for name in ("dcactl", "real"):
+        assert Decimal(totals[name]["invested_usd"]) == sum(Decimal(r["invested_usd"]) for r in real)
+        assert Decimal(totals[name]["value_usd"]) == sum(Decimal(r["value_usd"]) for r in real)
+        assert totals[name]["buys"] == sum(r["buys"] for r in real)
+    assert Decimal(totals["paper"]["invested_usd"]) == Decimal(rows["AVAX", "paper"]["invested_usd"])
+    assert totals["paper"]["buys"] == rows["AVAX", "paper"]["buys"]
+    spent = Decimal(1000) - Decimal(balances["USDC"])
+    assert spent == Decimal(totals["real"]["invested_usd"]), "USDC left the account exactly as invested"
+
+
+def test_history_formats_and_filters(live: Live, cli: Any) -> None:
+    """CSV and JSON carry PRODUCT.md's columns in order; --asset, --since and --limit filter."""
+    _round(live, cli)
+    res = cli("--config", str(live.cfg), "history", "--format", "csv")
+    assert res.code == 0, res.err
+    rows = list(csv.reader(io.StringIO(res.out)))
+    assert rows[0] == PRODUCT_COLUMNS
+    fills = _history(live, cli)
+    assert len(rows) - 1 == len(fills) >= 3
+    assert [dict(zip(rows[0], r, strict=True)) for r in rows[1:]] == [
+        {k: "" if v is None else str(v) for k, v in f.items()} for f in fills]
+    for f in fills:
+        assert list(f) == PRODUCT_COLUMNS
+        assert f["side"] == "B" and f["time"].endswith("Z")
+        assert Decimal(f["usd"]) == Decimal(f["size"]) * Decimal(f["price"])
+    assert {f["source"] for f in fills} == {"dcactl", "paper"}
+    ours = [f for f in fills if f["source"] == "dcactl"]
+    assert all(f["tid"] and f["oid"] and f["cloid"] and f["hash"] and f["period"] for f in ours)
+    assert [f["time"] for f in fills] == sorted(f["time"] for f in fills), "oldest first"
+
+    btc = _history(live, cli, "--asset", "btc")
+    assert btc and {f["asset"] for f in btc} == {"BTC"}
+    today = datetime.now(UTC).date()
+    assert _history(live, cli, "--since", str(today + timedelta(days=1))) == []
+    assert _history(live, cli, "--since", str(today - timedelta(days=1))) == fills
+    assert _history(live, cli, "--limit", "1") == fills[-1:], "the newest fill"
+    bad = cli("--config", str(live.cfg), "history", "--since", "yesterday")
+    assert bad.code == 2 and bad.out == "" and len(bad.err.splitlines()) == 1
+
+
+def test_lots_fifo_and_average_in_usdc(live: Live, cli: Any) -> None:
+    """`lots --year <this year>`: one FIFO lot per real fill (never paper), one pooled lot per asset
+    with `--method average`, costs = size × price in USDC; an earlier year has no lots."""
+    _round(live, cli)
+    again = cli("--config", str(live.cfg), "--json", "buy", "BTC", "--force", "--amount", "20")
+    assert again.code == 0, again.err
+    real = [f for f in _history(live, cli) if f["source"] != "paper"]
+    year = datetime.now(UTC).year
+    res = cli("--config", str(live.cfg), "--json", "lots", "--year", str(year))
+    assert res.code == 0, res.err
+    doc = res.json()
+    assert (doc["year"], doc["method"], doc["currency"], doc["timezone"]) == (year, "fifo", "USDC", "UTC")
+    lots = doc["lots"]
+    assert sorted(lot["tid"] for lot in lots) == sorted(f["tid"] for f in real)
+    for lot in lots:
+        f = next(f for f in real if f["tid"] == lot["tid"])
+        units = Decimal(f["size"]) - Decimal(f["fee"])
+        cost = Decimal(f["size"]) * Decimal(f["price"])
+        assert (Decimal(lot["units"]), Decimal(lot["cost_usd"])) == (units, cost)
+        assert Decimal(lot["units_remaining"]) == units and lot["in_year"] is True
+        assert Decimal(lot["unit_cost"]) == _q8(cost / units)
+    res = cli("--config", str(live.cfg), "--json", "lots", "--year", str(year), "--method", "average")
+    pooled = {lot["asset"]: lot for lot in res.json()["lots"]}
+    assert set(pooled) == {"BTC", "ETH"}
+    btc = [f for f in real if f["asset"] == "BTC"]
+    assert len(btc) >= 2 and pooled["BTC"]["fills"] == len(btc) and pooled["BTC"]["tid"] is None
+    assert Decimal(pooled["BTC"]["units"]) == sum(Decimal(f["size"]) - Decimal(f["fee"]) for f in btc)
+    assert Decimal(pooled["BTC"]["cost_usd"]) == sum(Decimal(f["size"]) * Decimal(f["price"]) for f in btc)
+    earlier = cli("--config", str(live.cfg), "--json", "lots", "--year", str(year - 1))
+    assert earlier.code == 0 and earlier.json()["lots"] == []
+    table = cli("--config", str(live.cfg), "lots", "--year", str(year))
+    assert table.code == 0 and "USDC, not USD" in table.out
+
+
+def _sdk_buy(url: str, key: str, coin: str, usd: Decimal) -> dict[str, Any]:
+    """A buy placed by hand with the official SDK (not through dcactl), as from the exchange UI."""
+    from hyperliquid.exchange import Exchange
+    from hyperliquid.info import Info
+
+    info = Info(base_url=url, skip_ws=True)
+    ex = Exchange(Account.from_key(key), base_url=url)
+    try:
+        mid = Decimal(info.all_mids()[info.name_to_coin[coin]])
+        px = float(f"{float(mid * Decimal('1.01')):.5g}")
+        sz = round(float(usd / mid), info.asset_to_sz_decimals[info.name_to_asset(coin)])
+        result: dict[str, Any] = ex.order(coin, True, sz, px, {"limit": {"tif": "Ioc"}})
+        return result
+    finally:
+        info.session.close()
+        ex.session.close()
+        ex.info.session.close()
+
+
+def test_sync_twice_adds_nothing_and_external_fills_show_apart(live: Live, cli: Any) -> None:
+    """After a live round, sync finds only fills dcactl already holds; a hand-placed SDK buy comes in
+    as "external" once, and `status` shows it apart from dcactl's own buys."""
+    _round(live, cli)
+    first = cli("--config", str(live.cfg), "--json", "sync")
+    assert first.code == 0, first.err
+    n_ours = len([f for f in _history(live, cli) if f["source"] == "dcactl"])
+    assert (first.json()["inserted"], first.json()["duplicates"]) == (0, n_ours)
+    placed = _sdk_buy(live.devnet.url, live.key, "UETH/USDC", Decimal(30))
+    assert placed["status"] == "ok" and "filled" in placed["response"]["data"]["statuses"][0], placed
+    second = cli("--config", str(live.cfg), "--json", "sync")
+    assert second.code == 0, second.err
+    external = [f for f in _history(live, cli) if f["source"] == "external"]
+    assert len(external) >= 1 and {f["asset"] for f in external} == {"ETH"}
+    assert (second.json()["inserted"], second.json()["external"]) == (len(external), len(external))
+    assert all(f["period"] is None and f["oid"] for f in external)
+    third = cli("--config", str(live.cfg), "--json", "sync")
+    assert (third.json()["inserted"], third.json()["external"]) == (0, 0)
+    full = cli("--config", str(live.cfg), "--json", "sync", "--full")
+    assert full.json()["inserted"] == 0
+    doc = _status(live, cli)
+    rows = {(r["asset"], r["source"]): r for r in doc["assets"]}
+    ext = rows["ETH", "external"]
+    assert Decimal(ext["units"]) == sum(Decimal(f["size"]) - Decimal(f["fee"]) for f in external)
+    assert ext["buys"] == len(external) and rows["ETH", "dcactl"]["buys"] >= 1
+    totals = doc["totals"]
+    assert {"dcactl", "external", "real", "paper"} <= set(totals)
+    assert Decimal(totals["real"]["invested_usd"]) == (
+        Decimal(totals["dcactl"]["invested_usd"]) + Decimal(totals["external"]["invested_usd"]))
+    balances = live.devnet.admin.balances(live.account)["balances"]
+    held = Decimal(rows["ETH", "dcactl"]["units"]) + Decimal(ext["units"])
+    assert Decimal(balances["UETH"]) == held
+
+
+def _paper_cfg(tmp_path: Path, devnet: Any) -> Path:
+    return write_portfolio(tmp_path / "paper.toml", devnet.url, ASSETS)
+
+
+def test_import_legacy_writes_a_portfolio_and_imports_once(tmp_path: Path, cli: Any) -> None:
+    """`import legacy` converts the bot's config into a loadable paper portfolio listing what was not
+    converted, imports its 5 records as "imported" fills, and a second import adds nothing."""
+    out, db = tmp_path / "p.toml", tmp_path / "l.db"
+    res = cli("--db", str(db), "--json", "import", "legacy", "--history", str(LEGACY / "dca_history.json"),
+              "--legacy-config", str(LEGACY / "multi_asset_config.json"), "--output", str(out))
+    assert res.code == 0, res.err
+    doc = res.json()
+    assert doc["portfolio_written"] == str(out)
+    notes = doc["not_converted"]
+    assert any("rsi_period=14" in n for n in notes) and any("ma_periods" in n for n in notes)
+    assert any("notification_enabled" in n for n in notes)
+    assert doc["import"] == {"inserted": 5, "already_present": 0, "skipped": [], "matched": 0}
+    from dcactl.session import load
+
+    config = load(out)
+    assert config.settings.mode == "paper"
+    assert {a.symbol: a.enabled for a in config.assets} == {"BTC": True, "ETH": True, "AVAX": False}
+    text = out.read_text()
+    assert "# Not converted" in text and "rsi_period=14" in text
+
+    again = cli("--config", str(out), "--db", str(db), "import", "legacy", "--history",
+                str(LEGACY / "dca_history.json"))
+    assert again.code == 0, again.err
+    assert "Imported 0 fills (5 already present, 0 skipped" in again.out
+    with Ledger.open(db, network="mainnet", account=config.settings.account) as ledger:
+        fills = ledger.fills()
+    assert [f.asset for f in fills] == ["BTC", "BTC", "BTC", "ETH", "SOL"]
+    assert {f.source for f in fills} == {"imported"}
+    assert fills[0].size == Decimal("0.00116263") and fills[0].price == Decimal("86012.0")
+    refused = cli("--db", str(db), "import", "legacy", "--history", str(LEGACY / "dca_history.json"),
+                  "--legacy-config", str(LEGACY / "multi_asset_config.json"), "--output", str(out))
+    assert refused.code == 2 and refused.out == "" and len(refused.err.splitlines()) == 1
+
+
+def test_import_legacy_malformed_history(tmp_path: Path, devnet: Any, cli: Any) -> None:
+    """Malformed records: exit 2 listing each by position, nothing imported; --skip-bad imports the rest."""
+    import json
+
+    records = json.loads((LEGACY / "dca_history.json").read_text())
+    records[1]["price"] = "80977"  # a string, not a number
+    del records[3]["timestamp"]
+    history = tmp_path / "bad.json"
+    history.write_text(json.dumps(records))
+    cfg = _paper_cfg(tmp_path, devnet)
+    res = cli("--config", str(cfg), "import", "legacy", "--history", str(history))
+    assert res.code == 2 and res.out == ""
+    assert res.err.splitlines() == [
+        "dcactl: error: bad.json: record 2: price: expected a number, got str '80977'",
+        "dcactl: error: bad.json: record 4: timestamp: missing",
+        "dcactl: error: bad.json: nothing imported (pass --skip-bad to import the valid records)",
+    ]
+    with Ledger.open(tmp_path / "ledger.db", network=devnet.url, account=None) as ledger:
+        assert ledger.fills() == []
+    res = cli("--config", str(cfg), "--json", "import", "legacy", "--history", str(history), "--skip-bad")
+    assert res.code == 0, res.err
+    report = res.json()["import"]
+    assert report["inserted"] == 3
+    assert report["skipped"] == ["bad.json: record 2: price: expected a number, got str '80977'",
+                                 "bad.json: record 4: timestamp: missing"]
+    with Ledger.open(tmp_path / "ledger.db", network=devnet.url, account=None) as ledger:
+        assert sorted(f.asset for f in ledger.fills()) == ["BTC", "BTC", "SOL"]
+
+
+def _backup_fills(path: Path, network: str) -> list[Any]:
+    with Ledger.open(path, network=network, account=None) as copy:
+        fills = copy.fills()
+        for f in fills:  # a paper buy's intent and fill are one transaction: never one without the other
+            assert f.cloid is not None and copy.intent(f.cloid) is not None
+        return fills
+
+
+def test_backup_while_another_process_buys(tmp_path: Path, devnet: Any, cli: Any) -> None:
+    """Backups taken while `buy --force` processes write are consistent ledgers whose fills the source
+    holds identically; a backup after they finish has exactly the same fills; an existing
+    destination is refused (exit 2)."""
+    cfg = _paper_cfg(tmp_path, devnet)
+    assert cli("--config", str(cfg), "run", "-q").code == 0
+    cmd = [sys.executable, "-m", "dcactl", "--config", str(cfg), "-q", "buy", "BTC", "--force",
+           "--amount", "15"]
+    writers = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+               for _ in range(3)]
+    copies: list[Path] = []
+    during = 0
+    try:
+        while any(w.poll() is None for w in writers) or not copies:
+            copy = tmp_path / f"backup-{len(copies)}.db"
+            res = cli("--config", str(cfg), "--json", "backup", str(copy))
+            assert res.code == 0, res.err
+            assert res.json() == {"backup": str(copy), "ledger": str(tmp_path / "ledger.db")}
+            copies.append(copy)
+            during += any(w.poll() is None for w in writers)
+    finally:
+        outs = [w.communicate(timeout=60) for w in writers]
+    assert [w.returncode for w in writers] == [0, 0, 0], outs
+    assert during >= 1, "at least one backup finished while a writer was still running"
+    with Ledger.open(tmp_path / "ledger.db", network=devnet.url, account=None) as ledger:
+        source = {f.tid: f for f in ledger.fills()}
+    assert len(source) == 3 + 3
+    for copy in copies:
+        fills = _backup_fills(copy, devnet.url)
+        assert len(fills) >= 3 and all(source[f.tid] == f for f in fills)
+    final = tmp_path / "final.db"
+    done = cli("--config", str(cfg), "backup", str(final))
+    assert done.out == f"Backed up {tmp_path / 'ledger.db'} to {final}\n"
+    assert {f.tid: f for f in _backup_fills(final, devnet.url)} == source
+    before = final.read_bytes()
+    res = cli("--config", str(cfg), "backup", str(final))
+    assert (res.code, res.out) == (2, "")
+    assert res.err.splitlines() == [
+        f"dcactl: error: {final}: already exists; not overwriting it (choose a new path)"]
+    assert final.read_bytes() == before
+
+
+def test_schedule_prints_cron_line_and_systemd_units(tmp_path: Path, devnet: Any, cli: Any) -> None:
+    """`schedule cron` prints one crontab line with absolute paths of dcactl, config and ledger;
+    `schedule systemd` prints the service and the timer."""
+    cfg = _paper_cfg(tmp_path, devnet)
+    os.chdir(tmp_path)
+    res = cli("--config", "paper.toml", "schedule", "cron")
+    assert res.code == 0, res.err
+    (line,) = res.out.splitlines()
+    fields = line.split()
+    assert fields[:5] == ["*/15", "*", "*", "*", "*"]
+    exe = Path(fields[5])
+    assert exe.is_absolute() and exe.is_file() and os.access(exe, os.X_OK), exe
+    assert fields[6:] == ["--config", str(cfg), "--db", str(tmp_path / "ledger.db"), "--quiet", "run"]
+    res = cli("--config", "paper.toml", "--json", "schedule", "systemd")
+    assert res.code == 0, res.err
+    units = res.json()["units"]
+    assert set(units) == {"dcactl.service", "dcactl.timer"}
+    assert f"ExecStart={exe} --config {cfg} --db {tmp_path / 'ledger.db'} run" in units["dcactl.service"]
+    assert "OnCalendar=*:0/15" in units["dcactl.timer"] and "Persistent=true" in units["dcactl.timer"]
+    text = cli("--config", "paper.toml", "schedule", "systemd").out
+    assert "# dcactl.service" in text and "# dcactl.timer" in text
+
+
+@pytest.fixture(autouse=True)
+def _keep_cwd() -> Iterator[None]:
+    """Restore the working directory a test changed."""
+    here = os.getcwd()
+    yield
+    os.chdir(here)
