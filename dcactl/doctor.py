@@ -110,17 +110,19 @@ async def _constant(value: T) -> T:
 
 
 async def _quotes(
-    session: Session, markets: list[Market]
+    session: Session, markets: list[Market], fallback_ids: list[str]
 ) -> tuple[dict[str, Any], float | DcactlError | None]:
     """Books of listed markets and one timed CoinGecko request for the unlisted ones, concurrently.
 
-    Returns symbol → Quote or error, and the CoinGecko latency (s), its error, or None when unused.
+    ``fallback_ids`` are asked instead when no market resolved to CoinGecko (metadata unavailable),
+    so CoinGecko's connectivity is still checked. Returns symbol → Quote or error, and the CoinGecko
+    latency (s), its error, or None when no paper asset needs it.
     """
     from dcactl.marketdata import Quote, book_quote
 
     listed = [m for m in markets if m.listed]
     unlisted = [m for m in markets if not m.listed and m.coingecko_id]
-    ids = sorted({m.coingecko_id or "" for m in unlisted})
+    ids = sorted({m.coingecko_id or "" for m in unlisted}) or sorted(set(fallback_ids))
     started = time.monotonic()
 
     async def cg() -> tuple[Any, float]:
@@ -151,8 +153,8 @@ def _signer(session: Session) -> Signer:
 async def run_doctor(session: Session) -> DoctorReport:
     """Run every check against ``session``'s config, ledger and exchange; never raises for a failed
     read (it becomes a failing line). Assets are checked when enabled."""
-    from dcactl.executor import PRICE_MARGIN
     from dcactl.marketdata import load_spot_meta
+    from dcactl.planner import PRICE_MARGIN
     from dcactl.resolve import resolve_markets
     from dcactl.store.migrations import MIGRATIONS
 
@@ -200,7 +202,8 @@ async def run_doctor(session: Session) -> DoctorReport:
         report.checks.append(Check("balance", "skip", "paper mode spends no USDC"))
 
     markets = [m for m in resolved.values() if isinstance(m, Market)]
-    quotes, cg_latency = await _quotes(session, markets)
+    fallback_ids = _paper_ids(enabled) if isinstance(meta, DcactlError) else []
+    quotes, cg_latency = await _quotes(session, markets, fallback_ids)
     for a in enabled:
         market = resolved[a.symbol]
         quote = quotes.get(a.symbol) if isinstance(market, Market) else None
@@ -226,6 +229,15 @@ def _is_paper(asset: Any, market: Market | DcactlError | None) -> bool:
     if isinstance(market, Market):
         return market.venue == "paper"
     return bool(asset.venue == "paper")
+
+
+def _paper_ids(assets: list[Any]) -> list[str]:
+    """CoinGecko ids of assets that may be paper when metadata could not be read (not forced to
+    Hyperliquid, with an id from the config or dcactl's table)."""
+    from dcactl.coingecko import COINGECKO_IDS
+
+    ids = (a.coingecko_id or COINGECKO_IDS.get(a.symbol) for a in assets if a.venue != "hyperliquid")
+    return [i for i in ids if i]
 
 
 def _usdc(balances: Any) -> Decimal:

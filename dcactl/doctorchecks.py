@@ -248,7 +248,7 @@ def balance_check(
 # --- markets -------------------------------------------------------------------------------------
 
 
-def _min_order(price: Decimal, sz_decimals: int) -> Decimal:
+def min_order(price: Decimal, sz_decimals: int) -> Decimal:
     """The smallest order value (USDC) at ``price`` whose size on the ``sz_decimals`` grid reaches 10 USDC."""
     step = Decimal(1).scaleb(-sz_decimals)
     size = (MIN_NOTIONAL / price).quantize(step, rounding=ROUND_CEILING)
@@ -284,7 +284,7 @@ def market_check(
     amount, key = smallest_amount(asset)
     order = round_order(market, quote, amount, max_slippage_bps, margin)
     price = _limit_near_minimum(market, quote, order, max_slippage_bps, margin)
-    minimum = _min_order(price, market.sz_decimals)
+    minimum = min_order(price, market.sz_decimals)
     if isinstance(order, tuple):
         return Check(name, "ok", f"{where}: min order {minimum} USDC at {price:,f}; your {key} {amount:f} OK")
     return Check(
