@@ -4,6 +4,13 @@ An intent is written before its order is signed; a crash, a timeout or a dropped
 it ``new`` or ``sent``. Before a run decides anything it asks ``orderStatus`` by cloid for each such
 intent and reads the account's fills for their oids, so the ledger matches the exchange again and
 no period is bought twice.
+
+"The exchange does not know this cloid" is only proof that an order never reached it once the order
+can no longer arrive: every order action is signed with ``expiresAfter`` = intent time +
+``request_timeout`` + :data:`SEND_SLACK_S` (:func:`order_expiry`), and an unknown intent stays open
+(``pending``) until that instant plus :data:`CLOCK_MARGIN_S` has passed on our clock. Before that, a
+request delayed in the network or in the exchange's queue could still execute, and retrying it under
+a new cloid would buy the period twice.
 """
 
 from __future__ import annotations
@@ -17,11 +24,26 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dcactl.errors import DcactlError
-from dcactl.models import IntentStatus, OrderIntent, to_ms
+from dcactl.models import IntentStatus, OrderIntent, iso_utc, to_ms, utcnow
 from dcactl.sync import to_fill
 
 if TYPE_CHECKING:
     from dcactl.session import Session
+
+SEND_SLACK_S = 2.0
+"""Seconds an order action may take beyond ``request_timeout`` between its intent and the exchange."""
+CLOCK_MARGIN_S = 5.0
+"""How far our clock may run ahead of the exchange's before an expired order could still execute."""
+
+
+def order_expiry(session: Session, intent: OrderIntent) -> datetime:
+    """The ``expiresAfter`` instant signed into ``intent``'s order action (UTC)."""
+    return intent.created_at + timedelta(seconds=session.config.settings.request_timeout + SEND_SLACK_S)
+
+
+def void_at(session: Session, intent: OrderIntent) -> datetime:
+    """From this instant (our clock) an intent the exchange does not know can no longer execute."""
+    return order_expiry(session, intent) + timedelta(seconds=CLOCK_MARGIN_S)
 
 
 async def fills_by_oid(
@@ -76,8 +98,9 @@ def settle_intent(
 async def reconcile_intents(session: Session, only: set[str] | None = None) -> list[str]:
     """Resolve every unfinished live intent (or those in ``only``); returns notes for the user.
 
-    An intent the exchange does not know (``unknownOid``) never reached it: it is closed as
-    ``rejected`` so the next attempt may go. One whose status cannot be read stays open, and its
+    An intent the exchange does not know (``unknownOid``) and that can no longer arrive
+    (:func:`void_at`) never reached it: it is closed as ``rejected`` so the next attempt may go; one
+    that could still arrive stays open. One whose status cannot be read stays open too, and its
     asset reports ``pending`` this run.
     """
     intents = [
@@ -100,6 +123,11 @@ async def reconcile_intents(session: Session, only: set[str] | None = None) -> l
     for intent, st in zip(intents, statuses, strict=True):
         if isinstance(st, DcactlError):
             notes.append(f"{intent.asset}: cannot resolve order {intent.cloid} yet ({st})")
+        elif not st.known and utcnow() < void_at(session, intent):
+            notes.append(
+                f"{intent.asset}: order {intent.cloid} is not known to the exchange yet; it could still "
+                f"arrive until {iso_utc(order_expiry(session, intent))}, so it stays open until then"
+            )
         elif not st.known:
             session.ledger.update_intent(
                 intent.cloid, status="rejected", reason="the exchange never received this order"

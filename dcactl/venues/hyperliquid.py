@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
+from dcactl.crash import send_transport
 from dcactl.errors import ExchangeUnavailable
 from dcactl.http import JsonHttp, Sleep, WeightBudget
 from dcactl.models import from_ms
@@ -113,6 +114,8 @@ class HyperliquidClient:
         self.is_mainnet = is_mainnet
         self.budget = budget if budget is not None else WeightBudget()
         extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
+        if transport is None:  # None unless a crash test armed DCACTL_CRASH_AT=after_send
+            transport = send_transport()
         self.http = JsonHttp(
             self.api_url, service="Hyperliquid", timeout=timeout, transport=transport, budget=self.budget,
             headers={"Content-Type": "application/json"}, **extra,
@@ -272,13 +275,20 @@ class HyperliquidClient:
 
     # ---------------------------------------------------------------------------------- writes
     async def place_orders(
-        self, signer: LocalAccount, orders: Sequence[OrderRequest], *, vault: str | None = None
+        self,
+        signer: LocalAccount,
+        orders: Sequence[OrderRequest],
+        *,
+        vault: str | None = None,
+        expires_after_ms: int | None = None,
     ) -> list[OrderOutcome]:
         """Place ``orders`` in ONE signed ``order`` action (one nonce, one round trip).
 
         Returns one :class:`OrderOutcome` per order, in order: read every one, since an HTTP 200 can
         carry per-order errors. ``signer`` signs (the master or an approved agent); it is never
-        logged. ``vault`` trades for a vault/sub-account.
+        logged. ``vault`` trades for a vault/sub-account. ``expires_after_ms`` (Unix ms) is signed
+        into the action: the exchange refuses it when it arrives later ("Action expired"), so an
+        order whose answer was lost cannot execute after that instant.
 
         Raises ExchangeError (``InsufficientBalance`` when the text says so) when the exchange refused
         the whole action (``{"status": "err"}``, a 4xx), UsageError for an order that cannot be put on
@@ -287,7 +297,10 @@ class HyperliquidClient:
         """
         action = order_action(orders)
         nonce = NONCES.next()
-        body = signed_request(signer, action, nonce, vault=vault, is_mainnet=self.is_mainnet)
+        if expires_after_ms is None:
+            body: Any = signed_request(signer, action, nonce, vault=vault, is_mainnet=self.is_mainnet)
+        else:
+            body = _expiring_request(signer, action, nonce, vault, expires_after_ms, self.is_mainnet)
         what = _describe_batch(orders)
         cloids = tuple(o.cloid for o in orders if o.cloid)
         data = await self._post_action(body, exchange_weight(len(orders)), what, cloids)
@@ -314,6 +327,24 @@ class HyperliquidClient:
             raise OrderOutcomeUnknown(
                 f"{exc}; the order outcome is unknown until checked by cloid", cloids
             ) from exc
+
+
+def _expiring_request(
+    signer: LocalAccount, action: Any, nonce: int, vault: str | None, expires_after_ms: int, is_mainnet: bool
+) -> Any:
+    """The ``/exchange`` body of ``signed_request`` with ``expiresAfter`` (Unix ms) signed in: the L1
+    hash covers it (``‖ 0x00 ‖ expiresAfter u64be``), as the SDK's ``sign_l1_action`` computes it."""
+    from hyperliquid.utils.signing import sign_l1_action
+
+    vault = vault.lower() if vault else None
+    sig = sign_l1_action(signer, action, vault, nonce, int(expires_after_ms), is_mainnet)
+    return {
+        "action": action,
+        "nonce": nonce,
+        "signature": {"r": sig["r"], "s": sig["s"], "v": int(sig["v"])},
+        "vaultAddress": vault,
+        "expiresAfter": int(expires_after_ms),
+    }
 
 
 def _describe_batch(orders: Sequence[OrderRequest]) -> str:
