@@ -247,6 +247,18 @@ def _parse_when(text: str, tz: str, what: str) -> Any:
 
 
 @app.command()
+def plan(
+    ctx: typer.Context,
+    asset: Annotated[str | None, typer.Argument(help="One configured asset (default: all enabled).")] = None,
+) -> None:
+    """What `run` would do now and why: amount, indicators, each rule's effect; places nothing."""
+    from dcactl.executor import plan as make_plan
+    from dcactl.render import render_plan
+
+    render_plan(_with_session(ctx, lambda s: make_plan(s, (asset,) if asset else ())))
+
+
+@app.command()
 def status(ctx: typer.Context) -> None:
     """Per asset and in total: units, invested, average cost, fees, value, PnL, last buy, next due."""
     from dcactl.render import render_status

@@ -196,13 +196,66 @@ def import_legacy(ledger: Ledger, history_path: Path, *, skip_bad: bool) -> Impo
 
 _SIZING_KEYS = ("min_amount", "max_amount", "volatility_window", "low_vol_threshold", "high_vol_threshold")
 _CONVERTED = {"symbol", "base_amount", "frequency", "enabled", *_SIZING_KEYS}
-_GROUPS = (
-    (("use_rsi", "rsi_period", "rsi_oversold_threshold", "rsi_overbought_threshold", "rsi_use_wilder"),
-     "no RSI rule in this dcactl yet"),
-    (("use_ma_dips", "ma_periods", "ma_type", "ma_dip_thresholds"), "no MA-dip rule in this dcactl yet"),
-    (("use_dynamic_frequency", "dynamic_low_vol_threshold", "dynamic_high_vol_threshold"),
-     "no dynamic-frequency rule in this dcactl yet"),
-)
+_RULE_KEYS = {
+    "rsi": ("use_rsi", "rsi_period", "rsi_oversold_threshold", "rsi_overbought_threshold", "rsi_use_wilder"),
+    "ma_dips": ("use_ma_dips", "ma_periods", "ma_type", "ma_dip_thresholds"),
+    "dynamic_frequency": ("use_dynamic_frequency", "dynamic_low_vol_threshold", "dynamic_high_vol_threshold"),
+}
+"""The bot's smart-DCA settings per dcactl rule table (docs/smart-dca.md maps them key by key)."""
+_RULE_TARGETS = {
+    "use_rsi": "enabled", "rsi_period": "period", "rsi_oversold_threshold": "oversold",
+    "rsi_overbought_threshold": "overbought", "rsi_use_wilder": "wilder",
+    "use_ma_dips": "enabled", "ma_periods": "periods", "ma_type": "kind", "ma_dip_thresholds": "thresholds",
+    "use_dynamic_frequency": "enabled", "dynamic_low_vol_threshold": "low_vol",
+    "dynamic_high_vol_threshold": "high_vol",
+}
+
+
+def _number_list(text: Any, integers: bool) -> list[Any] | None:
+    """``"20,50,200"`` → ``[20, 50, 200]`` (the bot wrote lists as comma strings); None if unreadable."""
+    if isinstance(text, list):
+        items: list[Any] = text
+    elif isinstance(text, str):
+        items = [part.strip() for part in text.split(",") if part.strip()]
+    else:
+        return None
+    try:
+        return [int(str(x)) if integers else _toml_number(float(str(x))) for x in items]
+    except ValueError:
+        return None
+
+
+def _convert_rules(where: str, plan: dict[str, Any], out: dict[str, Any], notes: list[str]) -> set[str]:
+    """The bot's RSI, MA-dip and dynamic-frequency settings → ``[assets.X.rsi|ma_dips|dynamic_frequency]``.
+
+    A table is written whenever the bot had any of its keys, ``enabled`` copied from its ``use_*``
+    switch (off when absent), so nothing is silently dropped. Returns the keys consumed.
+    """
+    used: set[str] = set()
+    for table, keys in _RULE_KEYS.items():
+        present = [k for k in keys if k in plan]
+        if not present:
+            continue
+        rule: dict[str, Any] = {"enabled": bool(plan.get(keys[0], False))}
+        for key in present[1:] if present[0] == keys[0] else present:
+            value = plan[key]
+            if key in ("ma_periods", "ma_dip_thresholds"):
+                value = _number_list(value, integers=key == "ma_periods")
+                if value is None:
+                    notes.append(f"{where}: {key}={_show(plan[key])} (not a list of numbers; not converted)")
+                    continue
+            elif key == "ma_type":
+                value = str(value).upper()
+            elif isinstance(value, bool) or key == "rsi_period":
+                value = value if isinstance(value, bool) else int(value)
+            else:
+                value = _toml_number(value)
+            rule[_RULE_TARGETS[key]] = value
+        out[table] = rule
+        used.update(present)
+    return used
+
+
 _SIZING_DEFAULTS = {"volatility_window": 30, "low_vol_threshold": 35, "high_vol_threshold": 85}
 """PRODUCT.md's example values, used when a sizing key is missing (the bot filled defaults)."""
 
@@ -251,12 +304,7 @@ def _convert_asset(symbol: str, plan: dict[str, Any], notes: list[str]) -> dict[
         notes.append(f"{where}: {given} (volatility sizing needs both min_amount and max_amount)")
     if "symbol" in plan and str(plan["symbol"]).upper() != symbol:
         notes.append(f"{where}: symbol={_show(plan['symbol'])} differs from its key; the key was used")
-    grouped: set[str] = set()
-    for keys, why in _GROUPS:
-        present = [k for k in keys if k in plan]
-        grouped.update(present)
-        if present:
-            notes.append(f"{where}: " + ", ".join(f"{k}={_show(plan[k])}" for k in present) + f" ({why})")
+    grouped = _convert_rules(where, plan, out, notes)
     for key in plan:
         if key not in _CONVERTED and key not in grouped:
             notes.append(f"{where}: {key}={_show(plan[key])} (unknown to dcactl; not converted)")

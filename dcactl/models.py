@@ -185,7 +185,7 @@ class AssetResult:
             "size", "avg_price", "fee", "fee_token", "reason",
         ):
             value = getattr(self, name)
-            out[name] = str(value) if isinstance(value, Decimal) else value
+            out[name] = format(value, "f") if isinstance(value, Decimal) else value
         return out
 
 

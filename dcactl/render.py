@@ -15,6 +15,7 @@ from dcactl.errors import ExitCode
 from dcactl.output import fmt_dec, fmt_price, fmt_units, fmt_usd
 
 if TYPE_CHECKING:
+    from dcactl.executor import PlanReport
     from dcactl.models import Fill, RunResult
     from dcactl.reports import MarketRow, StatusReport
     from dcactl.stats import Lot
@@ -247,3 +248,30 @@ def render_document(document: dict[str, Any], lines: list[str]) -> None:
     elif not output.OPTIONS.quiet:
         for line in lines:
             output.out().print(line, markup=False)
+
+
+def render_plan(report: PlanReport) -> None:
+    """``plan``: per asset, due or not, the amount or skip, the order, and every reason."""
+    if output.OPTIONS.json:
+        output.print_json(report.to_json())
+        return
+    from rich.text import Text
+
+    con = output.out()
+    con.print(Text(f"Plan as of {report.as_of:%Y-%m-%d %H:%M} UTC ({report.mode} on {report.network})",
+                   style="bold"))
+    for a in report.assets:
+        due = "due" if a["due"] else "not due"
+        amount = f"{a['amount_usd']} USDC" if a["amount_usd"] is not None else "-"
+        head = f"{a['asset']} [{a['venue']}] {due}: "
+        head += f"skip — {a['skip']}" if a["skip"] else f"buy {amount}"
+        if a["order"]:
+            head += f" (IOC {a['order']['size']} at limit {a['order']['limit_px']})"
+        con.print(Text(head, style="bold"))
+        if a["summary"]:
+            con.print(Text(f"  {a['summary']}"))
+        for reason in a["reasons"]:
+            con.print(Text(f"  - {reason}"))
+        shown = {k: v for k, v in a["indicators"].items() if v is not None}
+        if shown:
+            con.print(Text("  indicators: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items())))

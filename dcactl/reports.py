@@ -164,7 +164,7 @@ class StatusReport:
 
 def schedule_state(session: Session, now: datetime) -> dict[str, tuple[datetime | None, int]]:
     """For each enabled configured asset: when it is next due and how many periods were missed."""
-    from dcactl.executor import last_buy_of
+    from dcactl.planner import last_buy_of
     from dcactl.schedule import is_due, missed_periods
 
     tz = session.config.settings.timezone
@@ -226,3 +226,14 @@ def _empty_row(asset: str, source: str, mid: Decimal | None) -> StatusRow:
         last_buy=None,
         mid=mid,
     )
+
+
+def holdings_usd(session: Session, mids: dict[str, Decimal]) -> dict[str, Decimal]:
+    """USDC value of what the account holds per asset (real fills in live mode, paper fills in paper
+    mode), at ``mids``; assets without a mid count as 0. Rebalancing measures weights with this."""
+    sources = ("dcactl", "external", "imported") if session.live else ("paper",)
+    units: dict[str, Decimal] = {}
+    for p in session.ledger.positions():
+        if p.source in sources:
+            units[p.asset] = units.get(p.asset, Decimal(0)) + p.units
+    return {asset: u * mids[asset] for asset, u in units.items() if asset in mids}

@@ -317,7 +317,7 @@ def is_due(schedule: Schedule, tz: str | ZoneInfo, now: datetime, last_buy: Last
     current = period_of(schedule, now, zone)
     noun = schedule.noun
     if last_buy is None:
-        reason = f"never bought; due in this {noun} (from {_human(current.start)})"
+        reason = f"never bought; due in the current {noun} (from {_human(current.start)})"
         return DueCheck(True, current, now, reason)
     for t, what in (
         (last_buy.at, "last buy time"),
@@ -337,7 +337,7 @@ def is_due(schedule: Schedule, tz: str | ZoneInfo, now: datetime, last_buy: Last
             f"last bought {_human(at)}, before this {noun} (from {_human(current.start)}); due",
         )
     if not before_current:
-        reason = f"bought {_human(at)} in this {noun}; next due {_human(next_due)}"
+        reason = f"bought {_human(at)} in the current {noun}; next due {_human(next_due)}"
     else:
         reason = (
             f"bought {_human(at)} in a period recorded until {_human(last_buy.period_end)} "

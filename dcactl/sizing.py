@@ -1,9 +1,8 @@
-"""How much to buy and at what limit: amounts, caps, and orders rounded to the exchange's rules. Pure.
+"""After the strategy decided an amount: the global caps, and the order priced and rounded. Pure.
 
-Composition (README "How amounts are decided"): the base amount (fixed, or volatility sizing), an
-explicit ``--amount`` replacing it; then the global caps in config order; then the order is priced
-from the book (the price that fills the whole size plus a small margin, never above
-mid × (1 + max_slippage_bps)), rounded, and checked against the 10 USDC minimum.
+The caps admit amounts in config order; then each order is priced from the book (the price that
+fills the whole size plus a small margin, never above mid × (1 + max_slippage_bps)), rounded to the
+exchange's rules, and checked against the 10 USDC minimum (docs/smart-dca.md has the whole order).
 """
 
 from __future__ import annotations
@@ -16,36 +15,10 @@ from dcactl.rounding import MIN_NOTIONAL_USDC, SkippedBuy, plan_buy, round_price
 from dcactl.venues.paper import price_to_fill, quote_price
 
 if TYPE_CHECKING:
-    from dcactl.config import AssetConfig
     from dcactl.marketdata import Quote
     from dcactl.models import Market
 
 UNLISTED_PRICE_QUANTUM = Decimal("1e-8")
-
-
-def amount_for(
-    asset: AssetConfig, closes: Sequence[Decimal] | None, override: Decimal | None
-) -> tuple[Decimal, str]:
-    """The USDC to spend on ``asset`` this period and a one-line reason.
-
-    ``closes`` are the last completed daily closes (oldest first) when the asset uses volatility
-    sizing; ``override`` is ``buy --amount``.
-    """
-    if override is not None:
-        return override, f"amount {override} USDC set on the command line"
-    sizing = asset.sizing
-    if sizing.kind != "volatility":
-        return asset.amount, f"fixed amount {asset.amount} USDC"
-    import numpy as np
-
-    from dcactl.indicators import annualised_volatility
-    from dcactl.strategy import volatility_amount
-
-    assert sizing.min is not None and sizing.max is not None
-    series = np.array([float(c) for c in closes or []], dtype=np.float64)
-    vol = annualised_volatility(series, sizing.window_days)
-    sized = volatility_amount(vol, sizing.min, sizing.max, sizing.low_vol, sizing.high_vol)
-    return sized.amount, sized.reason
 
 
 def apply_caps(

@@ -18,6 +18,11 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     for var in ("DCACTL_CONFIG", "DCACTL_DB", "DCACTL_KEY", "DCACTL_CRASH_AT"):
         monkeypatch.delenv(var, raising=False)
+    from dcactl import output
+
+    # the global flags and cached consoles live in module state: every test starts from the defaults
+    monkeypatch.setattr(output, "OPTIONS", output.OutputOptions())
+    output.reset_consoles()
     return home
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from dcactl.config import validate_document
 from dcactl.errors import ConfigError, UsageError
 from dcactl.legacy import conversion_toml, convert_config, import_legacy, parse_history, synthetic_tid
 from dcactl.store import Ledger
@@ -61,8 +62,9 @@ def test_floats_are_converted_from_their_shortest_text() -> None:
     """0.1 stays 0.1 (Decimal(repr)), not 0.1000000000000000055511151231257827…"""
     from dcactl.legacy import parse_record
 
-    fill, problems = parse_record({"timestamp": "2025-01-01T00:00:00", "price": 0.1, "amount_btc": 0.3,
-                                   "amount_usd": 0.03})
+    fill, problems = parse_record(
+        {"timestamp": "2025-01-01T00:00:00", "price": 0.1, "amount_btc": 0.3, "amount_usd": 0.03}
+    )
     assert problems == [] and fill is not None
     assert (fill.price, fill.size) == (Decimal("0.1"), Decimal("0.3"))
 
@@ -144,19 +146,41 @@ def test_history_file_errors(tmp_path: Path) -> None:
 def test_convert_multi_asset_config() -> None:
     """Per-asset plans → [assets.X] with volatility sizing; RSI/MA/dynamic settings listed, not dropped."""
     conv = convert_config(FIXTURES / "multi_asset_config.json")
-    assert conv.doc["settings"] == {"network": "mainnet", "mode": "paper",
-                                    "account": "0x1111111111111111111111111111111111111111"}
-    btc = conv.doc["assets"]["BTC"]
-    assert btc == {"amount": 100, "every": "week", "enabled": True, "sizing": {
-        "kind": "volatility", "min": 50, "max": 200, "window_days": 30, "low_vol": 35, "high_vol": 85}}
+    assert conv.doc["settings"] == {
+        "network": "mainnet",
+        "mode": "paper",
+        "account": "0x1111111111111111111111111111111111111111",
+    }
+    btc = {
+        k: v for k, v in conv.doc["assets"]["BTC"].items() if k not in ("rsi", "ma_dips", "dynamic_frequency")
+    }
+    assert btc == {
+        "amount": 100,
+        "every": "week",
+        "enabled": True,
+        "sizing": {
+            "kind": "volatility",
+            "min": 50,
+            "max": 200,
+            "window_days": 30,
+            "low_vol": 35,
+            "high_vol": 85,
+        },
+    }
     avax = conv.doc["assets"]["AVAX"]
     assert (avax["every"], avax["enabled"], avax["sizing"]["window_days"]) == ("day", False, 14)
+    rules = conv.doc["assets"]["BTC"]
+    assert rules["rsi"] == {"enabled": True, "period": 14, "oversold": 30, "overbought": 70, "wilder": True}
+    assert rules["ma_dips"] == {
+        "enabled": True,
+        "periods": [20, 50, 200],
+        "kind": "SMA",
+        "thresholds": [2, 5, 10],
+    }
+    assert rules["dynamic_frequency"] == {"enabled": True, "low_vol": 25, "high_vol": 50}
+    assert conv.doc["assets"]["ETH"]["rsi"] == {"enabled": False}  # the bot's switch, kept (off)
     notes = conv.not_converted
-    assert ("assets.BTC: use_rsi=true, rsi_period=14, rsi_oversold_threshold=30.0, "
-            "rsi_overbought_threshold=70.0, rsi_use_wilder=true (no RSI rule in this dcactl yet)") in notes
-    assert any(n.startswith('assets.BTC: use_ma_dips=true, ma_periods="20,50,200"') for n in notes)
-    assert any(n.startswith("assets.BTC: use_dynamic_frequency=true") for n in notes)
-    assert any(n.startswith("assets.ETH: use_rsi=false") for n in notes)
+    assert not any("rsi" in n or "ma_" in n or "dynamic" in n for n in notes)
     assert any(n.startswith("notification_enabled=true") for n in notes)
     assert any(n.startswith("settings.mode") for n in notes)
 
@@ -164,11 +188,27 @@ def test_convert_multi_asset_config() -> None:
 def test_convert_single_asset_config_and_render_toml(tmp_path: Path) -> None:
     """dca_config.json → one BTC plan; the rendered file is valid TOML listing what was not converted."""
     conv = convert_config(FIXTURES / "dca_config.json")
-    assert conv.doc["assets"] == {"BTC": {"amount": 50, "every": "week", "enabled": True, "sizing": {
-        "kind": "volatility", "min": 25, "max": 100, "window_days": 30, "low_vol": 35, "high_vol": 85}}}
+    assert conv.doc["assets"] == {
+        "BTC": {
+            "amount": 50,
+            "every": "week",
+            "enabled": True,
+            "sizing": {
+                "kind": "volatility",
+                "min": 25,
+                "max": 100,
+                "window_days": 30,
+                "low_vol": 35,
+                "high_vol": 85,
+            },
+        }
+    }
     text = conversion_toml(convert_config(FIXTURES / "multi_asset_config.json"), FIXTURES / "x.json")
     assert tomllib.loads(text)["assets"]["ETH"]["sizing"]["high_vol"] == 100
-    assert "#   assets.BTC: use_rsi=true" in text
+    assert "#   notification_enabled=true (notifications are not part of dcactl; not converted)" in text
+    converted = tomllib.loads(text)["assets"]["BTC"]
+    assert converted["rsi"]["period"] == 14 and converted["ma_dips"]["periods"] == [20, 50, 200]
+    validate_document(tomllib.loads(text, parse_float=Decimal), tmp_path / "converted.toml")  # it loads
 
 
 def test_convert_config_keeps_odd_values_visible(tmp_path: Path) -> None:
@@ -181,8 +221,12 @@ def test_convert_config_keeps_odd_values_visible(tmp_path: Path) -> None:
     assert (eth["amount"], eth["enabled"], "every" in eth) == (12.5, False, False)
     assert eth["sizing"]["window_days"] == 30
     text = "\n".join(conv.not_converted)
-    for expected in ('frequency="hourly"', "volatility_window missing; used 30", 'colour="blue"',
-                     "enabled=false (the bot was switched off"):
+    for expected in (
+        'frequency="hourly"',
+        "volatility_window missing; used 30",
+        'colour="blue"',
+        "enabled=false (the bot was switched off",
+    ):
         assert expected in text
     path.write_text("[]")
     with pytest.raises(ConfigError, match="expected a JSON object"):

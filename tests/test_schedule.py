@@ -213,7 +213,7 @@ def test_not_due_twice_in_a_week() -> None:
     check = is_due(week, "UTC", z("2026-11-25T10:00"), last)
     assert not check.due
     assert check.next_due == z("2026-11-30T00:00")
-    assert check.reason == "bought Mon 2026-11-23 09:00 UTC in this week; next due Mon 2026-11-30 00:00 UTC"
+    assert check.reason == "bought Mon 2026-11-23 09:00 UTC in the current week; next due Mon 2026-11-30 00:00 UTC"
     assert not is_due(week, "UTC", z("2026-11-29T23:59:59"), last).due
     after = is_due(week, "UTC", z("2026-11-30T00:00"), last)
     assert after.due and after.period.id == "2026-11-30T00:00:00Z"
@@ -235,7 +235,7 @@ def test_changing_day_to_week_waits_for_next_week() -> None:
     check = is_due(parse_every("week"), "UTC", z("2026-11-26T10:00"), last)
     assert not check.due
     assert check.next_due == z("2026-11-30T00:00")
-    assert check.reason.startswith("bought Tue 2026-11-24 09:00 UTC in this week")
+    assert check.reason.startswith("bought Tue 2026-11-24 09:00 UTC in the current week")
 
 
 def test_changing_timezone_west_never_buys_twice_in_recorded_day() -> None:

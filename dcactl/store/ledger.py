@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, Self, get_args
 
 from dcactl.errors import LedgerError, UsageError
-from dcactl.models import FINISHED_INTENT_STATES, Fill, IntentStatus, OrderIntent
+from dcactl.models import FINISHED_INTENT_STATES, Fill, IntentStatus, OrderIntent, utcnow
 from dcactl.store import codec
 from dcactl.store.fills import FILL_INSERT, FillStore, fill_row
 from dcactl.store.records import Candle, DuplicateIntent, LastBuyRecord
@@ -43,13 +43,39 @@ def _period_start_us(period: str) -> int | None:
 
 
 def _row_intent(row: tuple[Any, ...]) -> OrderIntent:
-    (cloid, asset, venue, period, attempt, usd, size, limit_px, created_us, pair, asset_id, end_us, status,
-     oid, reason) = row
+    (
+        cloid,
+        asset,
+        venue,
+        period,
+        attempt,
+        usd,
+        size,
+        limit_px,
+        created_us,
+        pair,
+        asset_id,
+        end_us,
+        status,
+        oid,
+        reason,
+    ) = row
     return OrderIntent(
-        cloid=cloid, asset=asset, venue=venue, period=period, attempt=attempt, usd_requested=Decimal(usd),
-        size=Decimal(size), limit_px=Decimal(limit_px), created_at=codec.from_us(created_us), pair=pair,
-        asset_id=asset_id, period_end=None if end_us is None else codec.from_us(end_us), status=status,
-        oid=oid, reason=reason,
+        cloid=cloid,
+        asset=asset,
+        venue=venue,
+        period=period,
+        attempt=attempt,
+        usd_requested=Decimal(usd),
+        size=Decimal(size),
+        limit_px=Decimal(limit_px),
+        created_at=codec.from_us(created_us),
+        pair=pair,
+        asset_id=asset_id,
+        period_end=None if end_us is None else codec.from_us(end_us),
+        status=status,
+        oid=oid,
+        reason=reason,
     )
 
 
@@ -114,12 +140,18 @@ class Ledger(FillStore):
         """The newest runs: run_id, started_at, finished_at (None: never ended), mode, command, summary."""
         rows = self._conn.execute(
             "SELECT run_id, started_us, finished_us, mode, command, summary FROM runs WHERE book = ?"
-            " ORDER BY started_us DESC LIMIT ?", (self._book, limit),
+            " ORDER BY started_us DESC LIMIT ?",
+            (self._book, limit),
         )
         return [
-            {"run_id": r[0], "started_at": codec.from_us(r[1]),
-             "finished_at": None if r[2] is None else codec.from_us(r[2]), "mode": r[3], "command": r[4],
-             "summary": None if r[5] is None else json.loads(r[5])}
+            {
+                "run_id": r[0],
+                "started_at": codec.from_us(r[1]),
+                "finished_at": None if r[2] is None else codec.from_us(r[2]),
+                "mode": r[3],
+                "command": r[4],
+                "summary": None if r[5] is None else json.loads(r[5]),
+            }
             for r in rows
         ]
 
@@ -135,12 +167,23 @@ class Ledger(FillStore):
         """
         fill_rows = [fill_row(self._book, f) for f in fills]
         row = (
-            intent.cloid, self._book, intent.asset, intent.venue, intent.period,
+            intent.cloid,
+            self._book,
+            intent.asset,
+            intent.venue,
+            intent.period,
             _period_start_us(intent.period),
-            None if intent.period_end is None else codec.to_us(intent.period_end), intent.attempt,
-            codec.text(intent.usd_requested), codec.text(intent.size), codec.text(intent.limit_px),
-            intent.pair, intent.asset_id,
-            codec.to_us(intent.created_at), codec.to_us(intent.created_at), intent.status, intent.oid,
+            None if intent.period_end is None else codec.to_us(intent.period_end),
+            intent.attempt,
+            codec.text(intent.usd_requested),
+            codec.text(intent.size),
+            codec.text(intent.limit_px),
+            intent.pair,
+            intent.asset_id,
+            codec.to_us(intent.created_at),
+            codec.to_us(intent.created_at),
+            intent.status,
+            intent.oid,
             intent.reason,
         )
         try:
@@ -160,7 +203,12 @@ class Ledger(FillStore):
             ) from exc
 
     def update_intent(
-        self, cloid: str, *, status: IntentStatus, oid: int | None = None, reason: str | None = None,
+        self,
+        cloid: str,
+        *,
+        status: IntentStatus,
+        oid: int | None = None,
+        reason: str | None = None,
         at: datetime | None = None,
     ) -> None:
         """Set an intent's status; ``oid``/``reason`` replace the stored ones only when given.
@@ -186,7 +234,8 @@ class Ledger(FillStore):
         marks = ", ".join("?" * len(_FINISHED))
         rows = self._conn.execute(
             f"SELECT {_INTENT_COLUMNS} FROM intents WHERE book = ? AND status NOT IN ({marks})"
-            " ORDER BY created_us, attempt", (self._book, *_FINISHED),
+            " ORDER BY created_us, attempt",
+            (self._book, *_FINISHED),
         )
         return [_row_intent(r) for r in rows]
 
@@ -194,26 +243,33 @@ class Ledger(FillStore):
         """Every attempt for ``asset`` in ``period``, by attempt number."""
         rows = self._conn.execute(
             f"SELECT {_INTENT_COLUMNS} FROM intents WHERE book = ? AND asset = ? AND period = ?"
-            " ORDER BY attempt", (self._book, asset, period),
+            " ORDER BY attempt",
+            (self._book, asset, period),
         )
         return [_row_intent(r) for r in rows]
 
     def intent(self, cloid: str) -> OrderIntent | None:
         """The intent with this cloid in this book, or None."""
-        row = self._one(f"SELECT {_INTENT_COLUMNS} FROM intents WHERE book = ? AND cloid = ?",
-                        (self._book, cloid))
+        row = self._one(
+            f"SELECT {_INTENT_COLUMNS} FROM intents WHERE book = ? AND cloid = ?", (self._book, cloid)
+        )
         return None if row is None else _row_intent(row)
 
     def intent_by_oid(self, oid: int) -> OrderIntent | None:
         """The intent whose order got exchange order id ``oid``, or None."""
-        row = self._one(f"SELECT {_INTENT_COLUMNS} FROM intents WHERE book = ? AND oid = ?",
-                        (self._book, oid))
+        row = self._one(
+            f"SELECT {_INTENT_COLUMNS} FROM intents WHERE book = ? AND oid = ?", (self._book, oid)
+        )
         return None if row is None else _row_intent(row)
 
     def intent_keys(self) -> list[tuple[str, str, int | None]]:
         """(cloid, period, oid) of every intent of this book — what sync matches fills against."""
-        return [(r[0], r[1], r[2]) for r in self._conn.execute(
-            "SELECT cloid, period, oid FROM intents WHERE book = ?", (self._book,))]
+        return [
+            (r[0], r[1], r[2])
+            for r in self._conn.execute(
+                "SELECT cloid, period, oid FROM intents WHERE book = ?", (self._book,)
+            )
+        ]
 
     def last_buy(self, asset: str) -> LastBuyRecord | None:
         """The newest completed (filled/partial/paper) non-forced intent of ``asset``, or None."""
@@ -221,15 +277,20 @@ class Ledger(FillStore):
         row = self._one(
             "SELECT cloid, created_us, period, period_start_us, period_end_us, status FROM intents"
             f" WHERE book = ? AND asset = ? AND status IN ({marks}) AND period NOT LIKE 'forced:%'"
-            " ORDER BY created_us DESC, attempt DESC LIMIT 1", (self._book, asset, *_DONE_BUY),
+            " ORDER BY created_us DESC, attempt DESC LIMIT 1",
+            (self._book, asset, *_DONE_BUY),
         )
         if row is None:
             return None
         cloid, created_us, period, start_us, end_us, status = row
         return LastBuyRecord(
-            asset=asset, at=codec.from_us(created_us), period=period,
+            asset=asset,
+            at=codec.from_us(created_us),
+            period=period,
             period_start=None if start_us is None else codec.from_us(start_us),
-            period_end=None if end_us is None else codec.from_us(end_us), cloid=cloid, status=status,
+            period_end=None if end_us is None else codec.from_us(end_us),
+            cloid=cloid,
+            status=status,
         )
 
     def usd_committed(self, start: datetime, end: datetime, *, real_only: bool = True) -> Decimal:
@@ -245,7 +306,8 @@ class Ledger(FillStore):
         venue = " AND venue = 'hyperliquid'" if real_only else ""
         open_rows = self._conn.execute(
             f"SELECT cloid, usd_requested FROM intents WHERE book = ? AND status NOT IN ({marks}){venue}"
-            " AND created_us >= ? AND created_us < ?", (self._book, *_FINISHED, s_us, e_us),
+            " AND created_us >= ? AND created_us < ?",
+            (self._book, *_FINISHED, s_us, e_us),
         ).fetchall()
         open_cloids = {r[0] for r in open_rows}
         sources = ("dcactl",) if real_only else ("dcactl", "paper")
@@ -262,12 +324,81 @@ class Ledger(FillStore):
                 total = codec.add(total, codec.mul(Decimal(size), Decimal(price)))
         return codec.plain(total)
 
+    # -- strategy decisions and the budget bank ------------------------------------------------
+
+    BANKING_OUTCOMES = ("rule_skip", "filled", "partial", "paper")
+    """Outcomes after which a decision's ``bank_after`` stands (a failed or capped buy moves nothing)."""
+
+    def record_decision(
+        self,
+        asset: str,
+        period: str,
+        run_id: str,
+        decision: dict[str, Any],
+        bank_after: Decimal,
+        outcome: str,
+    ) -> None:
+        """Store (or overwrite) the decision of ``asset`` for ``period`` and how the run ended for it."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO decisions (book, asset, period, run_id, decided_us, outcome, bank_after,"
+                " decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (book, asset, period) DO UPDATE SET"
+                " run_id = excluded.run_id, decided_us = excluded.decided_us, outcome = excluded.outcome,"
+                " bank_after = excluded.bank_after, decision = excluded.decision",
+                (
+                    self._book,
+                    asset,
+                    period,
+                    run_id,
+                    codec.to_us(utcnow()),
+                    outcome,
+                    codec.text(bank_after),
+                    json.dumps(decision),
+                ),
+            )
+
+    def bank(self, asset: str, *, before_period: str | None = None) -> Decimal:
+        """The asset's banked USDC: ``bank_after`` of its newest decision that stood (a rule skip or a
+        buy), leaving out ``before_period``'s own row so re-deciding a period never banks twice."""
+        row = self._conn.execute(
+            "SELECT bank_after FROM decisions WHERE book = ? AND asset = ? AND period IS NOT ?"
+            f" AND outcome IN ({', '.join('?' * len(self.BANKING_OUTCOMES))})"
+            " ORDER BY decided_us DESC LIMIT 1",
+            (self._book, asset, before_period, *self.BANKING_OUTCOMES),
+        ).fetchone()
+        return Decimal(row[0]) if row else Decimal(0)
+
+    def decisions(self, asset: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest stored decisions (dicts with asset, period, outcome, bank_after, decision)."""
+        sql = (
+            "SELECT asset, period, run_id, decided_us, outcome, bank_after, decision FROM decisions"
+            " WHERE book = ?"
+        )
+        params: list[Any] = [self._book]
+        if asset is not None:
+            sql += " AND asset = ?"
+            params.append(asset)
+        rows = self._conn.execute(sql + " ORDER BY decided_us DESC LIMIT ?", (*params, limit)).fetchall()
+        return [
+            {
+                "asset": r[0],
+                "period": r[1],
+                "run_id": r[2],
+                "decided_at": codec.from_us(r[3]),
+                "outcome": r[4],
+                "bank_after": Decimal(r[5]),
+                "decision": json.loads(r[6]),
+            }
+            for r in rows
+        ]
+
     # -- caches and cursors ----------------------------------------------------------------------
 
     def cache_get(self, key: str) -> tuple[str, datetime] | None:
         """Cached text (market metadata JSON) for ``key`` on this network and when it was fetched."""
-        row = self._one("SELECT value, fetched_us FROM cache WHERE network = ? AND key = ?",
-                        (self.network, key))
+        row = self._one(
+            "SELECT value, fetched_us FROM cache WHERE network = ? AND key = ?", (self.network, key)
+        )
         return None if row is None else (row[0], codec.from_us(row[1]))
 
     def cache_put(self, key: str, value: str, fetched_at: datetime) -> None:
@@ -282,15 +413,26 @@ class Ledger(FillStore):
         """Insert or replace candles of ``source`` (``hl:@142``, ``cg:avalanche-2``) and ``interval``
         (``1d``, ``1h``) on this network, keyed by open time (ms); returns the number written."""
         rows = [
-            (self.network, source, interval, c.open_ms, c.close_ms, codec.text(c.open), codec.text(c.high),
-             codec.text(c.low), codec.text(c.close), codec.text(c.volume))
+            (
+                self.network,
+                source,
+                interval,
+                c.open_ms,
+                c.close_ms,
+                codec.text(c.open),
+                codec.text(c.high),
+                codec.text(c.low),
+                codec.text(c.close),
+                codec.text(c.volume),
+            )
             for c in candles
         ]
         if rows:
             with self._tx() as conn:
                 conn.executemany(
                     "INSERT OR REPLACE INTO candles (network, source, interval, open_ms, close_ms, open,"
-                    " high, low, close, volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
+                    " high, low, close, volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
                 )
         return len(rows)
 

@@ -142,10 +142,28 @@ _M0003_IMPORT_MATCHING = _sql(
         units_hi, units_lo, usd_hi, usd_lo, fee_usd_hi, fee_usd_lo, time_us)""",
 )
 
+_M0004_DECISIONS = _sql(
+    # One row per (book, asset, period): the strategy's latest decision for that period and how the
+    # run ended for it. Re-deciding a period overwrites its row, so a skip banks its amount once.
+    # bank_after: exact decimal text (USDC); decision: Decision.to_json() as JSON text.
+    """CREATE TABLE decisions (
+        book INTEGER NOT NULL REFERENCES books(id),
+        asset TEXT NOT NULL,
+        period TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        decided_us INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        bank_after TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        PRIMARY KEY (book, asset, period))""",
+    "CREATE INDEX decisions_by_time ON decisions (book, asset, decided_us)",
+)
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_core", _M0001_CORE),
     ("0002_candles", _M0002_CANDLES),
     ("0003_import_matching", _M0003_IMPORT_MATCHING),
+    ("0004_decisions", _M0004_DECISIONS),
 ]
 """Append-only. Never edit, reorder or remove an entry once released."""
 

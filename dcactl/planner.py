@@ -1,0 +1,380 @@
+"""Deciding a run: which assets are due, how much to buy, at what limit. Reads, never writes orders.
+
+Stages (each concurrent across assets, each one round trip at most):
+
+1. **resolve**: spot metadata (ledger cache, 1 h) → a Market per asset;
+2. **history**: daily closes from the ledger's candle cache, refreshed only when a completed day is
+   missing (so at most once a day per asset), for the assets whose rules need history;
+3. **due**: the effective schedule (dynamic frequency may change it) → period, due check, attempt
+   and cloid; an intent whose fate is unknown makes the asset ``pending``;
+4. **read + size**: books / CoinGecko quotes, the USDC balance and the exchange's status of every
+   cloid about to be used (one round), then the strategy's decision, buy-only rebalancing, the
+   caps in config order, rounding to the exchange's rules, the balance check.
+
+Every candidate ends with either a result (``not_due``, ``skipped``, ``failed``, ``pending``, or
+``planned`` in a dry run) or a sized order ready for :mod:`dcactl.executor` to place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from dcactl import output
+from dcactl.errors import DcactlError, TemporaryError, UsageError
+from dcactl.marketdata import Quote, load_spot_meta, quotes_for, refresh_daily_candles
+from dcactl.models import AssetResult, Market, ResultStatus, Venue, make_cloid
+
+if TYPE_CHECKING:
+    from dcactl.config import AssetConfig
+    from dcactl.session import Session
+    from dcactl.strategy import Decision
+
+PRICE_MARGIN = Decimal("0.001")
+"""Added above the price that fills the whole size, so a book that moves a tick still fills."""
+
+ASSET_TIMEOUT_S = 20.0
+"""Each asset's reads must finish within this many seconds; a slow asset fails alone."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the user asked for: ``run`` (every due asset), ``buy`` (one asset) or ``plan``."""
+
+    command: str = "run"
+    parallel: bool = True
+    dry_run: bool = False
+    only: tuple[str, ...] = ()
+    force: bool = False
+    amount: Decimal | None = None
+
+    @property
+    def plan(self) -> bool:
+        """``plan``: decide every asset, due or not, and place nothing."""
+        return self.command == "plan"
+
+
+@dataclass
+class Candidate:
+    """One asset on its way through a run; ``result`` is set once its outcome is known."""
+
+    asset: AssetConfig
+    market: Market | None = None
+    closes: list[float] | None = None
+    due: bool = True
+    due_reason: str = ""
+    period: str = ""
+    period_end: datetime | None = None
+    attempt: int = 1
+    cloid: str = ""
+    decision: Decision | None = None
+    amount: Decimal = Decimal(0)
+    quote: Quote | None = None
+    size: Decimal = Decimal(0)
+    limit_px: Decimal = Decimal(0)
+    reason: str | None = None
+    result: AssetResult | None = None
+
+    @property
+    def symbol(self) -> str:
+        """The asset's configured symbol."""
+        return self.asset.symbol
+
+    @property
+    def venue(self) -> Venue:
+        """Where this asset is bought: ``hyperliquid`` or ``paper``."""
+        if self.market is not None:
+            return self.market.venue
+        return "paper" if self.asset.venue == "paper" else "hyperliquid"
+
+    def finish(self, status: ResultStatus, reason: str | None = None, **fields: Any) -> None:
+        """Set the final result of this asset."""
+        self.result = AssetResult(
+            asset=self.symbol,
+            venue=self.venue,
+            status=status,
+            period=self.period or None,
+            cloid=self.cloid or None,
+            reason=reason,
+            **fields,
+        )
+
+
+def select_assets(session: Session, request: RunRequest) -> list[AssetConfig]:
+    """The assets this run considers, in config order. Raises UsageError for an unknown asset."""
+    config = session.config
+    wanted = {s.upper() for s in request.only}
+    known = {a.symbol for a in config.assets}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise UsageError(f"unknown asset {', '.join(unknown)}; configured: {', '.join(sorted(known))}")
+    if request.command == "buy":
+        return [a for a in config.assets if a.symbol in wanted]
+    return [a for a in config.assets if a.enabled and (not wanted or a.symbol in wanted)]
+
+
+async def prepare(session: Session, candidates: list[Candidate], request: RunRequest, now: datetime) -> None:
+    """Run stages 1-4 on ``candidates`` (see the module docstring)."""
+    await resolve(session, candidates, now)
+    await load_histories(session, candidates, request, now)
+    decide_due(session, candidates, request, now)
+    await read_and_size(session, candidates, request, now)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A result's reason for an exception; temporary ones start with ``temporary:`` (exit code 3)."""
+    if isinstance(exc, TimeoutError):
+        return f"temporary: timed out after {ASSET_TIMEOUT_S:g} s"
+    prefix = "temporary: " if isinstance(exc, TemporaryError) else ""
+    return f"{prefix}{exc}"
+
+
+async def _guarded(coro: Any) -> Any:
+    """Await ``coro`` with the per-asset timeout; our errors and timeouts are returned, not raised."""
+    try:
+        return await asyncio.wait_for(coro, ASSET_TIMEOUT_S)
+    except (DcactlError, TimeoutError) as exc:
+        return exc
+
+
+async def resolve(session: Session, candidates: list[Candidate], now: datetime) -> None:
+    """Attach a Market to each candidate (spot metadata from the ledger cache or the exchange)."""
+    from dcactl.resolve import resolve_markets
+
+    try:
+        meta, warning = await load_spot_meta(session.hl, session.ledger, now)
+    except DcactlError as exc:
+        for c in candidates:
+            if not (c.asset.venue == "paper" and c.asset.coingecko_id):
+                c.finish("failed", failure_reason(exc))
+        meta, warning = {"tokens": [], "universe": []}, None
+    if warning:
+        output.warn(warning)
+    pending = [c for c in candidates if c.result is None]
+    markets = resolve_markets(
+        [(c.symbol, c.asset.venue, c.asset.pair, c.asset.coingecko_id) for c in pending], meta
+    )
+    for c in pending:
+        market = markets.get(c.symbol)
+        if isinstance(market, Market):
+            # paper mode simulates every buy: a listed asset keeps its pair so it walks the real book
+            c.market = market if session.live else replace(market, venue="paper")
+        else:
+            c.finish("failed", str(market) if market else "could not resolve")
+
+
+async def load_histories(
+    session: Session, candidates: list[Candidate], request: RunRequest, now: datetime
+) -> None:
+    """Daily closes for every asset whose rules read history (none when ``--amount`` decides)."""
+    from dcactl.strategy import history_days
+
+    wanted = [
+        c
+        for c in candidates
+        if c.result is None and c.market is not None and request.amount is None and history_days(c.asset) > 1
+    ]
+
+    async def one(c: Candidate) -> Any:
+        assert c.market is not None
+        return await refresh_daily_candles(
+            session.hl, session.cg, session.ledger, c.market, history_days(c.asset), now
+        )
+
+    answers = await asyncio.gather(*(_guarded(one(c)) for c in wanted))
+    for c, closes in zip(wanted, answers, strict=True):
+        if isinstance(closes, BaseException):
+            c.finish("failed", f"price history unavailable: {failure_reason(closes)}")
+        else:
+            c.closes = [float(x) for x in closes]
+
+
+def last_buy_of(ledger: Any, asset: AssetConfig) -> Any:
+    """The ledger's last scheduled buy of ``asset`` as ``schedule.is_due`` wants it (bounds known)."""
+    from dcactl.schedule import LastBuy, period_of
+
+    record = ledger.last_buy(asset.symbol)
+    if record is None:
+        return None
+    start, end = record.period_start, record.period_end
+    if start is None or end is None:  # written without bounds: take the period under today's schedule
+        period = period_of(asset.schedule, record.at, "UTC")
+        start, end = start or period.start, end or period.end
+    return LastBuy(at=record.at, period_start=start, period_end=end)
+
+
+def decide_due(session: Session, candidates: list[Candidate], request: RunRequest, now: datetime) -> None:
+    """Period (under the effective schedule), due check, pending intents, attempt number and cloid."""
+    from dcactl.schedule import forced_period_id, is_due
+    from dcactl.strategy import PriceHistory, effective_schedule
+
+    ledger = session.ledger
+    tz = session.config.settings.timezone
+    for c in candidates:
+        if c.result is not None:
+            continue
+        if request.force:
+            c.period, c.period_end = forced_period_id(now), None
+        else:
+            schedule = effective_schedule(c.asset, PriceHistory.of(c.closes or []))
+            check = is_due(schedule, tz, now, last_buy_of(ledger, c.asset))
+            c.period, c.period_end, c.due_reason = check.period.id, check.period.end, check.reason
+            if not check.due:
+                c.due = False
+                if not request.plan:
+                    c.finish("not_due", check.reason)
+                continue
+        earlier = ledger.intents_for(c.symbol, c.period)
+        unresolved = [i for i in earlier if i.status in ("new", "sent")]
+        if unresolved:
+            c.cloid = unresolved[-1].cloid
+            c.finish("pending", "an earlier order's fate is still unknown; the next run resolves it first")
+            continue
+        c.attempt = len(earlier) + 1
+        c.cloid = make_cloid(session.network, session.account, c.symbol, c.period, c.attempt)
+
+
+async def read_and_size(
+    session: Session, candidates: list[Candidate], request: RunRequest, now: datetime
+) -> None:
+    """One concurrent round of reads, then decisions, rebalancing, caps, rounding, the balance check."""
+    active = [c for c in candidates if c.result is None]
+    if not active:
+        return
+    markets = [c.market for c in active if c.market is not None]
+    live = session.live and not request.dry_run and not request.plan
+    checks = [c for c in active if live and c.due and c.venue == "hyperliquid"]
+    tasks: list[Any] = [_guarded(quotes_for(session.hl, session.cg, markets))]
+    if live:
+        tasks.append(_guarded(session.hl.spot_balances(session.account)))
+        tasks += [_guarded(session.hl.order_status(session.account, c.cloid)) for c in checks]
+    answers = await asyncio.gather(*tasks)
+    quotes = answers[0] if isinstance(answers[0], dict) else {m.symbol: answers[0] for m in markets}
+    balance: Any = answers[1] if live else None
+    for c, status in zip(checks, answers[2:], strict=True):
+        if isinstance(status, BaseException):
+            c.finish("failed", f"temporary: cannot check order {c.cloid} before placing it: {status}")
+        elif status.known:
+            c.finish(
+                "pending",
+                f"the exchange already has order {c.cloid} (another dcactl on this account?); "
+                "the next run resolves it",
+            )
+    _decide_amounts(session, active, quotes, request, now)
+    _size_orders(session, active, now)
+    if live:
+        if isinstance(balance, BaseException):
+            for c in active:
+                if c.result is None and c.venue == "hyperliquid":
+                    c.finish("failed", f"temporary: cannot read the USDC balance: {balance}")
+        else:
+            _check_balance(active, balance)
+    if request.dry_run or request.plan:
+        for c in active:
+            if c.result is None:
+                c.finish(
+                    "planned",
+                    f"IOC buy {c.size:f} at limit {c.limit_px:f}; {c.reason}",
+                    usd_requested=c.amount,
+                    size=c.size,
+                )
+
+
+def _decide_amounts(
+    session: Session, active: list[Candidate], quotes: dict[str, Any], request: RunRequest, now: datetime
+) -> None:
+    """The strategy's decision per asset (its reasons become the order's reason), then rebalancing."""
+    from dcactl.strategy import AssetState, PriceHistory, decide
+
+    for c in active:
+        if c.result is not None:
+            continue
+        quote = quotes.get(c.symbol)
+        if quote is None or isinstance(quote, BaseException):
+            c.finish("failed", failure_reason(quote) if quote is not None else "no price")
+            continue
+        c.quote = quote
+        state = AssetState(
+            bank_usd=session.ledger.bank(c.symbol, before_period=c.period), units_held=Decimal(0)
+        )
+        c.decision = decide(
+            c.asset, PriceHistory.of(c.closes or [], quote.mid), state, now, override=request.amount
+        )
+        c.amount, c.reason = c.decision.amount, c.decision.summary
+        if c.decision.skip and c.due:
+            c.finish("skipped", c.decision.skip)
+    _rebalance(session, [c for c in active if c.result is None and c.due])
+
+
+def _rebalance(session: Session, due: list[Candidate]) -> None:
+    """Buy-only rebalancing: ``[portfolio] budget_per_run`` toward ``targets``, most underweight first."""
+    portfolio = session.config.portfolio
+    if portfolio is None or not portfolio.targets or not portfolio.budget_per_run or not due:
+        return
+    from dcactl.reports import holdings_usd
+    from dcactl.strategy import add_rebalance, allocate_rebalance
+
+    mids = {c.symbol: c.quote.mid for c in due if c.quote is not None}
+    held = holdings_usd(session, mids)
+    shares = allocate_rebalance(portfolio.targets, held, [c.symbol for c in due], portfolio.budget_per_run)
+    for c in due:
+        extra = shares.get(c.symbol, Decimal(0))
+        if extra > 0 and c.decision is not None:
+            c.decision = add_rebalance(c.decision, extra)
+            c.amount, c.reason = c.decision.amount, c.decision.summary
+
+
+def day_bounds(now: datetime, tz: str) -> tuple[datetime, datetime]:
+    """The calendar day of ``now`` in ``tz``: [local midnight, next local midnight)."""
+    from zoneinfo import ZoneInfo
+
+    start = now.astimezone(ZoneInfo(tz)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1)  # aware arithmetic is wall-clock: 23 or 25 h on DST days
+
+
+def _size_orders(session: Session, active: Sequence[Candidate], now: datetime) -> None:
+    """Caps in config order, then each order priced from its book and rounded to the exchange's rules."""
+    from dcactl.sizing import apply_caps, round_order
+
+    settings = session.config.settings
+    committed = session.ledger.usd_committed(*day_bounds(now, settings.timezone), real_only=session.live)
+    sized = [c for c in active if c.result is None and c.due]
+    verdicts = apply_caps(
+        [c.amount for c in sized], settings.max_usd_per_run, settings.max_usd_per_day, committed
+    )
+    for c, verdict in zip(sized, verdicts, strict=True):
+        if verdict:
+            c.finish("skipped", verdict, usd_requested=c.amount)
+    for c in active:
+        if c.result is not None or c.market is None or c.quote is None:
+            continue
+        if c.amount <= 0:
+            c.finish("skipped", c.reason or "nothing to buy", usd_requested=c.amount)
+            continue
+        order = round_order(c.market, c.quote, c.amount, settings.max_slippage_bps, PRICE_MARGIN)
+        if isinstance(order, str):
+            c.finish("skipped", order, usd_requested=c.amount)
+            continue
+        c.size, c.limit_px = order
+
+
+def _check_balance(active: Sequence[Candidate], balance: Any) -> None:
+    """Admit live orders in config order while their notional fits the spendable USDC."""
+    usdc = balance.get("USDC") if isinstance(balance, dict) else None
+    left = usdc.available if usdc is not None else Decimal(0)
+    for c in active:
+        if c.result is not None or c.venue != "hyperliquid":
+            continue
+        need = c.size * c.limit_px
+        if need > left:
+            c.finish(
+                "failed",
+                f"insufficient USDC in the spot account: need {need:f}, have {left:f}",
+                usd_requested=c.amount,
+            )
+        else:
+            left -= need
