@@ -336,7 +336,7 @@ def sync(
         report.to_json(),
         [
             f"Synced {report.inserted} new fills ({report.external} external, {report.matched} ours, "
-            f"{report.duplicates} already known) in {report.pages} pages."
+            f"{report.duplicates} already known) in {report.pages} page{'s' if report.pages != 1 else ''}."
         ],
     )
 

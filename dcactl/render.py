@@ -172,10 +172,10 @@ def render_history(fills: list[Fill], fmt: str) -> None:
     else:
         output.print_table(
             "Ledger (newest first)",
-            ["time", "asset", "source", "size", "price", "USDC", "fee", "period", "reason"],
+            ["time (UTC)", "asset", "source", "size", "price", "USDC", "fee", "period", "reason"],
             [
                 [
-                    r["time"],
+                    r["time"][:19].replace("T", " "),
                     r["asset"],
                     r["source"],
                     r["size"],

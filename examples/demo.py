@@ -25,6 +25,7 @@ network = "{url}"
 mode = "live"
 account = "{account}"
 key = "file:{key_path}"
+coingecko_url = "{url}/coingecko/api/v3"   # the devnet's CoinGecko double prices AVAX and LINK
 database = "ledger.db"
 max_usd_per_run = 500
 max_usd_per_day = 1000
