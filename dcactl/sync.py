@@ -158,12 +158,14 @@ async def sync_fills(
     end = codec.to_us(now) // 1000
     intents = _IntentIndex(ledger)
     seen_tids: set[str] = set()
+    held: set[str] = set()  # distinct fills of every coin the exchange returned (overlaps once)
     newest = cursor
     first_time: int | None = None
     while True:
         page = sorted(await fetch_page(start, end), key=lambda f: int(f.get("time", 0)))
         report.pages += 1
         report.seen += len(page)
+        held.update(str(f.get("tid")) for f in page)
         if page and first_time is None:
             first_time = int(page[0]["time"])
         fills = _page_fills(page, coin_to_asset, intents, seen_tids, report)
@@ -189,11 +191,12 @@ async def sync_fills(
         else:
             start = last
     report.cursor_ms = newest
-    if first_time is not None and first_time > report.start_ms and report.seen >= HISTORY_CAP:
+    # Only an account at the cap can have lost older fills (``seen`` counts page overlaps twice).
+    if first_time is not None and first_time > report.start_ms and len(held) >= HISTORY_CAP:
         report.warnings.append(
             f"the exchange's history starts at {iso_utc(from_ms(first_time))}, after the requested start"
             f" {iso_utc(from_ms(report.start_ms))}: it keeps only the {HISTORY_CAP:,} most recent fills,"
-            " so older fills it no longer holds cannot be synced"
+            " so any older fills are no longer held and cannot be synced"
         )
     report.matched_imports = ledger.match_imports()
     return report

@@ -1,0 +1,208 @@
+"""`dcactl sync` against the devnet (issue 5): 25,000 fills in rounds the 10,000-fill history can hold,
+shared milliseconds across 2000-fill pages, partial fills, other accounts, perp fills, and the
+warning when the exchange no longer holds the start the user asks for."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import write_portfolio
+
+from dcactl.models import from_ms, iso_utc
+from dcactl.store import Ledger
+from dcactl.sync import HISTORY_CAP, PAGE_CAP, sync_fills
+
+ME = "0x" + "a1" * 20
+OTHER = "0x" + "b2" * 20
+ASSETS = '[assets.BTC]\namount = 10\nevery = "day"\n[assets.ETH]\namount = 10\nevery = "day"\n' \
+         '[assets.SOL]\namount = 15\nevery = "day"\n'
+COINS = {  # devnet coin: (dcactl asset, size, price) of every injected fill (10–20 USDC each)
+    "UBTC": ("BTC", "0.0001", "100000"),
+    "UETH": ("ETH", "0.003", "3500"),
+    "USOL": ("SOL", "0.1", "150"),
+    "HYPE": ("HYPE", "0.5", "40"),  # not configured: stored under its ticker
+}
+
+
+@dataclass
+class Block:
+    """``count`` fills of one coin; ``step`` ms apart (0: all in one millisecond); ``per_order``
+    fills per order (partial fills of one order share its oid)."""
+
+    coin: str
+    count: int
+    step: int
+    per_order: int
+
+
+def _round_plan(total: int, offset: int) -> list[Block]:
+    """Blocks summing to ``total``: coins in turn, big same-millisecond blocks (so 2000-fill page
+    boundaries cut through them) and stepped blocks of multi-fill orders."""
+    shapes = [(700, 0, 1), (300, 1, 3), (1000, 0, 5), (500, 1, 1), (250, 0, 2)]
+    coins = list(COINS)
+    blocks: list[Block] = []
+    left, i = total, offset
+    while left:
+        count, step, per = shapes[i % len(shapes)]
+        count = min(count, left)
+        count -= count % per
+        if count == 0:
+            per, count = 1, left
+        blocks.append(Block(coins[i % len(coins)], count, step, per))
+        left -= count
+        i += 1
+    return blocks
+
+
+def _inject(devnet: Any, blocks: list[Block], t: int) -> int:
+    """Record the blocks for ME (and a few fills for OTHER at the same instants); returns the next
+    free millisecond."""
+    for b in blocks:
+        _, sz, px = COINS[b.coin]
+        last = devnet.admin.inject_fills(ME, b.coin, b.count, sz, px, start_ms=t, step_ms=b.step,
+                                         per_order=b.per_order)["lastTime"]
+        devnet.admin.inject_fills(OTHER, b.coin, 7, sz, px, start_ms=t, step_ms=b.step)
+        t = last if b.step == 0 and b.count % 2 else last + 1  # sometimes the next block shares the ms
+    return t
+
+
+@pytest.fixture
+def portfolio(tmp_path: Path, devnet: Any) -> Path:
+    """A paper portfolio whose `account` is ME (sync needs only the address)."""
+    return write_portfolio(tmp_path / "p.toml", devnet.url, ASSETS, settings=f'account = "{ME}"')
+
+
+def _ledger(tmp_path: Path, devnet: Any) -> Ledger:
+    return Ledger.open(tmp_path / "ledger.db", network=devnet.url, account=ME)
+
+
+def _sync(cli: Any, cfg: Path, *args: str) -> Any:
+    res = cli("--config", str(cfg), "--json", "sync", *args)
+    assert res.code == 0, res.err
+    return res
+
+
+def test_25000_fills_in_rounds_are_all_kept_exactly_once(
+    tmp_path: Path, devnet: Any, cli: Any, portfolio: Path
+) -> None:
+    """Three rounds (9,000 + 9,000 + 7,000 fills over four coins, the exchange keeping only the
+    newest 10,000) synced in between: the ledger ends with all 25,000, each tid once, each order's
+    partial fills all kept, none of another account's; a re-sync adds nothing."""
+    t = devnet.admin.time() - 3_600_000
+    plan: list[Block] = []
+    for n, total in enumerate((9_000, 9_000, 7_000)):
+        blocks = _round_plan(total, offset=n)
+        t = _inject(devnet, blocks, t)
+        plan += blocks
+        report = _sync(cli, portfolio).json()
+        assert report["inserted"] == total, report
+        assert report["pages"] >= total // PAGE_CAP + 1 and report["warnings"] == []
+    with _ledger(tmp_path, devnet) as ledger:
+        fills = ledger.fills()
+        positions = {p.asset: p for p in ledger.positions()}
+    assert len(fills) == 25_000 == len({f.tid for f in fills})
+    assert {f.source for f in fills} == {"external"}
+    for coin, (asset, sz, px) in COINS.items():
+        n = sum(b.count for b in plan if b.coin == coin)
+        assert positions[asset].buys == n
+        assert positions[asset].invested_usd == n * Decimal(sz) * Decimal(px)
+    orders = Counter(f.oid for f in fills)
+    expected = Counter(b.per_order for b in plan for _ in range(b.count // b.per_order))
+    assert Counter(orders.values()) == expected, "every partial fill of every order is kept"
+    balances = devnet.admin.balances(ME)["balances"]
+    for coin, (asset, _, _) in COINS.items():
+        assert Decimal(balances[coin]) == positions[asset].units, "units net of the fees the exchange took"
+
+    again = _sync(cli, portfolio).json()
+    assert (again["inserted"], again["warnings"]) == (0, [])
+    full = _sync(cli, portfolio, "--full")
+    assert full.json()["inserted"] == 0 and full.json()["duplicates"] == HISTORY_CAP
+    with _ledger(tmp_path, devnet) as ledger:
+        assert ledger.fill_count() == 25_000
+
+
+def test_shared_millisecond_across_a_page_boundary(
+    tmp_path: Path, devnet: Any, cli: Any, portfolio: Path
+) -> None:
+    """1,500 stepped fills then 1,000 in one millisecond: the first 2000-fill page ends inside that
+    millisecond, the next page re-reads it, and all 2,500 are kept exactly once."""
+    t = devnet.admin.time() - 60_000
+    devnet.admin.inject_fills(ME, "UBTC", 1_500, "0.0001", "100000", start_ms=t, step_ms=1)
+    devnet.admin.inject_fills(ME, "UETH", 1_000, "0.003", "3500", start_ms=t + 1_500, step_ms=0)
+    report = _sync(cli, portfolio).json()
+    assert (report["pages"], report["seen"], report["inserted"]) == (2, 2_000 + 1_000, 2_500)
+    with _ledger(tmp_path, devnet) as ledger:
+        fills = ledger.fills()
+    assert len(fills) == len({f.tid for f in fills}) == 2_500
+    assert Counter(f.asset for f in fills) == {"BTC": 1_500, "ETH": 1_000}
+
+
+def test_overlapping_pages_under_the_cap_do_not_warn(
+    tmp_path: Path, devnet: Any, cli: Any, portfolio: Path
+) -> None:
+    """9,600 fills in blocks of 1,600 per millisecond: pages overlap so much that over 10,000 fills are
+    *returned*, but the exchange holds all of them, so a first sync stores 9,600 and does not warn."""
+    t = devnet.admin.time() - 60_000
+    for k in range(6):
+        devnet.admin.inject_fills(ME, "USOL", 1_600, "0.1", "150", start_ms=t + k, step_ms=0)
+    report = _sync(cli, portfolio).json()
+    assert report["inserted"] == 9_600 and report["seen"] > HISTORY_CAP
+    assert report["warnings"] == []
+
+
+def test_history_no_longer_held_warns(tmp_path: Path, devnet: Any, cli: Any, portfolio: Path) -> None:
+    """Asking (--full, or --since a date before it) for history the exchange has dropped warns on
+    stderr, once, and still stores what it holds; a sync from the cursor does not warn."""
+    t = devnet.admin.time() - 600_000
+    devnet.admin.inject_fills(ME, "UBTC", 12_000, "0.0001", "100000", start_ms=t, step_ms=1)
+    res = _sync(cli, portfolio, "--full")
+    assert res.json()["inserted"] == HISTORY_CAP
+    (warning,) = res.json()["warnings"]
+    assert "keeps only the 10,000 most recent fills" in warning
+    assert f"history starts at {iso_utc(from_ms(t + 2_000))}, after the requested start" in warning
+    text = cli("--config", str(portfolio), "sync", "--since", "2020-01-01")
+    assert text.code == 0 and text.out.startswith("Synced 0 new fills")
+    shown = " ".join(x.strip() for x in text.err.splitlines())  # the console may wrap a long line
+    assert shown.startswith("warning: the exchange's history starts at") and shown.count("warning:") == 1
+    assert "after the requested start 2020-01-01T00:00:00Z" in shown
+    assert _sync(cli, portfolio).json()["warnings"] == []
+
+
+def test_perp_and_other_account_fills_never_enter(tmp_path: Path, devnet: Any) -> None:
+    """Fills of another account (same coins, same instants) and perp fills (the devnet has no perps,
+    so some of its spot fills are relabelled with a perp coin name in flight) are never stored."""
+    from dcactl.venues.hyperliquid import HyperliquidClient
+
+    t = devnet.admin.time() - 60_000
+    for start in (t, t + 10):  # 1,500 fills in one ms, twice: the first page ends inside the second
+        devnet.admin.inject_fills(ME, "UBTC", 1_500, "0.0001", "100000", start_ms=start, step_ms=0,
+                                  per_order=3)
+        devnet.admin.inject_fills(OTHER, "UBTC", 1_500, "0.0001", "100000", start_ms=start, step_ms=0)
+    perps: set[str] = set()
+
+    async def go() -> Any:
+        async with HyperliquidClient(devnet.url, is_mainnet=False, timeout=10) as hl:
+            async def fetch(start_ms: int, end_ms: int | None) -> list[dict[str, Any]]:
+                page = [dict(f) for f in await hl.user_fills_by_time(ME, start_ms, end_ms)]
+                for f in page:
+                    if int(f["tid"]) % 5 == 0:
+                        f["coin"] = "BTC"  # a perp name: no "@", no "/"
+                        perps.add(str(f["tid"]))
+                return page
+
+            with Ledger.open(tmp_path / "l.db", network="devnet", account=ME) as ledger:
+                report = await sync_fills(ledger, fetch, {"@142": "BTC"}, now=datetime.now(UTC))
+                return report, ledger.fills()
+
+    report, fills = asyncio.run(go())
+    assert len(perps) == 600 and report.perp_ignored >= 600
+    assert report.inserted == len(fills) == 3_000 - 600
+    assert not perps & {f.tid for f in fills}
+    assert {f.pair for f in fills} == {"@142"}
