@@ -226,15 +226,8 @@ def test_readme_and_product_list_the_commands_we_expect() -> None:
             ("backup",), ("lots",), ("sync",), ("doctor",)} <= product
 
 
-_NOT_YET = {("plan",): "issue 6 (smart DCA) adds `plan`"}
-
-
-def _documented() -> list[Any]:
-    commands = sorted(_readme_commands() | _product_commands())
-    return [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=_NOT_YET[c])) if c in _NOT_YET else c
-        for c in commands
-    ]
+def _documented() -> list[tuple[str, ...]]:
+    return sorted(_readme_commands() | _product_commands())
 
 
 @pytest.mark.parametrize("command", _documented(), ids=lambda c: " ".join(c))
