@@ -374,13 +374,18 @@ def import_legacy(
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip malformed records (listed).")] = False,
 ) -> None:
     """Import the earlier Hyperliquid DCA bot's history (and convert its config); idempotent."""
-    from dcactl.legacy import conversion_toml, convert_config
+    from dcactl.legacy import conversion_toml, convert_config, parse_history
     from dcactl.legacy import import_legacy as do_import
     from dcactl.render import render_document
 
     state = _state(ctx)
     lines: list[str] = []
     document: dict[str, Any] = {}
+    # Refuse a bad history before writing anything (the portfolio, the ledger): a retry with
+    # --skip-bad must not then find its --output already written.
+    parse_history(history_file, skip_bad=skip_bad)
+    if out_path is not None and out_path.exists() and legacy_config is not None:
+        raise UsageError(f"--output {out_path}: the file exists; not overwriting it")
     if legacy_config is not None:
         conversion = convert_config(legacy_config)
         text = conversion_toml(conversion, legacy_config)

@@ -268,7 +268,7 @@ def test_import_legacy_writes_a_portfolio_and_imports_once(tmp_path: Path, cli: 
     doc = res.json()
     assert doc["portfolio_written"] == str(out)
     notes = doc["not_converted"]
-    assert any("rsi_period=14" in n for n in notes) and any("ma_periods" in n for n in notes)
+    assert not any("rsi_period" in n or "ma_periods" in n for n in notes)  # converted into rule tables
     assert any("notification_enabled" in n for n in notes)
     assert doc["import"] == {"inserted": 5, "already_present": 0, "skipped": [], "matched": 0}
     from dcactl.session import load
@@ -277,7 +277,9 @@ def test_import_legacy_writes_a_portfolio_and_imports_once(tmp_path: Path, cli: 
     assert config.settings.mode == "paper"
     assert {a.symbol: a.enabled for a in config.assets} == {"BTC": True, "ETH": True, "AVAX": False}
     text = out.read_text()
-    assert "# Not converted" in text and "rsi_period=14" in text
+    assert "# Not converted" in text and "notification_enabled=true" in text
+    btc = config.asset("BTC")
+    assert btc.rsi is not None and btc.rsi.period == 14 and btc.ma_dips is not None
 
     again = cli("--config", str(out), "--db", str(db), "import", "legacy", "--history",
                 str(LEGACY / "dca_history.json"))
@@ -312,6 +314,15 @@ def test_import_legacy_malformed_history(tmp_path: Path, devnet: Any, cli: Any) 
     ]
     with Ledger.open(tmp_path / "ledger.db", network=devnet.url, account=None) as ledger:
         assert ledger.fills() == []
+    out, db = tmp_path / "converted.toml", tmp_path / "other.db"
+    convert = ("--db", str(db), "import", "legacy", "--history", str(history), "--legacy-config",
+               str(LEGACY / "multi_asset_config.json"), "--output", str(out))
+    res = cli(*convert)
+    assert res.code == 2 and len(res.err.splitlines()) == 3
+    assert not out.exists() and not db.exists(), "a refused import writes neither portfolio nor ledger"
+    res = cli(*convert, "--skip-bad")
+    assert res.code == 0, res.err
+    assert out.exists() and "Imported 3 fills (0 already present, 2 skipped" in res.out
     res = cli("--config", str(cfg), "--json", "import", "legacy", "--history", str(history), "--skip-bad")
     assert res.code == 0, res.err
     report = res.json()["import"]
