@@ -1,0 +1,237 @@
+"""Smart DCA end to end: `dcactl plan` and `dcactl run` (paper) on a devnet whose daily candles are
+crafted so each rule fires, with every amount computed by hand.
+
+**Time.** Both clocks are frozen: dcactl's (``dcactl.executor.utcnow``, the one instant a run or a
+plan decides at) and the devnet's exchange clock (``set_clock``, so candles and the current minute
+follow it). Moving both forward by a day is a real "next day" for every part of a run — the due
+check, the bank's period, the incremental candle refresh — without touching the ledger by hand.
+
+**Price paths.** Daily candles are replayed with ``anchor="absolute"`` at UTC midnights, the last one
+being the last completed day before "now", so the closes a decision reads are exactly the ones
+written here (BTC prices with at most 5 significant figures, as the exchange formats them). The
+current price, which only the MA-dip rule reads, is pinned with ``set_price(pin=True)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import write_portfolio
+
+from dcactl.models import to_ms
+from dcactl.store import Ledger
+
+DAY_MS = 86_400_000
+T0 = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
+"""A Tuesday noon: "now" of the first run of every test."""
+
+
+class Clock:
+    """dcactl's and the devnet's clocks, frozen together and moved together."""
+
+    def __init__(self, devnet: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.devnet = devnet
+        self.now = T0
+        monkeypatch.setattr("dcactl.executor.utcnow", lambda: self.now)
+        devnet.admin.set_clock(to_ms(T0))
+
+    def set(self, when: datetime) -> None:
+        """Make ``when`` the current instant for dcactl and the exchange."""
+        self.now = when
+        self.devnet.admin.set_clock(to_ms(when))
+
+    @property
+    def today_ms(self) -> int:
+        """Open time (ms) of the current UTC day."""
+        ms = to_ms(self.now)
+        return ms - ms % DAY_MS
+
+
+@pytest.fixture
+def clock(devnet: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    """Both clocks frozen at T0 (the exchange clock follows wall time again afterwards)."""
+    c = Clock(devnet, monkeypatch)
+    yield c
+    devnet.admin.set_clock(None)
+
+
+def replay_daily(devnet: Any, coin: str, closes: Sequence[int], last_open_ms: int) -> None:
+    """Replay one daily candle per close (oldest first); the last opens at ``last_open_ms``. Each
+    candle opens at the previous close, so the path is continuous."""
+    rows, prev = [], closes[0]
+    for i, c in enumerate(closes):
+        t = last_open_ms - (len(closes) - 1 - i) * DAY_MS
+        rows.append(f"{t},{prev},{max(prev, c)},{min(prev, c)},{c}")
+        prev = c
+    devnet.admin.replay(coin, "\n".join(rows), anchor="absolute")
+
+
+def yesterday(clock: Clock) -> int:
+    """Open time (ms) of the last completed UTC day."""
+    return clock.today_ms - DAY_MS
+
+
+def _ledger(tmp_path: Path, devnet: Any) -> Ledger:
+    return Ledger.open(tmp_path / "ledger.db", network=devnet.url, account=None)
+
+
+def _one(res: Any, asset: str = "BTC") -> dict[str, Any]:
+    assert res.code == 0, res.err
+    found: dict[str, Any] = next(r for r in res.json()["results"] if r["asset"] == asset)
+    return found
+
+
+def _plan(res: Any, asset: str = "BTC") -> dict[str, Any]:
+    assert res.code == 0, res.err
+    found: dict[str, Any] = next(a for a in res.json()["assets"] if a["asset"] == asset)
+    return found
+
+
+RISING = [50_000 + 100 * i for i in range(150)]
+"""150 closes, each 100 above the one before: every change a gain, so RSI(14) = 100."""
+
+Cli = Callable[..., Any]
+
+
+# --- 1. each rule fires -------------------------------------------------------------------------
+
+
+def test_rsi_overbought_skips(tmp_path: Path, devnet: Any, clock: Clock, cli: Cli) -> None:
+    """An all-up path (RSI 100 ≥ 70): plan shows due, the skip and rsi_14; run skips and buys nothing."""
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, BTC_DAILY_100 + "[assets.BTC.rsi]\n")
+    replay_daily(devnet, "BTC", RISING, yesterday(clock))
+    plan = _plan(cli("--config", str(cfg), "--json", "plan"))
+    assert plan["due"] is True
+    assert plan["skip"] == "RSI(14) 100.0 ≥ overbought 70"
+    assert plan["indicators"]["rsi_14"] == 100.0
+    assert D(plan["amount_usd"]) == 0
+    assert plan["reasons"][0].startswith("never bought; due in the current day")
+    assert "RSI(14) 100.0 ≥ overbought 70: skip" in plan["reasons"]
+    run = _one(cli("--config", str(cfg), "--json", "run"))
+    assert run["status"] == "skipped"
+    assert run["reason"] == "RSI(14) 100.0 ≥ overbought 70"
+    with _ledger(tmp_path, devnet) as ledger:
+        assert ledger.fills() == [] and ledger.last_buy("BTC") is None
+
+
+BTC_DAILY_100 = """
+[assets.BTC]
+amount = 100
+every = "day"
+"""
+
+
+DIP = """
+[assets.BTC]
+amount = 40
+every = "day"
+[assets.BTC.ma_dips]
+periods = [50]
+thresholds = [5]
+[assets.ETH]
+amount = 20
+every = "day"
+"""
+SAWTOOTH = [98_000, 102_000] * 30
+"""60 closes alternating 98 000 / 102 000: any 50 of them average 100 000."""
+DIP_SUMMARY = (
+    "buy 100.00 USDC (2.5× the base 40.00) because price 89500 is 10.5 % below its 50-day SMA 100000"
+)
+
+
+def test_dip_below_sma_buys_two_and_a_half_times(tmp_path: Path, devnet: Any, clock: Clock, cli: Cli) -> None:
+    """Price 89 500 vs 50-day SMA 100 000 (10.5 % below, tier ≥ 10 %): 2.5 × 40 = 100.00 USDC bought."""
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, DIP)
+    replay_daily(devnet, "BTC", SAWTOOTH, yesterday(clock))
+    assert devnet.admin.set_price("BTC", "89500", pin=True) == D(89500)
+    plan = _plan(cli("--config", str(cfg), "--json", "plan"))
+    assert (plan["due"], plan["skip"], plan["amount_usd"]) == (True, None, "100.00")
+    assert plan["indicators"]["sma_50"] == 100_000.0
+    assert plan["indicators"]["below_sma_50_pct"] == pytest.approx(10.5)
+    assert plan["summary"] == DIP_SUMMARY
+    run = _one(cli("--config", str(cfg), "--json", "run"))
+    assert (run["status"], run["usd_requested"], run["reason"]) == ("paper", "100.00", DIP_SUMMARY)
+    assert D(10) < D(run["usd_filled"]) <= D(100)
+
+
+def test_history_and_plan_after_a_smart_buy(tmp_path: Path, devnet: Any, clock: Clock, cli: Cli) -> None:
+    """history shows the decision summary as the fill's reason; `plan BTC` shows BTC alone, not due."""
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, DIP)
+    replay_daily(devnet, "BTC", SAWTOOTH, yesterday(clock))
+    devnet.admin.set_price("BTC", "89500", pin=True)
+    assert cli("--config", str(cfg), "run").code == 0
+    fills = {f["asset"]: f for f in cli("--config", str(cfg), "history", "--format", "json").json()["fills"]}
+    assert fills["BTC"]["reason"] == DIP_SUMMARY
+    assert fills["ETH"]["reason"] == "buy 20.00 USDC: the base amount, no rule changed it"
+    table = cli("--config", str(cfg), "history")
+    assert table.code == 0 and "2.5× the base 40.00" in table.out
+    only = cli("--config", str(cfg), "--json", "plan", "BTC")
+    assert [a["asset"] for a in only.json()["assets"]] == ["BTC"]
+    btc = _plan(only)
+    assert btc["due"] is False
+    assert btc["reasons"][0].startswith("bought Tue 2025-06-10 12:00 UTC in the current day; next due")
+    assert btc["reasons"][1:] and "below its 50-day SMA" in " ".join(btc["reasons"][1:])
+    text = cli("--config", str(cfg), "plan", "ETH")
+    assert text.code == 0 and "ETH [paper] not due" in text.out and "BTC" not in text.out
+
+
+def annualised_vol_pct(closes: Sequence[int], window: int) -> float:
+    """The hand formula: sample stdev (ddof 1) of the last ``window`` simple daily returns × √365 × 100."""
+    tail = closes[-(window + 1):]
+    returns = [b / a - 1 for a, b in itertools.pairwise(tail)]
+    return float(statistics.stdev(returns) * 365**0.5 * 100)
+
+
+def test_high_volatility_makes_a_weekly_asset_daily(
+    tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
+) -> None:
+    """Swings of ±10 % (volatility > 50 %): weekly 100 becomes daily 100 × 1/7 = 14.29; once a day."""
+    body = '[assets.BTC]\namount = 100\nevery = "week"\n[assets.BTC.dynamic_frequency]\n'
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
+    swings = [100_000, 110_000] * 20
+    assert annualised_vol_pct(swings, 30) > 50
+    replay_daily(devnet, "BTC", swings, yesterday(clock))
+    plan = _plan(cli("--config", str(cfg), "--json", "plan"))
+    assert plan["amount_usd"] == "14.29"
+    assert plan["indicators"]["vol_30d"] == pytest.approx(annualised_vol_pct(swings, 30))
+    first = _one(cli("--config", str(cfg), "--json", "run"))
+    assert (first["status"], first["usd_requested"]) == ("paper", "14.29")
+    assert first["period"] == "2025-06-10T00:00:00Z", "a day's period, not the week's"
+    assert "every day while volatility" in first["reason"]
+    second = _one(cli("--config", str(cfg), "--json", "run"))
+    assert second["status"] == "not_due"
+    assert second["reason"].startswith("bought Tue 2025-06-10 12:00 UTC in the current day")
+    clock.set(T0 + timedelta(days=1))
+    third = _one(cli("--config", str(cfg), "--json", "run"))
+    assert (third["status"], third["period"]) == ("paper", "2025-06-11T00:00:00Z")
+
+
+def test_volatility_sizing_matches_hand_computation(
+    tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
+) -> None:
+    """Swings of +3 %/−2.9 %: the amount is max − (vol − 35)/(85 − 35) × (max − min), vol by hand."""
+    body = ('[assets.BTC]\namount = 100\nevery = "day"\n'
+            '[assets.BTC.sizing]\nkind = "volatility"\nmin = 50\nmax = 200\n')
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
+    closes = [100_000, 103_000] * 20
+    vol = annualised_vol_pct(closes, 30)
+    # 30 returns, ±0.029563 around their mean: stdev = 0.029563 × √(30/29) ≈ 0.030068, × √365 ≈ 57.45 %
+    assert 57.4 < vol < 57.5
+    vol_d = D(str(round(vol, 10)))
+    expected = (200 - (vol_d - 35) / 50 * 150).quantize(D("0.01"), rounding=ROUND_HALF_EVEN)
+    assert expected == D("132.66")  # 200 − (57.4458 − 35) / 50 × 150
+    replay_daily(devnet, "BTC", closes, yesterday(clock))
+    run = _one(cli("--config", str(cfg), "--json", "run"))
+    assert (run["status"], D(run["usd_requested"])) == ("paper", expected)
+    with _ledger(tmp_path, devnet) as ledger:
+        (row,) = ledger.decisions("BTC")
+        assert row["decision"]["indicators"]["vol_30d"] == pytest.approx(vol, rel=1e-12)
+        assert row["outcome"] == "paper"
