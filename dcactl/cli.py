@@ -132,7 +132,8 @@ def _run_command(ctx: typer.Context, request: Any) -> None:
     from dcactl.executor import execute, exit_code_for
     from dcactl.render import render_run
 
-    result = _with_session(ctx, lambda s: execute(s, request), lock=not request.dry_run)
+    with output.progress(f"dcactl {request.command}: reading markets and placing orders..."):
+        result = _with_session(ctx, lambda s: execute(s, request), lock=not request.dry_run)
     code = exit_code_for(result)
     render_run(result, code)
     _finish(code)

@@ -7,10 +7,11 @@ fast.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -71,6 +72,18 @@ def _default(value: Any) -> Any:
 
         return iso_utc(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+@contextlib.contextmanager
+def progress(message: str) -> Iterator[None]:
+    """A spinner on stderr while a slow step runs, only on a terminal and never with --json/--quiet
+    (cron mail and pipes get nothing)."""
+    console = err()
+    if OPTIONS.json or OPTIONS.quiet or not console.is_terminal:
+        yield
+        return
+    with console.status(message, spinner="dots"):
+        yield
 
 
 def print_json(document: Any) -> None:
