@@ -304,10 +304,24 @@ def _decide_amounts(
         c.decision = decide(
             c.asset, PriceHistory.of(c.closes or [], quote.mid), state, now, override=request.amount
         )
+        if request.force and c.decision.skip is not None:
+            c.decision = _unbanked(c.decision)
         c.amount, c.reason = c.decision.amount, c.decision.summary
         if c.decision.skip and c.due:
             c.finish("skipped", c.decision.skip)
     _rebalance(session, [c for c in active if c.result is None and c.due])
+
+
+def _unbanked(decision: Decision) -> Decision:
+    """A rule skip of a forced buy (``buy --force``, a period of its own) banks nothing: only a
+    scheduled period's skip saves that period's budget, else each forced attempt would bank again."""
+    note = "forced buy outside the schedule: nothing banked"
+    return replace(
+        decision,
+        bank_after=decision.bank_before,
+        reasons=[*decision.reasons, f"banking: {note} (bank stays {decision.bank_before} USDC)"],
+        summary=f"skip {decision.asset}: {decision.skip}; {note}",
+    )
 
 
 def _rebalance(session: Session, due: list[Candidate]) -> None:

@@ -162,8 +162,11 @@ def test_dip_below_sma_buys_two_and_a_half_times(tmp_path: Path, devnet: Any, cl
     assert D(10) < D(run["usd_filled"]) <= D(100)
 
 
-def test_history_and_plan_after_a_smart_buy(tmp_path: Path, devnet: Any, clock: Clock, cli: Cli) -> None:
+def test_history_and_plan_after_a_smart_buy(
+    tmp_path: Path, devnet: Any, clock: Clock, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """history shows the decision summary as the fill's reason; `plan BTC` shows BTC alone, not due."""
+    monkeypatch.delenv("COLUMNS", raising=False)  # a pipe's width: the reason column is not cut
     cfg = write_portfolio(tmp_path / "p.toml", devnet.url, DIP)
     replay_daily(devnet, "BTC", SAWTOOTH, yesterday(clock))
     devnet.admin.set_price("BTC", "89500", pin=True)
@@ -235,3 +238,174 @@ def test_volatility_sizing_matches_hand_computation(
         (row,) = ledger.decisions("BTC")
         assert row["decision"]["indicators"]["vol_30d"] == pytest.approx(vol, rel=1e-12)
         assert row["outcome"] == "paper"
+
+
+# --- 2. budget banking across runs --------------------------------------------------------------
+
+BANKING = """
+[assets.BTC]
+amount = 100
+every = "day"
+[assets.BTC.sizing]
+max = 300
+[assets.BTC.rsi]
+[assets.BTC.ma_dips]
+periods = [20]
+thresholds = [5]
+[assets.BTC.banking]
+"""
+BANK_SPENT = (
+    "buy 300.00 USDC (2.5× the base 100.00, + 50.00 from the bank, clamped to max 300.00) because "
+    "RSI(14) 15.9 ≤ oversold 30 and price 57000 is 10.5 % below its 20-day SMA 63700"
+)
+
+
+def test_skip_banks_once_and_the_next_dip_spends_it(
+    tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
+) -> None:
+    """Day 1: RSI 100 skips and banks 100 (once, however often it runs); day 2: a dip spends the bank.
+
+    Day 2's path is day 1's plus one close of 58 000 (a fall of 6 900 after 100-a-day gains):
+    Wilder's RSI(14) = 100 − 100 / (1 + (13 × 100) / 6 900) = 15.85 (oversold: ×1, a qualifying dip);
+    the 20-day SMA is (63 100 + … + 64 900 + 58 000) / 20 = 63 700 and the price 57 000 is 10.52 %
+    below it: ×2.5. So 100 × 2.5 + min(bank 100, 1 × base 100) = 350, clamped to max 300: 50 of the
+    bank money goes back, bank 100 → 50.
+    """
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, BANKING)
+    replay_daily(devnet, "BTC", RISING, yesterday(clock))
+    for _ in range(2):  # the second run re-decides the same period: it must not bank twice
+        skipped = _one(cli("--config", str(cfg), "--json", "run"))
+        assert (skipped["status"], skipped["reason"]) == ("skipped", "RSI(14) 100.0 ≥ overbought 70")
+        with _ledger(tmp_path, devnet) as ledger:
+            (row,) = ledger.decisions("BTC")
+            assert (row["period"], row["outcome"], row["bank_after"]) == (
+                "2025-06-10T00:00:00Z", "rule_skip", D(100)
+            )
+            assert row["decision"]["bank_before_usd"] == "0.00"
+            assert "100.00 USDC banked, bank 100.00 of max 400.00 USDC" in row["decision"]["summary"]
+            assert ledger.bank("BTC") == D(100)
+    clock.set(T0 + timedelta(days=1))
+    replay_daily(devnet, "BTC", [*RISING, 58_000], yesterday(clock))
+    devnet.admin.set_price("BTC", "57000", pin=True)
+    plan = _plan(cli("--config", str(cfg), "--json", "plan"))
+    assert (plan["amount_usd"], plan["bank_usd"]) == ("300.00", "50.00")
+    assert plan["indicators"]["rsi_14"] == pytest.approx(100 - 100 / (1 + 1300 / 6900))
+    assert plan["indicators"]["sma_20"] == 63_700.0
+    bought = _one(cli("--config", str(cfg), "--json", "run"))
+    assert (bought["status"], bought["usd_requested"], bought["reason"]) == ("paper", "300.00", BANK_SPENT)
+    with _ledger(tmp_path, devnet) as ledger:
+        newest, oldest = ledger.decisions("BTC")
+        assert (oldest["outcome"], oldest["bank_after"]) == ("rule_skip", D(100))
+        assert (newest["period"], newest["outcome"], newest["bank_after"]) == (
+            "2025-06-11T00:00:00Z", "paper", D(50)
+        )
+        assert newest["decision"]["bank_before_usd"] == "100.00"
+        assert ledger.bank("BTC") == D(50)
+
+
+
+def test_forced_buys_never_bank(tmp_path: Path, devnet: Any, clock: Clock, cli: Cli) -> None:
+    """`buy --force` while RSI skips: skipped, but only the scheduled period's skip banks (100, not 300)."""
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, BANKING)
+    replay_daily(devnet, "BTC", RISING, yesterday(clock))
+    assert _one(cli("--config", str(cfg), "--json", "run"))["status"] == "skipped"
+    for _ in range(2):
+        forced = _one(cli("--config", str(cfg), "--json", "buy", "BTC", "--force"))
+        assert (forced["status"], forced["reason"]) == ("skipped", "RSI(14) 100.0 ≥ overbought 70")
+        assert forced["period"].startswith("forced:")
+    with _ledger(tmp_path, devnet) as ledger:
+        assert ledger.bank("BTC") == D(100)
+        newest = ledger.decisions("BTC")[0]
+        assert newest["period"].startswith("forced:") and newest["bank_after"] == D(100)
+        assert newest["decision"]["summary"].endswith("forced buy outside the schedule: nothing banked")
+
+# --- 3. buy-only rebalancing --------------------------------------------------------------------
+
+REBALANCE = """
+[assets.BTC]
+amount = 20
+every = "day"
+[assets.ETH]
+amount = 20
+every = "day"
+[portfolio]
+targets = {BTC = 0.5, ETH = 0.5}
+budget_per_run = 100
+"""
+
+
+def test_rebalancing_sends_the_budget_to_the_underweight_asset(
+    tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
+) -> None:
+    """Holding ~1 000 USDC of BTC and no ETH, the whole 100 budget goes to ETH; nothing is sold.
+
+    T = ~1 000 + 100; ETH's room 0.5 × T − 0 ≈ 550 > 100, BTC is above its target: ETH 20 + 100.
+    """
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, REBALANCE)
+    forced = _one(cli("--config", str(cfg), "--json", "buy", "BTC", "--force", "--amount", "1000"))
+    assert forced["status"] == "paper" and D(forced["usd_filled"]) > D(990)
+    with _ledger(tmp_path, devnet) as ledger:
+        btc_before = sum(p.units for p in ledger.positions() if p.asset == "BTC")
+    plan = cli("--config", str(cfg), "--json", "plan")
+    assert (_plan(plan, "BTC")["amount_usd"], _plan(plan, "ETH")["amount_usd"]) == ("20.00", "120.00")
+    res = cli("--config", str(cfg), "--json", "run")
+    btc, eth = _one(res, "BTC"), _one(res, "ETH")
+    assert (btc["status"], btc["usd_requested"]) == ("paper", "20.00")
+    assert (eth["status"], eth["usd_requested"]) == ("paper", "120.00")
+    assert eth["reason"].endswith("; +100.00 USDC for rebalancing → 120.00 USDC")
+    with _ledger(tmp_path, devnet) as ledger:
+        assert {f.side for f in ledger.fills()} == {"B"}
+        assert sum(p.units for p in ledger.positions() if p.asset == "BTC") > btc_before
+        (eth_decision,) = ledger.decisions("ETH")
+        reasons = eth_decision["decision"]["reasons"]
+        assert "buy-only rebalancing: +100.00 USDC (below its target weight)" in reasons
+    assert devnet.admin.orders() == [], "paper mode never sends an order"
+
+
+# --- 5. incremental candle refresh --------------------------------------------------------------
+
+RSI_BOTH = """
+[assets.BTC]
+amount = 100
+every = "day"
+[assets.BTC.rsi]
+[assets.AVAX]
+amount = 20
+every = "day"
+[assets.AVAX.rsi]
+"""
+
+
+def _candle_asks(devnet: Any) -> list[dict[str, Any]]:
+    """The candleSnapshot requests' ``req`` bodies since the log was last cleared."""
+    return [r["body"]["req"] for r in devnet.admin.requests(type="candleSnapshot")]
+
+
+def _chart_days(devnet: Any) -> list[str]:
+    """The ``days`` of each CoinGecko market_chart request since the log was last cleared."""
+    return [r["query"]["days"] for r in devnet.admin.requests(type="market_chart")]
+
+
+def test_candles_are_refreshed_incrementally(tmp_path: Path, devnet: Any, clock: Clock, cli: Cli) -> None:
+    """First run: 140 days (RSI's 10 × 14); again that day: no candle request; next day: from the
+    last cached candle only (Hyperliquid candleSnapshot and CoinGecko market_chart alike)."""
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, RSI_BOTH)
+    devnet.admin.clear_requests()
+    assert cli("--config", str(cfg), "run").code == 0
+    (ask,) = _candle_asks(devnet)
+    assert (ask["coin"], ask["interval"]) == ("@142", "1d")
+    assert (ask["startTime"], ask["endTime"]) == (clock.today_ms - 140 * DAY_MS, to_ms(T0))
+    assert _chart_days(devnet) == ["142"]  # 140.5 days back to the first wanted day, + 2 (whole days)
+    devnet.admin.clear_requests()
+    for command in ("run", "plan"):
+        assert cli("--config", str(cfg), command).code == 0
+    assert _candle_asks(devnet) == [] and _chart_days(devnet) == []
+    clock.set(T0 + timedelta(days=1, hours=3))
+    devnet.admin.clear_requests()
+    assert cli("--config", str(cfg), "run").code == 0
+    (ask,) = _candle_asks(devnet)
+    assert (ask["startTime"], ask["endTime"]) == (to_ms(T0) - to_ms(T0) % DAY_MS, to_ms(clock.now))
+    assert _chart_days(devnet) == ["3"]  # from the last cached day: 1 day 15 h back, + 2
+    with _ledger(tmp_path, devnet) as ledger:
+        btc = ledger.candles("hl:@142", "1d")
+        assert len(btc) == 142 and btc[-1].open_ms == clock.today_ms  # 140 + day 1 + today
