@@ -319,7 +319,10 @@ def _unbanked(decision: Decision) -> Decision:
     return replace(
         decision,
         bank_after=decision.bank_before,
-        reasons=[*decision.reasons, f"banking: {note} (bank stays {decision.bank_before} USDC)"],
+        reasons=[
+            *(r for r in decision.reasons if not r.startswith("banking: skipped buy")),
+            f"banking: {note} (bank stays {decision.bank_before} USDC)",
+        ],
         summary=f"skip {decision.asset}: {decision.skip}; {note}",
     )
 
