@@ -163,6 +163,8 @@ async def _place(session: Session, ready: list[Candidate], request: RunRequest) 
 
     Returns the spendable USDC read after the last live order, or None when none was read.
     """
+    if any(c.market is not None and c.market.venue == "hyperliquid" for c in ready):
+        session.signer  # noqa: B018 - a bad or unsafe key stops the run (SecretError, exit 2) before any write
     now = utcnow()
     live_ones: list[tuple[Candidate, OrderIntent]] = []
     for c in ready:

@@ -1,0 +1,278 @@
+"""`dcactl run` in live mode against a real devnet: one signed batch, exactly one order per period,
+partial fills, IOC misses retried with the next attempt, per-order rejections, caps, balance, agents."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pytest
+from live_support import (
+    THREE,
+    WITH_AVAX,
+    assert_ledger_matches_devnet,
+    funded_wallet,
+    key_hex,
+    live_portfolio,
+    open_ledger,
+    orders_per_period,
+    statuses,
+    when_logged,
+)
+
+from dcactl.models import make_cloid
+
+
+@pytest.fixture
+def wallet(devnet: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A throwaway master key funded with 1000 USDC, exported as $DCACTL_KEY."""
+    w = funded_wallet(devnet, "1000")
+    monkeypatch.setenv("DCACTL_KEY", key_hex(w))
+    return w
+
+
+def _cfg(tmp_path: Path, devnet: Any, wallet: Any, body: str = THREE, settings: str = "") -> Path:
+    return live_portfolio(tmp_path / "p.toml", devnet.url, body, wallet.address, settings=settings)
+
+
+def _order_actions(devnet: Any, user: str) -> list[dict[str, Any]]:
+    return [a for a in devnet.admin.actions(user=user.lower()) if a["type"] == "order"]
+
+
+def test_parallel_round_is_one_signed_action(tmp_path: Path, devnet: Any, wallet: Any, cli: Any) -> None:
+    """3 listed assets go in ONE order action with 3 cloids from make_cloid; AVAX is paper; the ledger
+    equals the devnet's fills; a rerun is not_due and sends nothing."""
+    cfg = _cfg(tmp_path, devnet, wallet, WITH_AVAX)
+    res = cli("--config", str(cfg), "--json", "run", "--parallel")
+    assert res.code == 0, res.err
+    doc = res.json()
+    assert doc["mode"] == "live"
+    assert statuses(doc) == {"BTC": "filled", "ETH": "filled", "SOL": "filled", "AVAX": "paper"}
+    actions = _order_actions(devnet, wallet.address)
+    assert len(actions) == 1 and actions[0]["status"] == "ok"
+    assert len(actions[0]["response"]["data"]["statuses"]) == 3
+    orders = devnet.admin.orders(user=wallet.address.lower())
+    assert [o["coin"] for o in orders] == ["@142", "@151", "@156"]
+    for o, r in zip(orders, doc["results"][:3], strict=True):
+        expected = make_cloid(devnet.url, wallet.address, r["asset"], r["period"], 1)
+        assert o["cloid"] == r["cloid"] == expected
+        assert o["oid"] == r["oid"] and o["signer"] == o["user"] == wallet.address.lower()
+        assert o["order"]["t"] == {"limit": {"tif": "Ioc"}}
+        assert D(o["order"]["p"]) * D(o["order"]["s"]) <= D(r["usd_requested"])
+    real = assert_ledger_matches_devnet(cfg, devnet.url, wallet.address)
+    assert sorted({f.asset for f in real}) == ["BTC", "ETH", "SOL"]
+    for r in doc["results"][:3]:
+        mine = [f for f in real if f.asset == r["asset"]]
+        assert D(r["size"]) == sum(f.size for f in mine)
+        assert D(r["fee"]) == sum(f.fee for f in mine) and r["fee_token"] == mine[0].fee_token
+        assert "E" not in r["avg_price"], "decimals are spelled out"
+    again = cli("--config", str(cfg), "--json", "run")
+    assert again.code == 0 and set(statuses(again.json()).values()) == {"not_due"}
+    assert len(devnet.admin.orders(user=wallet.address.lower())) == 3
+
+
+def test_sequential_sends_one_action_per_asset(tmp_path: Path, devnet: Any, wallet: Any, cli: Any) -> None:
+    """--sequential signs three separate order actions (three nonces), one order each, all filled."""
+    cfg = _cfg(tmp_path, devnet, wallet)
+    res = cli("--config", str(cfg), "--json", "run", "--sequential")
+    assert res.code == 0, res.err
+    assert set(statuses(res.json()).values()) == {"filled"}
+    actions = _order_actions(devnet, wallet.address)
+    assert [len(a["response"]["data"]["statuses"]) for a in actions] == [1, 1, 1]
+    assert len({a["nonce"] for a in actions}) == 3
+    assert_ledger_matches_devnet(cfg, devnet.url, wallet.address)
+
+
+def test_partial_fill_completes_the_period(
+    tmp_path: Path, devnet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With max_slippage_bps 10 only the 2 best UBTC asks (mid +3 and +8 bps, 60k + 90k USDC) are in
+    reach, so a 200k USDC buy fills partly: recorded as partial with both levels' fills, and the
+    period is done (next run not_due)."""
+    whale = funded_wallet(devnet, "210000")
+    monkeypatch.setenv("DCACTL_KEY", key_hex(whale))
+    body = '[assets.BTC]\namount = 200000\nevery = "day"\n'
+    cfg = _cfg(tmp_path, devnet, whale, body, settings="max_slippage_bps = 10\n")
+    res = cli("--config", str(cfg), "--json", "run")
+    assert res.code == 0, res.err
+    (r,) = res.json()["results"]
+    assert r["status"] == "partial"
+    (order,) = devnet.admin.orders(user=whale.address.lower())
+    assert D(r["size"]) < D(order["order"]["s"])
+    real = assert_ledger_matches_devnet(cfg, devnet.url, whale.address)
+    assert len(real) == 2, "one fill per book level taken, both kept"
+    assert D(140000) < sum(f.usd for f in real) < D(160000)
+    with open_ledger(cfg, devnet.url, whale.address) as ledger:
+        intent = ledger.intent(r["cloid"])
+        assert intent is not None and intent.status == "partial"
+    again = cli("--config", str(cfg), "--json", "run")
+    assert statuses(again.json()) == {"BTC": "not_due"}
+    assert len(devnet.admin.orders(user=whale.address.lower())) == 1
+
+
+def test_ioc_miss_is_retried_with_the_next_attempt(
+    tmp_path: Path, devnet: Any, wallet: Any, cli: Any
+) -> None:
+    """ETH jumps 3 % between the read and the order: its IOC matches nothing (failed, intent unfilled)
+    while BTC and SOL in the same batch fill; the next run buys ETH with attempt 2's cloid."""
+    cfg = _cfg(tmp_path, devnet, wallet)
+    devnet.admin.faults(kind="latency", ms=400, path="/exchange", count=1)
+    with when_logged(devnet, "l2Book", lambda admin: admin.shock("UETH", 3), coin="@151") as shocked:
+        res = cli("--config", str(cfg), "--json", "run")
+    assert shocked.is_set()
+    assert res.code == 1
+    results = {r["asset"]: r for r in res.json()["results"]}
+    assert {a: r["status"] for a, r in results.items()} == {"BTC": "filled", "ETH": "failed", "SOL": "filled"}
+    assert "could not immediately match" in results["ETH"]["reason"]
+    eth1 = results["ETH"]["cloid"]
+    with open_ledger(cfg, devnet.url, wallet.address) as ledger:
+        intent = ledger.intent(eth1)
+        assert intent is not None and intent.status == "unfilled" and intent.attempt == 1
+    retry = cli("--config", str(cfg), "--json", "run")
+    assert retry.code == 0, retry.err
+    assert statuses(retry.json()) == {"BTC": "not_due", "ETH": "filled", "SOL": "not_due"}
+    (eth2,) = [r["cloid"] for r in retry.json()["results"] if r["asset"] == "ETH"]
+    assert eth2 == make_cloid(devnet.url, wallet.address, "ETH", results["ETH"]["period"], 2)
+    eth_orders = [o for o in devnet.admin.orders(user=wallet.address.lower()) if o["coin"] == "@151"]
+    assert [(o["cloid"], o["status"]) for o in eth_orders] == [(eth1, "iocCancelRejected"), (eth2, "filled")]
+    assert_ledger_matches_devnet(cfg, devnet.url, wallet.address)
+
+
+def test_per_order_rejection_leaves_the_others_filled(
+    tmp_path: Path, devnet: Any, wallet: Any, cli: Any
+) -> None:
+    """USDC drained after the balance read: the exchange rejects only SOL (last in the batch) for
+    insufficient balance; BTC and ETH fill; exit 1; SOL's intent is rejected and retried next run."""
+    cfg = _cfg(tmp_path, devnet, wallet)
+    devnet.admin.faults(kind="latency", ms=400, path="/exchange", count=1)
+    # 1000 - 850 leaves 150 USDC: BTC (≤ 100) and ETH (≤ 50) fit, SOL (~25) does not
+    with when_logged(devnet, "spotClearinghouseState", lambda admin: admin.fund(wallet.address, usdc="-850")):
+        res = cli("--config", str(cfg), "--json", "run")
+    assert res.code == 1
+    results = {r["asset"]: r for r in res.json()["results"]}
+    assert {a: r["status"] for a, r in results.items()} == {"BTC": "filled", "ETH": "filled", "SOL": "failed"}
+    assert "insufficient spot balance" in results["SOL"]["reason"]
+    orders = devnet.admin.orders(user=wallet.address.lower())
+    assert [o["status"] for o in orders] == ["filled", "filled", "insufficientSpotBalanceRejected"]
+    with open_ledger(cfg, devnet.url, wallet.address) as ledger:
+        intent = ledger.intent(results["SOL"]["cloid"])
+        assert intent is not None and intent.status == "rejected"
+    assert_ledger_matches_devnet(cfg, devnet.url, wallet.address)
+    devnet.admin.fund(wallet.address, usdc="100")
+    retry = cli("--config", str(cfg), "--json", "run")
+    assert statuses(retry.json()) == {"BTC": "not_due", "ETH": "not_due", "SOL": "filled"}
+
+
+def test_run_cap_cuts_in_config_order(tmp_path: Path, devnet: Any, wallet: Any, cli: Any) -> None:
+    """max_usd_per_run 120: BTC (100) is bought; ETH would make 150, so ETH and everything after it
+    (SOL, though 25 would fit) are skipped with a "cap" reason and never sent."""
+    cfg = _cfg(tmp_path, devnet, wallet, settings="max_usd_per_run = 120\n")
+    res = cli("--config", str(cfg), "--json", "run")
+    assert res.code == 0, res.err
+    results = {r["asset"]: r for r in res.json()["results"]}
+    assert {a: r["status"] for a, r in results.items()} == {
+        "BTC": "filled", "ETH": "skipped", "SOL": "skipped"
+    }
+    for asset in ("ETH", "SOL"):
+        assert results[asset]["reason"].startswith("cap"), results[asset]["reason"]
+    assert [o["coin"] for o in devnet.admin.orders(user=wallet.address.lower())] == ["@142"]
+
+
+def test_day_cap_counts_earlier_fills_of_the_day(tmp_path: Path, devnet: Any, wallet: Any, cli: Any) -> None:
+    """max_usd_per_day 200: after ~150 USDC of BTC+ETH fills, a forced 60 USDC SOL buy is cut ("cap"),
+    a forced 40 USDC one fits; the devnet only ever sees the orders that fit."""
+    cfg = _cfg(tmp_path, devnet, wallet, settings="max_usd_per_day = 200\n")
+    first = cli("--config", str(cfg), "--json", "run", "--only", "BTC", "--only", "ETH")
+    assert statuses(first.json()) == {"BTC": "filled", "ETH": "filled"}
+    spent = sum(D(r["usd_filled"]) for r in first.json()["results"])
+    assert D(140) < spent <= D(150)
+    cut = cli("--config", str(cfg), "--json", "buy", "SOL", "--force", "--amount", "60")
+    (r,) = cut.json()["results"]
+    assert r["status"] == "skipped" and r["reason"].startswith("cap: max_usd_per_day"), r
+    fits = cli("--config", str(cfg), "--json", "buy", "SOL", "--force", "--amount", "40")
+    assert statuses(fits.json()) == {"SOL": "filled"}
+    assert [o["coin"] for o in devnet.admin.orders(user=wallet.address.lower())] == ["@142", "@151", "@156"]
+
+
+def test_underfunded_account_says_need_and_have(
+    tmp_path: Path, devnet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With 120 USDC, BTC (≤ 100) is bought in config order; ETH and SOL fail with "insufficient USDC
+    ... need X, have Y" and are never sent; an unfunded account sends nothing at all."""
+    poor = funded_wallet(devnet, "120")
+    monkeypatch.setenv("DCACTL_KEY", key_hex(poor))
+    cfg = _cfg(tmp_path, devnet, poor)
+    res = cli("--config", str(cfg), "--json", "run")
+    assert res.code == 1
+    results = {r["asset"]: r for r in res.json()["results"]}
+    assert {a: r["status"] for a, r in results.items()} == {"BTC": "filled", "ETH": "failed", "SOL": "failed"}
+    for asset in ("ETH", "SOL"):
+        reason = results[asset]["reason"]
+        assert reason.startswith("insufficient USDC") and "need " in reason and ", have " in reason
+        need = D(reason.split("need ")[1].split(",")[0])
+        have = D(reason.split("have ")[1])
+        assert need > have and have < D(21)
+    assert [o["coin"] for o in devnet.admin.orders(user=poor.address.lower())] == ["@142"]
+
+    broke = funded_wallet(devnet, None)
+    monkeypatch.setenv("DCACTL_KEY", key_hex(broke))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cfg2 = live_portfolio(empty / "p.toml", devnet.url, THREE, broke.address)
+    res2 = cli("--config", str(cfg2), "--json", "run")
+    assert res2.code == 1
+    assert set(statuses(res2.json()).values()) == {"failed"}
+    assert all("have 0" in r["reason"] for r in res2.json()["results"])
+    assert devnet.admin.orders(user=broke.address.lower()) == []
+
+
+def test_low_runway_warns(tmp_path: Path, devnet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """500 USDC minus ~175 spent covers 1 more period of 175 USDC: the run warns on stderr (exit 0);
+    with 10,000 USDC it does not."""
+    low = funded_wallet(devnet, "500")
+    monkeypatch.setenv("DCACTL_KEY", key_hex(low))
+    res = cli("--config", str(_cfg(tmp_path, devnet, low)), "--json", "run")
+    assert res.code == 0, res.err
+    err = " ".join(res.err.split())  # rich wraps stderr at the terminal width
+    assert "1 more period" in err and "175 USDC per period" in err and "top it up" in err, err
+    rich = funded_wallet(devnet, "10000")
+    monkeypatch.setenv("DCACTL_KEY", key_hex(rich))
+    other = tmp_path / "rich"
+    other.mkdir()
+    cfg2 = live_portfolio(other / "p.toml", devnet.url, THREE, rich.address)
+    res2 = cli("--config", str(cfg2), "--json", "run")
+    assert res2.code == 0 and "period" not in res2.err, res2.err
+
+
+def test_agent_wallet_signs_for_the_master(
+    tmp_path: Path, devnet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """account = master, key = an approved agent's key: orders are accepted, signed by the agent, made
+    for the master, and the master's fills land in the ledger."""
+    from eth_account import Account
+    from hyperliquid.exchange import Exchange
+
+    master = funded_wallet(devnet, "1000")
+    _resp, agent_key = Exchange(master, base_url=devnet.url).approve_agent()
+    agent = Account.from_key(agent_key)
+    monkeypatch.setenv("DCACTL_KEY", agent_key)
+    cfg = _cfg(tmp_path, devnet, master)
+    res = cli("--config", str(cfg), "--json", "run")
+    assert res.code == 0, res.err
+    assert set(statuses(res.json()).values()) == {"filled"}
+    orders = devnet.admin.orders(user=master.address.lower())
+    assert len(orders) == 3
+    assert {(o["signer"], o["user"]) for o in orders} == {(agent.address.lower(), master.address.lower())}
+    assert devnet_agent_has_no_fills(devnet, agent.address)
+    assert_ledger_matches_devnet(cfg, devnet.url, master.address)
+    assert orders_per_period(orders, cfg, devnet.url, master.address) == dict.fromkeys(
+        [(r["asset"], r["period"]) for r in res.json()["results"]], 1
+    )
+
+
+def devnet_agent_has_no_fills(devnet: Any, agent: str) -> bool:
+    """The agent itself holds no fills: it signs, the master trades."""
+    from live_support import devnet_fills
+
+    return devnet_fills(devnet.url, agent) == []
