@@ -27,7 +27,7 @@ import httpx
 import pytest
 from support import write_portfolio
 
-from dcactl.models import to_ms
+from dcactl.models import OrderIntent, to_ms
 from dcactl.store import Ledger
 
 DAY_MS = 86_400_000
@@ -432,3 +432,26 @@ def test_coingecko_daily_close_is_the_end_of_day_price(
     with _ledger(tmp_path, devnet) as ledger:
         (last_day,) = [c for c in ledger.candles("cg:avalanche-2", "1d") if c.open_ms == yesterday(clock)]
     assert last_day.close == D(str(end_of_yesterday))
+
+
+# --- the bank in the ledger ---------------------------------------------------------------------
+
+
+def test_a_pending_buy_that_filled_later_has_spent_its_bank(tmp_path: Path) -> None:
+    """A live dip buy whose outcome was unknown at the end of its run (decision outcome `pending`):
+    once the next run's reconciliation finds it filled, its bank_after stands (100 → 0, not 100 again)."""
+    account = "0x" + "ab" * 20
+    with Ledger.open(tmp_path / "ledger.db", network="devnet", account=account) as ledger:
+        ledger.record_decision("BTC", "2025-06-09T00:00:00Z", "run1", {}, D(100), "rule_skip")
+        intent = OrderIntent(
+            cloid="0x" + "11" * 16, asset="BTC", venue="hyperliquid", period="2025-06-10T00:00:00Z",
+            attempt=1, usd_requested=D(350), size=D("0.005"), limit_px=D(70_000), created_at=T0,
+            pair="@142", asset_id=10142, status="sent", oid=7,
+        )
+        ledger.record_intent(intent)
+        ledger.record_decision("BTC", intent.period, "run2", {}, D(0), "pending")
+        assert ledger.bank("BTC") == D(100), "not known to have bought: the bank is not spent yet"
+        ledger.update_intent(intent.cloid, status="filled")
+        assert ledger.bank("BTC") == D(0)
+        ledger.update_intent(intent.cloid, status="unfilled")
+        assert ledger.bank("BTC") == D(100), "an order that never filled spent nothing"

@@ -359,12 +359,18 @@ class Ledger(FillStore):
 
     def bank(self, asset: str, *, before_period: str | None = None) -> Decimal:
         """The asset's banked USDC: ``bank_after`` of its newest decision that stood (a rule skip or a
-        buy), leaving out ``before_period``'s own row so re-deciding a period never banks twice."""
+        buy), leaving out ``before_period``'s own row so re-deciding a period never banks twice.
+        A ``pending`` decision (the order's outcome unknown when its run ended) stands once an intent
+        of its period is known to have bought (reconciliation settles intents, not decisions)."""
+        outcomes = ", ".join("?" * len(self.BANKING_OUTCOMES))
+        done = ", ".join("?" * len(_DONE_BUY))
         row = self._conn.execute(
-            "SELECT bank_after FROM decisions WHERE book = ? AND asset = ? AND period IS NOT ?"
-            f" AND outcome IN ({', '.join('?' * len(self.BANKING_OUTCOMES))})"
+            "SELECT bank_after FROM decisions d WHERE book = ? AND asset = ? AND period IS NOT ?"
+            f" AND (outcome IN ({outcomes}) OR (outcome = 'pending' AND EXISTS (SELECT 1 FROM intents i"
+            " WHERE i.book = d.book AND i.asset = d.asset AND i.period = d.period"
+            f" AND i.status IN ({done}))))"
             " ORDER BY decided_us DESC LIMIT 1",
-            (self._book, asset, before_period, *self.BANKING_OUTCOMES),
+            (self._book, asset, before_period, *self.BANKING_OUTCOMES, *_DONE_BUY),
         ).fetchone()
         return Decimal(row[0]) if row else Decimal(0)
 
