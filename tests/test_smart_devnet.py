@@ -218,6 +218,37 @@ def test_high_volatility_makes_a_weekly_asset_daily(
     assert (third["status"], third["period"]) == ("paper", "2025-06-11T00:00:00Z")
 
 
+
+def test_switch_to_daily_waits_for_the_end_of_the_weekly_period(
+    tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
+) -> None:
+    """Bought weekly on Tuesday (volatility 29 %); volatility then jumps above 50 %: daily, but not
+    before the week bought ends (Monday), and then at 100 × 1/7 = 14.29."""
+    body = '[assets.BTC]\namount = 100\nevery = "week"\n[assets.BTC.dynamic_frequency]\n'
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
+    calm = [100_000, 101_500] * 20
+    assert 25 < annualised_vol_pct(calm, 30) < 50  # ±1.5 %: ≈ 28.9 %
+    replay_daily(devnet, "BTC", calm, yesterday(clock))
+    weekly = _one(cli("--config", str(cfg), "--json", "run"))
+    assert (weekly["status"], weekly["usd_requested"], weekly["period"]) == (
+        "paper", "100.00", "2025-06-09T00:00:00Z"
+    )
+    wild = [*calm, 60_000, 60_000, 60_000, 60_000, 60_000, 60_000]  # Tue 10 … Sun 15 June
+    assert annualised_vol_pct(wild[:-5], 30) > 50
+    clock.set(T0 + timedelta(days=1))  # Wednesday
+    replay_daily(devnet, "BTC", wild[:-5], yesterday(clock))
+    plan = _plan(cli("--config", str(cfg), "--json", "plan"))
+    assert plan["due"] is False and plan["period"] == "2025-06-11T00:00:00Z"
+    assert plan["reasons"][0].startswith("bought Tue 2025-06-10 12:00 UTC in a period recorded until "
+                                         "Mon 2025-06-16 00:00 UTC")
+    assert _one(cli("--config", str(cfg), "--json", "run"))["status"] == "not_due"
+    clock.set(datetime(2025, 6, 16, 9, 0, tzinfo=UTC))  # Monday: the bought week is over
+    replay_daily(devnet, "BTC", wild, yesterday(clock))
+    daily = _one(cli("--config", str(cfg), "--json", "run"))
+    assert (daily["status"], daily["usd_requested"], daily["period"]) == (
+        "paper", "14.29", "2025-06-16T00:00:00Z"
+    )
+
 def test_volatility_sizing_matches_hand_computation(
     tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
 ) -> None:
