@@ -274,4 +274,10 @@ def render_plan(report: PlanReport) -> None:
             con.print(Text(f"  - {reason}"))
         shown = {k: v for k, v in a["indicators"].items() if v is not None}
         if shown:
-            con.print(Text("  indicators: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items())))
+            con.print(Text("  indicators: " + ", ".join(f"{k} {_indicator(v)}" for k, v in shown.items())))
+
+
+def _indicator(v: float) -> str:
+    """An indicator for ``plan``: six significant figures (``89500``, ``57.4458``, ``0.00123457``), no
+    exponent for large values (``.4g`` printed a BTC price of 89500 as ``8.95e+04``)."""
+    return f"{v:.6g}" if abs(v) < 1e6 else f"{v:.0f}"

@@ -158,6 +158,9 @@ def test_dip_below_sma_buys_two_and_a_half_times(tmp_path: Path, devnet: Any, cl
     assert plan["indicators"]["sma_50"] == 100_000.0
     assert plan["indicators"]["below_sma_50_pct"] == pytest.approx(10.5)
     assert plan["summary"] == DIP_SUMMARY
+    text = cli("--config", str(cfg), "plan", "BTC")
+    assert "BTC [paper] due: buy 100.00 USDC" in text.out
+    assert "indicators: price 89500, sma_50 100000, below_sma_50_pct 10.5" in text.out
     run = _one(cli("--config", str(cfg), "--json", "run"))
     assert (run["status"], run["usd_requested"], run["reason"]) == ("paper", "100.00", DIP_SUMMARY)
     assert D(10) < D(run["usd_filled"]) <= D(100)
