@@ -46,7 +46,8 @@ def _console(stderr: bool) -> Console:
     width = None
     if not os.environ.get("COLUMNS") and not (hasattr(stream, "isatty") and stream.isatty()):
         width = PIPE_WIDTH
-    return Console(stderr=stderr, highlight=False, soft_wrap=not stderr, width=width)
+    # text lines are never wrapped (a warning stays one line in cron mail); tables still fit `width`
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def out() -> Console:

@@ -122,11 +122,12 @@ async def open_session(
     config = load(config_path)
     path = resolve_db_path(db_path, config)
     async with contextlib.AsyncExitStack() as stack:
-        if lock:
-            from dcactl.schedule import RunLock
+        if lock:  # first, so a run waiting for another writes nothing at all meanwhile
+            from dcactl.schedule import RunLock, lock_path_for
 
-            stack.enter_context(RunLock(path.with_name(path.name + ".lock"), config.settings.lock_wait))
+            stack.enter_context(RunLock(lock_path_for(path), config.settings.lock_wait))
         ledger = Ledger.open(path, network=config.settings.network_id, account=ledger_account(config))
+        stack.callback(ledger.close)
         session = Session(config=config, ledger=ledger, db_path=path)
         try:
             yield session

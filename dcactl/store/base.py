@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from dcactl.errors import LedgerError, TemporaryError
 from dcactl.store import migrations
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 30_000
 """How long a statement waits for another process's write lock before failing (ms)."""
@@ -27,7 +29,6 @@ class LedgerBase:
     path: Path
     network: str
     account: str
-    db: sqlite_utils.Database
     _conn: sqlite3.Connection
     _book: int
 
@@ -37,7 +38,17 @@ class LedgerBase:
         self.account = account
         self._conn = conn
         self._book = book
-        self.db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+
+    @functools.cached_property
+    def db(self) -> sqlite_utils.Database:
+        """A sqlite-utils Database on the same connection, for ad-hoc queries and inspection.
+
+        Created on first use: importing sqlite-utils costs ~0.1 s (it pulls in numpy's neighbours),
+        which a cron run or a no-op sync should not pay.
+        """
+        import sqlite_utils
+
+        return sqlite_utils.Database(self._conn, recursive_triggers=False, execute_plugins=False)
 
     @classmethod
     def _connect(cls, path: Path, *, upto: int | None = None) -> sqlite3.Connection:
