@@ -246,6 +246,7 @@ async def read_and_size(
     if not active:
         return
     markets = [c.market for c in active if c.market is not None]
+    markets += _valuation_markets(session, candidates)
     live = session.live and not request.dry_run and not request.plan
     checks = [c for c in active if live and c.due and c.venue == "hyperliquid"]
     tasks: list[Any] = [_guarded(quotes_for(session.hl, session.cg, markets))]
@@ -309,7 +310,7 @@ def _decide_amounts(
         c.amount, c.reason = c.decision.amount, c.decision.summary
         if c.decision.skip and c.due:
             c.finish("skipped", c.decision.skip)
-    _rebalance(session, [c for c in active if c.result is None and c.due])
+    _rebalance(session, [c for c in active if c.result is None and c.due], quotes)
 
 
 def _unbanked(decision: Decision) -> Decision:
@@ -327,15 +328,38 @@ def _unbanked(decision: Decision) -> Decision:
     )
 
 
-def _rebalance(session: Session, due: list[Candidate]) -> None:
-    """Buy-only rebalancing: ``[portfolio] budget_per_run`` toward ``targets``, most underweight first."""
+def _valuation_markets(session: Session, candidates: Sequence[Candidate]) -> list[Market]:
+    """Markets of target assets that buy nothing this run (not due) but whose holdings weigh in
+    rebalancing: their books are read in the same round as the others'."""
+    portfolio = session.config.portfolio
+    if portfolio is None or not portfolio.targets or not portfolio.budget_per_run:
+        return []
+    return [
+        c.market
+        for c in candidates
+        if c.market is not None and c.result is not None and c.result.status == "not_due"
+        and c.symbol in portfolio.targets
+    ]
+
+
+def _rebalance(session: Session, due: list[Candidate], quotes: dict[str, Any]) -> None:
+    """Buy-only rebalancing: ``[portfolio] budget_per_run`` toward ``targets``, most underweight first.
+
+    Every target asset's holding counts, due or not: valued at the mid read this run (``quotes``),
+    else (not in this run, e.g. ``--only``, or its price failed) at its last fill's price.
+    """
     portfolio = session.config.portfolio
     if portfolio is None or not portfolio.targets or not portfolio.budget_per_run or not due:
         return
     from dcactl.reports import holdings_usd
     from dcactl.strategy import add_rebalance, allocate_rebalance
 
-    mids = {c.symbol: c.quote.mid for c in due if c.quote is not None}
+    mids = {s: q.mid for s, q in quotes.items() if isinstance(q, Quote)}
+    for symbol in portfolio.targets:
+        if symbol not in mids:
+            last = session.ledger.fills(asset=symbol, limit=1, newest_first=True)
+            if last:
+                mids[symbol] = last[0].price
     held = holdings_usd(session, mids)
     shares = allocate_rebalance(portfolio.targets, held, [c.symbol for c in due], portfolio.budget_per_run)
     for c in due:

@@ -400,6 +400,29 @@ def test_rebalancing_sends_the_budget_to_the_underweight_asset(
     assert devnet.admin.orders() == [], "paper mode never sends an order"
 
 
+
+def test_rebalancing_counts_holdings_of_assets_not_due(
+    tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
+) -> None:
+    """A weekly BTC held but not due still counts in the weights: the daily ETH gets the whole budget.
+
+    Tuesday both are due, nothing held: T = 100, each room 50 → BTC 1 000 + 50, ETH 20 + 50.
+    Wednesday only ETH is due: T ≈ 1 050 + 70 + 100, ETH's room ≈ 610 − 70 > 100 → ETH 20 + 100
+    (valuing the BTC held at 0 would give T ≈ 170 and ETH only ≈ 15).
+    """
+    weekly_btc = 'amount = 1000\nevery = "week"\n[assets.ETH]'
+    body = REBALANCE.replace('amount = 20\nevery = "day"\n[assets.ETH]', weekly_btc)
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
+    first = cli("--config", str(cfg), "--json", "run")
+    assert (_one(first, "BTC")["usd_requested"], _one(first, "ETH")["usd_requested"]) == ("1050.00", "70.00")
+    clock.set(T0 + timedelta(days=1))
+    for only in ((), ("--only", "ETH")):
+        plan = _plan(cli("--config", str(cfg), "--json", "plan", *only[1:]), "ETH")
+        assert plan["amount_usd"] == "120.00", only
+    second = cli("--config", str(cfg), "--json", "run")
+    assert _one(second, "BTC")["status"] == "not_due"
+    assert (_one(second, "ETH")["status"], _one(second, "ETH")["usd_requested"]) == ("paper", "120.00")
+
 # --- 5. incremental candle refresh --------------------------------------------------------------
 
 RSI_BOTH = """
