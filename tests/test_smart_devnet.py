@@ -100,6 +100,11 @@ RISING = [50_000 + 100 * i for i in range(150)]
 """150 closes, each 100 above the one before: every change a gain, so RSI(14) = 100."""
 
 Cli = Callable[..., Any]
+BTC_DAILY_100 = """
+[assets.BTC]
+amount = 100
+every = "day"
+"""
 
 
 # --- 1. each rule fires -------------------------------------------------------------------------
@@ -122,12 +127,6 @@ def test_rsi_overbought_skips(tmp_path: Path, devnet: Any, clock: Clock, cli: Cl
     with _ledger(tmp_path, devnet) as ledger:
         assert ledger.fills() == [] and ledger.last_buy("BTC") is None
 
-
-BTC_DAILY_100 = """
-[assets.BTC]
-amount = 100
-every = "day"
-"""
 
 
 DIP = """
@@ -225,8 +224,7 @@ def test_high_volatility_makes_a_weekly_asset_daily(
 def test_switch_to_daily_waits_for_the_end_of_the_weekly_period(
     tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
 ) -> None:
-    """Bought weekly on Tuesday (volatility 29 %); volatility then jumps above 50 %: daily, but not
-    before the week bought ends (Monday), and then at 100 × 1/7 = 14.29."""
+    """Bought weekly (vol 29 %), then vol > 50 %: daily, but only after the week bought ends, at 14.29."""
     body = '[assets.BTC]\namount = 100\nevery = "week"\n[assets.BTC.dynamic_frequency]\n'
     cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
     calm = [100_000, 101_500] * 20
@@ -298,14 +296,12 @@ BANK_SPENT = (
 def test_skip_banks_once_and_the_next_dip_spends_it(
     tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
 ) -> None:
-    """Day 1: RSI 100 skips and banks 100 (once, however often it runs); day 2: a dip spends the bank.
-
-    Day 2's path is day 1's plus one close of 58 000 (a fall of 6 900 after 100-a-day gains):
-    Wilder's RSI(14) = 100 − 100 / (1 + (13 × 100) / 6 900) = 15.85 (oversold: ×1, a qualifying dip);
-    the 20-day SMA is (63 100 + … + 64 900 + 58 000) / 20 = 63 700 and the price 57 000 is 10.52 %
-    below it: ×2.5. So 100 × 2.5 + min(bank 100, 1 × base 100) = 350, clamped to max 300: 50 of the
-    bank money goes back, bank 100 → 50.
-    """
+    """Day 1: RSI 100 skips and banks 100, once however often it runs; day 2: a dip spends the bank."""
+    # Day 2's path is day 1's plus one close of 58 000 (a fall of 6 900 after 100-a-day gains):
+    # Wilder's RSI(14) = 100 − 100 / (1 + (13 × 100) / 6 900) = 15.85 (oversold: ×1, a qualifying dip);
+    # the 20-day SMA is (63 100 + … + 64 900 + 58 000) / 20 = 63 700 and the price 57 000 is 10.52 %
+    # below it: ×2.5. So 100 × 2.5 + min(bank 100, 1 × base 100) = 350, clamped to max 300: 50 of the
+    # bank money goes back, bank 100 → 50.
     cfg = write_portfolio(tmp_path / "p.toml", devnet.url, BANKING)
     replay_daily(devnet, "BTC", RISING, yesterday(clock))
     for _ in range(2):  # the second run re-decides the same period: it must not bank twice
@@ -375,10 +371,8 @@ budget_per_run = 100
 def test_rebalancing_sends_the_budget_to_the_underweight_asset(
     tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
 ) -> None:
-    """Holding ~1 000 USDC of BTC and no ETH, the whole 100 budget goes to ETH; nothing is sold.
-
-    T = ~1 000 + 100; ETH's room 0.5 × T − 0 ≈ 550 > 100, BTC is above its target: ETH 20 + 100.
-    """
+    """Holding ~1 000 USDC of BTC and no ETH, the whole 100 budget goes to ETH; nothing is sold."""
+    # T = ~1 000 + 100; ETH's room 0.5 × T − 0 ≈ 550 > 100, BTC is above its target: ETH 20 + 100.
     cfg = write_portfolio(tmp_path / "p.toml", devnet.url, REBALANCE)
     forced = _one(cli("--config", str(cfg), "--json", "buy", "BTC", "--force", "--amount", "1000"))
     assert forced["status"] == "paper" and D(forced["usd_filled"]) > D(990)
@@ -404,12 +398,10 @@ def test_rebalancing_sends_the_budget_to_the_underweight_asset(
 def test_rebalancing_counts_holdings_of_assets_not_due(
     tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
 ) -> None:
-    """A weekly BTC held but not due still counts in the weights: the daily ETH gets the whole budget.
-
-    Tuesday both are due, nothing held: T = 100, each room 50 → BTC 1 000 + 50, ETH 20 + 50.
-    Wednesday only ETH is due: T ≈ 1 050 + 70 + 100, ETH's room ≈ 610 − 70 > 100 → ETH 20 + 100
-    (valuing the BTC held at 0 would give T ≈ 170 and ETH only ≈ 15).
-    """
+    """A weekly BTC held but not due still counts in the weights: the daily ETH gets the whole budget."""
+    # Tuesday both are due, nothing held: T = 100, each room 50 → BTC 1 000 + 50, ETH 20 + 50.
+    # Wednesday only ETH is due: T ≈ 1 050 + 70 + 100, ETH's room ≈ 610 − 70 > 100 → ETH 20 + 100
+    # (valuing the BTC held at 0 gave T ≈ 170 and ETH ≈ 35). `plan ETH` values BTC at its last fill.
     weekly_btc = 'amount = 1000\nevery = "week"\n[assets.ETH]'
     body = REBALANCE.replace('amount = 20\nevery = "day"\n[assets.ETH]', weekly_btc)
     cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
@@ -448,8 +440,8 @@ def _chart_days(devnet: Any) -> list[str]:
 
 
 def test_candles_are_refreshed_incrementally(tmp_path: Path, devnet: Any, clock: Clock, cli: Cli) -> None:
-    """First run: 140 days (RSI's 10 × 14); again that day: no candle request; next day: from the
-    last cached candle only (Hyperliquid candleSnapshot and CoinGecko market_chart alike)."""
+    """140 days (RSI's 10 × 14) at first, none again that day, from the last cached candle the next."""
+    # Hyperliquid candleSnapshot (BTC) and CoinGecko market_chart (AVAX) alike.
     cfg = write_portfolio(tmp_path / "p.toml", devnet.url, RSI_BOTH)
     devnet.admin.clear_requests()
     assert cli("--config", str(cfg), "run").code == 0
@@ -495,8 +487,8 @@ def test_coingecko_daily_close_is_the_end_of_day_price(
 
 
 def test_a_pending_buy_that_filled_later_has_spent_its_bank(tmp_path: Path) -> None:
-    """A live dip buy whose outcome was unknown at the end of its run (decision outcome `pending`):
-    once the next run's reconciliation finds it filled, its bank_after stands (100 → 0, not 100 again)."""
+    """A `pending` decision's bank_after stands once reconciliation finds its order filled (100 → 0)."""
+    # A live dip buy whose outcome was unknown at the end of its run; the next run settles the intent.
     account = "0x" + "ab" * 20
     with Ledger.open(tmp_path / "ledger.db", network="devnet", account=account) as ledger:
         ledger.record_decision("BTC", "2025-06-09T00:00:00Z", "run1", {}, D(100), "rule_skip")
