@@ -1,0 +1,148 @@
+"""Benchmark a live `dcactl run` as a whole process: --parallel vs --sequential, 1/3/10/20 assets.
+
+Run:  .venv/bin/python bench/bench_run.py [--latency-ms 100] [--repeat 3] [--sizes 1,3,10,20]
+
+Starts the devnet as a subprocess (`python -m dcactl.devnet --no-rate-limit`, DevnetProcess) with a
+latency fault of ``--latency-ms`` on every route, then, per size and mode, runs
+`python -m dcactl --config p.toml --json run --parallel|--sequential` in live mode with a fresh funded
+throwaway key and a fresh ledger (12 USDC per asset, every asset due):
+
+- **cold**: an empty ledger (spot metadata fetched from the exchange);
+- **warm**: a fresh ledger whose metadata cache (1 h TTL) was filled beforehand, as on every run of
+  a cron job but the first of the hour.
+
+Wall time is the whole process (interpreter start, imports, config, ledger, network) measured
+around `subprocess.run`; the median of ``--repeat`` runs is shown. Sequential round trips are
+counted from the devnet's own logs: every /info request and /exchange action of the run has the time
+it was handled; since each waits the same latency first, requests whose start overlaps were handled
+within a few ms of each other, so a new round begins whenever a request comes ≥ latency/2 after
+the first of the current round. Targets (issue 4): parallel ≤ 3 rounds and ≤ 3 × latency + 0.6 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from dcactl.devnet.control import DevnetProcess
+from dcactl.marketdata import META_CACHE_KEY
+from dcactl.models import utcnow
+from dcactl.store import Ledger
+
+SYMBOLS = (
+    "BTC ETH SOL HYPE PURR HFUN JEFF PIP SCHIZO CATBAL UFART UPUMP UXPL UENA UWLD USUI UBONK KNTQ UMON LIQD"
+).split()
+"""20 listed spot assets of the devnet's default universe (all above the 10 USDC minimum at 12 USDC)."""
+
+
+def _portfolio(folder: Path, url: str, account: str, n: int) -> Path:
+    body = "".join(f'[assets.{s}]\namount = 12\nevery = "day"\nvenue = "hyperliquid"\n' for s in SYMBOLS[:n])
+    path = folder / "p.toml"
+    path.write_text(
+        f'[settings]\nnetwork = "{url}"\nmode = "live"\naccount = "{account}"\nkey = "env:DCACTL_KEY"\n'
+        f'database = "ledger.db"\ncoingecko_url = "{url}/coingecko/api/v3"\n\n{body}'
+    )
+    return path
+
+
+def _rounds(times_ms: list[int], latency_ms: int) -> int:
+    """Sequential rounds among handled-at times: a new round starts ≥ latency/2 after the last start."""
+    rounds, start = 0, None
+    for t in sorted(times_ms):
+        if start is None or t - start >= latency_ms / 2:
+            rounds, start = rounds + 1, t
+    return rounds
+
+
+def _measure(dn: DevnetProcess, meta: Any, n: int, parallel: bool, warm: bool, latency_ms: int) -> dict[str, Any]:
+    """One whole-process run; returns wall seconds, rounds, the /info and /exchange counts and statuses."""
+    wallet = Account.create()
+    dn.admin.fund(wallet.address, usdc="100000")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        cfg = _portfolio(folder, dn.url, wallet.address, n)
+        if warm:
+            with Ledger.open(folder / "ledger.db", network=dn.url, account=wallet.address.lower()) as ledger:
+                ledger.cache_put(META_CACHE_KEY, json.dumps(meta), utcnow())
+        env = {**os.environ, "DCACTL_KEY": bytes(wallet.key).hex(), "HOME": tmp, "DCACTL_HOME": tmp}
+        cmd = [sys.executable, "-m", "dcactl", "--config", str(cfg), "--json", "run"]
+        cmd.append("--parallel" if parallel else "--sequential")
+        dn.admin.clear_requests()
+        since = dn.admin.time()
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"run failed ({proc.returncode}): {proc.stderr or proc.stdout}")
+    infos = [r["time"] for r in dn.admin.requests(path="/info")]
+    actions = [a["time"] for a in dn.admin.actions(user=wallet.address.lower(), since=since)]
+    statuses = {r["status"] for r in json.loads(proc.stdout)["results"]}
+    return {
+        "wall": wall,
+        "rounds": _rounds(infos + actions, latency_ms),
+        "info": len(infos),
+        "actions": len(actions),
+        "statuses": statuses,
+    }
+
+
+def main() -> int:
+    """Measure every (size, cache, mode) and print the table with ratios and targets."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--latency-ms", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sizes", default="1,3,10,20")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    lat = args.latency_ms
+    target_wall = 3 * lat / 1000 + 0.6
+
+    with DevnetProcess(seed=7) as dn:
+        import httpx
+
+        meta = httpx.post(f"{dn.url}/info", json={"type": "spotMeta"}, timeout=10).json()
+        dn.admin.faults(kind="latency", ms=lat)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "dcactl", "--version"], capture_output=True, check=True)
+        bare = time.perf_counter() - t0
+        print(f"# dcactl run, whole process, devnet latency {lat} ms on every route, median of {args.repeat}")
+        print(f"# `python -m dcactl --version` alone: {bare:.3f} s; target for parallel: <= 3 rounds and "
+              f"<= {target_wall:.2f} s")
+        print(f"{'assets':>6} {'cache':>5} | {'parallel s':>10} {'rounds':>6} {'/info':>5} {'acts':>4} | "
+              f"{'sequential s':>12} {'rounds':>6} {'acts':>4} | {'seq/par':>7} | target")
+        for n in sizes:
+            for warm in (False, True):
+                row: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+                for _ in range(args.repeat):
+                    for parallel in (True, False):
+                        row[parallel].append(_measure(dn, meta, n, parallel, warm, lat))
+                par, seq = row[True], row[False]
+                for m in par + seq:
+                    if m["statuses"] != {"filled"}:
+                        raise SystemExit(f"not every asset filled: {m['statuses']}")
+                pw = statistics.median(m["wall"] for m in par)
+                sw = statistics.median(m["wall"] for m in seq)
+                pr = max(m["rounds"] for m in par)
+                sr = max(m["rounds"] for m in seq)
+                ok = "ok" if pr <= 3 and pw <= target_wall else (
+                    f"{'rounds ' if pr > 3 else ''}{'wall' if pw > target_wall else ''}".strip() + " over"
+                )
+                print(
+                    f"{n:>6} {'warm' if warm else 'cold':>5} | {pw:>10.3f} {pr:>6} {par[0]['info']:>5} "
+                    f"{par[0]['actions']:>4} | {sw:>12.3f} {sr:>6} {seq[0]['actions']:>4} | {sw / pw:>7.2f} | {ok}"
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
