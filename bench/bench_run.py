@@ -39,9 +39,10 @@ from dcactl.marketdata import META_CACHE_KEY
 from dcactl.models import utcnow
 from dcactl.store import Ledger
 
-SYMBOLS = (
-    "BTC ETH SOL HYPE PURR HFUN JEFF PIP SCHIZO CATBAL UFART UPUMP UXPL UENA UWLD USUI UBONK KNTQ UMON LIQD"
-).split()
+SYMBOLS = [
+    "BTC", "ETH", "SOL", "HYPE", "PURR", "HFUN", "JEFF", "PIP", "SCHIZO", "CATBAL",
+    "UFART", "UPUMP", "UXPL", "UENA", "UWLD", "USUI", "UBONK", "KNTQ", "UMON", "LIQD",
+]
 """20 listed spot assets of the devnet's default universe (all above the 10 USDC minimum at 12 USDC)."""
 
 
@@ -64,7 +65,9 @@ def _rounds(times_ms: list[int], latency_ms: int) -> int:
     return rounds
 
 
-def _measure(dn: DevnetProcess, meta: Any, n: int, parallel: bool, warm: bool, latency_ms: int) -> dict[str, Any]:
+def _measure(
+    dn: DevnetProcess, meta: Any, n: int, parallel: bool, warm: bool, latency_ms: int
+) -> dict[str, Any]:
     """One whole-process run; returns wall seconds, rounds, the /info and /exchange counts and statuses."""
     wallet = Account.create()
     dn.admin.fund(wallet.address, usdc="100000")
@@ -137,9 +140,10 @@ def main() -> int:
                 ok = "ok" if pr <= 3 and pw <= target_wall else (
                     f"{'rounds ' if pr > 3 else ''}{'wall' if pw > target_wall else ''}".strip() + " over"
                 )
+                cache = "warm" if warm else "cold"
                 print(
-                    f"{n:>6} {'warm' if warm else 'cold':>5} | {pw:>10.3f} {pr:>6} {par[0]['info']:>5} "
-                    f"{par[0]['actions']:>4} | {sw:>12.3f} {sr:>6} {seq[0]['actions']:>4} | {sw / pw:>7.2f} | {ok}"
+                    f"{n:>6} {cache:>5} | {pw:>10.3f} {pr:>6} {par[0]['info']:>5} {par[0]['actions']:>4} | "
+                    f"{sw:>12.3f} {sr:>6} {seq[0]['actions']:>4} | {sw / pw:>7.2f} | {ok}"
                 )
     return 0
 
