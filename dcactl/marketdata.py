@@ -168,10 +168,15 @@ def _hl_candle(raw: Any, candle_type: Any) -> Any:
 
 
 def _cg_candles(points: Sequence[Any], candle_type: Any) -> list[Any]:
-    """CoinGecko daily points → one close-only candle per UTC day (the last point of each day wins)."""
+    """CoinGecko daily points → one close-only candle per UTC day (the last point of each day wins).
+
+    A daily point stamped 00:00 UTC is the price at the *end* of the day before, so each point is
+    filed under the day that contains the instant just before it: the 00:00 point closes yesterday,
+    and the intraday "now" point is today's latest (incomplete) price.
+    """
     by_day: dict[int, Decimal] = {}
     for t, price in points:
-        ms = to_ms(t) if isinstance(t, datetime) else int(t)
+        ms = (to_ms(t) if isinstance(t, datetime) else int(t)) - 1
         by_day[ms - ms % DAY_MS] = Decimal(str(price))
     return [
         candle_type(open_ms=d, close_ms=d + DAY_MS - 1, open=p, high=p, low=p, close=p, volume=Decimal(0))

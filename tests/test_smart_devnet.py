@@ -464,11 +464,6 @@ def test_candles_are_refreshed_incrementally(tmp_path: Path, devnet: Any, clock:
         assert len(btc) == 142 and btc[-1].open_ms == clock.today_ms  # 140 + day 1 + today
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="marketdata._cg_candles files a CoinGecko point at 00:00 UTC under the day it opens, so "
-    "each cached 'close' is the day before's (daily points lag a day; hourly refreshes do not)",
-)
 def test_coingecko_daily_close_is_the_end_of_day_price(
     tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
 ) -> None:
