@@ -32,6 +32,10 @@ CLOCK_WARN_S = Decimal(2)
 """Clock skew (seconds) above which doctor warns: cron timing and period boundaries drift."""
 CLOCK_FAIL_S = Decimal(60)
 """Clock skew (seconds) above which doctor fails."""
+CLOCK_AHEAD_FAIL_S = Decimal(5)
+"""A local clock this far *ahead* fails too: a lost order is treated as void once its signed expiry
+plus this margin has passed on our clock (``reconcile.CLOCK_MARGIN_S``), so a clock further ahead could
+retry an order the exchange may still execute."""
 RUNWAY_WARN_PERIODS = 3
 """Fewer periods of runway than this is a warning; less than one is a failure."""
 SLOW_S = 2.0
@@ -341,7 +345,8 @@ def clock_check(probe: ServerProbe | DcactlError, local_mid: datetime) -> Check:
     if abs(skew) <= CLOCK_WARN_S:
         return Check("clock", "ok", detail)
     fix = "synchronise the clock (NTP: timedatectl set-ntp true); order nonces must be within a day"
-    return Check("clock", "fail" if abs(skew) > CLOCK_FAIL_S else "warn", detail, fix)
+    failing = abs(skew) > CLOCK_FAIL_S or skew > CLOCK_AHEAD_FAIL_S
+    return Check("clock", "fail" if failing else "warn", detail, fix)
 
 
 def connectivity_check(name: str, url: str, latency_s: float | DcactlError) -> Check:

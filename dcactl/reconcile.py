@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 SEND_SLACK_S = 2.0
 """Seconds an order action may take beyond ``request_timeout`` between its intent and the exchange."""
 CLOCK_MARGIN_S = 5.0
-"""How far our clock may run ahead of the exchange's before an expired order could still execute."""
+"""How far our clock may run ahead of the exchange's before an expired order could still execute
+(``dcactl doctor`` fails a clock further ahead: ``doctorchecks.CLOCK_AHEAD_FAIL_S``)."""
 
 
 def order_expiry(session: Session, intent: OrderIntent) -> datetime:

@@ -293,11 +293,11 @@ def test_unlisted_asset_forced_to_hyperliquid_fails(tmp_path: Path, dn: DevnetTh
     assert "not listed on Hyperliquid spot" in checks["market AVAX"]["detail"]
 
 
-@pytest.mark.parametrize(("skew_s", "status"), [(90, "fail"), (-10, "warn")])
+@pytest.mark.parametrize(("skew_s", "status"), [(90, "fail"), (8, "fail"), (-10, "warn"), (4, "warn")])
 def test_skewed_clock(
     tmp_path: Path, dn: DevnetThread, doctor: Any, monkeypatch: pytest.MonkeyPatch, skew_s: int, status: str
 ) -> None:
-    """A local clock 90 s ahead fails (exit 1), 10 s behind warns (exit 0)."""
+    """90 s ahead fails, 8 s ahead fails (beyond the 5 s void margin), 10 s behind and 4 s ahead warn."""
     monkeypatch.setattr("dcactl.doctor.local_now", lambda: datetime.now(UTC) + timedelta(seconds=skew_s))
     code, checks = doctor(write_portfolio(tmp_path / "p.toml", dn.url, ASSETS))
     assert code == (1 if status == "fail" else 0)
