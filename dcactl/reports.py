@@ -227,13 +227,3 @@ def _empty_row(asset: str, source: str, mid: Decimal | None) -> StatusRow:
         mid=mid,
     )
 
-
-def holdings_usd(session: Session, mids: dict[str, Decimal]) -> dict[str, Decimal]:
-    """USDC value of what the account holds per asset (real fills in live mode, paper fills in paper
-    mode), at ``mids``; assets without a mid count as 0. Rebalancing measures weights with this."""
-    sources = ("dcactl", "external", "imported") if session.live else ("paper",)
-    units: dict[str, Decimal] = {}
-    for p in session.ledger.positions():
-        if p.source in sources:
-            units[p.asset] = units.get(p.asset, Decimal(0)) + p.units
-    return {asset: u * mids[asset] for asset, u in units.items() if asset in mids}

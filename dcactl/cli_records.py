@@ -1,0 +1,259 @@
+"""The ledger, import and schedule commands (registered on :data:`dcactl.cli.app` on import).
+
+Same rules as ``cli.py``: each command parses, makes one call into the core, renders.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dcactl import output
+from dcactl.cli import app, import_app, schedule_app, state_of, with_session
+from dcactl.errors import UsageError
+
+
+def _parse_when(text: str, tz: str, what: str) -> Any:
+    """A date or ISO datetime from the command line; naive values are in the portfolio's timezone."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{what} {text!r}: expected a date (2026-01-31) or an ISO datetime") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(tz))
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Per asset and in total: units, invested, average cost, fees, value, PnL, last buy, next due."""
+    from dcactl.render import render_status
+    from dcactl.reports import status_report
+
+    render_status(with_session(ctx, status_report))
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    asset: Annotated[str | None, typer.Option("--asset", help="Only this asset.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="From this date (portfolio timezone).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N fills (the newest).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """The ledger: every fill (real and paper, marked), with the columns tax tools need."""
+    from dcactl.render import render_history
+
+    if fmt not in ("table", "csv", "json"):
+        raise UsageError(f"--format {fmt!r}: expected table, csv or json")
+
+    async def work(session: Any) -> Any:
+        start = _parse_when(since, session.config.settings.timezone, "--since") if since else None
+        newest = session.ledger.fills(
+            asset=asset.upper() if asset else None, since=start, limit=limit, newest_first=True
+        )
+        return list(reversed(newest))
+
+    render_history(with_session(ctx, work), fmt)
+
+
+@app.command()
+def lots(
+    ctx: typer.Context,
+    year: Annotated[int, typer.Option("--year", min=2009, max=2200, help="Tax year (in settings.timezone).")],
+    method: Annotated[str, typer.Option("--method", help="fifo or average.")] = "fifo",
+) -> None:
+    """Cost-basis lots of all real buys (dcactl, external, imported) for a tax year, in USDC."""
+    from dcactl.render import render_lots
+    from dcactl.stats import lots as compute_lots
+
+    if method not in ("fifo", "average"):
+        raise UsageError(f"--method {method!r}: expected fifo or average")
+
+    async def work(session: Any) -> Any:
+        tz = session.config.settings.timezone
+        real = [f for f in session.ledger.fills() if f.source != "paper"]
+        return compute_lots(real, year, tz, method), tz  # type: ignore[arg-type]
+
+    result, tz = with_session(ctx, work)
+    render_lots(result, year, method, tz)
+
+
+@app.command()
+def sync(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option("--since", help="Re-scan from this date.")] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-scan everything the exchange still holds.")
+    ] = False,
+) -> None:
+    """Fetch the account's fills, store new ones (dedup by trade id), match them to our orders."""
+    from dcactl.render import render_document
+    from dcactl.sync import sync_account
+
+    async def work(session: Any) -> Any:
+        start = _parse_when(since, session.config.settings.timezone, "--since") if since else None
+        return await sync_account(session, since=start, full=full)
+
+    report = with_session(ctx, work, lock=True)
+    for warning in report.warnings:
+        output.warn(warning)
+    render_document(
+        report.to_json(),
+        [
+            f"Synced {report.inserted} new fills ({report.external} external, {report.matched} ours, "
+            f"{report.duplicates} already known) in {report.pages} page{'s' if report.pages != 1 else ''}."
+        ],
+    )
+
+
+@app.command()
+def backup(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Where to write the copy (must not exist).")],
+) -> None:
+    """A consistent copy of the ledger (SQLite online backup), safe while a run is going."""
+    from dcactl.render import render_document
+
+    if path.exists():  # the store's own refusal suggests a --force this command does not have
+        raise UsageError(f"{path}: already exists; not overwriting it (choose a new path)")
+
+    async def work(session: Any) -> Any:
+        session.ledger.backup(path)
+        return session.db_path
+
+    source = with_session(ctx, work)
+    render_document({"backup": str(path), "ledger": str(source)}, [f"Backed up {source} to {path}"])
+
+
+@import_app.command("legacy")
+def import_legacy(
+    ctx: typer.Context,
+    history_file: Annotated[Path, typer.Option("--history", help="The earlier bot's dca_history.json.")],
+    legacy_config: Annotated[
+        Path | None,
+        typer.Option("--legacy-config", help="Its multi_asset_config.json or dca_config.json, to convert."),
+    ] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--output", help="Write the converted portfolio here (never overwrites).")
+    ] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip malformed records (listed).")] = False,
+) -> None:
+    """Import the earlier Hyperliquid DCA bot's history (and convert its config); idempotent."""
+    from dcactl.legacy import conversion_toml, convert_config, parse_history
+    from dcactl.legacy import import_legacy as do_import
+    from dcactl.render import render_document
+
+    state = state_of(ctx)
+    lines: list[str] = []
+    document: dict[str, Any] = {}
+    # Refuse a bad history before writing anything (the portfolio, the ledger): a retry with
+    # --skip-bad must not then find its --output already written.
+    parse_history(history_file, skip_bad=skip_bad)
+    if out_path is not None and out_path.exists() and legacy_config is not None:
+        raise UsageError(f"--output {out_path}: the file exists; not overwriting it")
+    if legacy_config is not None:
+        conversion = convert_config(legacy_config)
+        text = conversion_toml(conversion, legacy_config)
+        document["not_converted"] = conversion.not_converted
+        if out_path is None:
+            document["portfolio"] = text
+            lines.append(text)
+        else:
+            from dcactl.config import write_text_atomic
+
+            if out_path.exists():
+                raise UsageError(f"--output {out_path}: the file exists; not overwriting it")
+            write_text_atomic(out_path, text)
+            document["portfolio_written"] = str(out_path)
+            lines.append(
+                f"Wrote the converted portfolio to {out_path} (paper mode: review it, then switch to live)"
+            )
+            if state.config is None:
+                state.config = out_path
+        lines += [f"not converted: {note}" for note in conversion.not_converted]
+
+    async def work(session: Any) -> Any:
+        return do_import(session.ledger, history_file, skip_bad=skip_bad)
+
+    report = with_session(ctx, work, lock=True)
+    document["import"] = report.to_json()
+    lines.append(
+        f"Imported {report.inserted} fills ({report.already_present} already present, "
+        f"{len(report.skipped)} skipped, {report.matched} matched to synced exchange fills)"
+    )
+    lines += [f"skipped: {why}" for why in report.skipped]
+    render_document(document, lines)
+
+
+def _schedule_paths(ctx: typer.Context) -> tuple[str, Path, Path]:
+    import shutil
+
+    from dcactl.config import find_config_path, resolve_db_path
+    from dcactl.session import load
+
+    state = state_of(ctx)
+    config_path = find_config_path(state.config).resolve()
+    db = resolve_db_path(state.db, load(config_path)).resolve()
+    return _dcactl_executable(shutil.which("dcactl")), config_path, db
+
+
+def _dcactl_executable(on_path: str | None) -> str:
+    """The absolute path of the running dcactl's console script, for timers: the script that
+    started us, else the one installed next to this interpreter (``python -m dcactl`` from a venv
+    that is not on PATH; ``__main__.py`` itself is not executable), else the one on PATH."""
+    started = Path(sys.argv[0])
+    if started.name == "dcactl" and started.is_file():
+        return str(started.resolve())
+    beside = Path(sys.executable).parent / "dcactl"  # not resolved: a venv's python is a symlink
+    if beside.is_file():
+        return str(beside.absolute())
+    return str(Path(on_path or sys.argv[0]).resolve())
+
+
+@schedule_app.command("cron")
+def schedule_cron(
+    ctx: typer.Context,
+    every: Annotated[int, typer.Option("--every", min=1, max=60, help="Minutes between runs.")] = 15,
+    install: Annotated[bool, typer.Option("--install", help="Add it to your crontab (once).")] = False,
+) -> None:
+    """Print (or install) a crontab line that runs `dcactl run` every few minutes."""
+    from dcactl.render import render_document
+    from dcactl.timers import cron_line, install_cron
+
+    exe, config_path, db = _schedule_paths(ctx)
+    line = cron_line(exe, config_path, db, every)
+    if install:
+        note = install_cron(line)
+        render_document({"cron": line, "installed": True}, [note])
+    else:
+        render_document({"cron": line, "installed": False}, [line])
+
+
+@schedule_app.command("systemd")
+def schedule_systemd(
+    ctx: typer.Context,
+    on_calendar: Annotated[str, typer.Option("--on-calendar", help="systemd OnCalendar= value.")] = "*:0/15",
+    install: Annotated[
+        bool,
+        typer.Option("--install", help="Write the units to ~/.config/systemd/user and enable the timer."),
+    ] = False,
+) -> None:
+    """Print (or install) a systemd service + timer pair that runs `dcactl run`."""
+    from dcactl.render import render_document
+    from dcactl.timers import install_systemd, systemd_units
+
+    exe, config_path, db = _schedule_paths(ctx)
+    units = systemd_units(exe, config_path, db, on_calendar)
+    if install:
+        notes = install_systemd(units)
+        render_document({"units": units, "installed": True}, notes)
+    else:
+        lines = []
+        for name, text in units.items():
+            lines += [f"# {name}", text]
+        render_document({"units": units, "installed": False}, lines)
