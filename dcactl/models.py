@@ -7,6 +7,7 @@ for ``size``); times are UTC-aware :class:`~datetime.datetime`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -42,6 +43,21 @@ def iso_utc(t: datetime) -> str:
     t = t.astimezone(UTC)
     text = t.isoformat(timespec="milliseconds" if t.microsecond else "seconds")
     return text.replace("+00:00", "Z")
+
+
+def json_value(value: Any) -> Any:
+    """One value for a stable ``--json`` document: a Decimal as plain text (never ``1E-7``), a
+    datetime as ISO-8601 UTC, anything else unchanged."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    return value
+
+
+def json_record(obj: Any, names: Iterable[str]) -> dict[str, Any]:
+    """``{name: json_value(obj.name)}`` for ``names``, in that order."""
+    return {name: json_value(getattr(obj, name)) for name in names}
 
 
 def from_ms(ms: int) -> datetime:
@@ -179,14 +195,24 @@ class AssetResult:
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape of PRODUCT.md: decimals as strings, absent values as null."""
-        out: dict[str, Any] = {}
-        for name in (
-            "asset", "venue", "status", "period", "cloid", "oid", "usd_requested", "usd_filled",
-            "size", "avg_price", "fee", "fee_token", "reason",
-        ):
-            value = getattr(self, name)
-            out[name] = format(value, "f") if isinstance(value, Decimal) else value
-        return out
+        return json_record(
+            self,
+            (
+                "asset",
+                "venue",
+                "status",
+                "period",
+                "cloid",
+                "oid",
+                "usd_requested",
+                "usd_filled",
+                "size",
+                "avg_price",
+                "fee",
+                "fee_token",
+                "reason",
+            ),
+        )
 
 
 @dataclass(frozen=True)

@@ -66,13 +66,12 @@ def reset_consoles() -> None:
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        from dcactl.models import iso_utc
+    from dcactl.models import json_value
 
-        return iso_utc(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    converted = json_value(value)
+    if converted is value:
+        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    return converted
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from dcactl.models import QUOTE, Fill, iso_utc
+from dcactl.models import QUOTE, Fill, json_record, json_value
 
 if TYPE_CHECKING:  # importing dcactl.store at run time would pull in sqlite; stats stays pure
     from dcactl.store.records import PositionRow
@@ -80,16 +80,9 @@ class StatusRow:
 
     def to_json(self) -> dict[str, Any]:
         """The ``status --json`` asset object of PRODUCT.md: decimals as strings, times ISO UTC."""
-        out: dict[str, Any] = {}
-        for name in ("asset", "source", "units", "invested_usd", "avg_cost", "fees_usd", "value_usd",
-                     "pnl_usd", "pnl_pct", "buys", "first_buy", "last_buy", "next_due"):
-            value = getattr(self, name)
-            if isinstance(value, Decimal):
-                value = format(value, "f")
-            elif isinstance(value, datetime):
-                value = iso_utc(value)
-            out[name] = value
-        return out
+        return json_record(self, ("asset", "source", "units", "invested_usd", "avg_cost", "fees_usd",
+                                  "value_usd", "pnl_usd", "pnl_pct", "buys", "first_buy", "last_buy",
+                                  "next_due"))
 
 
 @dataclass(frozen=True)
@@ -107,7 +100,7 @@ class Totals:
 
     def to_json(self) -> dict[str, Any]:
         """Decimals as strings."""
-        return {k: format(v, "f") if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
+        return {k: json_value(v) for k, v in self.__dict__.items()}
 
 
 def status_row(p: PositionRow, mid: Decimal | None) -> StatusRow:
@@ -176,16 +169,7 @@ def history_record(fill: Fill) -> dict[str, Any]:
     with localcontext() as ctx:
         ctx.prec = 60
         usd = fill.size * fill.price
-    values: dict[str, Any] = {"usd": usd}
-    out: dict[str, Any] = {}
-    for name in HISTORY_COLUMNS:
-        value = values[name] if name in values else getattr(fill, name)
-        if isinstance(value, Decimal):
-            value = format(value, "f")
-        elif isinstance(value, datetime):
-            value = iso_utc(value)
-        out[name] = value
-    return out
+    return {name: json_value(usd if name == "usd" else getattr(fill, name)) for name in HISTORY_COLUMNS}
 
 
 # -- tax lots ------------------------------------------------------------------------------------
@@ -221,14 +205,7 @@ class Lot:
 
     def to_json(self) -> dict[str, Any]:
         """Decimals as strings, times ISO UTC; values in USDC."""
-        out: dict[str, Any] = {}
-        for k, v in {**self.__dict__, "unit_cost": self.unit_cost}.items():
-            if isinstance(v, Decimal):
-                v = format(v, "f")
-            elif isinstance(v, datetime):
-                v = iso_utc(v)
-            out[k] = v
-        return out
+        return {k: json_value(v) for k, v in {**self.__dict__, "unit_cost": self.unit_cost}.items()}
 
 
 @dataclass

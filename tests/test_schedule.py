@@ -213,7 +213,9 @@ def test_not_due_twice_in_a_week() -> None:
     check = is_due(week, "UTC", z("2026-11-25T10:00"), last)
     assert not check.due
     assert check.next_due == z("2026-11-30T00:00")
-    assert check.reason == "bought Mon 2026-11-23 09:00 UTC in the current week; next due Mon 2026-11-30 00:00 UTC"
+    assert check.reason == (
+        "bought Mon 2026-11-23 09:00 UTC in the current week; next due Mon 2026-11-30 00:00 UTC"
+    )
     assert not is_due(week, "UTC", z("2026-11-29T23:59:59"), last).due
     after = is_due(week, "UTC", z("2026-11-30T00:00"), last)
     assert after.due and after.period.id == "2026-11-30T00:00:00Z"

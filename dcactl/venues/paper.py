@@ -97,22 +97,8 @@ def fill_from_book(
     result = walk_asks(asks, size, limit_px)
     if result is None:
         return None
-    avg = _avg_price(result.avg_px)
-    return Fill(
-        time=time,
-        asset=market.symbol,
-        pair=market.pair,
-        side="B",
-        size=result.size,
-        price=avg,
-        fee=fee_for(result.size, market.sz_decimals),
-        fee_token=market.base_token or market.symbol,
-        tid=paper_tid(cloid),
-        source="paper",
-        cloid=cloid,
-        period=period,
-        reason=reason,
-    )
+    return paper_fill(market, result.size, _avg_price(result.avg_px), time=time, cloid=cloid, period=period,
+                      reason=reason)
 
 
 def quote_price(mid: Decimal) -> Decimal:
@@ -131,20 +117,16 @@ def fill_from_quote(
     reason: str | None = None,
 ) -> Fill:
     """The paper fill of ``size`` base units of an unlisted asset at ``price`` (from :func:`quote_price`)."""
+    return paper_fill(market, size, price, time=time, cloid=cloid, period=period, reason=reason)
+
+
+def paper_fill(market: Market, size: Decimal, price: Decimal, *, time: datetime, cloid: str, period: str,
+               reason: str | None) -> Fill:
+    """A simulated buy of ``size`` at ``price`` (USDC), its taker fee taken in the base token."""
     return Fill(
-        time=time,
-        asset=market.symbol,
-        pair=market.pair,
-        side="B",
-        size=size,
-        price=price,
-        fee=fee_for(size, market.sz_decimals),
-        fee_token=market.symbol,
-        tid=paper_tid(cloid),
-        source="paper",
-        cloid=cloid,
-        period=period,
-        reason=reason,
+        time=time, asset=market.symbol, pair=market.pair, side="B", size=size, price=price,
+        fee=fee_for(size, market.sz_decimals), fee_token=market.base_token or market.symbol,
+        tid=paper_tid(cloid), source="paper", cloid=cloid, period=period, reason=reason,
     )
 
 
