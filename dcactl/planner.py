@@ -171,14 +171,19 @@ async def resolve(session: Session, candidates: list[Candidate], now: datetime) 
 async def load_histories(
     session: Session, candidates: list[Candidate], request: RunRequest, now: datetime
 ) -> None:
-    """Daily closes for every asset whose rules read history (none when ``--amount`` decides)."""
-    from dcactl.strategy import history_days
+    """Daily closes for every asset whose rules read history (none when ``--amount`` decides).
 
+    The strategy package (and numpy with it) is imported only when some asset needs history, so the
+    common cron run of a fixed-amount portfolio with nothing due stays light.
+    """
     wanted = [
         c
         for c in candidates
-        if c.result is None and c.market is not None and request.amount is None and history_days(c.asset) > 1
+        if c.result is None and c.market is not None and request.amount is None and needs_history(c.asset)
     ]
+    if not wanted:
+        return
+    from dcactl.strategy import history_days
 
     async def one(c: Candidate) -> Any:
         assert c.market is not None
@@ -192,6 +197,12 @@ async def load_histories(
             c.finish("failed", f"price history unavailable: {failure_reason(closes)}")
         else:
             c.closes = [float(x) for x in closes]
+
+
+def needs_history(asset: AssetConfig) -> bool:
+    """Whether any of the asset's rules reads daily closes (``strategy.history_days(asset) > 1``)."""
+    enabled = [r for r in (asset.rsi, asset.ma_dips, asset.dynamic_frequency) if r is not None and r.enabled]
+    return asset.sizing.kind == "volatility" or bool(enabled)
 
 
 def last_buy_of(ledger: Any, asset: AssetConfig) -> Any:
@@ -211,7 +222,6 @@ def last_buy_of(ledger: Any, asset: AssetConfig) -> Any:
 def decide_due(session: Session, candidates: list[Candidate], request: RunRequest, now: datetime) -> None:
     """Period (under the effective schedule), due check, pending intents, attempt number and cloid."""
     from dcactl.schedule import forced_period_id, is_due
-    from dcactl.strategy import PriceHistory, effective_schedule
 
     ledger = session.ledger
     tz = session.config.settings.timezone
@@ -221,7 +231,11 @@ def decide_due(session: Session, candidates: list[Candidate], request: RunReques
         if request.force:
             c.period, c.period_end = forced_period_id(now), None
         else:
-            schedule = effective_schedule(c.asset, PriceHistory.of(c.closes or []))
+            schedule = c.asset.schedule
+            if c.asset.dynamic_frequency is not None and c.asset.dynamic_frequency.enabled:
+                from dcactl.strategy import PriceHistory, effective_schedule
+
+                schedule = effective_schedule(c.asset, PriceHistory.of(c.closes or []))
             check = is_due(schedule, tz, now, last_buy_of(ledger, c.asset))
             c.period, c.period_end, c.due_reason = check.period.id, check.period.end, check.reason
             if not check.due:
