@@ -212,8 +212,8 @@ def _product_commands() -> set[tuple[str, ...]]:
     """The first column of PRODUCT.md's command table."""
     product = next((p for p in (ROOT / "PRODUCT.md", ROOT.parent / "shared" / "PRODUCT.md") if p.exists()),
                    None)
-    if product is None:
-        pytest.skip("PRODUCT.md is not next to the repository")
+    if product is None:  # CI and developers have ../shared; a bare clone checks README.md alone
+        return set()
     return _commands_in(product.read_text(), bare_table=True)
 
 
@@ -222,6 +222,8 @@ def test_readme_and_product_list_the_commands_we_expect() -> None:
     readme = _readme_commands()
     assert {("run",), ("status",), ("schedule", "cron"), ("schedule", "systemd")} <= readme
     product = _product_commands()
+    if not product:
+        pytest.skip("PRODUCT.md is not next to the repository (../shared)")
     assert {("schedule", "cron"), ("schedule", "systemd"), ("import", "legacy"), ("devnet", "serve"),
             ("backup",), ("lots",), ("sync",), ("doctor",)} <= product
 
