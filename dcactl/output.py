@@ -152,7 +152,7 @@ def fmt_units(value: Decimal | None) -> str:
     """Token units for a table: at most 8 decimals (the ledger and exports keep every digit)."""
     if value is None:
         return "-"
-    return fmt_dec(value.quantize(Decimal("1e-8")) if value.as_tuple().exponent < -8 else value)  # type: ignore[operator]
+    return fmt_dec(value.quantize(Decimal("1e-8")))
 
 
 def fmt_price(value: Decimal | None) -> str:
