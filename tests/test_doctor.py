@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from support import write_portfolio
+from support import approve_agent, write_portfolio
 
 from dcactl.devnet.control import DevnetThread
 from dcactl.doctorchecks import agent_check, balance_check, clock_check, min_order
@@ -137,16 +137,7 @@ def test_unapproved_agent_fails(tmp_path: Path, dn: DevnetThread, funded: LocalA
 
 def test_approved_agent_is_ok(tmp_path: Path, dn: DevnetThread, funded: LocalAccount, doctor: Any) -> None:
     """An API wallet approved through the SDK signs for the master: account ok, naming the agent."""
-    from hyperliquid.exchange import Exchange
-
-    ex = Exchange(funded, base_url=dn.url)
-    try:
-        result, agent_key = ex.approve_agent("dcactl")
-    finally:
-        ex.session.close()
-        ex.info.session.close()
-    assert result["status"] == "ok"
-    agent = Account.from_key(agent_key)
+    agent = approve_agent(dn.url, funded)
     key = _key_file(tmp_path / "agent.key", agent)
     code, checks = doctor(_live(tmp_path, dn.url, funded, funded.address, f"file:{key}"))
     assert code == 0, checks

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from support import approve_agent
 
 from dcactl.devnet.control import DevnetThread
 from dcactl.errors import ExchangeError
@@ -117,16 +118,7 @@ def test_batched_ioc_buy_outcomes_by_position(dn: DevnetThread, wallet: LocalAcc
 
 def test_agent_signs_for_the_master(dn: DevnetThread, wallet: LocalAccount) -> None:
     """An API wallet approved by the master places dcactl's order; queries use the master address."""
-    from hyperliquid.exchange import Exchange
-
-    ex = Exchange(wallet, base_url=dn.url)
-    try:
-        result, agent_key = ex.approve_agent("dcactl")
-    finally:
-        ex.session.close()
-        ex.info.session.close()
-    assert result["status"] == "ok"
-    agent = Account.from_key(agent_key)
+    agent = approve_agent(dn.url, wallet)
 
     async def go() -> None:
         async with client(dn) as hl:

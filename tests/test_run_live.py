@@ -20,6 +20,7 @@ from live_support import (
     statuses,
     when_logged,
 )
+from support import approve_agent
 
 from dcactl.models import make_cloid
 
@@ -250,13 +251,9 @@ def test_agent_wallet_signs_for_the_master(
 ) -> None:
     """account = master, key = an approved agent's key: orders are accepted, signed by the agent, made
     for the master, and the master's fills land in the ledger."""
-    from eth_account import Account
-    from hyperliquid.exchange import Exchange
-
     master = funded_wallet(devnet, "1000")
-    _resp, agent_key = Exchange(master, base_url=devnet.url).approve_agent()
-    agent = Account.from_key(agent_key)
-    monkeypatch.setenv("DCACTL_KEY", agent_key)
+    agent = approve_agent(devnet.url, master)
+    monkeypatch.setenv("DCACTL_KEY", agent.key.hex())
     cfg = _cfg(tmp_path, devnet, master)
     res = cli("--config", str(cfg), "--json", "run")
     assert res.code == 0, res.err
