@@ -34,6 +34,7 @@ from dcactl.models import (
     OrderIntent,
     RunResult,
     iso_utc,
+    json_value,
     to_ms,
     utcnow,
 )
@@ -107,13 +108,13 @@ def _plan_entry(c: Candidate) -> dict[str, Any]:
         "venue": c.venue,
         "due": c.due,
         "period": c.period or None,
-        "amount_usd": str(d.amount) if d is not None else None,
+        "amount_usd": json_value(d.amount) if d is not None else None,
         "skip": skip or (d.skip if d else None),
         "summary": d.summary if d is not None else (c.result.reason if c.result else None),
-        "order": {"size": str(c.size), "limit_px": str(c.limit_px)} if c.size > 0 else None,
+        "order": {"size": json_value(c.size), "limit_px": json_value(c.limit_px)} if c.size > 0 else None,
         "reasons": reasons,
         "indicators": dict(d.indicators) if d is not None else {},
-        "bank_usd": str(d.bank_after) if d is not None else None,
+        "bank_usd": json_value(d.bank_after) if d is not None else None,
     }
 
 
