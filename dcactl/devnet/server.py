@@ -163,6 +163,8 @@ async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
         return json_response({"error": str(exc)}, 400)
     except web.HTTPException:
         raise
+    except ConnectionError:  # the client went away mid-request (a killed dcactl): nothing to answer
+        return web.Response(status=499)
     except Exception as exc:
         log.exception("devnet: internal error on %s", request.path)
         return json_response({"error": f"internal devnet error: {exc.__class__.__name__}"}, 500)
