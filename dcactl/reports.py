@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from dcactl import output
 from dcactl.errors import DcactlError
 from dcactl.marketdata import load_spot_meta
 from dcactl.models import Market, iso_utc, utcnow
@@ -59,8 +60,6 @@ async def resolved_markets(
     assets = [a for a in session.config.assets if symbols is None or a.symbol in symbols]
     meta, warning = await load_spot_meta(session.hl, session.ledger, utcnow())
     if warning:
-        from dcactl import output
-
         output.warn(warning)
     resolved = resolve_markets(assets, meta)
     return {a.symbol: resolved[a.symbol] for a in assets}
@@ -79,7 +78,8 @@ async def current_prices(session: Session, markets: list[Market]) -> dict[str, D
             return {}
         try:
             return await session.hl.all_mids()
-        except DcactlError:
+        except DcactlError as exc:
+            output.warn(f"no prices from Hyperliquid ({exc}); those values are not shown")
             return {}
 
     async def quotes() -> dict[str, Any]:
@@ -87,7 +87,8 @@ async def current_prices(session: Session, markets: list[Market]) -> dict[str, D
             return {}
         try:
             return dict(await session.cg.simple_price(sorted({m.coingecko_id or "" for m in unlisted})))
-        except DcactlError:
+        except DcactlError as exc:
+            output.warn(f"no prices from CoinGecko ({exc}); those values are not shown")
             return {}
 
     all_mids, cg = await asyncio.gather(mids(), quotes())
@@ -189,12 +190,15 @@ async def status_report(session: Session) -> StatusReport:
     positions = session.ledger.positions()
     configured = {a.symbol for a in session.config.assets}
     extra = sorted({p.asset for p in positions} - configured)
-    resolved = await resolved_markets(session)
-    if extra:
-        meta, _ = await load_spot_meta(session.hl, session.ledger, now)
-        resolved.update(resolve_markets([(s, "auto", None, None) for s in extra], meta))
-    markets = [m for m in resolved.values() if isinstance(m, Market)]
-    prices = await current_prices(session, markets)
+    prices: dict[str, Decimal | None] = {}
+    try:
+        resolved = await resolved_markets(session)
+        if extra:
+            meta, _ = await load_spot_meta(session.hl, session.ledger, now)
+            resolved.update(resolve_markets([(s, "auto", None, None) for s in extra], meta))
+        prices = await current_prices(session, [m for m in resolved.values() if isinstance(m, Market)])
+    except DcactlError as exc:  # the ledger is the record: show it even when no price can be read
+        output.warn(f"no prices ({exc}); values and PnL are not shown")
     rows = status_rows(positions, prices)
     held = {(r.asset, r.source) for r in rows}
     source = "dcactl" if session.live else "paper"

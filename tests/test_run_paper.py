@@ -124,3 +124,17 @@ def test_two_processes_at_once_buy_each_asset_once(tmp_path: Path, devnet: Any) 
     assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outs]
     with _ledger(tmp_path, devnet.url) as ledger:
         assert sorted(f.asset for f in ledger.fills()) == ["AVAX", "BTC", "ETH", "LINK", "SOL"]
+
+
+def test_status_shows_the_ledger_when_no_price_can_be_read(tmp_path: Path, devnet: Any, cli: Any) -> None:
+    """With the exchange and CoinGecko failing, `status` still lists holdings (exit 0), values unknown."""
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, ASSETS)
+    assert cli("--config", str(cfg), "run").code == 0
+    devnet.admin.faults(kind="error", path="/info", status=502)
+    devnet.admin.faults(kind="error", path="/coingecko", status=502)
+    res = cli("--config", str(cfg), "--json", "status")
+    assert res.code == 0, res.err
+    rows = {r["asset"]: r for r in res.json()["assets"]}
+    assert set(rows) == {"BTC", "ETH", "SOL", "AVAX", "LINK"}
+    assert all(D(r["units"]) > 0 and r["value_usd"] is None for r in rows.values())
+    assert "no prices from Hyperliquid" in res.err and "no prices from CoinGecko" in res.err
