@@ -22,6 +22,8 @@ from dcactl.venues.paper import Level
 
 META_TTL = timedelta(hours=1)
 """How long cached spotMeta is used without asking the exchange again."""
+META_MAX_AGE = timedelta(days=7)
+"""A cached spotMeta older than this is refreshed before a run uses it (not in the background)."""
 META_CACHE_KEY = "hl:spotMeta"
 DAY_MS = 86_400_000
 
@@ -35,27 +37,46 @@ class Quote:
     source: str = "book"
 
 
-async def load_spot_meta(hl: Any, ledger: Any, now: datetime) -> tuple[dict[str, Any], str | None]:
+async def load_spot_meta(
+    hl: Any, ledger: Any, now: datetime, *, background: list[asyncio.Task[str | None]] | None = None
+) -> tuple[dict[str, Any], str | None]:
     """spotMeta from the ledger cache when fresh, else from the exchange (refreshing the cache).
 
+    With ``background`` (a run's task list), a cached copy younger than :data:`META_MAX_AGE` is used
+    at once and refreshed by a task added to the list (stale-while-revalidate: pair indices do not
+    move, so a run never waits a round for them); the task returns a warning if the refresh fails.
     Returns the metadata and a warning (None when all is well). Raises ExchangeUnavailable only when
     the exchange fails *and* nothing is cached.
     """
     cached = ledger.cache_get(META_CACHE_KEY)
     if cached is not None and now - cached[1] < META_TTL:
         return json.loads(cached[0]), None
+    if cached is not None and background is not None and now - cached[1] < META_MAX_AGE:
+        background.append(asyncio.create_task(_refresh_meta(hl, ledger, now, cached[1])))
+        return json.loads(cached[0]), None
     try:
         meta = await hl.spot_meta()
     except DcactlError as exc:
         if cached is None:
             raise
-        age = now - cached[1]
-        hours = int(age.total_seconds() // 3600)
-        return json.loads(
-            cached[0]
-        ), f"spot metadata unavailable ({exc}); using the copy cached {hours} h ago"
+        return json.loads(cached[0]), _stale_warning(exc, now, cached[1])
     ledger.cache_put(META_CACHE_KEY, json.dumps(meta), now)
     return meta, None
+
+
+def _stale_warning(exc: DcactlError, now: datetime, fetched_at: datetime) -> str:
+    hours = int((now - fetched_at).total_seconds() // 3600)
+    return f"spot metadata unavailable ({exc}); using the copy cached {hours} h ago"
+
+
+async def _refresh_meta(hl: Any, ledger: Any, now: datetime, fetched_at: datetime) -> str | None:
+    """Refresh the cached spotMeta; a failure is a warning (the next run tries again), never an error."""
+    try:
+        meta = await hl.spot_meta()
+    except DcactlError as exc:
+        return _stale_warning(exc, now, fetched_at)
+    ledger.cache_put(META_CACHE_KEY, json.dumps(meta), now)
+    return None
 
 
 def _levels(raw: Iterable[Any]) -> tuple[Level, ...]:

@@ -147,7 +147,7 @@ async def resolve(session: Session, candidates: list[Candidate], now: datetime) 
     from dcactl.resolve import resolve_markets
 
     try:
-        meta, warning = await load_spot_meta(session.hl, session.ledger, now)
+        meta, warning = await load_spot_meta(session.hl, session.ledger, now, background=session.background)
     except DcactlError as exc:
         for c in candidates:
             if not (c.asset.venue == "paper" and c.asset.coingecko_id):

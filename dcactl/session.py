@@ -7,6 +7,7 @@ only by commands that sign (live ``run``/``buy``) or check it (``doctor``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from dcactl.keys import Signer
     from dcactl.store import Ledger
     from dcactl.venues.hyperliquid import HyperliquidClient
+
+BACKGROUND_WAIT_S = 5.0
+"""How long closing a session waits for background work (a metadata refresh) before cancelling it."""
 
 PAPER_ACCOUNT = "paper"
 """The ledger's account name when no account is configured (paper mode without an address)."""
@@ -47,6 +51,8 @@ class Session:
     _cg: CoinGeckoClient | None = None
     _signer: Signer | None = None
     _closers: list[Any] = field(default_factory=list)
+    background: list[asyncio.Task[str | None]] = field(default_factory=list)
+    """Work a command started without waiting for it (a metadata refresh); awaited on close."""
 
     @property
     def network(self) -> str:
@@ -100,7 +106,16 @@ class Session:
         return self._signer
 
     async def aclose(self) -> None:
-        """Close clients and the ledger."""
+        """Finish background work (printing its warnings), then close clients and the ledger."""
+        if self.background:
+            from dcactl import output
+
+            done, pending = await asyncio.wait(self.background, timeout=BACKGROUND_WAIT_S)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is None and task.result():
+                    output.warn(str(task.result()))
         for closer in reversed(self._closers):
             with contextlib.suppress(Exception):
                 await closer.aclose()

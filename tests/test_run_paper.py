@@ -138,3 +138,26 @@ def test_status_shows_the_ledger_when_no_price_can_be_read(tmp_path: Path, devne
     assert set(rows) == {"BTC", "ETH", "SOL", "AVAX", "LINK"}
     assert all(D(r["units"]) > 0 and r["value_usd"] is None for r in rows.values())
     assert "no prices from Hyperliquid" in res.err and "no prices from CoinGecko" in res.err
+
+
+def test_stale_metadata_is_used_then_refreshed(tmp_path: Path, devnet: Any, cli: Any) -> None:
+    """Metadata cached 2 h ago is used at once (the run waits no round for it) and re-fetched meanwhile:
+    after the run the cache is fresh again."""
+    from datetime import timedelta
+
+    from dcactl.marketdata import META_CACHE_KEY
+    from dcactl.models import utcnow
+
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, ASSETS)
+    assert cli("--config", str(cfg), "run").code == 0
+    with _ledger(tmp_path, devnet.url) as ledger:
+        cached = ledger.cache_get(META_CACHE_KEY)
+        assert cached is not None
+        ledger.cache_put(META_CACHE_KEY, cached[0], utcnow() - timedelta(hours=2))
+    devnet.admin.clear_requests()
+    res = cli("--config", str(cfg), "--json", "buy", "BTC", "--force", "--amount", "20")
+    assert res.code == 0, res.err
+    assert [r["type"] for r in devnet.admin.requests(path="/info", type="spotMeta")] == ["spotMeta"]
+    with _ledger(tmp_path, devnet.url) as ledger:
+        refreshed = ledger.cache_get(META_CACHE_KEY)
+        assert refreshed is not None and utcnow() - refreshed[1] < timedelta(minutes=1)
