@@ -39,7 +39,7 @@ from dcactl.models import (
     utcnow,
 )
 from dcactl.planner import Candidate, RunRequest, failure_reason, prepare, select_assets
-from dcactl.reconcile import fills_by_oid, reconcile_intents, settle_intent
+from dcactl.reconcile import fills_by_oid, order_expiry, reconcile_intents, settle_intent, signing_expiry
 from dcactl.venues import paper
 
 if TYPE_CHECKING:
@@ -196,7 +196,10 @@ async def _place(session: Session, ready: list[Candidate], request: RunRequest) 
     # sequential: each intent is written just before its own order, so the expiresAfter signed into
     # it (intent time + request_timeout, reconcile.order_expiry) is not used up by the earlier sends
     for batch in [live_ones] if request.parallel else [[pair] for pair in live_ones]:
-        batch = [(c, replace(intent, created_at=utcnow())) for c, intent in batch]
+        at = utcnow()
+        batch = [
+            (c, replace(intent, created_at=at, expires_at=signing_expiry(session, at))) for c, intent in batch
+        ]
         for _, intent in batch:
             session.ledger.record_intent(intent)
         crash_point("after_intent")
@@ -252,8 +255,6 @@ async def _send(session: Session, batch: list[tuple[Candidate, OrderIntent]]) ->
         )
         for _, i in batch
     ]
-    from dcactl.reconcile import order_expiry
-
     expires = min(to_ms(order_expiry(session, i)) for _, i in batch)
     try:
         outcomes = await session.hl.place_orders(session.signer.account, requests, expires_after_ms=expires)

@@ -164,6 +164,9 @@ class OrderIntent:
     status: IntentStatus = "new"
     oid: int | None = None
     reason: str | None = None
+    expires_at: datetime | None = None
+    """The ``expiresAfter`` signed into its order action (live orders); stored with the intent so the
+    wait before an unknown order counts as void never depends on today's config."""
 
 
 def make_cloid(network: str, account: str, asset: str, period: str, attempt: int) -> str:

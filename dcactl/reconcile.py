@@ -30,6 +30,8 @@ from dcactl.sync import to_fill
 if TYPE_CHECKING:
     from dcactl.session import Session
 
+MAX_REQUEST_TIMEOUT_S = 300.0
+"""The largest ``request_timeout`` the config accepts (configcheck); the fallback for old intents."""
 SEND_SLACK_S = 2.0
 """Seconds an order action may take beyond ``request_timeout`` between its intent and the exchange."""
 CLOCK_MARGIN_S = 5.0
@@ -37,9 +39,18 @@ CLOCK_MARGIN_S = 5.0
 (``dcactl doctor`` fails a clock further ahead: ``doctorchecks.CLOCK_AHEAD_FAIL_S``)."""
 
 
+def signing_expiry(session: Session, created_at: datetime) -> datetime:
+    """The ``expiresAfter`` to sign into an order whose intent is written at ``created_at`` (UTC)."""
+    return created_at + timedelta(seconds=session.config.settings.request_timeout + SEND_SLACK_S)
+
+
 def order_expiry(session: Session, intent: OrderIntent) -> datetime:
-    """The ``expiresAfter`` instant signed into ``intent``'s order action (UTC)."""
-    return intent.created_at + timedelta(seconds=session.config.settings.request_timeout + SEND_SLACK_S)
+    """The ``expiresAfter`` instant signed into ``intent``'s order action (UTC): the one stored with
+    the intent; for intents written before it was stored, the longest a timeout may be configured to
+    (so a config change can never shorten the wait)."""
+    if intent.expires_at is not None:
+        return intent.expires_at
+    return intent.created_at + timedelta(seconds=MAX_REQUEST_TIMEOUT_S + SEND_SLACK_S)
 
 
 def void_at(session: Session, intent: OrderIntent) -> datetime:

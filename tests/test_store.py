@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -278,6 +279,32 @@ def test_intents_lifecycle_and_uniqueness(ledger: Ledger) -> None:
     assert [i.cloid for i in ledger.open_intents()] == ["0x03"]
     with pytest.raises(LedgerError, match="no order intent"):
         ledger.update_intent("0xnope", status="filled")
+
+
+def test_intent_keeps_its_signed_expiry(ledger: Ledger) -> None:
+    """The expiresAfter signed into an order is stored with its intent and read back exactly."""
+    from dataclasses import replace
+
+    signed = replace(intent(cloid="0x0e"), expires_at=T0 + timedelta(seconds=12, microseconds=345))
+    ledger.record_intent(signed)
+    assert ledger.intent("0x0e") == signed
+
+
+def test_unknown_order_waits_for_its_stored_expiry_whatever_the_config_says() -> None:
+    """Lowering request_timeout after a lost response never shortens the wait: the stored expiry
+    rules, and an intent from before expiries were stored waits for the longest allowed timeout."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from dcactl.reconcile import CLOCK_MARGIN_S, MAX_REQUEST_TIMEOUT_S, SEND_SLACK_S, void_at
+
+    session: Any = SimpleNamespace(config=SimpleNamespace(settings=SimpleNamespace(request_timeout=1.0)))
+    stored = replace(intent(), expires_at=T0 + timedelta(seconds=12))
+    assert void_at(session, stored) == T0 + timedelta(seconds=12 + CLOCK_MARGIN_S)
+    legacy = intent()
+    assert void_at(session, legacy) == legacy.created_at + timedelta(
+        seconds=MAX_REQUEST_TIMEOUT_S + SEND_SLACK_S + CLOCK_MARGIN_S
+    )
 
 
 def test_last_buy_ignores_forced_unfinished_and_failed(ledger: Ledger) -> None:

@@ -24,7 +24,7 @@ from dcactl.store.records import Candle, DuplicateIntent, LastBuyRecord
 
 _INTENT_COLUMNS = (
     "cloid, asset, venue, period, attempt, usd_requested, size, limit_px, created_us, pair, asset_id,"
-    " period_end_us, status, oid, reason"
+    " period_end_us, status, oid, reason, expires_us"
 )
 _DONE_BUY = ("filled", "partial", "paper")
 _FINISHED = tuple(sorted(FINISHED_INTENT_STATES))
@@ -59,6 +59,7 @@ def _row_intent(row: tuple[Any, ...]) -> OrderIntent:
         status,
         oid,
         reason,
+        expires_us,
     ) = row
     return OrderIntent(
         cloid=cloid,
@@ -76,6 +77,7 @@ def _row_intent(row: tuple[Any, ...]) -> OrderIntent:
         status=status,
         oid=oid,
         reason=reason,
+        expires_at=None if expires_us is None else codec.from_us(expires_us),
     )
 
 
@@ -185,13 +187,14 @@ class Ledger(FillStore):
             intent.status,
             intent.oid,
             intent.reason,
+            None if intent.expires_at is None else codec.to_us(intent.expires_at),
         )
         try:
             with self._tx() as conn:
                 conn.execute(
                     "INSERT INTO intents (cloid, book, asset, venue, period, period_start_us, period_end_us,"
                     " attempt, usd_requested, size, limit_px, pair, asset_id, created_us, updated_us, status,"
-                    " oid, reason) VALUES (" + ", ".join("?" * 18) + ")",
+                    " oid, reason, expires_us) VALUES (" + ", ".join("?" * 19) + ")",
                     row,
                 )
                 if fill_rows:

@@ -159,11 +159,18 @@ _M0004_DECISIONS = _sql(
     "CREATE INDEX decisions_by_time ON decisions (book, asset, decided_us)",
 )
 
+_M0005_INTENT_EXPIRY = _sql(
+    # The expiresAfter (µs) signed into a live order's action: reconcile waits until it has passed
+    # before treating an order the exchange does not know as never placed. NULL for older rows.
+    "ALTER TABLE intents ADD COLUMN expires_us INTEGER",
+)
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_core", _M0001_CORE),
     ("0002_candles", _M0002_CANDLES),
     ("0003_import_matching", _M0003_IMPORT_MATCHING),
     ("0004_decisions", _M0004_DECISIONS),
+    ("0005_intent_expiry", _M0005_INTENT_EXPIRY),
 ]
 """Append-only. Never edit, reorder or remove an entry once released."""
 
