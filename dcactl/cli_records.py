@@ -151,9 +151,9 @@ def import_legacy(
     state = state_of(ctx)
     lines: list[str] = []
     document: dict[str, Any] = {}
-    # Refuse a bad history before writing anything (the portfolio, the ledger): a retry with
-    # --skip-bad must not then find its --output already written.
-    parse_history(history_file, skip_bad=skip_bad)
+    # Refuse a bad history (or a taken --output) before writing anything, portfolio or ledger: a
+    # retry with --skip-bad must not then find its --output already written.
+    history = parse_history(history_file, skip_bad=skip_bad)
     if out_path is not None and out_path.exists() and legacy_config is not None:
         raise UsageError(f"--output {out_path}: the file exists; not overwriting it")
     if legacy_config is not None:
@@ -166,8 +166,6 @@ def import_legacy(
         else:
             from dcactl.config import write_text_atomic
 
-            if out_path.exists():
-                raise UsageError(f"--output {out_path}: the file exists; not overwriting it")
             write_text_atomic(out_path, text)
             document["portfolio_written"] = str(out_path)
             lines.append(
@@ -178,7 +176,7 @@ def import_legacy(
         lines += [f"not converted: {note}" for note in conversion.not_converted]
 
     async def work(session: Any) -> Any:
-        return do_import(session.ledger, history_file, skip_bad=skip_bad)
+        return do_import(session.ledger, history, skip_bad=skip_bad)
 
     report = with_session(ctx, work, lock=True)
     document["import"] = report.to_json()

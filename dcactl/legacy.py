@@ -182,10 +182,12 @@ def parse_history(path: Path, *, skip_bad: bool) -> LegacyHistory:
     return history
 
 
-def import_legacy(ledger: Ledger, history_path: Path, *, skip_bad: bool) -> ImportReport:
-    """Parse the history and store its fills as ``imported`` (idempotent), then match them to any
-    synced exchange fills. Raises like :func:`parse_history`."""
-    history = parse_history(history_path, skip_bad=skip_bad)
+def import_legacy(ledger: Ledger, history: Path | LegacyHistory, *, skip_bad: bool) -> ImportReport:
+    """Store the history's fills as ``imported`` (idempotent), then match them to any synced
+    exchange fills. ``history`` is a path (parsed here; raises like :func:`parse_history`) or an
+    already parsed :class:`LegacyHistory`."""
+    if not isinstance(history, LegacyHistory):
+        history = parse_history(history, skip_bad=skip_bad)
     inserted = ledger.add_fills(history.fills)
     unique = len({f.tid for f in history.fills})
     return ImportReport(inserted=inserted, already_present=unique - inserted, skipped=history.problems,
