@@ -29,3 +29,24 @@ def approve_agent(url: str, master: Any, name: str = "dcactl") -> Any:
         ex.info.session.close()
     assert result["status"] == "ok", result
     return Account.from_key(agent_key)
+
+
+def load_text(text: str) -> Any:
+    """Write ``text`` to ./portfolio.toml and load it (messages then name the plain file)."""
+    from dcactl.config import load_config
+
+    Path("portfolio.toml").write_text(text, encoding="utf-8")
+    return load_config(Path("portfolio.toml"))
+
+
+def config_problems(text: str) -> list[str]:
+    """The one-line problems loading ``text`` reports, all at once (each a ConfigError line, exit 2)."""
+    import pytest
+
+    from dcactl.errors import ConfigError, ExitCode
+
+    with pytest.raises(ConfigError) as info:
+        load_text(text)
+    assert info.value.exit_code == ExitCode.USAGE
+    assert str(info.value) == "\n".join(info.value.problems)
+    return info.value.problems

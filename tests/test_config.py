@@ -14,10 +14,10 @@ import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import config_problems, load_text
 
 from dcactl.config import (
     AssetConfig,
-    Config,
     Settings,
     Sizing,
     dump_portfolio,
@@ -49,17 +49,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def load_text(text: str) -> Config:
-    Path("portfolio.toml").write_text(text, encoding="utf-8")
-    return load_config(Path("portfolio.toml"))
-
-
-def problems(text: str) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        load_text(text)
-    assert info.value.exit_code == ExitCode.USAGE
-    assert str(info.value) == "\n".join(info.value.problems)
-    return info.value.problems
+problems = config_problems
 
 
 FULL = """

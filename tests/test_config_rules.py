@@ -7,19 +7,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from support import config_problems, load_text
 
 from dcactl.config import (
     BankingRule,
-    Config,
     DynamicFrequencyRule,
     MaDipsRule,
     Portfolio,
     RsiRule,
     dump_portfolio,
-    load_config,
     validate_document,
 )
-from dcactl.errors import ConfigError, ExitCode
 from dcactl.schedule import parse_every
 
 BTC = '[assets.BTC]\namount = 100\nevery = "week"\n'
@@ -34,16 +32,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def load_text(text: str) -> Config:
-    Path("portfolio.toml").write_text(text, encoding="utf-8")
-    return load_config(Path("portfolio.toml"))
-
-
 def problems(text: str) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        load_text(text)
-    assert info.value.exit_code == ExitCode.USAGE
-    return [p.removeprefix("portfolio.toml: ") for p in info.value.problems]
+    """The problems of ``text`` without the file name every line starts with."""
+    return [p.removeprefix("portfolio.toml: ") for p in config_problems(text)]
 
 
 def test_absent_tables_mean_the_rules_are_off() -> None:
