@@ -33,7 +33,7 @@ from dcactl.doctorchecks import (
     ledger_check,
     market_check,
 )
-from dcactl.errors import DcactlError, ExitCode, PriceSourceError
+from dcactl.errors import DcactlError, ExitCode
 from dcactl.models import Market, utcnow
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ async def _quotes(
     so CoinGecko's connectivity is still checked. Returns symbol → Quote or error, and the CoinGecko
     latency (s), its error, or None when no paper asset needs it.
     """
-    from dcactl.marketdata import Quote, book_quote
+    from dcactl.marketdata import book_quote, quotes_from_prices
 
     listed = [m for m in markets if m.listed]
     unlisted = [m for m in markets if not m.listed and m.coingecko_id]
@@ -139,10 +139,7 @@ async def _quotes(
     if isinstance(prices, DcactlError):
         quotes.update(dict.fromkeys((m.symbol for m in unlisted), prices))
         return quotes, prices
-    for m in unlisted:
-        q = prices.get(m.coingecko_id or "")
-        quotes[m.symbol] = (Quote(mid=q.price, source="coingecko") if q is not None else
-                            PriceSourceError(f"{m.symbol}: CoinGecko has no price for id '{m.coingecko_id}'"))
+    quotes.update(quotes_from_prices(unlisted, prices))
     return quotes, elapsed
 
 
@@ -219,8 +216,15 @@ async def run_doctor(session: Session) -> DoctorReport:
         report.checks.append(cg_line)
 
     ledger = session.ledger
-    report.checks.append(ledger_check(session.db_path, ledger.migrations(), MIGRATIONS[-1][0],
-                                      ledger.open_intents(), ledger.fill_count()))
+    report.checks.append(
+        ledger_check(
+            session.db_path,
+            ledger.migrations(),
+            MIGRATIONS[-1][0],
+            ledger.open_intents(),
+            ledger.fill_count(),
+        )
+    )
     return report
 
 

@@ -15,8 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from dcactl import output
-from dcactl.errors import DcactlError, ExchangeUnavailable, PriceSourceError
+from dcactl.errors import DcactlError, PriceSourceError
 from dcactl.models import Market, to_ms
 from dcactl.venues.paper import Level
 
@@ -107,17 +106,24 @@ async def coingecko_quotes(cg: Any, markets: Sequence[Market]) -> dict[str, Quot
     if not ids:
         return {}
     try:
-        quotes = await cg.simple_price(ids)
+        prices = await cg.simple_price(ids)
     except DcactlError as exc:
         return {m.symbol: exc for m in markets}
+    return quotes_from_prices(markets, prices)
+
+
+def quotes_from_prices(
+    markets: Sequence[Market], prices: Mapping[str, Any]
+) -> dict[str, Quote | DcactlError]:
+    """CoinGecko ``simple_price`` answers (id → Quote with ``.price``) → a Quote per asset, or a
+    PriceSourceError naming the id CoinGecko did not price."""
     out: dict[str, Quote | DcactlError] = {}
     for m in markets:
-        q = quotes.get(m.coingecko_id or "")
+        q = prices.get(m.coingecko_id or "")
         if q is None:
             out[m.symbol] = PriceSourceError(f"{m.symbol}: CoinGecko has no price for id '{m.coingecko_id}'")
         else:
-            price = q.price if hasattr(q, "price") else Decimal(str(q))
-            out[m.symbol] = Quote(mid=price, source="coingecko")
+            out[m.symbol] = Quote(mid=q.price, source="coingecko")
     return out
 
 
@@ -205,18 +211,12 @@ def _cg_candles(points: Sequence[Any], candle_type: Any) -> list[Any]:
     ]
 
 
-def warn_once(message: str | None) -> None:
-    """Print a data warning on stderr (unless quiet)."""
-    if message:
-        output.warn(message)
-
-
 __all__ = [
-    "ExchangeUnavailable",
     "Quote",
     "book_quote",
     "coingecko_quotes",
     "load_spot_meta",
     "quotes_for",
+    "quotes_from_prices",
     "refresh_daily_candles",
 ]
