@@ -41,9 +41,10 @@ def decide_amounts(
         state = AssetState(
             bank_usd=session.ledger.bank(c.symbol, before_period=c.period), units_held=Decimal(0)
         )
-        c.decision = decide(
-            c.asset, PriceHistory.of(c.closes or [], quote.mid), state, now, override=request.amount
-        )
+        history = PriceHistory.of(c.closes or [], quote.mid, c.hourly or [])
+        c.decision = decide(c.asset, history, state, now, override=request.amount)
+        if c.history_notes:
+            c.decision = replace(c.decision, reasons=[*c.decision.reasons, *c.history_notes])
         if request.force and c.decision.skip is not None:
             c.decision = _unbanked(c.decision)
         c.amount, c.reason = c.decision.amount, c.decision.summary

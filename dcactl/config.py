@@ -97,9 +97,10 @@ class Sizing:
 @dataclass(frozen=True)
 class RsiRule:
     """``[assets.X.rsi]`` (docs/smart-dca.md): skip (or trim by ``trim_factor``) when the RSI of the
-    last completed daily close is ≥ ``overbought``; multiply by ``oversold_factor`` when ≤
-    ``oversold`` (1.0: buy as usual). ``period`` in days; Wilder's smoothing unless ``wilder`` is
-    false. Levels are RSI points (0..100)."""
+    last completed close is ≥ ``overbought``; multiply by ``oversold_factor`` when ≤ ``oversold``
+    (1.0: buy as usual). ``interval`` is the candle the RSI is computed on: ``1d`` (completed UTC
+    days) or ``1h`` (completed hours, for assets bought every few hours); ``period`` counts those
+    candles. Wilder's smoothing unless ``wilder`` is false. Levels are RSI points (0..100)."""
 
     enabled: bool = True
     period: int = 14
@@ -109,6 +110,7 @@ class RsiRule:
     overbought_action: Literal["skip", "trim"] = "skip"
     trim_factor: Decimal = Decimal("0.5")
     oversold_factor: Decimal = Decimal("1.0")
+    interval: Literal["1d", "1h"] = "1d"
 
 
 @dataclass(frozen=True)

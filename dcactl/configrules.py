@@ -44,7 +44,7 @@ __all__ = [
 
 RSI_KEYS = (
     "enabled", "period", "wilder", "overbought", "oversold", "overbought_action", "trim_factor",
-    "oversold_factor",
+    "oversold_factor", "interval",
 )
 MA_DIPS_KEYS = ("enabled", "periods", "kind", "thresholds", "tier_bounds", "multipliers")
 DYNAMIC_FREQUENCY_KEYS = ("enabled", "low_vol", "high_vol", "low_every", "high_every", "window_days")
@@ -58,6 +58,10 @@ RULE_TABLES: dict[str, tuple[str, ...]] = {
 }
 TARGET_SUM_TOLERANCE = Decimal("0.001")
 """``[portfolio] targets`` must sum to 1 within this."""
+
+MAX_HOURLY_RSI_PERIOD = 200
+"""An hourly RSI reads 10 × period closes: 2000 hours (83 days) fit CoinGecko's 90 days of hourly
+points and the exchange's last 5000 candles."""
 
 MAX_FACTOR = Decimal(10)
 """A multiplier above 10× is taken for a typo."""
@@ -132,7 +136,7 @@ def check_rule_tables(t: _Table, problems: Problems) -> dict[str, dict[str, Any]
 def _rsi(t: _Table) -> dict[str, Any]:
     r: dict[str, Any] = {
         "enabled": t.get("enabled", boolean, True),
-        "period": t.get("period", integer(2, 365, "days"), 14),
+        "period": t.get("period", integer(2, 365, "candles"), 14),
         "wilder": t.get("wilder", boolean, True),
         "overbought": t.get("overbought", rsi_level, Decimal(70)),
         "oversold": t.get("oversold", rsi_level, Decimal(30)),
@@ -141,7 +145,11 @@ def _rsi(t: _Table) -> dict[str, Any]:
         "oversold_factor": t.get(
             "oversold_factor", number_in(Decimal(0), MAX_FACTOR, "a factor"), Decimal("1.0")
         ),
+        "interval": t.get("interval", choice("1d", "1h"), "1d"),
     }
+    if t.valid("period", "interval") and r["interval"] == "1h" and r["period"] > MAX_HOURLY_RSI_PERIOD:
+        t.error("period", f"must be at most {MAX_HOURLY_RSI_PERIOD} with interval = \"1h\" (RSI reads "
+                f"10 × period hourly closes, and hourly history reaches back 90 days), got {r['period']}")
     if t.valid("overbought", "oversold") and r["oversold"] >= r["overbought"]:
         key = "oversold" if "oversold" in t.data else "overbought"
         t.error(key, f"oversold ({r['oversold']}) must be below overbought ({r['overbought']})")

@@ -1,8 +1,10 @@
-"""Market data for a run: spot metadata (cached in the ledger), books, CoinGecko quotes, daily candles.
+"""Market data for a run: spot metadata (cached in the ledger), books, CoinGecko quotes.
 
-Every read here is concurrent across assets: a run pays one round trip for all books, one for all
-quotes, one for all candle refreshes. Metadata is cached in the ledger (``META_TTL``) so a warm run
-skips it, and a metadata outage falls back to the cached copy, however old, with a warning.
+Candles (daily and hourly closes for the strategy rules) are :mod:`dcactl.candles`.
+
+Every read here is concurrent across assets: a run pays one round trip for all books and quotes.
+Metadata is cached in the ledger (``META_TTL``) so a warm run skips it, and a metadata outage falls
+back to the cached copy, however old, with a warning.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from dcactl.errors import DcactlError, PriceSourceError
-from dcactl.models import Market, to_ms
+from dcactl.models import Market
 from dcactl.venues.paper import Level
 
 META_TTL = timedelta(hours=1)
@@ -24,7 +26,6 @@ META_TTL = timedelta(hours=1)
 META_MAX_AGE = timedelta(days=7)
 """A cached spotMeta older than this is refreshed before a run uses it (not in the background)."""
 META_CACHE_KEY = "hl:spotMeta"
-DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -146,71 +147,6 @@ async def quotes_for(hl: Any, cg: Any, markets: Sequence[Market]) -> dict[str, Q
     return result
 
 
-def candle_source(market: Market) -> str:
-    """The ledger key of an asset's candle series: ``hl:@142`` or ``cg:avalanche-2``."""
-    return f"hl:{market.coin}" if market.listed else f"cg:{market.coingecko_id}"
-
-
-async def refresh_daily_candles(
-    hl: Any, cg: Any, ledger: Any, market: Market, days: int, now: datetime
-) -> list[Decimal]:
-    """Closes of the last ``days`` *completed* UTC days, refreshed incrementally into the ledger.
-
-    Only candles from the last cached one on are requested (that one is re-read since it may have
-    been incomplete). Returns oldest first; fewer than ``days`` when history is short.
-    """
-    from dcactl.store import Candle
-
-    source = candle_source(market)
-    now_ms = to_ms(now)
-    today_ms = now_ms - now_ms % DAY_MS
-    want_from = today_ms - days * DAY_MS
-    last = ledger.last_candle_ms(source, "1d")
-    start = want_from if last is None or last < want_from else last
-    if start < today_ms or last is None:
-        if market.listed:
-            raw = await hl.candles(market.coin, "1d", start, now_ms)
-            rows = [_hl_candle(c, Candle) for c in raw]
-        else:
-            span = max(2, (now_ms - start) // DAY_MS + 2)
-            points = await cg.market_chart(market.coingecko_id, int(span))
-            rows = _cg_candles(points, Candle)
-        ledger.upsert_candles(source, "1d", rows)
-    candles = ledger.candles(source, "1d", since_ms=want_from)
-    return [c.close for c in candles if c.open_ms < today_ms][-days:]
-
-
-def _hl_candle(raw: Any, candle_type: Any) -> Any:
-    if not isinstance(raw, Mapping):
-        return raw
-    return candle_type(
-        open_ms=int(raw["t"]),
-        close_ms=int(raw["T"]),
-        open=Decimal(str(raw["o"])),
-        high=Decimal(str(raw["h"])),
-        low=Decimal(str(raw["l"])),
-        close=Decimal(str(raw["c"])),
-        volume=Decimal(str(raw.get("v", "0"))),
-    )
-
-
-def _cg_candles(points: Sequence[Any], candle_type: Any) -> list[Any]:
-    """CoinGecko daily points → one close-only candle per UTC day (the last point of each day wins).
-
-    A daily point stamped 00:00 UTC is the price at the *end* of the day before, so each point is
-    filed under the day that contains the instant just before it: the 00:00 point closes yesterday,
-    and the intraday "now" point is today's latest (incomplete) price.
-    """
-    by_day: dict[int, Decimal] = {}
-    for t, price in points:
-        ms = (to_ms(t) if isinstance(t, datetime) else int(t)) - 1
-        by_day[ms - ms % DAY_MS] = Decimal(str(price))
-    return [
-        candle_type(open_ms=d, close_ms=d + DAY_MS - 1, open=p, high=p, low=p, close=p, volume=Decimal(0))
-        for d, p in sorted(by_day.items())
-    ]
-
-
 __all__ = [
     "Quote",
     "book_quote",
@@ -218,5 +154,4 @@ __all__ = [
     "load_spot_meta",
     "quotes_for",
     "quotes_from_prices",
-    "refresh_daily_candles",
 ]

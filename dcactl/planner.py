@@ -3,8 +3,9 @@
 Stages (each concurrent across assets, each one round trip at most):
 
 1. **resolve**: spot metadata (ledger cache, 1 h) → a Market per asset;
-2. **history**: daily closes from the ledger's candle cache, refreshed only when a completed day is
-   missing (so at most once a day per asset), for the assets whose rules need history;
+2. **history**: daily (and hourly) closes from the ledger's candle cache (:mod:`dcactl.candles`),
+   refreshed only when a completed candle is missing, within a share of the request budgets (the
+   rest of a cold warm-up waits for the next run), for the assets whose rules need history;
 3. **due**: the effective schedule (dynamic frequency may change it) → period, due check, attempt
    and cloid; an intent whose fate is unknown makes the asset ``pending``;
 4. **read + size**: books / CoinGecko quotes, the USDC balance and the exchange's status of every
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from dcactl import output
 from dcactl.amounts import decide_amounts, valuation_markets
 from dcactl.errors import DcactlError, TemporaryError, UsageError
-from dcactl.marketdata import Quote, load_spot_meta, quotes_for, refresh_daily_candles
+from dcactl.marketdata import Quote, load_spot_meta, quotes_for
 from dcactl.models import AssetResult, Market, ResultStatus, Venue, make_cloid
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ class Candidate:
     asset: AssetConfig
     market: Market | None = None
     closes: list[float] | None = None
+    hourly: list[float] | None = None
+    history_notes: list[str] = field(default_factory=list)
     due: bool = True
     due_reason: str = ""
     period: str = ""
@@ -171,10 +174,14 @@ async def resolve(session: Session, candidates: list[Candidate], now: datetime) 
 async def load_histories(
     session: Session, candidates: list[Candidate], request: RunRequest, now: datetime
 ) -> None:
-    """Daily closes for every asset whose rules read history (none when ``--amount`` decides).
+    """Daily (and, for an hourly RSI, hourly) closes for every asset whose rules read history; none
+    when ``--amount`` decides.
 
-    The strategy package (and numpy with it) is imported only when some asset needs history, so the
-    common cron run of a fixed-amount portfolio with nothing due stays light.
+    The cache is refreshed in one concurrent round, at most one request per series and only when a
+    completed candle is missing; what does not fit this run's share of the request budgets is
+    deferred to the next run (:func:`dcactl.candles.admit`) with a warning, and those assets decide on
+    what is cached. The strategy package (and numpy with it) is imported only when some asset needs
+    history, so the common cron run of a fixed-amount portfolio with nothing due stays light.
     """
     wanted = [
         c
@@ -183,24 +190,63 @@ async def load_histories(
     ]
     if not wanted:
         return
-    from dcactl.strategy import history_days
+    from dcactl import candles
+    from dcactl.strategy import history_days, history_hours
 
-    async def one(c: Candidate) -> Any:
+    series: list[tuple[Candidate, candles.Refresh]] = []
+    for c in wanted:
         assert c.market is not None
-        return await refresh_daily_candles(
-            session.hl, session.cg, session.ledger, c.market, history_days(c.asset), now
+        for interval, count in (("1d", history_days(c.asset)), ("1h", history_hours(c.asset))):
+            if count > 0:
+                series.append((c, candles.plan_refresh(session.ledger, c.market, interval, count, now)))
+    needed = [r for _, r in series if r.needed]
+    room = {
+        True: _room(session.hl.budget) if any(r.market.listed for r in needed) else 0.0,
+        False: _room(session.cg.http.budget) if any(not r.market.listed for r in needed) else 0.0,
+    }
+    admitted, deferred = candles.admit(needed, room)
+    answers = await asyncio.gather(
+        *(_guarded(candles.fetch(session.hl, session.cg, session.ledger, r)) for r in admitted)
+    )
+    failed = {id(r): exc for r, exc in zip(admitted, answers, strict=True) if isinstance(exc, BaseException)}
+    late = {id(r) for r in deferred}
+    for c, r in series:
+        if c.result is not None:
+            continue
+        if id(r) in failed:
+            c.finish("failed", f"price history unavailable: {failure_reason(failed[id(r)])}")
+            continue
+        closes = [float(x) for x in candles.cached_closes(session.ledger, r)]
+        if r.interval == "1h":
+            c.hourly = closes
+        else:
+            c.closes = closes
+        if id(r) in late:
+            label, unit = ("hourly", "hours") if r.interval == "1h" else ("daily", "days")
+            c.history_notes.append(
+                f"{label} candles not refreshed this run (request budget): the rules read the "
+                f"{len(closes)} of {r.count} {unit} cached; a later run fetches the rest"
+            )
+    if deferred:
+        names = ", ".join(dict.fromkeys(r.market.symbol for r in deferred))
+        output.warn(
+            f"price history of {names} deferred to a later run to stay within this run's share of the "
+            "request budget; their rules read what is cached"
         )
 
-    answers = await asyncio.gather(*(_guarded(one(c)) for c in wanted))
-    for c, closes in zip(wanted, answers, strict=True):
-        if isinstance(closes, BaseException):
-            c.finish("failed", f"price history unavailable: {failure_reason(closes)}")
-        else:
-            c.closes = [float(x) for x in closes]
+
+def _room(budget: Any) -> float:
+    """What one run's candle refreshes may spend of ``budget`` (a WeightBudget; None: unpaced)."""
+    from dcactl.candles import RUN_SHARE
+
+    if budget is None or budget.per_minute is None:
+        return float("inf")
+    return max(float(budget.per_minute * RUN_SHARE - budget.used()), 0.0)
 
 
 def needs_history(asset: AssetConfig) -> bool:
-    """Whether any of the asset's rules reads daily closes (``strategy.history_days(asset) > 1``)."""
+    """Whether any of the asset's rules reads closes (``history_days(asset) > 1`` or
+    ``history_hours(asset) > 0``)."""
     enabled = [r for r in (asset.rsi, asset.ma_dips, asset.dynamic_frequency) if r is not None and r.enabled]
     return asset.sizing.kind == "volatility" or bool(enabled)
 

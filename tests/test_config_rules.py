@@ -82,6 +82,7 @@ oversold = 25
 overbought_action = "trim"
 trim_factor = 0.25
 oversold_factor = 1.5
+interval = "1h"
 
 [assets.BTC.ma_dips]
 periods = [10, 100]
@@ -103,7 +104,7 @@ max_spend_multiple = 0.5
 """)
     a = config.assets[0]
     assert a.rsi == RsiRule(
-        False, 21, False, Decimal("75.5"), Decimal(25), "trim", Decimal("0.25"), Decimal("1.5")
+        False, 21, False, Decimal("75.5"), Decimal(25), "trim", Decimal("0.25"), Decimal("1.5"), "1h"
     )
     assert a.ma_dips == MaDipsRule(True, (10, 100), "EMA", (Decimal("1.5"), Decimal(8)), (Decimal(3),),
                                    (Decimal("1.1"), Decimal(3)))
@@ -118,7 +119,12 @@ max_spend_multiple = 0.5
 @pytest.mark.parametrize(("text", "expected"), [
     (BTC + "[assets.BTC.rsi]\npriod = 7\n", ["assets.BTC.rsi.priod: unknown key; did you mean `period`?"]),
     (BTC + "[assets.BTC.rsi]\nperiod = 1\n",
-     ["assets.BTC.rsi.period: must be a whole number of days from 2 to 365, got 1"]),
+     ["assets.BTC.rsi.period: must be a whole number of candles from 2 to 365, got 1"]),
+    (BTC + '[assets.BTC.rsi]\ninterval = "4h"\n',
+     ['assets.BTC.rsi.interval: must be "1d" or "1h", got "4h"']),
+    (BTC + '[assets.BTC.rsi]\ninterval = "1h"\nperiod = 201\n',
+     ['assets.BTC.rsi.period: must be at most 200 with interval = "1h" (RSI reads 10 × period hourly '
+      'closes, and hourly history reaches back 90 days), got 201']),
     (BTC + "[assets.BTC.rsi]\noverbought = 100\n",
      ["assets.BTC.rsi.overbought: must be an RSI level between 0 and 100 (exclusive), got 100"]),
     (BTC + "[assets.BTC.rsi]\noversold = 80\n",

@@ -14,14 +14,15 @@ from support import write_portfolio
 from dcactl.config import AssetConfig, DynamicFrequencyRule, MaDipsRule, RsiRule, Sizing
 from dcactl.planner import needs_history
 from dcactl.schedule import parse_every
-from dcactl.strategy import history_days
+from dcactl.strategy import history_days, history_hours
 
 
 def test_needs_history_matches_history_days() -> None:
-    """For every combination of rules (on, off, absent) needs_history is history_days(asset) > 1."""
+    """For every combination of rules (on, off, absent; RSI daily or hourly) needs_history is
+    history_days(asset) > 1 or history_hours(asset) > 0."""
     options: list[list[Any]] = [
         [Sizing(), Sizing(kind="volatility", min=D(10), max=D(20))],
-        [None, RsiRule(), RsiRule(enabled=False)],
+        [None, RsiRule(), RsiRule(enabled=False), RsiRule(interval="1h")],
         [None, MaDipsRule(), MaDipsRule(enabled=False)],
         [None, DynamicFrequencyRule(), DynamicFrequencyRule(enabled=False)],
     ]
@@ -36,7 +37,7 @@ def test_needs_history_matches_history_days() -> None:
             ma_dips=dips,
             dynamic_frequency=dyn,
         )
-        assert needs_history(asset) == (history_days(asset) > 1), asset
+        assert needs_history(asset) == (history_days(asset) > 1 or history_hours(asset) > 0), asset
 
 
 def test_nothing_due_cron_run_imports_no_numpy(tmp_path: Path, devnet: Any, cli: Any) -> None:

@@ -29,6 +29,7 @@ from dcactl.strategy import (
     decide,
     effective_schedule,
     history_days,
+    history_hours,
     nominal_days,
 )
 
@@ -155,6 +156,23 @@ def test_rsi_short_history_is_neutral() -> None:
     assert d.amount == D("100.00")
     assert "RSI(14): not enough history (have 14 of 15 days) → ×1" in d.reasons
     assert d.indicators["rsi_14"] is None
+
+
+def test_hourly_rsi_reads_the_hourly_closes_only() -> None:
+    """interval 1h: RSI(14, 1h) of the hourly closes (80 → skip) whatever the daily ones say (20)."""
+    asset = btc(rsi=RsiRule(interval="1h"))
+    d = decide(asset, PriceHistory.of(RSI_20, None, RSI_80), AssetState(), NOW)
+    assert d.skip == "RSI(14, 1h) 80.0 ≥ overbought 70"
+    assert d.indicators["rsi_14_1h"] == pytest.approx(80.0) and "rsi_14" not in d.indicators
+    daily = decide(btc(rsi=RsiRule()), PriceHistory.of(RSI_20, None, RSI_80), AssetState(), NOW)
+    assert (daily.skip, daily.indicators["rsi_14"]) == (None, pytest.approx(20.0))
+
+
+def test_hourly_rsi_short_history_counts_hours() -> None:
+    """9 hourly closes for RSI(14, 1h): neutral, 'have 9 of 15 hours'; the daily closes do not help."""
+    d = decide(btc(rsi=RsiRule(interval="1h")), PriceHistory.of(RSI_80, None, RSI_80[:9]), AssetState(), NOW)
+    assert d.amount == D("100.00")
+    assert "RSI(14, 1h): not enough history (have 9 of 15 hours) → ×1" in d.reasons
 
 
 # --- banking -------------------------------------------------------------------------------------
@@ -325,6 +343,17 @@ def test_history_days() -> None:
     assert history_days(btc(sizing=Sizing(kind="volatility", min=D(1), max=D(2), window_days=45))) == 46
     assert history_days(btc(rsi=RsiRule(enabled=False))) == 1
     assert history_days(btc()) == 1
+
+
+def test_history_hours() -> None:
+    """Only an enabled hourly RSI reads hourly closes: 10 × period (140 for 14, 20 for 2); else 0.
+    An hourly RSI reads no daily closes."""
+    assert history_hours(btc(rsi=RsiRule(interval="1h"))) == 140
+    assert history_hours(btc(rsi=RsiRule(interval="1h", period=2))) == 20
+    assert history_hours(btc(rsi=RsiRule(interval="1h", enabled=False))) == 0
+    assert history_hours(btc(rsi=RsiRule())) == 0
+    assert history_days(btc(rsi=RsiRule(interval="1h"))) == 1
+    assert history_days(btc(rsi=RsiRule(interval="1h"), ma_dips=MaDipsRule())) == 200
 
 
 def test_only_the_needed_tail_is_read() -> None:

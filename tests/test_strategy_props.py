@@ -28,6 +28,7 @@ from dcactl.strategy import (
     allocate_rebalance,
     decide,
     history_days,
+    history_hours,
     nominal_days,
 )
 
@@ -58,6 +59,7 @@ def assets(draw: st.DrawFn) -> AssetConfig:
         overbought_action=st.sampled_from(["skip", "trim"]),
         trim_factor=st.integers(1, 100).map(lambda x: D(x) / 100),
         oversold_factor=st.integers(50, 300).map(lambda x: D(x) / 100),
+        interval=st.sampled_from(["1d", "1h"]),
     ))
     periods = draw(st.lists(st.integers(2, 80), min_size=1, max_size=3, unique=True))
     ma = draw(st.none() | st.builds(
@@ -79,15 +81,16 @@ def assets(draw: st.DrawFn) -> AssetConfig:
 
 @st.composite
 def histories(draw: st.DrawFn) -> PriceHistory:
-    """A random walk of 0..250 positive daily closes, sometimes with a separate latest price."""
-    n = draw(st.integers(0, 250))
+    """Random walks of 0..250 positive daily and 0..400 hourly closes, sometimes with a separate
+    latest price."""
     start = draw(st.floats(0.001, 1e6))
     seed = draw(st.integers(0, 2**32 - 1))
     step = draw(st.sampled_from([0.0, 0.01, 0.05, 0.2]))
-    returns = np.random.default_rng(seed).uniform(-step, step, n)
-    closes = start * np.cumprod(1 + returns)
+    rng = np.random.default_rng(seed)
+    closes = start * np.cumprod(1 + rng.uniform(-step, step, draw(st.integers(0, 250))))
+    hourly = start * np.cumprod(1 + rng.uniform(-step / 5, step / 5, draw(st.integers(0, 400))))
     price = draw(st.none() | st.floats(0.0005, 2e6))
-    return PriceHistory.of(closes, price)
+    return PriceHistory.of(closes, price, hourly)
 
 
 def _scale(asset: AssetConfig, d: Any) -> D:
@@ -124,13 +127,17 @@ def test_amount_is_never_negative_nor_above_the_asset_max(asset: AssetConfig, hi
        prefix=st.lists(st.floats(0.01, 1e6), min_size=0, max_size=300))
 def test_same_inputs_same_decision(asset: AssetConfig, history: PriceHistory, bank: D,
                                    prefix: list[float]) -> None:
-    """Deciding twice gives equal decisions, and closes older than history_days() change nothing."""
+    """Deciding twice gives equal decisions, and closes older than history_days() (hourly:
+    history_hours()) change nothing."""
     state = AssetState(bank_usd=bank)
     first = decide(asset, history, state, NOW)
-    again = decide(asset, PriceHistory(history.closes.copy(), history.price), state, NOW)
+    copy = PriceHistory(history.closes.copy(), history.price, history.hourly.copy())
+    again = decide(asset, copy, state, NOW)
     assert first == again
-    if history.closes.size >= history_days(asset):
-        longer = PriceHistory.of(np.concatenate([np.array(prefix), history.closes]), history.price)
+    if history.closes.size >= history_days(asset) and history.hourly.size >= history_hours(asset):
+        older = np.array(prefix)
+        longer = PriceHistory.of(np.concatenate([older, history.closes]), history.price,
+                                 np.concatenate([older, history.hourly]))
         assert decide(asset, longer, state, NOW) == first
 
 

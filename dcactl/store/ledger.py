@@ -459,8 +459,15 @@ class Ledger(FillStore):
 
     def last_candle_ms(self, source: str, interval: str) -> int | None:
         """Open time (ms) of the newest cached candle of the series, or None."""
+        return self._candle_edge("MAX", source, interval)
+
+    def first_candle_ms(self, source: str, interval: str) -> int | None:
+        """Open time (ms) of the oldest cached candle of the series, or None."""
+        return self._candle_edge("MIN", source, interval)
+
+    def _candle_edge(self, func: str, source: str, interval: str) -> int | None:
         row = self._one(
-            "SELECT MAX(open_ms) FROM candles WHERE network = ? AND source = ? AND interval = ?",
+            f"SELECT {func}(open_ms) FROM candles WHERE network = ? AND source = ? AND interval = ?",
             (self.network, source, interval),
         )
         return None if row[0] is None else int(row[0])

@@ -17,6 +17,7 @@ from dcactl.strategy.decide import (
     decide,
     effective_schedule,
     history_days,
+    history_hours,
 )
 from dcactl.strategy.rebalance import allocate_rebalance
 from dcactl.strategy.rules import nominal_days
@@ -33,6 +34,7 @@ __all__ = [
     "decide",
     "effective_schedule",
     "history_days",
+    "history_hours",
     "nominal_days",
     "volatility_amount",
 ]

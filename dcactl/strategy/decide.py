@@ -14,15 +14,15 @@ Composition, in this order (docs/smart-dca.md):
 6. (outside: :func:`add_rebalance` adds a rebalancing share, clamped to max again; then the
    executor's global caps.)
 
-decide() reads only the last :func:`history_days` closes, so a longer history (a backtest) gives the
-same decision as the live run's shorter one.
+decide() reads only the last :func:`history_days` daily closes and :func:`history_hours` hourly closes,
+so a longer history (a backtest) gives the same decision as the live run's shorter one.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -53,6 +53,7 @@ __all__ = [
     "decide",
     "effective_schedule",
     "history_days",
+    "history_hours",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -61,26 +62,37 @@ BANK_CAP_MULTIPLE = Decimal(4)
 """``max_bank_usd`` defaults to this × the asset's ``amount``."""
 
 
+Closes = Iterable[float | Decimal] | FloatArray
+NO_CLOSES: FloatArray = np.empty(0, dtype=np.float64)
+
+
+def _series(closes: Closes, what: str) -> FloatArray:
+    if isinstance(closes, np.ndarray):
+        arr = np.asarray(closes, dtype=np.float64)
+    else:
+        arr = np.fromiter((float(c) for c in closes), dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be a 1-D series, got shape {arr.shape}")
+    return arr
+
+
 @dataclass(frozen=True, eq=False)
 class PriceHistory:
-    """Completed daily closes (float64, USDC per unit, oldest first, the still-open day excluded) and
-    the latest price (USDC per unit; None: the last close). Floats, because these feed statistics,
-    never money; build it with :meth:`of` from Decimals or floats."""
+    """Completed daily closes (float64, USDC per unit, oldest first, the still-open day excluded),
+    the latest price (USDC per unit; None: the last close) and completed hourly closes (the
+    still-open hour excluded; only an hourly RSI reads them). Floats, because these feed
+    statistics, never money; build it with :meth:`of` from Decimals or floats."""
 
     closes: FloatArray
     price: float | None = None
+    hourly: FloatArray = field(default_factory=lambda: NO_CLOSES)
 
     @classmethod
-    def of(cls, closes: Iterable[float | Decimal] | FloatArray, price: float | Decimal | None = None
-           ) -> PriceHistory:
-        """From any sequence of closes (Decimal or float) and an optional latest price."""
-        if isinstance(closes, np.ndarray):
-            arr = np.asarray(closes, dtype=np.float64)
-        else:
-            arr = np.fromiter((float(c) for c in closes), dtype=np.float64)
-        if arr.ndim != 1:
-            raise ValueError(f"closes must be a 1-D series, got shape {arr.shape}")
-        return cls(arr, None if price is None else float(price))
+    def of(cls, closes: Closes, price: float | Decimal | None = None, hourly: Closes = ()) -> PriceHistory:
+        """From any sequences of daily and hourly closes (Decimal or float) and an optional latest
+        price."""
+        return cls(_series(closes, "closes"), None if price is None else float(price),
+                   _series(hourly, "hourly closes"))
 
     @property
     def last_price(self) -> float | None:
@@ -152,8 +164,8 @@ def history_days(asset: AssetConfig) -> int:
     need = [1]
     if asset.sizing.kind == "volatility":
         need.append(asset.sizing.window_days + 1)
-    if asset.rsi is not None and asset.rsi.enabled:
-        need.append(max(RSI_LOOKBACK * asset.rsi.period, asset.rsi.period + 1))
+    if asset.rsi is not None and asset.rsi.enabled and asset.rsi.interval == "1d":
+        need.append(_rsi_need(asset.rsi.period))
     if asset.ma_dips is not None and asset.ma_dips.enabled:
         longest = max(asset.ma_dips.periods)
         need.append(longest if asset.ma_dips.kind == "SMA" else EMA_LOOKBACK * longest)
@@ -162,9 +174,23 @@ def history_days(asset: AssetConfig) -> int:
     return max(need)
 
 
+def history_hours(asset: AssetConfig) -> int:
+    """How many completed hourly closes :func:`decide` reads for ``asset``: ``RSI_LOOKBACK × period``
+    (at least period + 1) for an enabled ``[rsi]`` with ``interval = "1h"``, else 0."""
+    rsi = asset.rsi
+    return _rsi_need(rsi.period) if rsi is not None and rsi.enabled and rsi.interval == "1h" else 0
+
+
+def _rsi_need(period: int) -> int:
+    return max(RSI_LOOKBACK * period, period + 1)
+
+
+def _last(series: FloatArray, n: int) -> FloatArray:
+    return series[-n:] if series.size > n else series
+
+
 def _tail(history: PriceHistory, asset: AssetConfig) -> FloatArray:
-    n = history_days(asset)
-    return history.closes[-n:] if history.closes.size > n else history.closes
+    return _last(history.closes, history_days(asset))
 
 
 def effective_schedule(asset: AssetConfig, history: PriceHistory) -> Schedule:
@@ -207,7 +233,9 @@ def decide(
         indicators[f"vol_{w}d"] = annualised_volatility(closes, w)
     effects: list[RuleEffect] = []
     if asset.rsi is not None and asset.rsi.enabled:
-        effects.append(rsi_effect(asset.rsi, closes))
+        hourly = asset.rsi.interval == "1h"
+        series = _last(history.hourly, history_hours(asset)) if hourly else closes
+        effects.append(rsi_effect(asset.rsi, series))
     if asset.ma_dips is not None and asset.ma_dips.enabled:
         effects.append(ma_dip_effect(asset.ma_dips, closes, price))
     for e in effects:

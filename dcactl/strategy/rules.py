@@ -60,8 +60,8 @@ def _px(x: float) -> str:
     return f"{x:.6g}"
 
 
-def _short(have: int, need: int) -> str:
-    return f"not enough history (have {have} of {need} days)"
+def _short(have: int, need: int, unit: str = "days") -> str:
+    return f"not enough history (have {have} of {need} {unit})"
 
 
 @dataclass(frozen=True)
@@ -86,11 +86,18 @@ class RuleEffect:
 
 def rsi_effect(rule: RsiRule, closes: FloatArray) -> RuleEffect:
     """``[rsi]``: RSI(period) of the last completed close ≥ ``overbought`` → skip (multiplier 0) or
-    trim (× ``trim_factor``); ≤ ``oversold`` → × ``oversold_factor`` and a qualifying dip; else × 1."""
-    name, key, need = f"RSI({rule.period})", f"rsi_{rule.period}", rule.period + 1
+    trim (× ``trim_factor``); ≤ ``oversold`` → × ``oversold_factor`` and a qualifying dip; else × 1.
+
+    ``closes`` are of the rule's ``interval``: daily, or hourly for ``interval = "1h"`` (then the
+    rule is named ``RSI(14, 1h)`` and its indicator ``rsi_14_1h``)."""
+    hourly = rule.interval == "1h"
+    name = f"RSI({rule.period}, 1h)" if hourly else f"RSI({rule.period})"
+    key = f"rsi_{rule.period}_1h" if hourly else f"rsi_{rule.period}"
+    need = rule.period + 1
     value = last_rsi(closes, rule.period, rule.wilder) if closes.size >= need else None
     if value is None:
-        why = _short(closes.size, need) if closes.size < need else "a missing close in the window"
+        unit = "hours" if hourly else "days"
+        why = _short(closes.size, need, unit) if closes.size < need else "a missing close in the window"
         return RuleEffect("rsi", ONE, f"{name}: {why} → ×1", indicators={key: None})
     shown = f"{value:.1f}"
     ind: dict[str, float | None] = {key: value}
