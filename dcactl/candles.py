@@ -52,9 +52,10 @@ HL_BASE_WEIGHT = 20
 HL_ITEMS_PER_WEIGHT = 60
 """candleSnapshot weighs 20, plus 1 per 60 candles returned (fact sheet §4)."""
 
-RUN_SHARE = 0.5
-"""The share of each client's per-minute budget that one run's candle refreshes may use; the rest
-stays for the run's own reads and orders, and for another dcactl process on the same IP."""
+RUN_SHARE = 0.8
+"""The share of each client's per-minute budget that one run's candle refreshes may use: 800 of the
+1000/min a Hyperliquid client paces itself to (which already leaves 200 of the exchange's 1200 for
+another process on the IP). The other 200 are the run's own reads and orders (25 assets: about 110)."""
 
 COVERAGE_KEY = "candles-from:{source}:{interval}"
 """Ledger cache key (per network): the earliest instant (ms) the source was asked for this series."""

@@ -196,7 +196,8 @@ async def load_histories(
     series: list[tuple[Candidate, candles.Refresh]] = []
     for c in wanted:
         assert c.market is not None
-        for interval, count in (("1d", history_days(c.asset)), ("1h", history_hours(c.asset))):
+        days = history_days(c.asset)
+        for interval, count in (("1d", days if days > 1 else 0), ("1h", history_hours(c.asset))):
             if count > 0:
                 series.append((c, candles.plan_refresh(session.ledger, c.market, interval, count, now)))
     needed = [r for _, r in series if r.needed]

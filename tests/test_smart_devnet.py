@@ -31,6 +31,7 @@ from dcactl.models import OrderIntent, to_ms
 from dcactl.store import Ledger
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 T0 = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
 """A Tuesday noon: "now" of the first run of every test."""
 
@@ -64,12 +65,14 @@ def clock(devnet: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     devnet.admin.set_clock(None)
 
 
-def replay_daily(devnet: Any, coin: str, closes: Sequence[int], last_open_ms: int) -> None:
-    """Replay one daily candle per close (oldest first); the last opens at ``last_open_ms``. Each
-    candle opens at the previous close, so the path is continuous."""
+def replay_daily(
+    devnet: Any, coin: str, closes: Sequence[int], last_open_ms: int, step: int = DAY_MS
+) -> None:
+    """Replay one daily (``step``: any interval) candle per close (oldest first); the last opens at
+    ``last_open_ms``. Each candle opens at the previous close, so the path is continuous."""
     rows, prev = [], closes[0]
     for i, c in enumerate(closes):
-        t = last_open_ms - (len(closes) - 1 - i) * DAY_MS
+        t = last_open_ms - (len(closes) - 1 - i) * step
         rows.append(f"{t},{prev},{max(prev, c)},{min(prev, c)},{c}")
         prev = c
     devnet.admin.replay(coin, "\n".join(rows), anchor="absolute")
@@ -476,6 +479,116 @@ def test_coingecko_daily_close_is_the_end_of_day_price(
     with _ledger(tmp_path, devnet) as ledger:
         (last_day,) = [c for c in ledger.candles("cg:avalanche-2", "1d") if c.open_ms == yesterday(clock)]
     assert last_day.close == D(str(end_of_yesterday))
+
+
+# --- 6. hourly candles and the warm-up of many assets --------------------------------------------
+
+RSI_HOURLY = """
+[assets.BTC]
+amount = 100
+every = "4h"
+[assets.BTC.rsi]
+interval = "1h"
+[assets.AVAX]
+amount = 20
+every = "4h"
+[assets.AVAX.rsi]
+interval = "1h"
+"""
+
+
+def test_hourly_rsi_overbought_skips(tmp_path: Path, devnet: Any, clock: Clock, cli: Cli) -> None:
+    """An all-up hourly path (RSI(14, 1h) 100 ≥ 70) skips a 4-hourly buyer; its daily candles are
+    never asked for."""
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, RSI_HOURLY)
+    replay_daily(devnet, "BTC", RISING, to_ms(T0) - HOUR_MS, step=HOUR_MS)
+    devnet.admin.clear_requests()
+    plan = _plan(cli("--config", str(cfg), "--json", "plan", "BTC"))
+    assert plan["skip"] == "RSI(14, 1h) 100.0 ≥ overbought 70"
+    assert plan["indicators"]["rsi_14_1h"] == 100.0
+    assert [a["interval"] for a in _candle_asks(devnet)] == ["1h"]
+    run = _one(cli("--config", str(cfg), "--json", "run", "--only", "BTC"))
+    assert (run["status"], run["reason"]) == ("skipped", "RSI(14, 1h) 100.0 ≥ overbought 70")
+
+
+def test_hourly_candles_are_refreshed_incrementally(
+    tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
+) -> None:
+    """140 hours (10 × 14) at first, none again within the hour, from the last cached hour after it;
+    CoinGecko is asked for hourly points (no interval, 2 to 90 days)."""
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, RSI_HOURLY)
+    clock.set(T0 + timedelta(minutes=10))
+    devnet.admin.clear_requests()
+    assert cli("--config", str(cfg), "plan").code == 0
+    (ask,) = _candle_asks(devnet)
+    assert (ask["coin"], ask["interval"]) == ("@142", "1h")
+    assert (ask["startTime"], ask["endTime"]) == (to_ms(T0) - 140 * HOUR_MS, to_ms(clock.now))
+    (chart,) = devnet.admin.requests(type="market_chart")
+    assert chart["query"]["days"] == "7" and "interval" not in chart["query"]  # 5 d 20 h 10 min, + 2
+    clock.set(T0 + timedelta(minutes=50))
+    devnet.admin.clear_requests()
+    assert cli("--config", str(cfg), "plan").code == 0
+    assert _candle_asks(devnet) == [] and _chart_days(devnet) == []
+    clock.set(T0 + timedelta(hours=1, minutes=20))
+    devnet.admin.clear_requests()
+    assert cli("--config", str(cfg), "plan").code == 0
+    (ask,) = _candle_asks(devnet)
+    assert (ask["startTime"], ask["endTime"]) == (to_ms(T0), to_ms(clock.now))
+    assert _chart_days(devnet) == ["2"]
+    with _ledger(tmp_path, devnet) as ledger:
+        btc = ledger.candles("hl:@142", "1h")
+        assert len(btc) == 142 and btc[-1].open_ms == to_ms(T0) + HOUR_MS  # 140 + T0's hour + this one
+        assert ledger.candles("hl:@142", "1d") == []
+        avax = ledger.candles("cg:avalanche-2", "1h")
+        assert avax[-1].open_ms == to_ms(T0) + HOUR_MS and len(avax) >= 141
+
+
+MANY = ["PURR", "HFUN", "JEFF", "PIP", "SCHIZO", "CATBAL", "HYPE", "BTC", "ETH", "SOL", "UFART", "PUMP",
+        "UXPL", "UENA", "UWLD", "USUI", "UBONK", "KNTQ", "UMON", "LIQD", "BUDDY", "UTRX", "UAAVE", "FEUSD",
+        "USDH"]
+"""All 25 USDC pairs of the devnet (by token name where no alias maps a ticker)."""
+
+
+def _weight(asks: list[dict[str, Any]]) -> int:
+    """The weight of candleSnapshot requests by the fact sheet: 20 + 1 per 60 candles returned."""
+    total = 0
+    for a in asks:
+        step = HOUR_MS if a["interval"] == "1h" else DAY_MS
+        candles = a["endTime"] // step - a["startTime"] // step + 1
+        total += 20 + candles // 60
+    return total
+
+
+def test_a_cold_portfolio_warms_up_over_runs_within_the_budget(
+    tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
+) -> None:
+    """25 assets with EMA dips (600 days, weight 30) and an hourly RSI (140 hours, weight 22): 1300 of
+    weight, more than the client's 1000/min. A run spends at most 800 (the first 780: spotMeta took
+    20) on candles: 15 assets, then the other 10; no asset fails, the deferred ones say so, and a third
+    run asks nothing."""
+    body = "".join(
+        f'[assets.{s}]\namount = 10\nevery = "day"\n[assets.{s}.ma_dips]\nkind = "EMA"\n'
+        f'[assets.{s}.rsi]\ninterval = "1h"\n'
+        for s in MANY
+    )
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
+    fetched: list[list[str]] = []
+    for run in range(3):
+        devnet.admin.clear_requests()
+        res = cli("--config", str(cfg), "--json", "plan")
+        assert res.code == 0, res.err
+        asks = _candle_asks(devnet)
+        assert _weight(asks) <= 800, run
+        fetched.append([a["coin"] for a in asks])
+        assets = res.json()["assets"]
+        assert [a["asset"] for a in assets] == MANY and all(a["amount_usd"] is not None for a in assets), run
+        notes = [a["asset"] for a in assets if any("not refreshed this run" in r for r in a["reasons"])]
+        assert notes == (MANY[15:] if run == 0 else []), run
+        assert ("deferred to a later run" in res.err) == (run == 0)
+    assert [len(f) for f in fetched] == [30, 20, 0]  # daily + hourly of 15 assets (780), then of 10
+    last = res.json()["assets"]
+    assert all(a["indicators"]["rsi_14_1h"] is not None and a["indicators"]["ema_200"] is not None
+               for a in last)
 
 
 # --- the bank in the ledger ---------------------------------------------------------------------
