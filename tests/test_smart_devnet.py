@@ -591,6 +591,28 @@ def test_a_cold_portfolio_warms_up_over_runs_within_the_budget(
                for a in last)
 
 
+def test_coingecko_warm_up_stays_within_its_calls_per_minute(
+    tmp_path: Path, devnet: Any, clock: Clock, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With CoinGecko paced to 5 calls a minute, a run spends 4 (80 %) on candles: 8 paper assets
+    with an RSI warm up 4 by 4, stalest first, and the third run asks nothing."""
+    from dcactl.http import WeightBudget
+
+    monkeypatch.setattr("dcactl.coingecko.default_budget", lambda url: WeightBudget(5))
+    paper = ["AVAX", "LINK", "DOT", "ADA", "DOGE", "XRP", "LTC", "UNI"]
+    body = "".join(f'[assets.{s}]\namount = 10\nevery = "day"\n[assets.{s}.rsi]\n' for s in paper)
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
+    asked: list[list[str]] = []
+    for _ in range(3):
+        devnet.admin.clear_requests()
+        res = cli("--config", str(cfg), "--json", "plan")
+        assert res.code == 0, res.err
+        asked.append([r["id"] for r in devnet.admin.requests(type="market_chart")])
+    ids = ["avalanche-2", "chainlink", "polkadot", "cardano", "dogecoin", "ripple", "litecoin", "uniswap"]
+    assert asked == [ids[:4], ids[4:], []]
+    assert all(a["indicators"]["rsi_14"] is not None for a in res.json()["assets"])
+
+
 # --- the bank in the ledger ---------------------------------------------------------------------
 
 
