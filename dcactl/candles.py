@@ -142,8 +142,9 @@ def admit(refreshes: Sequence[Refresh], room: Mapping[bool, float]) -> tuple[lis
 
     ``room[listed]`` is the budget this run may spend on Hyperliquid (``True``) and CoinGecko
     (``False``) requests. The stalest series go first (an empty cache before a day-old one), ties in
-    the given order; a refresh is admitted while its cost fits what is left. The stalest series of
-    each source is always admitted, so every run makes progress.
+    the given order; a refresh is admitted while its cost fits what is left, so none of them waits
+    for the budget (a wait could outlast the per-asset timeout). A run in a busy minute may admit
+    nothing; the window empties within a minute, so the next run makes progress.
     """
     order = sorted(
         (r for r in refreshes if r.needed), key=lambda r: -1 if r.last_ms is None else r.last_ms
@@ -151,13 +152,11 @@ def admit(refreshes: Sequence[Refresh], room: Mapping[bool, float]) -> tuple[lis
     left = dict(room)
     admitted: list[Refresh] = []
     deferred: list[Refresh] = []
-    first = {True: True, False: True}
     for r in order:
         kind = r.market.listed
-        if first[kind] or r.cost <= left[kind]:
+        if r.cost <= left[kind]:
             admitted.append(r)
             left[kind] -= r.cost
-            first[kind] = False
         else:
             deferred.append(r)
     return admitted, deferred

@@ -13,7 +13,8 @@ Every venue and price client talks through :class:`JsonHttp`, so all of them beh
   429 → :class:`~dcactl.errors.RateLimited`, other 4xx → ``client_error`` (ExchangeError by default).
   Messages name the service, endpoint and request kind, and at most a short snippet of the *response*;
   never the request body (which may be signed) nor any header (which may hold an API key);
-- an optional :class:`WeightBudget` paces requests so a client never earns a 429.
+- an optional :class:`WeightBudget` paces requests so a client never earns a 429; a
+  :class:`SharedWeightBudget` shares its window with the user's other dcactl processes through a file.
 
 JSON numbers are parsed with ``parse_float=Decimal``: no float ever carries money.
 """
@@ -21,15 +22,19 @@ JSON numbers are parsed with ``parse_float=Decimal``: no float ever carries mone
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
+import os
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -59,9 +64,10 @@ class WeightBudget:
     of ``userFillsByTime``, ``candleSnapshot``) is added with :meth:`charge` and delays later calls.
 
     A sliding window (rather than a refilling bucket with a burst allowance) guarantees the limit in
-    *every* 60 s window, whatever window the server uses. The state is per object, hence per process:
-    several dcactl processes behind one IP share the real limit, which is why the default target is
-    1000 of the 1200 (a margin of 200 for a concurrent run, ``doctor`` or the exchange UI).
+    *every* 60 s window, whatever window the server uses. The state is per object; the CLI uses
+    :class:`SharedWeightBudget` so the user's dcactl processes share one window. The default target
+    is 1000 of the 1200, a margin of 200 for what dcactl cannot see (the exchange UI, other tools
+    on the same IP).
     ``per_minute=None`` switches pacing off (benchmarks against a devnet without rate limits).
     """
 
@@ -128,6 +134,97 @@ class WeightBudget:
             now = self._clock()
             self._expire(now)
             self._record(now, weight)
+
+
+class SharedWeightBudget(WeightBudget):
+    """A :class:`WeightBudget` whose window lives in a file, shared by every dcactl process of the
+    user that talks to the same host: a cron run, a ``sync`` and a ``doctor`` started in the same
+    minute pace themselves together instead of each spending the per-IP limit.
+
+    Each check-and-charge reads and rewrites ``path`` (the window's charges as JSON, wall-clock
+    seconds) under an exclusive ``flock``. Pacing must never fail a run: an unreadable or corrupt
+    file counts as an empty window, and when the file cannot be written the budget goes on alone
+    in memory (what it was before it was shared).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        per_minute: int | None = 1000,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        super().__init__(per_minute, clock=clock, sleep=sleep)
+        self.path = path
+        self.shared = per_minute is not None
+
+    @contextlib.contextmanager
+    def _file(self) -> Iterator[None]:
+        """Hold the file's lock with the window loaded from it; write the window back on exit."""
+        if not self.shared:
+            yield
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            self.shared = False  # e.g. a read-only home: pace alone
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._load(os.read(fd, 1 << 20))
+            yield
+            data = json.dumps([[round(t, 3), w] for t, w in self._charges]).encode()
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, data)
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _load(self, raw: bytes) -> None:
+        now = self._clock()
+        try:
+            items = json.loads(raw or b"[]")
+            charges = [(float(t), int(w)) for t, w in items]
+        except (ValueError, TypeError):
+            charges = []
+        # a charge from the future means the wall clock went back: it no longer says anything
+        kept = sorted((t, w) for t, w in charges if now - self.WINDOW_S < t <= now + 1 and w > 0)
+        self._charges = deque(kept)
+        self._used = sum(w for _, w in kept)
+
+    def used(self) -> int:
+        """Weight spent in the last 60 s by every process sharing the file."""
+        with self._file():
+            return super().used()
+
+    async def acquire(self, weight: int) -> None:
+        """Wait until ``weight`` fits the shared window, then record it there."""
+        while True:
+            with self._file():
+                wait = self.wait_needed(weight)
+                if wait <= 0:
+                    if self.per_minute is not None:
+                        self._record(self._clock(), weight)
+                    return
+            await self._sleep(wait)
+
+    def charge(self, weight: int) -> None:
+        """Record weight known only after a response in the shared window."""
+        with self._file():
+            super().charge(weight)
+
+
+def pacing_path(folder: Path, base_url: str) -> Path:
+    """The shared window file for ``base_url`` in ``folder``: one per API (host, port and path: the
+    devnet serves Hyperliquid and its CoinGecko double on one port, each with its own limit), e.g.
+    ``api.hyperliquid.xyz-443.json``, ``api.coingecko.com-443-api-v3.json``."""
+    parts = httpx.URL(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    name = f"{parts.host or 'local'}-{port}{parts.path.rstrip('/').replace('/', '-')}"
+    return folder / ("".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in name) + ".json")
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dcactl.coingecko import CoinGeckoClient
     from dcactl.config import Config
+    from dcactl.http import SharedWeightBudget
     from dcactl.keys import Signer
     from dcactl.store import Ledger
     from dcactl.venues.hyperliquid import HyperliquidClient
 
 BACKGROUND_WAIT_S = 5.0
 """How long closing a session waits for background work (a metadata refresh) before cancelling it."""
+
+HL_WEIGHT_PER_MINUTE: int | None = 1000
+"""The request weight per minute dcactl paces Hyperliquid to (of the exchange's 1200 per IP);
+None switches pacing off (a devnet with its rate limit off)."""
 
 PAPER_ACCOUNT = "paper"
 """The ledger's account name when no account is configured (paper mode without an address)."""
@@ -33,6 +38,16 @@ def load(config_path: Path | None) -> Config:
     from dcactl.config import find_config_path, load_config
 
     return load_config(find_config_path(config_path))
+
+
+def shared_budget(base_url: str, per_minute: int | None) -> SharedWeightBudget:
+    """Request pacing for ``base_url`` shared by the user's dcactl processes (``pacing/`` in the
+    data dir, one window per host), so a cron run and a ``sync`` in the same minute stay under the
+    per-IP limit together."""
+    from dcactl.configfiles import user_data_dir
+    from dcactl.http import SharedWeightBudget, pacing_path
+
+    return SharedWeightBudget(pacing_path(user_data_dir() / "pacing", base_url), per_minute)
 
 
 def ledger_account(config: Config) -> str:
@@ -76,7 +91,8 @@ class Session:
             from dcactl.venues.hyperliquid import HyperliquidClient
 
             s = self.config.settings
-            self._hl = HyperliquidClient(s.api_url, is_mainnet=s.is_mainnet, timeout=s.request_timeout)
+            budget = shared_budget(s.api_url, HL_WEIGHT_PER_MINUTE)
+            self._hl = HyperliquidClient(s.api_url, s.is_mainnet, s.request_timeout, budget=budget)
             self._closers.append(self._hl)
         return self._hl
 
@@ -84,12 +100,14 @@ class Session:
     def cg(self) -> CoinGeckoClient:
         """The CoinGecko client (created on first use); its key comes from ``coingecko_key``."""
         if self._cg is None:
-            from dcactl.coingecko import CoinGeckoClient
+            from dcactl.coingecko import CoinGeckoClient, default_budget
             from dcactl.keys import read_key_text
 
             s = self.config.settings
             key = read_key_text(s.coingecko_key) if s.coingecko_key else None
-            self._cg = CoinGeckoClient(s.coingecko_base_url, key, timeout=s.request_timeout)
+            paced = default_budget(s.coingecko_base_url)
+            budget = shared_budget(s.coingecko_base_url, paced.per_minute) if paced is not None else None
+            self._cg = CoinGeckoClient(s.coingecko_base_url, key, timeout=s.request_timeout, budget=budget)
             self._closers.append(self._cg)
         return self._cg
 

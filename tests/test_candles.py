@@ -122,12 +122,14 @@ def test_admit_spends_the_room_stalest_first_and_defers_the_rest() -> None:
     assert deferred == [colds[3], cg[2], warm]
 
 
-def test_admit_always_lets_the_stalest_series_through() -> None:
-    """An exhausted budget still admits one series per source, so every run makes progress."""
-    a, b = refresh(BTC, 600, None), refresh(BTC, 600, TODAY - 3 * DAY_MS)
-    assert admit([b, a], {True: 0, False: 0}) == ([a], [b])
+def test_admit_never_overspends_a_busy_minute() -> None:
+    """Room 25 (the window nearly full): a 20-weight refresh fits, a 30-weight one does not, even if
+    it is the stalest; no room at all defers everything, and nothing needed admits nothing."""
+    a, b = refresh(BTC, 600, None), refresh(BTC, 1, TODAY - 3 * DAY_MS)
+    assert admit([b, a], {True: 25, False: 0}) == ([b], [a])
+    assert admit([b, a], {True: 0, False: 0}) == ([], [a, b])
     current = Refresh(BTC, "1d", 200, TODAY - 200 * DAY_MS, TODAY, to_ms(NOW), None, TODAY)
-    assert admit([current], {True: 0, False: 0}) == ([], [])  # nothing needed, nothing admitted
+    assert admit([current], {True: 0, False: 0}) == ([], [])
 
 
 def test_coingecko_points_close_the_interval_before_their_instant() -> None:

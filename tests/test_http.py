@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +14,7 @@ import pytest
 import respx
 
 from dcactl.errors import ExchangeError, ExchangeUnavailable, PriceSourceError, RateLimited
-from dcactl.http import MAX_ATTEMPTS, JsonHttp, WeightBudget, full_jitter
+from dcactl.http import MAX_ATTEMPTS, JsonHttp, SharedWeightBudget, WeightBudget, full_jitter, pacing_path
 
 URL = "http://api.test"
 
@@ -57,6 +59,56 @@ def test_budget_within_limit_never_waits() -> None:
     run(go())
     assert clock.sleeps == []
     assert budget.used() == 100
+
+
+def test_shared_budget_sees_the_other_process_charges(tmp_path: Path) -> None:
+    """Two budgets on one file (two processes): 60 + 40 by one fill the window, so 50 by the other
+    waits until the 60 has left it (60 s after it); the file holds the window afterwards."""
+    clock = FakeClock()
+    path = tmp_path / "pacing" / "api.test-80.json"
+    first = SharedWeightBudget(path, 100, clock=clock, sleep=clock.sleep)
+    second = SharedWeightBudget(path, 100, clock=clock, sleep=clock.sleep)
+
+    async def go() -> None:
+        await first.acquire(60)
+        clock.t += 10
+        await first.acquire(40)
+        assert second.used() == 100
+        await second.acquire(50)
+
+    run(go())
+    assert clock.sleeps == [50.0]
+    assert first.used() == 90  # 40 (t=10) + 50 (t=60), as the other process charged them
+    assert json.loads(path.read_text()) == [[1010.0, 40], [1060.0, 50]]
+    second.charge(10)
+    assert first.used() == 100
+
+
+def test_shared_budget_shrugs_off_a_bad_file_and_a_clock_that_went_back(tmp_path: Path) -> None:
+    """A corrupt window file counts as empty; a charge stamped in the future (the wall clock went
+    back) is dropped; an unwritable folder paces in memory alone."""
+    clock = FakeClock()
+    path = tmp_path / "w.json"
+    path.write_text("{not json")
+    budget = SharedWeightBudget(path, 100, clock=clock, sleep=clock.sleep)
+    assert budget.used() == 0
+    path.write_text(json.dumps([[clock.t - 5, 30], [clock.t + 3600, 70]]))
+    assert budget.used() == 30
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    alone = SharedWeightBudget(blocked / "w.json", 100, clock=clock, sleep=clock.sleep)
+    run(alone.acquire(80))
+    assert alone.used() == 80 and not alone.shared
+
+
+def test_pacing_path_is_one_file_per_api(tmp_path: Path) -> None:
+    """Mainnet, a devnet port and the devnet's CoinGecko double (same port, another path) get their own
+    windows; odd characters are replaced."""
+    assert pacing_path(tmp_path, "https://api.hyperliquid.xyz") == tmp_path / "api.hyperliquid.xyz-443.json"
+    assert pacing_path(tmp_path, "http://127.0.0.1:3001/") == tmp_path / "127.0.0.1-3001.json"
+    double = pacing_path(tmp_path, "http://127.0.0.1:3001/coingecko/api/v3")
+    assert double.name == "127.0.0.1-3001-coingecko-api-v3.json"
+    assert pacing_path(tmp_path, "http://[::1]:3002").name == "__1-3002.json"
 
 
 def test_budget_over_limit_waits_until_oldest_charge_expires() -> None:

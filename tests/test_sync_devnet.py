@@ -74,8 +74,11 @@ def _inject(devnet: Any, blocks: list[Block], t: int) -> int:
 
 
 @pytest.fixture
-def portfolio(tmp_path: Path, devnet: Any) -> Path:
-    """A paper portfolio whose `account` is ME (sync needs only the address)."""
+def portfolio(tmp_path: Path, devnet: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A paper portfolio whose `account` is ME (sync needs only the address). Request pacing is off:
+    the devnet's rate limit is off, and these tests sync tens of thousands of fills back to back,
+    which the shared 1000/min window would stretch over minutes (pacing has tests of its own)."""
+    monkeypatch.setattr("dcactl.session.HL_WEIGHT_PER_MINUTE", None)
     return write_portfolio(tmp_path / "p.toml", devnet.url, ASSETS, settings=f'account = "{ME}"')
 
 
