@@ -10,8 +10,11 @@ re-sync ≤ 0.3 s.
 2. Rate limit ON (the devnet's 1200 weight per minute per IP): two full syncs of 10,000 fills through
    one client in one process cost ~1,400 weight in a minute; the client's budget (1000/min) must
    make the second *wait* rather than earn 429s. Reports the wait, the attempts, and the 429s.
-   Then the same two syncs as two separate processes (each with a fresh budget), which the
-   per-process budget cannot coordinate: reported as measured (exit codes), not a target.
+   Then the same two syncs as two separate processes, which share one pacing window through the
+   user's data dir: the second must wait too, and exit 0.
+
+Each rate-limit-off measurement has a data dir of its own (``DCACTL_HOME``), so one measurement's
+weight never makes the next wait for the shared window.
 
 Fills are injected with the devnet's admin route: four USDC pairs in turn, blocks of 1–500 fills
 sharing a millisecond, several partial fills per order. Times are wall clock (`time.perf_counter`)
@@ -121,6 +124,7 @@ def measure(run: Callable[..., tuple[float, int]], tmp: Path, url: str, n: int, 
     for i in range(repeat):
         folder = tmp / f"{label}-{i}"
         folder.mkdir()
+        os.environ["DCACTL_HOME"] = str(folder)  # a pacing window of its own (see the docstring)
         db = folder / "ledger.db"
         cfg = portfolio(folder, url, db)
         t, code = run(cfg)
@@ -170,9 +174,10 @@ def rate_limited(tmp: Path, n: int) -> None:
         inject(devnet, n)
         folder = tmp / "rl-proc"
         folder.mkdir()
+        os.environ["DCACTL_HOME"] = str(folder)  # both processes: one data dir, one pacing window
         cfg = portfolio(folder, devnet.url, folder / "ledger.db")
         results = [whole_process(cfg, "--full") for _ in range(2)]
-        print("rate limit ON, two `dcactl sync --full` processes back to back (separate budgets):")
+        print("rate limit ON, two `dcactl sync --full` processes back to back (one shared window):")
         for i, (t, code) in enumerate(results, 1):
             print(f"  process {i}: {t:7.3f} s, exit {code}")
 

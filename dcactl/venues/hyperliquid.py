@@ -96,8 +96,9 @@ class HyperliquidClient:
     ``transport`` replaces the network in tests, ``budget`` the default 1000/min weight pacing, and
     ``sleep`` the backoff sleep. Use ``async with`` or call :meth:`aclose`.
 
-    The weight budget lives in the client, i.e. per command and process; processes sharing one IP
-    share the exchange's real 1200/min, hence the default target of 1000/min.
+    The weight budget lives in the client; the CLI passes a :class:`~dcactl.http.SharedWeightBudget`
+    so all of the user's dcactl processes pace themselves in one window. The target of 1000/min
+    leaves 200 of the exchange's 1200 for what dcactl cannot see (the exchange UI, other tools).
     """
 
     def __init__(
