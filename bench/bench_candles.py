@@ -16,13 +16,16 @@ weight 22 cold). ``dcactl plan`` runs in process with both clocks frozen togethe
    trip). The in-process devnet's own work (~0.5 s for 20 assets on 2 cores) is in both times, so a
    latency well above it (the default 500 ms) keeps the slope steady.
 
-Times are wall-clock (``time.perf_counter``) of ``planner.load_histories`` in this one run.
+Cron runs are an hour or a day apart, so each plan here starts with an empty request-pacing window
+(the shared window files in the temporary ``DCACTL_HOME`` are removed before it). Times are
+wall-clock (``time.perf_counter``) of ``planner.load_histories`` in this one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import statistics
 import sys
@@ -69,6 +72,9 @@ class Stage:
 
 
 def _plan(cfg: Path, db: Path) -> Any:
+    for window in (cfg.parent / "data" / "pacing").glob("*.json"):
+        window.unlink()  # the previous run was an hour ago
+
     async def go() -> Any:
         async with open_session(cfg, db) as session:
             return await executor.plan(session)
@@ -93,6 +99,7 @@ def main() -> int:
         f'[assets.{s}.rsi]\ninterval = "1h"\n' for s in SYMBOLS[:n]
     )
     with DevnetThread(seed=3) as dn, tempfile.TemporaryDirectory() as tmp:
+        os.environ["DCACTL_HOME"] = tmp
         cfg = Path(tmp) / "p.toml"
         cfg.write_text(f'[settings]\nnetwork = "{dn.url}"\nmode = "paper"\n'
                        f'coingecko_url = "{dn.url}/coingecko/api/v3"\n\n{body}')
