@@ -37,6 +37,7 @@ __all__ = [
     "coverage",
     "fetch",
     "plan_refresh",
+    "room",
 ]
 
 HOUR_MS = 3_600_000
@@ -135,6 +136,15 @@ def plan_refresh(ledger: Any, market: Market, interval: str, count: int, now: da
     else:
         start = None  # the still-open candle is cached, so every completed one before it is
     return Refresh(market, interval, count, want_from, current, now_ms, start, last)
+
+
+def room(budget: Any) -> float:
+    """What this run's refreshes may spend of ``budget`` (a WeightBudget, None: unpaced): up to
+    :data:`RUN_SHARE` of its per-minute limit, less what the window (shared with the user's other
+    dcactl processes) already holds."""
+    if budget is None or budget.per_minute is None:
+        return float("inf")
+    return max(float(budget.per_minute * RUN_SHARE - budget.used()), 0.0)
 
 
 def admit(refreshes: Sequence[Refresh], room: Mapping[bool, float]) -> tuple[list[Refresh], list[Refresh]]:

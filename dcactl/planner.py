@@ -202,8 +202,8 @@ async def load_histories(
                 series.append((c, candles.plan_refresh(session.ledger, c.market, interval, count, now)))
     needed = [r for _, r in series if r.needed]
     room = {
-        True: _room(session.hl.budget) if any(r.market.listed for r in needed) else 0.0,
-        False: _room(session.cg.http.budget) if any(not r.market.listed for r in needed) else 0.0,
+        True: candles.room(session.hl.budget) if any(r.market.listed for r in needed) else 0.0,
+        False: candles.room(session.cg.http.budget) if any(not r.market.listed for r in needed) else 0.0,
     }
     admitted, deferred = candles.admit(needed, room)
     answers = await asyncio.gather(
@@ -234,15 +234,6 @@ async def load_histories(
             f"price history of {names} deferred to a later run to stay within this run's share of the "
             "request budget; their rules read what is cached"
         )
-
-
-def _room(budget: Any) -> float:
-    """What one run's candle refreshes may spend of ``budget`` (a WeightBudget; None: unpaced)."""
-    from dcactl.candles import RUN_SHARE
-
-    if budget is None or budget.per_minute is None:
-        return float("inf")
-    return max(float(budget.per_minute * RUN_SHARE - budget.used()), 0.0)
 
 
 def needs_history(asset: AssetConfig) -> bool:

@@ -20,6 +20,7 @@ from dcactl.candles import (
     cg_candles,
     coverage,
     plan_refresh,
+    room,
 )
 from dcactl.models import Market, to_ms
 from dcactl.store import Candle, Ledger
@@ -143,3 +144,15 @@ def test_coingecko_points_close_the_interval_before_their_instant() -> None:
     assert [(c.open_ms, c.close, c.close_ms) for c in daily] == [
         (TODAY - 2 * DAY_MS, Decimal("7.5"), TODAY - DAY_MS - 1), (TODAY - DAY_MS, Decimal("8.25"), TODAY - 1)
     ]
+
+
+def test_room_is_80_percent_of_the_window_less_what_it_holds() -> None:
+    """1000/min with 150 used: 800 − 150 = 650; 900 used: nothing; unpaced clients: no limit."""
+    from dcactl.http import WeightBudget
+
+    budget = WeightBudget(1000, clock=lambda: 100.0)
+    budget.charge(150)
+    assert room(budget) == 650
+    budget.charge(750)
+    assert room(budget) == 0
+    assert room(None) == room(WeightBudget(None)) == float("inf")
