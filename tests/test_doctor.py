@@ -122,6 +122,21 @@ def test_low_balance_warns(tmp_path: Path, dn: DevnetThread, doctor: Any) -> Non
     assert checks["balance"]["status"] == "warn" and "runway 2 periods" in checks["balance"]["detail"]
 
 
+def test_short_spot_with_perp_usdc_says_to_move_it(tmp_path: Path, dn: DevnetThread, doctor: Any) -> None:
+    """100 USDC in spot (a round needs 150) and 500 in the perp account: balance fails, and the fix
+    is to move the perp USDC over rather than to deposit."""
+    wallet = Account.create()
+    dn.admin.fund(wallet.address, usdc=100, perp_usdc=500)
+    key = _key_file(tmp_path / "key", wallet)
+    code, checks = doctor(_live(tmp_path, dn.url, wallet, wallet.address, f"file:{key}"))
+    assert code == 1 and checks["balance"]["status"] == "fail"
+    assert checks["balance"]["detail"].startswith("100.00 USDC available in spot")
+    assert checks["balance"]["fix"] == (
+        "move USDC from perp to spot (usdClassTransfer in the UI): 500.00 USDC is withdrawable in the "
+        "perp account"
+    )
+
+
 def test_unapproved_agent_fails(tmp_path: Path, dn: DevnetThread, funded: LocalAccount, doctor: Any) -> None:
     """A key that is neither the account nor its approved agent: the account line fails, exit 1."""
     stranger = Account.create()

@@ -81,7 +81,8 @@ class OrderRec:
 
 @dataclass
 class Account:
-    """Balances (total, hold) per token index, fills ascending by time, order ids."""
+    """Balances (total, hold) per token index, fills ascending by time, order ids, and the USDC of
+    the perp account (``perp_usdc``: all of it withdrawable, the devnet has no perp positions)."""
 
     balances: dict[int, Decimal] = field(default_factory=dict)
     holds: dict[int, Decimal] = field(default_factory=dict)
@@ -89,6 +90,7 @@ class Account:
     fill_times: list[int] = field(default_factory=list)
     open: dict[int, OrderRec] = field(default_factory=dict)
     oids: list[int] = field(default_factory=list)
+    perp_usdc: Decimal = Decimal(0)
 
     def available(self, token: int) -> Decimal:
         """total − hold of `token`."""

@@ -61,12 +61,15 @@ def balances(world: World, user: str) -> dict[str, str]:
 
 
 async def fund(request: web.Request) -> web.Response:
-    """POST {"address", "usdc"?, "token"?, "amount"?}: credit USDC and/or a token."""
+    """POST {"address", "usdc"?, "token"?, "amount"?, "perpUsdc"?}: credit spot USDC, a token and/or
+    perp USDC."""
     world = request.app[CTL].world
     body = await read_json(request)
     user = address(body, "address")
     if body.get("usdc") is not None:
         world.fund(user, 0, _dec(body, "usdc"))
+    if body.get("perpUsdc") is not None:
+        world.fund_perp(user, _dec(body, "perpUsdc"))
     if body.get("token") is not None:
         world.fund(user, _token(world, body["token"]), _dec(body, "amount"))
     request.app[CTL].dirty = True

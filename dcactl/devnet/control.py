@@ -67,12 +67,15 @@ class DevnetAdmin:
         usdc: Decimal | str | float | None = None,
         token: str | int | None = None,
         amount: Decimal | str | float | None = None,
+        perp_usdc: Decimal | str | float | None = None,
     ) -> dict[str, str]:
-        """Credit `usdc` USDC and/or `amount` of `token` (name like "UBTC", or index) to `address`;
-        returns its balances {token: total}."""
+        """Credit `usdc` USDC, `amount` of `token` (name like "UBTC", or index) and/or `perp_usdc`
+        USDC in the perp account to `address`; returns its spot balances {token: total}."""
         body: dict[str, Any] = {"address": address}
         if usdc is not None:
             body["usdc"] = str(usdc)
+        if perp_usdc is not None:
+            body["perpUsdc"] = str(perp_usdc)
         if token is not None:
             body["token"], body["amount"] = token, str(amount)
         out: dict[str, str] = self._post("/devnet/fund", body)["balances"]

@@ -144,12 +144,14 @@ def _perp_meta(world: World, body: dict[str, Any]) -> Any:
 
 
 def _perp_state(world: World, body: dict[str, Any]) -> Any:
-    address(body)
+    acct = world.accounts.get(address(body))
+    usdc = quote_decimal(acct.perp_usdc) if acct is not None and acct.perp_usdc else "0.0"
+    summary = {**_ZERO_SUMMARY, "accountValue": usdc, "totalRawUsd": usdc}
     return {
-        "marginSummary": _ZERO_SUMMARY,
-        "crossMarginSummary": _ZERO_SUMMARY,
+        "marginSummary": summary,
+        "crossMarginSummary": summary,
         "crossMaintenanceMarginUsed": "0.0",
-        "withdrawable": "0.0",
+        "withdrawable": usdc,
         "assetPositions": [],
         "time": world.now_ms(),
     }

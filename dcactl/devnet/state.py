@@ -24,6 +24,7 @@ def _dump(world: World) -> dict[str, Any]:
         user: {
             "balances": {str(k): str(v) for k, v in a.balances.items()},
             "holds": {str(k): str(v) for k, v in a.holds.items()},
+            "perp_usdc": str(a.perp_usdc),
             "fills": a.fills[-10_000:],
             "open": list(a.open),
             "oids": a.oids[-20_000:],
@@ -91,6 +92,7 @@ def load(world: World, path: Path) -> bool:
             fill_times=[int(f["time"]) for f in a["fills"]],
             open={oid: world.orders[oid] for oid in a["open"] if oid in world.orders},
             oids=a["oids"],
+            perp_usdc=Decimal(a.get("perp_usdc", "0")),
         )
         world.accounts[user] = acct
     world.nonces.kept = {k: list(v) for k, v in data.get("nonces", {}).items()}

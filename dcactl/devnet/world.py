@@ -86,10 +86,14 @@ class World:
         """Credit `amount` of token `token` to `user`."""
         self.account(user.lower()).add(token, amount)
 
+    def fund_perp(self, user: str, amount: Decimal) -> None:
+        """Credit `amount` USDC to `user`'s perp account."""
+        self.account(user.lower()).perp_usdc += amount
+
     def is_funded(self, user: str) -> bool:
         """Whether `user` holds anything (the real exchange wants a deposit before actions)."""
         acct = self.accounts.get(user)
-        return acct is not None and any(v > 0 for v in acct.balances.values())
+        return acct is not None and (acct.perp_usdc > 0 or any(v > 0 for v in acct.balances.values()))
 
     def role(self, addr: str) -> dict[str, Any]:
         """userRole: agent (with its master), user (has funds or history), or missing."""

@@ -206,7 +206,8 @@ def test_request_log_records_info_and_coingecko(dn: DevnetThread, http: httpx.Cl
 
 
 def test_state_survives_restart(tmp_path: Path) -> None:
-    """With --state, a SIGTERM-ed and restarted devnet keeps balances, fills, nonces and agents."""
+    """With --state, a SIGTERM-ed and restarted devnet keeps balances (perp USDC too), fills, nonces
+    and agents."""
     state = tmp_path / "devnet.sqlite"
     w = Account.create()
     with DevnetProcess(seed=3, state=state, fund={w.address: Decimal(500)}) as p1:
@@ -232,12 +233,16 @@ def test_state_survives_restart(tmp_path: Path) -> None:
         envelope = {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None}
         assert "filled" in ex.post("/exchange", envelope)["response"]["data"]["statuses"][0]
         before = ex.info.spot_user_state(w.address)
+        p1.admin.fund(w.address, perp_usdc="250.5")
+        assert ex.info.user_state(w.address)["withdrawable"] == "250.5"
         ex.session.close()
         ex.info.session.close()
     with DevnetProcess(seed=3, state=state) as p2:
         info = Info(base_url=p2.url, skip_ws=True)
         try:
             assert info.spot_user_state(w.address) == before
+            perp = info.user_state(w.address)
+            assert perp["withdrawable"] == perp["marginSummary"]["accountValue"] == "250.5"
             assert len(info.user_fills(w.address)) == 1
             assert info.user_role(Account.from_key(agent_key).address)["role"] == "agent"
             replay = info.post("/exchange", envelope)
