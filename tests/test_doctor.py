@@ -161,6 +161,25 @@ def test_approved_agent_is_ok(tmp_path: Path, dn: DevnetThread, funded: LocalAcc
                                            f"{funded.address.lower()}, no expiry known")
 
 
+def test_agent_expiring_soon_warns(
+    tmp_path: Path, dn: DevnetThread, funded: LocalAccount, doctor: Any
+) -> None:
+    """An API wallet approved (through the SDK) until 3 days from now: the account line warns with the
+    expiry date and says to approve a new one; exit 0."""
+    until = utcnow() + timedelta(days=3)
+    agent = approve_agent(dn.url, funded, name=f"dcactl valid_until {int(until.timestamp() * 1000)}")
+    key = _key_file(tmp_path / "agent.key", agent)
+    code, checks = doctor(_live(tmp_path, dn.url, funded, funded.address, f"file:{key}"))
+    assert code == 0, checks
+    account = checks["account"]
+    assert account["status"] == "warn"
+    assert account["detail"].startswith(f"signer {agent.address.lower()} is an approved agent 'dcactl' of ")
+    assert f"; it expires on {until:%Y-%m-%d}" in account["detail"]
+    assert account["fix"] == (
+        "approve a new API wallet in the Hyperliquid UI (API) and point settings.key at it"
+    )
+
+
 def test_agent_expiry_window() -> None:
     """Agent expiry: past → fail, within 7 days → warn, later → ok; an agent of someone else fails."""
     now = datetime(2026, 3, 1, tzinfo=UTC)

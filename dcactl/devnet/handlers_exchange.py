@@ -124,6 +124,15 @@ def exchange(world: World, body: dict[str, Any]) -> tuple[dict[str, Any], dict[s
     return resp, entry
 
 
+def _agent_name(raw: str) -> tuple[str, int | None]:
+    """An approveAgent name and its expiry: ``"desk valid_until 1767225600000"`` approves ``desk``
+    until that instant (ms); any other name never expires."""
+    name, sep, until = raw.partition(" valid_until ")
+    if sep and until.isdigit():
+        return name, int(until)
+    return raw, None
+
+
 def _run(
     world: World, body: dict[str, Any], action: dict[str, Any], nonce: int, now: int, entry: dict[str, Any]
 ) -> dict[str, Any]:
@@ -149,7 +158,7 @@ def _run(
             return _err(f"Must deposit before performing actions. User: {signer}")
         user = signer
     else:
-        master = world.agent_of.get(signer)
+        master = world.master_of(signer, now)
         if master is not None:
             user = master
         elif world.is_funded(signer) or signer in world.accounts:
@@ -198,6 +207,7 @@ def _run(
                 out.append(cancel(world, user, oid, c["asset"], now))
         return {"status": "ok", "response": {"type": "cancel", "data": {"statuses": out}}}
     if kind == "approveAgent":
-        world.approve_agent(user, action["agentAddress"].lower(), str(action.get("agentName") or ""), None)
+        name, until = _agent_name(str(action.get("agentName") or ""))
+        world.approve_agent(user, action["agentAddress"].lower(), name, until)
         return {"status": "ok", "response": {"type": "default"}}
     return {"status": "ok", "response": {"type": "default"}}

@@ -103,8 +103,17 @@ class World:
             return {"role": "user"}
         return {"role": "missing"}
 
+    def master_of(self, agent: str, now_ms: int) -> str | None:
+        """The master `agent` signs for, None when it is no agent or its approval has expired."""
+        master = self.agent_of.get(agent)
+        if master is None:
+            return None
+        until = next((u for a, u in self.agents.get(master, {}).values() if a == agent), None)
+        return master if until is None or now_ms < until else None
+
     def approve_agent(self, master: str, agent: str, name: str, valid_until: int | None) -> None:
-        """Record `agent` for `master`; an unnamed approval replaces the previous unnamed agent."""
+        """Record `agent` for `master` until `valid_until` (ms; None: no expiry); approving a name
+        again (the unnamed agent too) replaces that agent."""
         named = self.agents.setdefault(master, {})
         old = named.get(name)
         if old is not None:

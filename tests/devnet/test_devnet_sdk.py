@@ -136,6 +136,32 @@ def test_agent_buys_for_master(
     assert entry["signer"] == agent.address.lower() and entry["user"] == wallet.address.lower()
 
 
+def test_agent_approved_until_an_instant_expires(
+    dn: DevnetThread, info: Info, exchange: Exchange, wallet: LocalAccount
+) -> None:
+    """A name "bot valid_until T" approves agent "bot" until T: extraAgents lists it with validUntil
+    T, it trades before T, and from T on the exchange no longer knows it."""
+    now = dn.admin.time()
+    until = now + 3_600_000
+    res, key = exchange.approve_agent(f"bot valid_until {until}")
+    assert res["status"] == "ok"
+    agent = Account.from_key(key)
+    assert info.extra_agents(wallet.address) == [
+        {"name": "bot", "address": agent.address.lower(), "validUntil": until}
+    ]
+    ax = Exchange(agent, base_url=dn.url, account_address=wallet.address)
+    try:
+        assert "filled" in _buy(ax, info, "HYPE/USDC", Decimal(20))["response"]["data"]["statuses"][0]
+        dn.admin.set_clock(until)
+        late = _buy(ax, info, "HYPE/USDC", Decimal(20))
+    finally:
+        dn.admin.set_clock(None)
+        ax.session.close()
+        ax.info.session.close()
+    assert late == {"status": "err",
+                    "response": f"L1 error: User or API Wallet {agent.address.lower()} does not exist."}
+
+
 def test_replayed_nonce_rejected(info: Info, exchange: Exchange) -> None:
     """The same signed action sent twice: the second is refused for its nonce."""
     from hyperliquid.utils.signing import (
