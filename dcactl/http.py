@@ -165,23 +165,32 @@ class SharedWeightBudget(WeightBudget):
         if not self.shared:
             yield
             return
+        fd = -1
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._load(os.read(fd, 1 << 20))
         except OSError:
-            self.shared = False  # e.g. a read-only home: pace alone
+            if fd >= 0:
+                os.close(fd)
+            self.shared = False  # e.g. a read-only home or a file system without locks: pace alone
             yield
             return
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self._load(os.read(fd, 1 << 20))
             yield
-            data = json.dumps([[round(t, 3), w] for t, w in self._charges]).encode()
+            self._save(fd)
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _save(self, fd: int) -> None:
+        data = json.dumps([[round(t, 3), w] for t, w in self._charges]).encode()
+        try:
             os.lseek(fd, 0, os.SEEK_SET)
             os.ftruncate(fd, 0)
             os.write(fd, data)
-        finally:
-            os.close(fd)  # closing releases the lock
+        except OSError:
+            self.shared = False  # a full disk: the charges stay in memory, pacing goes on alone
 
     def _load(self, raw: bytes) -> None:
         now = self._clock()

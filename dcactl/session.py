@@ -42,8 +42,8 @@ def load(config_path: Path | None) -> Config:
 
 def shared_budget(base_url: str, per_minute: int | None) -> SharedWeightBudget:
     """Request pacing for ``base_url`` shared by the user's dcactl processes (``pacing/`` in the
-    data dir, one window per host), so a cron run and a ``sync`` in the same minute stay under the
-    per-IP limit together."""
+    data dir, one window per API: :func:`~dcactl.http.pacing_path`), so a cron run and a ``sync`` in
+    the same minute stay under the per-IP limit together."""
     from dcactl.configfiles import user_data_dir
     from dcactl.http import SharedWeightBudget, pacing_path
 
