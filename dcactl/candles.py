@@ -188,11 +188,15 @@ async def fetch(hl: Any, cg: Any, ledger: Any, r: Refresh) -> None:
         points = await cg.market_chart(r.market.coingecko_id, int(days), granularity)
         rows = cg_candles(points, step)
     ledger.upsert_candles(r.source, r.interval, rows)
-    if r.last_ms is None or r.start_ms < r.last_ms:
-        known = coverage(ledger, r.source, r.interval)
+    if r.last_ms is None or r.start_ms > r.last_ms:
+        since = r.start_ms  # a new cache, or one a gap separates from these candles (a long pause)
+    elif r.start_ms < r.last_ms:
+        known = coverage(ledger, r.source, r.interval)  # a backfill joins the cache it reaches
         since = r.start_ms if known is None else min(known, r.start_ms)
-        ledger.cache_put(COVERAGE_KEY.format(source=r.source, interval=r.interval), str(since),
-                         datetime.fromtimestamp(r.now_ms / 1000, UTC))
+    else:
+        return  # from the last cached candle on: what was covered still is
+    ledger.cache_put(COVERAGE_KEY.format(source=r.source, interval=r.interval), str(since),
+                     datetime.fromtimestamp(r.now_ms / 1000, UTC))
 
 
 def cached_closes(ledger: Any, r: Refresh) -> list[Decimal]:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from dcactl.candles import (
     cached_closes,
     cg_candles,
     coverage,
+    fetch,
     plan_refresh,
     room,
 )
@@ -156,3 +158,34 @@ def test_room_is_80_percent_of_the_window_less_what_it_holds() -> None:
     budget.charge(750)
     assert room(budget) == 0
     assert room(None) == room(WeightBudget(None)) == float("inf")
+
+
+def test_fetch_records_how_far_back_the_cache_is_complete(ledger: Ledger, devnet: Any) -> None:
+    """Against the devnet: after a long pause (a gap before the window) the cover restarts at the
+    window; a backfill extends it to the new first wanted day; a current cache asks nothing."""
+    import asyncio
+
+    from dcactl.venues.hyperliquid import HyperliquidClient
+
+    devnet.admin.set_clock(to_ms(NOW))
+
+    async def refresh(count: int) -> None:
+        async with HyperliquidClient(devnet.url, False, 10) as hl:
+            r = plan_refresh(ledger, BTC, "1d", count, NOW)
+            if r.needed:
+                await fetch(hl, None, ledger, r)
+
+    try:
+        store(ledger, "hl:@142", "1d", range(TODAY - 50 * DAY_MS, TODAY - 40 * DAY_MS, DAY_MS),
+              covered=TODAY - 50 * DAY_MS)
+        asyncio.run(refresh(30))  # the cache ends 40 days back: a gap before the 30-day window
+        assert coverage(ledger, "hl:@142", "1d") == TODAY - 30 * DAY_MS
+        asyncio.run(refresh(60))  # a backfill to 60 days back reaches the old cover of 50
+        assert coverage(ledger, "hl:@142", "1d") == TODAY - 60 * DAY_MS
+        assert len(cached_closes(ledger, plan_refresh(ledger, BTC, "1d", 60, NOW))) == 60
+        devnet.admin.clear_requests()
+        asyncio.run(refresh(60))  # current: nothing asked
+        assert devnet.admin.requests(type="candleSnapshot") == []
+    finally:
+        devnet.admin.set_clock(None)
+    assert len(ledger.candles("hl:@142", "1d")) == 61  # the 60 days and today's open candle
