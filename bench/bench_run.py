@@ -1,6 +1,6 @@
 """Benchmark a live `dcactl run` as a whole process: --parallel vs --sequential, 1/3/10/20 assets.
 
-Run:  .venv/bin/python bench/bench_run.py [--latency-ms 100] [--repeat 3] [--sizes 1,3,10,20]
+Run:  .venv/bin/python bench/bench_run.py [--latency-ms 100] [--repeat 3] [--sizes 1,3,10,20] [--rsi]
 
 Starts the devnet as a subprocess (`python -m dcactl.devnet --no-rate-limit`, DevnetProcess) with a
 latency fault of ``--latency-ms`` on every route, then, per size and mode, runs
@@ -10,6 +10,9 @@ throwaway key and a fresh ledger (12 USDC per asset, every asset due):
 - **cold**: an empty ledger (spot metadata fetched from the exchange);
 - **warm**: a fresh ledger whose metadata cache (1 h TTL) was filled beforehand, as on every run of
   a cron job but the first of the hour.
+
+With ``--rsi`` every asset also has a daily RSI rule (levels 0.1/99.9, so it never skips a buy): its
+140 daily candles are fetched in the run (the candle cache is empty), in the same round as the books.
 
 Wall time is the whole process (interpreter start, imports, config, ledger, network) measured
 around `subprocess.run`; the median of ``--repeat`` runs is shown. Sequential round trips are
@@ -62,8 +65,10 @@ def _only_ioc_misses(proc: subprocess.CompletedProcess[str]) -> bool:
     return False
 
 
-def _portfolio(folder: Path, url: str, account: str, n: int) -> Path:
-    body = "".join(f'[assets.{s}]\namount = 12\nevery = "day"\nvenue = "hyperliquid"\n' for s in SYMBOLS[:n])
+def _portfolio(folder: Path, url: str, account: str, n: int, rsi: bool) -> Path:
+    rule = "[assets.{s}.rsi]\noverbought = 99.9\noversold = 0.1\n" if rsi else ""
+    asset = '[assets.{s}]\namount = 12\nevery = "day"\nvenue = "hyperliquid"\n' + rule
+    body = "".join(asset.format(s=s) for s in SYMBOLS[:n])
     path = folder / "p.toml"
     path.write_text(
         f'[settings]\nnetwork = "{url}"\nmode = "live"\naccount = "{account}"\nkey = "env:DCACTL_KEY"\n'
@@ -82,14 +87,14 @@ def _rounds(times_ms: list[int], latency_ms: int) -> int:
 
 
 def _measure(
-    dn: DevnetProcess, meta: Any, n: int, parallel: bool, warm: bool, latency_ms: int
+    dn: DevnetProcess, meta: Any, n: int, parallel: bool, warm: bool, latency_ms: int, rsi: bool
 ) -> dict[str, Any]:
     """One whole-process run; returns wall seconds, rounds, the /info and /exchange counts and statuses."""
     wallet = Account.create()
     dn.admin.fund(wallet.address, usdc="100000")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        cfg = _portfolio(folder, dn.url, wallet.address, n)
+        cfg = _portfolio(folder, dn.url, wallet.address, n, rsi)
         if warm:
             with Ledger.open(folder / "ledger.db", network=dn.url, account=wallet.address.lower()) as ledger:
                 ledger.cache_put(META_CACHE_KEY, json.dumps(meta), utcnow())
@@ -121,6 +126,7 @@ def main() -> int:
     ap.add_argument("--latency-ms", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sizes", default="1,3,10,20")
+    ap.add_argument("--rsi", action="store_true", help="every asset with a daily RSI rule")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     lat = args.latency_ms
@@ -134,7 +140,9 @@ def main() -> int:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "dcactl", "--version"], capture_output=True, check=True)
         bare = time.perf_counter() - t0
-        print(f"# dcactl run, whole process, devnet latency {lat} ms on every route, median of {args.repeat}")
+        rules = ", every asset with a daily RSI (cold candle cache)" if args.rsi else ""
+        print(f"# dcactl run, whole process, devnet latency {lat} ms on every route, median of {args.repeat}"
+              f"{rules}")
         print(f"# `python -m dcactl --version` alone: {bare:.3f} s; target for parallel: <= 3 rounds and "
               f"<= {target_wall:.2f} s")
         print(f"{'assets':>6} {'cache':>5} | {'parallel s':>10} {'rounds':>6} {'/info':>5} {'acts':>4} | "
@@ -144,7 +152,7 @@ def main() -> int:
                 row: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
                 for _ in range(args.repeat):
                     for parallel in (True, False):
-                        row[parallel].append(_measure(dn, meta, n, parallel, warm, lat))
+                        row[parallel].append(_measure(dn, meta, n, parallel, warm, lat, args.rsi))
                 par, seq = row[True], row[False]
                 for m in par + seq:
                     if not m["statuses"] <= {"filled", "failed"}:  # failed: IOC misses only (checked)

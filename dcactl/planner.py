@@ -3,14 +3,17 @@
 Stages (each concurrent across assets, each one round trip at most):
 
 1. **resolve**: spot metadata (ledger cache, 1 h) → a Market per asset;
-2. **history**: daily (and hourly) closes from the ledger's candle cache (:mod:`dcactl.candles`),
-   refreshed only when a completed candle is missing, within a share of the request budgets (the
-   rest of a cold warm-up waits for the next run), for the assets whose rules need history;
+2. **history** of the assets with dynamic frequency (their schedule, hence the due check, depends
+   on it): daily closes from the ledger's candle cache (:mod:`dcactl.candles`), refreshed only when
+   a completed candle is missing, within a share of the request budgets (the rest of a cold warm-up
+   waits for the next run) — a round only when such an asset's cache is behind;
 3. **due**: the effective schedule (dynamic frequency may change it) → period, due check, attempt
    and cloid; an intent whose fate is unknown makes the asset ``pending``;
-4. **read + size**: books / CoinGecko quotes, the USDC balance and the exchange's status of every
-   cloid about to be used (one round), then the strategy's decision, buy-only rebalancing, the
-   caps in config order, rounding to the exchange's rules, the balance check.
+4. **read + size**: books / CoinGecko quotes, the USDC balance, the exchange's status of every
+   cloid about to be used and the history of every other asset still to decide (one round), then
+   the strategy's decision, buy-only rebalancing, the caps in config order, rounding to the
+   exchange's rules, the balance check. An asset that is not due never has its candles refreshed
+   by ``run`` (``plan`` decides every asset, so it refreshes them all).
 
 Every candidate ends with either a result (``not_due``, ``skipped``, ``failed``, ``pending``, or
 ``planned`` in a dry run) or a sized order ready for :mod:`dcactl.executor` to place.
@@ -75,6 +78,7 @@ class Candidate:
     period_end: datetime | None = None
     attempt: int = 1
     cloid: str = ""
+    history_ready: bool = False
     decision: Decision | None = None
     amount: Decimal = Decimal(0)
     quote: Quote | None = None
@@ -124,7 +128,7 @@ def select_assets(session: Session, request: RunRequest) -> list[AssetConfig]:
 async def prepare(session: Session, candidates: list[Candidate], request: RunRequest, now: datetime) -> None:
     """Run stages 1-4 on ``candidates`` (see the module docstring)."""
     await resolve(session, candidates, now)
-    await load_histories(session, candidates, request, now)
+    await load_histories(session, [c for c in candidates if _schedule_reads_history(c.asset)], request, now)
     decide_due(session, candidates, request, now)
     await read_and_size(session, candidates, request, now)
 
@@ -186,10 +190,13 @@ async def load_histories(
     wanted = [
         c
         for c in candidates
-        if c.result is None and c.market is not None and request.amount is None and needs_history(c.asset)
+        if c.result is None and c.market is not None and not c.history_ready and request.amount is None
+        and needs_history(c.asset)
     ]
     if not wanted:
         return
+    for c in wanted:
+        c.history_ready = True
     from dcactl import candles
     from dcactl.strategy import history_days, history_hours
 
@@ -236,6 +243,11 @@ async def load_histories(
         )
 
 
+def _schedule_reads_history(asset: AssetConfig) -> bool:
+    """Dynamic frequency: the due check itself depends on the asset's closes."""
+    return asset.dynamic_frequency is not None and asset.dynamic_frequency.enabled
+
+
 def needs_history(asset: AssetConfig) -> bool:
     """Whether any of the asset's rules reads closes (``history_days(asset) > 1`` or
     ``history_hours(asset) > 0``)."""
@@ -270,7 +282,7 @@ def decide_due(session: Session, candidates: list[Candidate], request: RunReques
             c.period, c.period_end = forced_period_id(now), None
         else:
             schedule = c.asset.schedule
-            if c.asset.dynamic_frequency is not None and c.asset.dynamic_frequency.enabled:
+            if _schedule_reads_history(c.asset):
                 from dcactl.strategy import PriceHistory, effective_schedule
 
                 schedule = effective_schedule(c.asset, PriceHistory.of(c.closes or []))
@@ -306,7 +318,10 @@ async def read_and_size(
     if live:
         tasks.append(_guarded(session.hl.spot_balances(session.account)))
         tasks += [_guarded(session.hl.order_status(session.account, c.cloid)) for c in checks]
-    answers = await asyncio.gather(*tasks)
+    # in the same round: the candles of every asset still to decide (failures finish the asset)
+    deciding = [c for c in active if c.due or request.plan]
+    answers = await asyncio.gather(load_histories(session, deciding, request, now), *tasks)
+    answers = answers[1:]
     quotes = answers[0] if isinstance(answers[0], dict) else {m.symbol: answers[0] for m in markets}
     balance: Any = answers[1] if live else None
     for c, status in zip(checks, answers[2:], strict=True):
