@@ -481,6 +481,23 @@ def test_coingecko_daily_close_is_the_end_of_day_price(
     assert last_day.close == D(str(end_of_yesterday))
 
 
+def test_run_leaves_the_candles_of_an_asset_that_is_not_due(
+    tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
+) -> None:
+    """A weekly RSI buyer bought on Tuesday: Wednesday's run (not due) asks for no candles; Wednesday's
+    plan (which decides every asset) refreshes them, from Tuesday's candle on."""
+    weekly = BTC_DAILY_100.replace('every = "day"', 'every = "week"') + "[assets.BTC.rsi]\n"
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, weekly)
+    assert _one(cli("--config", str(cfg), "--json", "run"))["status"] == "paper"
+    clock.set(T0 + timedelta(days=1))
+    devnet.admin.clear_requests()
+    assert _one(cli("--config", str(cfg), "--json", "run"))["status"] == "not_due"
+    assert _candle_asks(devnet) == []
+    assert _plan(cli("--config", str(cfg), "--json", "plan"))["due"] is False
+    (ask,) = _candle_asks(devnet)
+    assert ask["startTime"] == to_ms(T0) - to_ms(T0) % DAY_MS
+
+
 # --- 6. hourly candles and the warm-up of many assets --------------------------------------------
 
 RSI_HOURLY = """
