@@ -91,6 +91,7 @@ def main() -> int:
         )
         os.environ.pop("DCACTL_CONFIG", None)
         os.environ.pop("DCACTL_DB", None)
+        os.environ["DCACTL_HOME"] = str(workdir)  # request-pacing windows too stay in the demo's folder
         run(["markets"], workdir)
         run(["run", "--dry-run"], workdir)
         run(["run"], workdir)
