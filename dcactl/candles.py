@@ -55,8 +55,9 @@ HL_ITEMS_PER_WEIGHT = 60
 
 RUN_SHARE = 0.8
 """The share of each client's per-minute budget that one run's candle refreshes may use: 800 of the
-1000/min a Hyperliquid client paces itself to (which already leaves 200 of the exchange's 1200 for
-another process on the IP). The other 200 are the run's own reads and orders (25 assets: about 110)."""
+1000/min dcactl paces Hyperliquid to (a window its processes share; the other 200 of the exchange's
+1200 are for what dcactl cannot see). The remaining 200 are the run's own reads and orders (25
+assets: about 110)."""
 
 COVERAGE_KEY = "candles-from:{source}:{interval}"
 """Ledger cache key (per network): the earliest instant (ms) the source was asked for this series."""
@@ -208,8 +209,6 @@ def cached_closes(ledger: Any, r: Refresh) -> list[Decimal]:
 
 def hl_candle(raw: Any) -> Candle:
     """A candleSnapshot item (``t``/``T`` ms, OHLCV decimal strings) → Candle."""
-    if isinstance(raw, Candle):
-        return raw
     return Candle(
         open_ms=int(raw["t"]),
         close_ms=int(raw["T"]),

@@ -103,6 +103,11 @@ class CoinGeckoClient:
             client_error=PriceSourceError, **extra,
         )
 
+    @property
+    def budget(self) -> WeightBudget | None:
+        """The request pacing (None: unpaced, e.g. the devnet's double)."""
+        return self.http.budget
+
     def __repr__(self) -> str:  # the key is never shown
         return f"CoinGeckoClient({self.base_url!r})"
 

@@ -78,7 +78,6 @@ class Candidate:
     period_end: datetime | None = None
     attempt: int = 1
     cloid: str = ""
-    history_ready: bool = False
     decision: Decision | None = None
     amount: Decimal = Decimal(0)
     quote: Quote | None = None
@@ -190,13 +189,10 @@ async def load_histories(
     wanted = [
         c
         for c in candidates
-        if c.result is None and c.market is not None and not c.history_ready and request.amount is None
-        and needs_history(c.asset)
+        if c.result is None and c.market is not None and request.amount is None and needs_history(c.asset)
     ]
     if not wanted:
         return
-    for c in wanted:
-        c.history_ready = True
     from dcactl import candles
     from dcactl.strategy import history_days, history_hours
 
@@ -210,7 +206,7 @@ async def load_histories(
     needed = [r for _, r in series if r.needed]
     room = {
         True: candles.room(session.hl.budget) if any(r.market.listed for r in needed) else 0.0,
-        False: candles.room(session.cg.http.budget) if any(not r.market.listed for r in needed) else 0.0,
+        False: candles.room(session.cg.budget) if any(not r.market.listed for r in needed) else 0.0,
     }
     admitted, deferred = candles.admit(needed, room)
     answers = await asyncio.gather(
@@ -319,7 +315,8 @@ async def read_and_size(
         tasks.append(_guarded(session.hl.spot_balances(session.account)))
         tasks += [_guarded(session.hl.order_status(session.account, c.cloid)) for c in checks]
     # in the same round: the candles of every asset still to decide (failures finish the asset)
-    deciding = [c for c in active if c.due or request.plan]
+    # (dynamic-frequency assets had theirs before the due check)
+    deciding = [c for c in active if (c.due or request.plan) and not _schedule_reads_history(c.asset)]
     answers = await asyncio.gather(load_histories(session, deciding, request, now), *tasks)
     answers = answers[1:]
     quotes = answers[0] if isinstance(answers[0], dict) else {m.symbol: answers[0] for m in markets}

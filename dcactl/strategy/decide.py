@@ -63,7 +63,6 @@ BANK_CAP_MULTIPLE = Decimal(4)
 
 
 Closes = Iterable[float | Decimal] | FloatArray
-NO_CLOSES: FloatArray = np.empty(0, dtype=np.float64)
 
 
 def _series(closes: Closes, what: str) -> FloatArray:
@@ -85,7 +84,7 @@ class PriceHistory:
 
     closes: FloatArray
     price: float | None = None
-    hourly: FloatArray = field(default_factory=lambda: NO_CLOSES)
+    hourly: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
 
     @classmethod
     def of(cls, closes: Closes, price: float | Decimal | None = None, hourly: Closes = ()) -> PriceHistory:
