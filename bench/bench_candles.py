@@ -37,9 +37,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dcactl import executor, output, planner
+from dcactl.cli import output
 from dcactl.devnet.control import DevnetThread
 from dcactl.models import to_ms
+from dcactl.run import execute as executor
+from dcactl.run import plan as planner
 from dcactl.session import open_session
 
 SYMBOLS = ["BTC", "ETH", "SOL", "HYPE", "PURR", "HFUN", "JEFF", "PIP", "SCHIZO", "CATBAL", "PUMP", "UFART",

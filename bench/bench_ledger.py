@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dcactl.ingest.sync import PAGE_CAP, sync_fills
+from dcactl.ledger import Ledger
 from dcactl.models import Fill
-from dcactl.store import Ledger
-from dcactl.sync import PAGE_CAP, sync_fills
 
 ASSETS = [f"A{i:02d}" for i in range(20)]
 START = datetime(2024, 1, 1, tzinfo=UTC)

@@ -38,9 +38,9 @@ from typing import Any
 from eth_account import Account
 
 from dcactl.devnet.control import DevnetProcess
-from dcactl.marketdata import META_CACHE_KEY
+from dcactl.ledger import Ledger
+from dcactl.market.data import META_CACHE_KEY
 from dcactl.models import utcnow
-from dcactl.store import Ledger
 
 SYMBOLS = [
     "BTC", "ETH", "SOL", "HYPE", "PURR", "HFUN", "JEFF", "PIP", "SCHIZO", "CATBAL",

@@ -30,9 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dcactl.config import AssetConfig, BankingRule, DynamicFrequencyRule, MaDipsRule, RsiRule, Sizing
-from dcactl.schedule import parse_every
-from dcactl.store import Candle, Ledger
+from dcactl.config.schema import AssetConfig, BankingRule, DynamicFrequencyRule, MaDipsRule, RsiRule, Sizing
+from dcactl.ledger import Candle, Ledger
+from dcactl.schedule.periods import parse_every
 from dcactl.strategy import AssetState, Decision, PriceHistory, decide, history_days
 
 DAY_MS = 86_400_000

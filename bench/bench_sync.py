@@ -5,7 +5,7 @@ re-sync ≤ 0.3 s.
     .venv/bin/python bench/bench_sync.py [--fills 10000] [--repeat 3] [--skip-rate-limit]
 
 1. Rate limit off: `dcactl sync` as a whole process (`python -m dcactl ...`: interpreter start and
-   imports included) and in-process (`dcactl.cli.main`, the same path minus start-up), each on a
+   imports included) and in-process (`dcactl.cli.app.main`, the same path minus start-up), each on a
    fresh ledger, then a no-op re-sync of the same ledger. Best and median of ``--repeat`` runs.
 2. Rate limit ON (the devnet's 1200 weight per minute per IP): two full syncs of 10,000 fills through
    one client in one process cost ~1,400 weight in a minute; the client's budget (1000/min) must
@@ -76,8 +76,8 @@ def portfolio(folder: Path, url: str, db: Path) -> Path:
 
 def in_process(cfg: Path, *args: str) -> tuple[float, int]:
     """(seconds, exit code) of `dcactl --config cfg --json sync ARGS` through the real entry point."""
-    from dcactl import output
-    from dcactl.cli import main
+    from dcactl.cli import output
+    from dcactl.cli.app import main
 
     output.reset_consoles()
     sink = io.StringIO()
@@ -104,7 +104,7 @@ def whole_process(cfg: Path, *args: str) -> tuple[float, int]:
 
 def inserted(db: Path, url: str) -> int:
     """Fills in the ledger's book for ACCOUNT."""
-    from dcactl.store import Ledger
+    from dcactl.ledger import Ledger
 
     with Ledger.open(db, network=url, account=ACCOUNT) as ledger:
         return ledger.fill_count()
@@ -141,8 +141,8 @@ def measure(run: Callable[..., tuple[float, int]], tmp: Path, url: str, n: int, 
 def rate_limited(tmp: Path, n: int) -> None:
     """Two full syncs through one budgeted client against a rate-limited devnet, then two processes."""
     from dcactl.http import WeightBudget
-    from dcactl.store import Ledger
-    from dcactl.sync import sync_fills
+    from dcactl.ingest.sync import sync_fills
+    from dcactl.ledger import Ledger
     from dcactl.venues.hyperliquid import HyperliquidClient
 
     with DevnetProcess(seed=5, rate_limit=True) as devnet:

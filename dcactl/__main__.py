@@ -1,3 +1,3 @@
-from dcactl.cli import main
+from dcactl.cli.app import main
 
 main()

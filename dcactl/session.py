@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dcactl.coingecko import CoinGeckoClient
-    from dcactl.config import Config
+    from dcactl.config.keys import Signer
+    from dcactl.config.schema import Config
     from dcactl.http import SharedWeightBudget
-    from dcactl.keys import Signer
-    from dcactl.store import Ledger
+    from dcactl.ledger import Ledger
+    from dcactl.market.coingecko import CoinGeckoClient
     from dcactl.venues.hyperliquid import HyperliquidClient
 
 BACKGROUND_WAIT_S = 5.0
@@ -35,7 +35,7 @@ PAPER_ACCOUNT = "paper"
 
 def load(config_path: Path | None) -> Config:
     """Find and load the portfolio file (``--config``, ``$DCACTL_CONFIG``, ./portfolio.toml, user dir)."""
-    from dcactl.config import find_config_path, load_config
+    from dcactl.config.schema import find_config_path, load_config
 
     return load_config(find_config_path(config_path))
 
@@ -44,7 +44,7 @@ def shared_budget(base_url: str, per_minute: int | None) -> SharedWeightBudget:
     """Request pacing for ``base_url`` shared by the user's dcactl processes (``pacing/`` in the
     data dir, one window per API: :func:`~dcactl.http.pacing_path`), so a cron run and a ``sync`` in
     the same minute stay under the per-IP limit together."""
-    from dcactl.configfiles import user_data_dir
+    from dcactl.config.files import user_data_dir
     from dcactl.http import SharedWeightBudget, pacing_path
 
     return SharedWeightBudget(pacing_path(user_data_dir() / "pacing", base_url), per_minute)
@@ -100,8 +100,8 @@ class Session:
     def cg(self) -> CoinGeckoClient:
         """The CoinGecko client (created on first use); its key comes from ``coingecko_key``."""
         if self._cg is None:
-            from dcactl.coingecko import CoinGeckoClient, default_budget
-            from dcactl.keys import read_key_text
+            from dcactl.config.keys import read_key_text
+            from dcactl.market.coingecko import CoinGeckoClient, default_budget
 
             s = self.config.settings
             key = read_key_text(s.coingecko_key) if s.coingecko_key else None
@@ -115,8 +115,8 @@ class Session:
     def signer(self) -> Signer:
         """The signing key named by ``settings.key`` (loaded on first use). Raises SecretError."""
         if self._signer is None:
+            from dcactl.config.keys import load_signer
             from dcactl.errors import SecretError
-            from dcactl.keys import load_signer
 
             if not self.config.settings.key:
                 raise SecretError(f"{self.config.path}: settings.key: live mode needs a key source")
@@ -126,7 +126,7 @@ class Session:
     async def aclose(self) -> None:
         """Finish background work (printing its warnings), then close clients and the ledger."""
         if self.background:
-            from dcactl import output
+            from dcactl.cli import output
 
             done, pending = await asyncio.wait(self.background, timeout=BACKGROUND_WAIT_S)
             for task in pending:
@@ -149,14 +149,14 @@ async def open_session(
     Raises ConfigError, LedgerError, or LockTimeout when another run holds the lock past
     ``settings.lock_wait``.
     """
-    from dcactl.config import resolve_db_path
-    from dcactl.store import Ledger
+    from dcactl.config.schema import resolve_db_path
+    from dcactl.ledger import Ledger
 
     config = load(config_path)
     path = resolve_db_path(db_path, config)
     async with contextlib.AsyncExitStack() as stack:
         if lock:  # first, so a run waiting for another writes nothing at all meanwhile
-            from dcactl.schedule import RunLock, lock_path_for
+            from dcactl.schedule.periods import RunLock, lock_path_for
 
             stack.enter_context(RunLock(lock_path_for(path), config.settings.lock_wait))
         ledger = Ledger.open(path, network=config.settings.network_id, account=ledger_account(config))

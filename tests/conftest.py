@@ -18,7 +18,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     for var in ("DCACTL_CONFIG", "DCACTL_DB", "DCACTL_KEY", "DCACTL_CRASH_AT"):
         monkeypatch.delenv(var, raising=False)
-    from dcactl import output
+    from dcactl.cli import output
 
     # the global flags and cached consoles live in module state: every test starts from the defaults
     monkeypatch.setattr(output, "OPTIONS", output.OutputOptions())
@@ -50,8 +50,8 @@ class CliResult:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
     """Run ``dcactl ARGS`` in-process through the real entry point (error boundary included)."""
-    from dcactl import output
-    from dcactl.cli import main
+    from dcactl.cli import output
+    from dcactl.cli.app import main
 
     def invoke(*args: str) -> CliResult:
         output.reset_consoles()

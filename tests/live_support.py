@@ -24,9 +24,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from support import write_portfolio
 
+from dcactl.ledger import Ledger
 from dcactl.models import Fill
-from dcactl.reconcile import CLOCK_MARGIN_S, SEND_SLACK_S
-from dcactl.store import Ledger
+from dcactl.run.reconcile import CLOCK_MARGIN_S, SEND_SLACK_S
 
 THREE = """
 [assets.BTC]

@@ -33,7 +33,7 @@ def approve_agent(url: str, master: Any, name: str = "dcactl") -> Any:
 
 def load_text(text: str) -> Any:
     """Write ``text`` to ./portfolio.toml and load it (messages then name the plain file)."""
-    from dcactl.config import load_config
+    from dcactl.config.schema import load_config
 
     Path("portfolio.toml").write_text(text, encoding="utf-8")
     return load_config(Path("portfolio.toml"))

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from dcactl.candles import (
+from dcactl.ledger import Candle, Ledger
+from dcactl.market.candles import (
     COVERAGE_KEY,
     DAY_MS,
     HOUR_MS,
@@ -25,7 +26,6 @@ from dcactl.candles import (
     room,
 )
 from dcactl.models import Market, to_ms
-from dcactl.store import Candle, Ledger
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TODAY = to_ms(NOW) - to_ms(NOW) % DAY_MS

@@ -13,7 +13,7 @@ import pytest
 from support import write_portfolio
 
 from dcactl import __version__
-from dcactl.schedule import RunLock, lock_path_for
+from dcactl.schedule.periods import RunLock, lock_path_for
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = '\n[assets.BTC]\namount = 100\nevery = "day"\n[assets.ETH]\namount = 50\nevery = "day"\n'
@@ -255,11 +255,11 @@ def test_json_is_accepted_after_the_command(work: Path, cli: Any) -> None:
 
 
 def test_help_imports_nothing_heavy() -> None:
-    """`import dcactl.cli` (all `--help` needs) imports none of the heavy run-path libraries."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import dcactl.cli"],
+    """`import dcactl.cli.app` (all `--help` needs) imports none of the heavy run-path libraries."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import dcactl.cli.app"],
                           capture_output=True, text=True, timeout=60, check=True)
     modules = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
-    assert "dcactl.cli" in modules
+    assert "dcactl.cli.app" in modules
     heavy = ("rich.table", "httpx", "aiohttp", "numpy", "eth_account", "hyperliquid", "sqlite_utils")
     loaded = sorted(m for m in modules for h in heavy if m == h or m.startswith(h + "."))
     assert loaded == []

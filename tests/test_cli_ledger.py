@@ -19,7 +19,7 @@ import pytest
 from eth_account import Account
 from support import write_portfolio
 
-from dcactl.store import Ledger
+from dcactl.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY = ROOT / "tests" / "fixtures" / "legacy"

@@ -12,9 +12,9 @@ import httpx
 import pytest
 import respx
 
-from dcactl.coingecko import COINGECKO_IDS, CoinGeckoClient, Quote, auth_header, default_budget
 from dcactl.errors import ExchangeUnavailable, PriceSourceError, RateLimited
 from dcactl.http import MAX_ATTEMPTS
+from dcactl.market.coingecko import COINGECKO_IDS, CoinGeckoClient, Quote, auth_header, default_budget
 
 URL = "http://cg.test/api/v3"
 KEY = "CG-secret-demo-key-123"

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import config_problems, load_text
 
-from dcactl.config import (
+from dcactl.config.check import ASSET_KEYS, SETTINGS_KEYS, SIZING_KEYS
+from dcactl.config.schema import (
     AssetConfig,
     Settings,
     Sizing,
@@ -31,9 +32,8 @@ from dcactl.config import (
     write_starter,
     write_text_atomic,
 )
-from dcactl.configcheck import ASSET_KEYS, SETTINGS_KEYS, SIZING_KEYS
 from dcactl.errors import ConfigError, ExitCode, UsageError
-from dcactl.schedule import parse_every
+from dcactl.schedule.periods import parse_every
 
 REPO = Path(__file__).resolve().parent.parent
 MINIMAL = '[assets.BTC]\namount = 100\nevery = "week"\n'

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support import config_problems, load_text
 
-from dcactl.config import (
+from dcactl.config.schema import (
     BankingRule,
     DynamicFrequencyRule,
     MaDipsRule,
@@ -18,7 +18,7 @@ from dcactl.config import (
     dump_portfolio,
     validate_document,
 )
-from dcactl.schedule import parse_every
+from dcactl.schedule.periods import parse_every
 
 BTC = '[assets.BTC]\namount = 100\nevery = "week"\n'
 THREE = BTC + '[assets.ETH]\namount = 50\nevery = "week"\n[assets.SOL]\namount = 20\nevery = "day"\n'

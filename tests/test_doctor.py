@@ -16,9 +16,9 @@ from eth_account.signers.local import LocalAccount
 from support import approve_agent, write_portfolio
 
 from dcactl.devnet.control import DevnetThread
-from dcactl.doctorchecks import agent_check, balance_check, clock_check, min_order
 from dcactl.errors import ExchangeUnavailable
 from dcactl.models import OrderIntent, make_cloid, utcnow
+from dcactl.reports.doctorchecks import agent_check, balance_check, clock_check, min_order
 from dcactl.venues.base import Agent, ServerProbe
 
 ASSETS = """
@@ -323,7 +323,8 @@ def test_skewed_clock(
     tmp_path: Path, dn: DevnetThread, doctor: Any, monkeypatch: pytest.MonkeyPatch, skew_s: int, status: str
 ) -> None:
     """90 s ahead fails, 8 s ahead fails (beyond the 5 s void margin), 10 s behind and 4 s ahead warn."""
-    monkeypatch.setattr("dcactl.doctor.local_now", lambda: datetime.now(UTC) + timedelta(seconds=skew_s))
+    monkeypatch.setattr("dcactl.reports.doctor.local_now",
+                        lambda: datetime.now(UTC) + timedelta(seconds=skew_s))
     code, checks = doctor(write_portfolio(tmp_path / "p.toml", dn.url, ASSETS))
     assert code == (1 if status == "fail" else 0)
     clock = checks["clock"]
@@ -357,7 +358,7 @@ def test_unreachable_exchange_fails(tmp_path: Path, doctor: Any) -> None:
 
 def test_open_intents_warn(tmp_path: Path, dn: DevnetThread, doctor: Any) -> None:
     """An unresolved intent in the ledger is a warning telling the user to run `dcactl run`."""
-    from dcactl.store import Ledger
+    from dcactl.ledger import Ledger
 
     cfg = write_portfolio(tmp_path / "p.toml", dn.url, ASSETS)
     period = "2026-01-05T00:00:00Z"
@@ -379,7 +380,7 @@ def test_open_intents_warn(tmp_path: Path, dn: DevnetThread, doctor: Any) -> Non
 
 def test_balance_runway_and_perp_hint(tmp_path: Path) -> None:
     """Runway by hand: 1000 / (100 + 50) = 6 periods; short spot with perp USDC hints at a transfer."""
-    from dcactl.config import load_config
+    from dcactl.config.schema import load_config
 
     cfg = write_portfolio(tmp_path / "p.toml", "http://127.0.0.1:1", ASSETS)
     assets = [a for a in load_config(cfg).assets if a.symbol != "AVAX"]
@@ -411,8 +412,8 @@ def test_clock_window_and_min_order() -> None:
 
 def test_render_table_and_quiet(capsys: pytest.CaptureFixture[str]) -> None:
     """The table shows every line; --quiet shows only warn/fail lines and nothing when all is ok."""
-    from dcactl import output
-    from dcactl.doctor import Check, DoctorReport, render_doctor
+    from dcactl.cli import output
+    from dcactl.reports.doctor import Check, DoctorReport, render_doctor
 
     output.OPTIONS.json = output.OPTIONS.quiet = False
     output.reset_consoles()

@@ -21,7 +21,7 @@ from live_support import (
     statuses,
 )
 
-from dcactl.marketdata import META_CACHE_KEY
+from dcactl.market.data import META_CACHE_KEY
 from dcactl.models import utcnow
 
 TIMEOUT_S = 1.0

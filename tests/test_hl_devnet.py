@@ -14,11 +14,11 @@ from support import approve_agent
 
 from dcactl.devnet.control import DevnetThread
 from dcactl.errors import ExchangeError
+from dcactl.market.resolve import ctx_by_coin, resolve_markets
 from dcactl.models import Market, make_cloid, to_ms, utcnow
-from dcactl.resolve import ctx_by_coin, resolve_markets
-from dcactl.rounding import floor_size, round_price
 from dcactl.venues.base import OrderOutcomeUnknown, OrderRequest
 from dcactl.venues.hyperliquid import HyperliquidClient
+from dcactl.venues.rounding import floor_size, round_price
 
 
 @pytest.fixture

@@ -156,7 +156,7 @@ def test_exchange_weight_follows_the_published_formula() -> None:
 
 def test_importing_the_client_does_not_import_eth_account_or_the_sdk() -> None:
     """The signing libraries load only when something is signed (the CLI's --help stays fast)."""
-    code = ("import sys, dcactl.venues.hyperliquid, dcactl.resolve, dcactl.coingecko; "
+    code = ("import sys, dcactl.venues.hyperliquid, dcactl.market.resolve, dcactl.market.coingecko; "
             "print(sorted(m for m in ('eth_account', 'hyperliquid') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dcactl.indicators import (
+from dcactl.strategy.indicators import (
     annualised_volatility,
     daily_returns,
     drawdown_from_high,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
+from dcactl.config.keys import load_signer
 from dcactl.errors import SecretError
-from dcactl.keys import load_signer
 
 
 @pytest.fixture

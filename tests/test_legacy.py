@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from dcactl.config import validate_document
+from dcactl.config.schema import validate_document
 from dcactl.errors import ConfigError, UsageError
-from dcactl.legacy import conversion_toml, convert_config, import_legacy, parse_history, synthetic_tid
-from dcactl.store import Ledger
+from dcactl.ingest.legacy import conversion_toml, convert_config, import_legacy, parse_history, synthetic_tid
+from dcactl.ledger import Ledger
 
 FIXTURES = Path(__file__).parent / "fixtures" / "legacy"
 HISTORY = FIXTURES / "dca_history.json"
@@ -60,7 +60,7 @@ def test_parse_sample_history_exactly() -> None:
 
 def test_floats_are_converted_from_their_shortest_text() -> None:
     """0.1 stays 0.1 (Decimal(repr)), not 0.1000000000000000055511151231257827…"""
-    from dcactl.legacy import parse_record
+    from dcactl.ingest.legacy import parse_record
 
     fill, problems = parse_record(
         {"timestamp": "2025-01-01T00:00:00", "price": 0.1, "amount_btc": 0.3, "amount_usd": 0.03}
@@ -71,7 +71,7 @@ def test_floats_are_converted_from_their_shortest_text() -> None:
 
 def test_aware_timestamp_is_converted_to_utc() -> None:
     """A timestamp with an offset is converted to UTC rather than re-labelled."""
-    from dcactl.legacy import parse_record
+    from dcactl.ingest.legacy import parse_record
 
     fill, _ = parse_record({"timestamp": "2025-01-01T10:00:00+02:00", "price": 10, "amount_btc": 1})
     assert fill is not None and fill.time == datetime(2025, 1, 1, 8, tzinfo=UTC)

@@ -11,9 +11,9 @@ from typing import Any
 
 from support import write_portfolio
 
-from dcactl.config import AssetConfig, DynamicFrequencyRule, MaDipsRule, RsiRule, Sizing
-from dcactl.planner import needs_history
-from dcactl.schedule import parse_every
+from dcactl.config.schema import AssetConfig, DynamicFrequencyRule, MaDipsRule, RsiRule, Sizing
+from dcactl.run.plan import needs_history
+from dcactl.schedule.periods import parse_every
 from dcactl.strategy import history_days, history_hours
 
 
@@ -47,7 +47,7 @@ def test_nothing_due_cron_run_imports_no_numpy(tmp_path: Path, devnet: Any, cli:
     assert cli("--config", str(cfg), "run").code == 0
     probe = "\n".join([
         "import sys",
-        "from dcactl.cli import main",
+        "from dcactl.cli.app import main",
         "try:",
         f"    main(['--config', {str(cfg)!r}, '--quiet', 'run'])",
         "except SystemExit as e:",

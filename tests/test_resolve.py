@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from dcactl.errors import ResolveError
+from dcactl.market.resolve import AssetSpec, coin_to_symbol, ctx_by_coin, resolve_markets
 from dcactl.models import Market
-from dcactl.resolve import AssetSpec, coin_to_symbol, ctx_by_coin, resolve_markets
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hl"
 META: dict[str, Any] = json.loads((FIXTURES / "spot_meta.json").read_text())

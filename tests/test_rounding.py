@@ -9,7 +9,7 @@ from hyperliquid.utils.signing import float_to_wire
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from dcactl.rounding import (
+from dcactl.venues.rounding import (
     MIN_NOTIONAL_USDC,
     RoundedBuy,
     SkippedBuy,

@@ -11,7 +11,7 @@ from typing import Any
 
 from support import write_portfolio
 
-from dcactl.store import Ledger
+from dcactl.ledger import Ledger
 
 ASSETS = """
 [assets.BTC]
@@ -145,7 +145,7 @@ def test_stale_metadata_is_used_then_refreshed(tmp_path: Path, devnet: Any, cli:
     after the run the cache is fresh again."""
     from datetime import timedelta
 
-    from dcactl.marketdata import META_CACHE_KEY
+    from dcactl.market.data import META_CACHE_KEY
     from dcactl.models import utcnow
 
     cfg = write_portfolio(tmp_path / "p.toml", devnet.url, ASSETS)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dcactl.errors import ExitCode, LockTimeout
-from dcactl.schedule import (
+from dcactl.schedule.periods import (
     LastBuy,
     Period,
     RunLock,
@@ -350,7 +350,7 @@ HOLDER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from dcactl.schedule import RunLock
+    from dcactl.schedule.periods import RunLock
     with RunLock(Path(sys.argv[1]), 5):
         print("locked", flush=True)
         sys.stdin.read()  # hold until the parent closes our stdin
@@ -361,7 +361,7 @@ CONTENDER = textwrap.dedent(
     import sys
     from pathlib import Path
     from dcactl.errors import LockTimeout
-    from dcactl.schedule import RunLock
+    from dcactl.schedule.periods import RunLock
     try:
         with RunLock(Path(sys.argv[1]), 0.3):
             print("acquired")

@@ -1,12 +1,12 @@
-"""Amounts, caps and order rounding (dcactl.sizing), against hand-computed values."""
+"""Amounts, caps and order rounding (dcactl.run.sizing), against hand-computed values."""
 
 from __future__ import annotations
 
 from decimal import Decimal as D
 
-from dcactl.marketdata import Quote
+from dcactl.market.data import Quote
 from dcactl.models import Market
-from dcactl.sizing import apply_caps, round_order
+from dcactl.run.sizing import apply_caps, round_order
 from dcactl.venues.paper import Level
 
 UBTC = Market(

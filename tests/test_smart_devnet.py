@@ -1,7 +1,7 @@
 """Smart DCA end to end: `dcactl plan` and `dcactl run` (paper) on a devnet whose daily candles are
 crafted so each rule fires, with every amount computed by hand.
 
-**Time.** Both clocks are frozen: dcactl's (``dcactl.executor.utcnow``, the one instant a run or a
+**Time.** Both clocks are frozen: dcactl's (``dcactl.run.execute.utcnow``, the one instant a run or a
 plan decides at) and the devnet's exchange clock (``set_clock``, so candles and the current minute
 follow it). Moving both forward by a day is a real "next day" for every part of a run — the due
 check, the bank's period, the incremental candle refresh — without touching the ledger by hand.
@@ -27,8 +27,8 @@ import httpx
 import pytest
 from support import write_portfolio
 
+from dcactl.ledger import Ledger
 from dcactl.models import OrderIntent, to_ms
-from dcactl.store import Ledger
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -42,7 +42,7 @@ class Clock:
     def __init__(self, devnet: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         self.devnet = devnet
         self.now = T0
-        monkeypatch.setattr("dcactl.executor.utcnow", lambda: self.now)
+        monkeypatch.setattr("dcactl.run.execute.utcnow", lambda: self.now)
         devnet.admin.set_clock(to_ms(T0))
 
     def set(self, when: datetime) -> None:
@@ -579,7 +579,7 @@ def _weight(asks: list[dict[str, Any]]) -> int:
 def next_minute() -> None:
     """Empty the request-pacing windows the user's dcactl processes share: the next run comes after
     the minute the last one spent its weight in (cron runs are an hour or a day apart)."""
-    from dcactl.configfiles import user_data_dir
+    from dcactl.config.files import user_data_dir
 
     for window in (user_data_dir() / "pacing").glob("*.json"):
         window.unlink()
@@ -627,7 +627,7 @@ def test_coingecko_warm_up_stays_within_its_calls_per_minute(
     with an RSI warm up 4 by 4, stalest first, and the third run asks nothing."""
     from dcactl.http import WeightBudget
 
-    monkeypatch.setattr("dcactl.coingecko.default_budget", lambda url: WeightBudget(5))
+    monkeypatch.setattr("dcactl.market.coingecko.default_budget", lambda url: WeightBudget(5))
     paper = ["AVAX", "LINK", "DOT", "ADA", "DOGE", "XRP", "LTC", "UNI"]
     body = "".join(f'[assets.{s}]\namount = 10\nevery = "day"\n[assets.{s}.rsi]\n' for s in paper)
     cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)

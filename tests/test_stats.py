@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from dcactl.ledger import Ledger, PositionRow
 from dcactl.models import Fill
-from dcactl.stats import lots, status_row, status_rows, totals, year_bounds
-from dcactl.store import Ledger, PositionRow
+from dcactl.reports.stats import lots, status_row, status_rows, totals, year_bounds
 
 T = datetime(2026, 3, 2, 9, tzinfo=UTC)
 D = Decimal
@@ -169,7 +169,7 @@ def test_lots_of_an_earlier_year_and_bad_method() -> None:
 
 def test_history_record_has_every_tax_column_exactly() -> None:
     """history rows carry PRODUCT.md's columns; usd = size × price exactly; no exponent notation."""
-    from dcactl.stats import HISTORY_COLUMNS, history_record
+    from dcactl.reports.stats import HISTORY_COLUMNS, history_record
 
     row = history_record(buy("1", "BTC", "0.00116", "86012", "0.0000007", "UBTC"))
     assert list(row) == list(HISTORY_COLUMNS)

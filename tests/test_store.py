@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from dcactl.errors import LedgerError, UsageError
+from dcactl.ledger import Candle, DuplicateIntent, Ledger, codec
+from dcactl.ledger.migrations import MIGRATIONS
 from dcactl.models import Fill, OrderIntent
-from dcactl.store import Candle, DuplicateIntent, Ledger, codec
-from dcactl.store.migrations import MIGRATIONS
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ACCOUNT = "0xAbCdEf0000000000000000000000000000000001"
@@ -296,7 +296,7 @@ def test_unknown_order_waits_for_its_stored_expiry_whatever_the_config_says() ->
     from dataclasses import replace
     from types import SimpleNamespace
 
-    from dcactl.reconcile import CLOCK_MARGIN_S, MAX_REQUEST_TIMEOUT_S, SEND_SLACK_S, void_at
+    from dcactl.run.reconcile import CLOCK_MARGIN_S, MAX_REQUEST_TIMEOUT_S, SEND_SLACK_S, void_at
 
     session: Any = SimpleNamespace(config=SimpleNamespace(settings=SimpleNamespace(request_timeout=1.0)))
     stored = replace(intent(), expires_at=T0 + timedelta(seconds=12))

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dcactl.config import (
+from dcactl.config.schema import (
     AssetConfig,
     BankingRule,
     DynamicFrequencyRule,
@@ -20,7 +20,7 @@ from dcactl.config import (
     RsiRule,
     Sizing,
 )
-from dcactl.schedule import LastBuy, is_due, parse_every, period_of
+from dcactl.schedule.periods import LastBuy, is_due, parse_every, period_of
 from dcactl.strategy import (
     AssetState,
     PriceHistory,

@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dcactl.config import (
+from dcactl.config.schema import (
     AssetConfig,
     BankingRule,
     DynamicFrequencyRule,
@@ -20,7 +20,7 @@ from dcactl.config import (
     RsiRule,
     Sizing,
 )
-from dcactl.schedule import parse_every
+from dcactl.schedule.periods import parse_every
 from dcactl.strategy import (
     AssetState,
     PriceHistory,

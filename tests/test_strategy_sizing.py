@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dcactl.indicators import annualised_volatility
 from dcactl.strategy import SizedAmount, volatility_amount
+from dcactl.strategy.indicators import annualised_volatility
 
 MIN, MAX, LOW, HIGH = D(50), D(200), D(35), D(85)
 

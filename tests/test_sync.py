@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from dcactl.ingest.sync import CURSOR, HISTORY_CAP, PAGE_CAP, sync_fills
+from dcactl.ledger import Ledger
 from dcactl.models import OrderIntent
-from dcactl.store import Ledger
-from dcactl.sync import CURSOR, HISTORY_CAP, PAGE_CAP, sync_fills
 
 T0_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
@@ -228,7 +228,7 @@ def test_malformed_fill_is_skipped_with_a_warning(ledger: Ledger) -> None:
 
 def test_report_json_shape() -> None:
     """SyncReport.to_json has ISO times and every count."""
-    from dcactl.sync import SyncReport
+    from dcactl.ingest.sync import SyncReport
 
     doc = SyncReport(pages=1, start_ms=T0_MS, cursor_ms=T0_MS + 1000).to_json()
     assert doc["start"] == "2026-01-01T00:00:00Z" and doc["cursor"] == "2026-01-01T00:00:01Z"

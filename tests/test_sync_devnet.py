@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from support import write_portfolio
 
+from dcactl.ingest.sync import HISTORY_CAP, PAGE_CAP, sync_fills
+from dcactl.ledger import Ledger
 from dcactl.models import from_ms, iso_utc
-from dcactl.store import Ledger
-from dcactl.sync import HISTORY_CAP, PAGE_CAP, sync_fills
 
 ME = "0x" + "a1" * 20
 OTHER = "0x" + "b2" * 20

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dcactl.timers import cron_line, install_cron, install_systemd, systemd_units
+from dcactl.schedule.timers import cron_line, install_cron, install_systemd, systemd_units
 
 
 def test_cron_line() -> None:

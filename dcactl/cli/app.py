@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from dcactl import __version__, output
+from dcactl import __version__
+from dcactl.cli import output
 from dcactl.errors import DcactlError, ExitCode, UsageError
 
 app = typer.Typer(
@@ -129,8 +130,8 @@ def finish(code: ExitCode) -> None:
 
 
 def _run_command(ctx: typer.Context, request: Any) -> None:
-    from dcactl.executor import execute, exit_code_for
-    from dcactl.render import render_run
+    from dcactl.cli.render import render_run
+    from dcactl.run.execute import execute, exit_code_for
 
     with output.progress(f"dcactl {request.command}: reading markets and placing orders..."):
         result = with_session(ctx, lambda s: execute(s, request), lock=not request.dry_run)
@@ -152,7 +153,7 @@ def run(
     only: Annotated[list[str] | None, typer.Option("--only", help="Only this asset (repeatable).")] = None,
 ) -> None:
     """Buy every enabled asset whose period is due (cron runs this)."""
-    from dcactl.executor import RunRequest
+    from dcactl.run.execute import RunRequest
 
     par = parallel
     if par is None:
@@ -175,7 +176,7 @@ def buy(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the exact order; place none.")] = False,
 ) -> None:
     """Buy one asset now; without --force only if it is due."""
-    from dcactl.executor import RunRequest
+    from dcactl.run.execute import RunRequest
 
     usd = _parse_amount(amount) if amount is not None else None
     _run_command(
@@ -199,7 +200,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter portfolio.toml (paper mode); never overwrites without --force."""
-    from dcactl.config import write_starter
+    from dcactl.config.schema import write_starter
 
     path = write_starter(state_of(ctx).config or Path("portfolio.toml"), force)
     if output.OPTIONS.json:
@@ -229,8 +230,8 @@ def markets(
     asset: Annotated[str | None, typer.Argument(help="One configured asset (default: all).")] = None,
 ) -> None:
     """How each asset resolves: pair (@N), order asset id, size decimals, mid price, or paper."""
-    from dcactl.render import render_markets
-    from dcactl.reports import markets_report
+    from dcactl.cli.render import render_markets
+    from dcactl.reports.views import markets_report
 
     render_markets(with_session(ctx, lambda s: markets_report(s, asset)))
 
@@ -241,8 +242,8 @@ def plan(
     asset: Annotated[str | None, typer.Argument(help="One configured asset (default: all enabled).")] = None,
 ) -> None:
     """What `run` would do now and why: amount, indicators, each rule's effect; places nothing."""
-    from dcactl.executor import plan as make_plan
-    from dcactl.render import render_plan
+    from dcactl.cli.render import render_plan
+    from dcactl.run.execute import plan as make_plan
 
     render_plan(with_session(ctx, lambda s: make_plan(s, (asset,) if asset else ())))
 
@@ -250,7 +251,7 @@ def plan(
 @app.command()
 def doctor(ctx: typer.Context) -> None:
     """Preflight: config, key and account, balance and runway, minimum orders, clock, connectivity."""
-    from dcactl.doctor import render_doctor, run_doctor
+    from dcactl.reports.doctor import render_doctor, run_doctor
 
     report = with_session(ctx, run_doctor)
     render_doctor(report)
@@ -258,7 +259,7 @@ def doctor(ctx: typer.Context) -> None:
 
 
 # the ledger, import and schedule commands live in cli_records; importing it registers them
-from dcactl import cli_records  # noqa: E402, F401
+from dcactl.cli import records  # noqa: E402, F401
 
 _MOVABLE = ("--json", "-q", "--quiet", "-v", "--verbose")
 

@@ -1,4 +1,4 @@
-"""The ledger, import and schedule commands (registered on :data:`dcactl.cli.app` on import).
+"""The ledger, import and schedule commands (registered on :data:`dcactl.cli.app.app` on import).
 
 Same rules as ``cli.py``: each command parses, makes one call into the core, renders.
 """
@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from dcactl import output
-from dcactl.cli import app, import_app, schedule_app, state_of, with_session
+from dcactl.cli import output
+from dcactl.cli.app import app, import_app, schedule_app, state_of, with_session
 from dcactl.errors import UsageError
 
 
@@ -31,8 +31,8 @@ def _parse_when(text: str, tz: str, what: str) -> Any:
 @app.command()
 def status(ctx: typer.Context) -> None:
     """Per asset and in total: units, invested, average cost, fees, value, PnL, last buy, next due."""
-    from dcactl.render import render_status
-    from dcactl.reports import status_report
+    from dcactl.cli.render import render_status
+    from dcactl.reports.views import status_report
 
     render_status(with_session(ctx, status_report))
 
@@ -46,7 +46,7 @@ def history(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """The ledger: every fill (real and paper, marked), with the columns tax tools need."""
-    from dcactl.render import render_history
+    from dcactl.cli.render import render_history
 
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"--format {fmt!r}: expected table, csv or json")
@@ -68,8 +68,8 @@ def lots(
     method: Annotated[str, typer.Option("--method", help="fifo or average.")] = "fifo",
 ) -> None:
     """Cost-basis lots of all real buys (dcactl, external, imported) for a tax year, in USDC."""
-    from dcactl.render import render_lots
-    from dcactl.stats import lots as compute_lots
+    from dcactl.cli.render import render_lots
+    from dcactl.reports.stats import lots as compute_lots
 
     if method not in ("fifo", "average"):
         raise UsageError(f"--method {method!r}: expected fifo or average")
@@ -92,8 +92,8 @@ def sync(
     ] = False,
 ) -> None:
     """Fetch the account's fills, store new ones (dedup by trade id), match them to our orders."""
-    from dcactl.render import render_document
-    from dcactl.sync import sync_account
+    from dcactl.cli.render import render_document
+    from dcactl.ingest.sync import sync_account
 
     async def work(session: Any) -> Any:
         start = _parse_when(since, session.config.settings.timezone, "--since") if since else None
@@ -117,7 +117,7 @@ def backup(
     path: Annotated[Path, typer.Argument(help="Where to write the copy (must not exist).")],
 ) -> None:
     """A consistent copy of the ledger (SQLite online backup), safe while a run is going."""
-    from dcactl.render import render_document
+    from dcactl.cli.render import render_document
 
     if path.exists():  # the store's own refusal suggests a --force this command does not have
         raise UsageError(f"{path}: already exists; not overwriting it (choose a new path)")
@@ -144,9 +144,9 @@ def import_legacy(
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip malformed records (listed).")] = False,
 ) -> None:
     """Import the earlier Hyperliquid DCA bot's history (and convert its config); idempotent."""
-    from dcactl.legacy import conversion_toml, convert_config, parse_history
-    from dcactl.legacy import import_legacy as do_import
-    from dcactl.render import render_document
+    from dcactl.cli.render import render_document
+    from dcactl.ingest.legacy import conversion_toml, convert_config, parse_history
+    from dcactl.ingest.legacy import import_legacy as do_import
 
     state = state_of(ctx)
     lines: list[str] = []
@@ -164,7 +164,7 @@ def import_legacy(
             document["portfolio"] = text
             lines.append(text)
         else:
-            from dcactl.config import write_text_atomic
+            from dcactl.config.schema import write_text_atomic
 
             write_text_atomic(out_path, text)
             document["portfolio_written"] = str(out_path)
@@ -191,7 +191,7 @@ def import_legacy(
 def _schedule_paths(ctx: typer.Context) -> tuple[str, Path, Path]:
     import shutil
 
-    from dcactl.config import find_config_path, resolve_db_path
+    from dcactl.config.schema import find_config_path, resolve_db_path
     from dcactl.session import load
 
     state = state_of(ctx)
@@ -220,8 +220,8 @@ def schedule_cron(
     install: Annotated[bool, typer.Option("--install", help="Add it to your crontab (once).")] = False,
 ) -> None:
     """Print (or install) a crontab line that runs `dcactl run` every few minutes."""
-    from dcactl.render import render_document
-    from dcactl.timers import cron_line, install_cron
+    from dcactl.cli.render import render_document
+    from dcactl.schedule.timers import cron_line, install_cron
 
     exe, config_path, db = _schedule_paths(ctx)
     line = cron_line(exe, config_path, db, every)
@@ -242,8 +242,8 @@ def schedule_systemd(
     ] = False,
 ) -> None:
     """Print (or install) a systemd service + timer pair that runs `dcactl run`."""
-    from dcactl.render import render_document
-    from dcactl.timers import install_systemd, systemd_units
+    from dcactl.cli.render import render_document
+    from dcactl.schedule.timers import install_systemd, systemd_units
 
     exe, config_path, db = _schedule_paths(ctx)
     units = systemd_units(exe, config_path, db, on_calendar)

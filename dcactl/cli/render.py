@@ -10,15 +10,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from dcactl import output
+from dcactl.cli import output
+from dcactl.cli.output import fmt_dec, fmt_price, fmt_units, fmt_usd
 from dcactl.errors import ExitCode
-from dcactl.output import fmt_dec, fmt_price, fmt_units, fmt_usd
 
 if TYPE_CHECKING:
-    from dcactl.executor import PlanReport
     from dcactl.models import Fill, RunResult
-    from dcactl.reports import MarketRow, StatusReport
-    from dcactl.stats import Lot
+    from dcactl.reports.stats import Lot
+    from dcactl.reports.views import MarketRow, StatusReport
+    from dcactl.run.execute import PlanReport
 
 _STATUS_STYLE = {
     "filled": "green",
@@ -157,7 +157,7 @@ def _when(t: datetime | None) -> str | None:
 
 def render_history(fills: list[Fill], fmt: str) -> None:
     """``history``: a table (newest first), or CSV/JSON with the columns of PRODUCT.md."""
-    from dcactl.stats import HISTORY_COLUMNS, history_record
+    from dcactl.reports.stats import HISTORY_COLUMNS, history_record
 
     records = [history_record(f) for f in fills]
     if output.OPTIONS.json or fmt == "json":

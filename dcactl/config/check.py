@@ -2,7 +2,7 @@
 
 :func:`check_document` walks a parsed document, records every problem in a :class:`Problems`
 (one line each: ``<file>: <key path>: <what is wrong>``) and returns plain keyword dicts that
-:mod:`dcactl.config` turns into its frozen dataclasses. Nothing here raises on bad input; nothing
+:mod:`dcactl.config.schema` turns into its frozen dataclasses. Nothing here raises on bad input; nothing
 here echoes a value that could be a secret (``key``, ``coingecko_key``, ``account``).
 """
 
@@ -28,7 +28,7 @@ SETTINGS_KEYS = (
 )
 ASSET_KEYS = (
     "amount", "every", "enabled", "venue", "pair", "coingecko_id", "sizing",
-    "rsi", "ma_dips", "dynamic_frequency", "banking",  # rule tables: dcactl.configrules
+    "rsi", "ma_dips", "dynamic_frequency", "banking",  # rule tables: dcactl.config.rules
 )
 SIZING_KEYS = ("kind", "min", "max", "window_days", "low_vol", "high_vol")
 TOP_KEYS = ("settings", "assets", "portfolio")
@@ -281,7 +281,7 @@ def coingecko_id(value: Any) -> tuple[Any, str | None]:
 def every(value: Any) -> tuple[Any, str | None]:
     if not isinstance(value, str):
         return None, f"must be a schedule string such as \"week\" or \"3d\", got {show(value)}"
-    from dcactl.schedule import parse_every
+    from dcactl.schedule.periods import parse_every
 
     try:
         return (value, parse_every(value)), None
@@ -297,7 +297,7 @@ def check_document(
     """Validate and cross-check ``doc``; return (Settings kwargs, [AssetConfig kwargs with ``sizing``
     and rule-table kwargs dicts], Portfolio kwargs). Every problem goes into ``problems``; the result
     is only meaningful when none was recorded."""
-    from dcactl.configrules import check_portfolio
+    from dcactl.config.rules import check_portfolio
 
     _Table(doc, "", TOP_KEYS, problems)
     raw_settings = doc.get("settings", {})
@@ -381,7 +381,7 @@ def _check_asset(t: _Table, symbol: str, problems: Problems) -> dict[str, Any]:
         t.error("sizing", f"must be a table ([{t.keypath}.sizing])")
     else:
         a["sizing"] = _check_sizing(_Table(raw_sizing, f"{t.keypath}.sizing", SIZING_KEYS, problems))
-    from dcactl.configrules import check_rule_tables  # here: configrules imports this module
+    from dcactl.config.rules import check_rule_tables  # here: configrules imports this module
 
     a.update(check_rule_tables(t, problems))
     return a

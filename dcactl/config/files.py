@@ -6,7 +6,7 @@ Every path has an environment override, so tests (and users) never depend on ``~
 - ledger: ``--db`` → ``$DCACTL_DB`` → ``settings.database`` → user data dir, one file per network;
 - ``$DCACTL_HOME`` replaces both user dirs (``$DCACTL_HOME/config`` and ``$DCACTL_HOME/data``).
 
-Imported by :mod:`dcactl.config`, which re-exports the public names; import them from there.
+Imported by :mod:`dcactl.config.schema`, which re-exports the public names; import them from there.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from dcactl.errors import UsageError
 
 if TYPE_CHECKING:
-    from dcactl.config import Config
+    from dcactl.config.schema import Config
 
 APP_NAME = "dcactl"
 CONFIG_FILENAME = "portfolio.toml"

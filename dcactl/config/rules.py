@@ -1,10 +1,10 @@
 """The smart-DCA tables of portfolio.toml: validation of ``[assets.X.rsi]``, ``[assets.X.ma_dips]``,
 ``[assets.X.dynamic_frequency]``, ``[assets.X.banking]`` and ``[portfolio]``.
 
-Split from :mod:`dcactl.configcheck` along the seam "core keys" / "rule tables"; it uses the same
-:class:`~dcactl.configcheck.Problems` and value checks, and the same conventions: every problem is one
+Split from :mod:`dcactl.config.check` along the seam "core keys" / "rule tables"; it uses the same
+:class:`~dcactl.config.check.Problems` and value checks, and the same conventions: every problem is one
 line naming the key path, unknown keys get a "did you mean", nothing raises. Each checker returns
-the keyword arguments of its dataclass in :mod:`dcactl.config` (``None`` when the table is absent:
+the keyword arguments of its dataclass in :mod:`dcactl.config.schema` (``None`` when the table is absent:
 the rule is off). Defaults and meanings are documented in ``docs/smart-dca.md``.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from dcactl.configcheck import (
+from dcactl.config.check import (
     MAX_AMOUNT,
     Problems,
     _number,

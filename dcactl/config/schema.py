@@ -12,8 +12,8 @@ Each problem is one line ``<file>: <key path>: <what is wrong>``; they are raise
 secret-like value is never echoed. Money is :class:`~decimal.Decimal` parsed from the TOML text
 exactly (``0.1`` is ``Decimal("0.1")``), in USDC.
 
-Paths (config, data dir, ledger) and the starter file live in :mod:`dcactl.configfiles`; they are
-re-exported here so callers only import ``dcactl.config``.
+Paths (config, data dir, ledger) and the starter file live in :mod:`dcactl.config.files`; they are
+re-exported here so callers only import ``dcactl.config.schema``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from dcactl.configcheck import Problems, check_document
-from dcactl.configfiles import (
+from dcactl.config.check import Problems, check_document
+from dcactl.config.files import (
     dump_portfolio,
     find_config_path,
     resolve_db_path,
@@ -39,7 +39,7 @@ from dcactl.configfiles import (
 from dcactl.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
-    from dcactl.schedule import Schedule
+    from dcactl.schedule.periods import Schedule
 
 __all__ = [
     "DEVNET_API_URL",
@@ -144,14 +144,14 @@ class DynamicFrequencyRule:
     @property
     def low_schedule(self) -> Schedule:
         """The parsed ``low_every``."""
-        from dcactl.schedule import parse_every
+        from dcactl.schedule.periods import parse_every
 
         return parse_every(self.low_every)
 
     @property
     def high_schedule(self) -> Schedule:
         """The parsed ``high_every``."""
-        from dcactl.schedule import parse_every
+        from dcactl.schedule.periods import parse_every
 
         return parse_every(self.high_every)
 

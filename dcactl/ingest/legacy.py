@@ -26,7 +26,7 @@ from dcactl.errors import ConfigError, UsageError
 from dcactl.models import QUOTE, Fill
 
 if TYPE_CHECKING:
-    from dcactl.store import Ledger
+    from dcactl.ledger import Ledger
 
 FREQUENCIES = {"daily": "day", "weekly": "week", "monthly": "month"}
 """The bot's ``frequency`` → dcactl's ``every`` (the bot waited 1, 7 or 30 days since its last trade;

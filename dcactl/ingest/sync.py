@@ -19,8 +19,8 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from dcactl.errors import UsageError
+from dcactl.ledger import Ledger, codec
 from dcactl.models import Fill, from_ms, iso_utc
-from dcactl.store import Ledger, codec
 
 if TYPE_CHECKING:
     from dcactl.session import Session
@@ -238,9 +238,9 @@ async def sync_account(session: Session, *, since: datetime | None = None, full:
     Fills are named by the configured assets' pairs first, then by every USDC spot pair's ticker.
     Raises UsageError when no account is configured (paper mode without an address).
     """
-    from dcactl.marketdata import load_spot_meta
+    from dcactl.market.data import load_spot_meta
+    from dcactl.market.resolve import coin_to_symbol, resolve_markets
     from dcactl.models import Market, utcnow
-    from dcactl.resolve import coin_to_symbol, resolve_markets
 
     account = session.config.settings.account
     if not account:

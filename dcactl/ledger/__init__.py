@@ -11,7 +11,7 @@ Usage::
         rows = ledger.positions()
 """
 
-from dcactl.store.ledger import Ledger
-from dcactl.store.records import Candle, DuplicateIntent, LastBuyRecord, PositionRow
+from dcactl.ledger.ledger import Ledger
+from dcactl.ledger.records import Candle, DuplicateIntent, LastBuyRecord, PositionRow
 
 __all__ = ["Candle", "DuplicateIntent", "LastBuyRecord", "Ledger", "PositionRow"]

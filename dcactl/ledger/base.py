@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dcactl.errors import LedgerError, TemporaryError
-from dcactl.store import migrations
+from dcactl.ledger import migrations
 
 if TYPE_CHECKING:
     import sqlite_utils

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from dcactl.ledger import codec
+from dcactl.ledger.base import LedgerBase
+from dcactl.ledger.records import PositionRow
 from dcactl.models import QUOTE, Fill
-from dcactl.store import codec
-from dcactl.store.base import LedgerBase
-from dcactl.store.records import PositionRow
 
 _FILL_COLUMNS = (
     "time_us, asset, pair, side, size, price, fee, fee_token, tid, source, oid, cloid, hash, period, reason"
@@ -39,7 +39,7 @@ _POSITION_SQL = (
 
 
 def fill_row(book: int, f: Fill) -> tuple[Any, ...]:
-    """The INSERT parameters of one fill: exact text plus integer companions (see dcactl.store.codec)."""
+    """The INSERT parameters of one fill: exact text plus integer companions (see dcactl.ledger.codec)."""
     fee_base = f.fee_token.upper() != QUOTE
     usd = codec.mul(f.size, f.price)
     fee_usd = codec.mul(f.fee, f.price) if fee_base else f.fee
@@ -85,7 +85,7 @@ class _Acc:
 
 
 class FillStore(LedgerBase):
-    """The fill half of :class:`~dcactl.store.Ledger`."""
+    """The fill half of :class:`~dcactl.ledger.Ledger`."""
 
     def add_fills(self, fills: Iterable[Fill]) -> int:
         """Store fills, ignoring any whose ``tid`` this book already holds; one transaction.

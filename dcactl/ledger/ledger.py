@@ -17,10 +17,10 @@ from types import TracebackType
 from typing import Any, Self, get_args
 
 from dcactl.errors import LedgerError, UsageError
+from dcactl.ledger import codec
+from dcactl.ledger.fills import FILL_INSERT, FillStore, fill_row
+from dcactl.ledger.records import Candle, DuplicateIntent, LastBuyRecord
 from dcactl.models import FINISHED_INTENT_STATES, Fill, IntentStatus, OrderIntent, utcnow
-from dcactl.store import codec
-from dcactl.store.fills import FILL_INSERT, FillStore, fill_row
-from dcactl.store.records import Candle, DuplicateIntent, LastBuyRecord
 
 _INTENT_COLUMNS = (
     "cloid, asset, venue, period, attempt, usd_requested, size, limit_px, created_us, pair, asset_id,"
@@ -85,7 +85,7 @@ class Ledger(FillStore):
     """One dcactl ledger file, seen through one book: (``network``, ``account``).
 
     Every read and write is scoped to that book; one file may hold several. Decimals go in and out as
-    :class:`~decimal.Decimal` (stored exactly, see ``dcactl.store.codec``); times are UTC-aware
+    :class:`~decimal.Decimal` (stored exactly, see ``dcactl.ledger.codec``); times are UTC-aware
     datetimes. Methods raise ``sqlite3`` errors only for bugs; ``open`` raises LedgerError.
     """
 

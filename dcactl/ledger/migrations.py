@@ -7,7 +7,7 @@ a migration this version does not know was written by a newer dcactl and is refu
 
 Every ledger row belongs to one *book* — a (network, account) pair in the ``books`` table — through
 its ``book`` column (an integer, so a million-fill table does not repeat a 42-character address per
-row); every query filters on the book the :class:`~dcactl.store.Ledger` was opened with.
+row); every query filters on the book the :class:`~dcactl.ledger.Ledger` was opened with.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ _M0001_CORE = _sql(
         UNIQUE (book, asset, period, attempt))""",
     "CREATE INDEX intents_by_status ON intents (book, status)",
     "CREATE INDEX intents_by_oid ON intents (book, oid)",
-    # size/price/fee: exact text. *_hi/*_lo: integer companions (dcactl.store.codec) of
+    # size/price/fee: exact text. *_hi/*_lo: integer companions (dcactl.ledger.codec) of
     # units (signed change of units held: +size for buys, -size for sells, minus fees paid in the
     # base token), usd (size × price, USDC) and fee_usd (fee in USDC, or fee × price when paid in
     # the base token). approx = 1 when a companion is inexact (more than 18 decimals).

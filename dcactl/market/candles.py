@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from dcactl.ledger import Candle
 from dcactl.models import Market, to_ms
-from dcactl.store import Candle
 
 __all__ = [
     "INTERVAL_MS",

@@ -1,6 +1,6 @@
 """Market data for a run: spot metadata (cached in the ledger), books, CoinGecko quotes.
 
-Candles (daily and hourly closes for the strategy rules) are :mod:`dcactl.candles`.
+Candles (daily and hourly closes for the strategy rules) are :mod:`dcactl.market.candles`.
 
 Every read here is concurrent across assets: a run pays one round trip for all books and quotes.
 Metadata is cached in the ledger (``META_TTL``) so a warm run skips it, and a metadata outage falls

@@ -12,7 +12,7 @@ Rules (fact sheet §1, §2):
 3. ``pair`` in the config overrides step 2 (validated against the universe). ``venue = "paper"``
    forces paper but keeps coin and decimals when listed (paper fills walk the real book);
    ``venue = "hyperliquid"`` on an unlisted symbol is an error; ``auto`` falls back to paper priced
-   from CoinGecko (``coingecko_id``, else :data:`~dcactl.coingecko.COINGECKO_IDS`, else an error).
+   from CoinGecko (``coingecko_id``, else :data:`~dcactl.market.coingecko.COINGECKO_IDS`, else an error).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def _pair_ok(pair: Any) -> bool:
 
 
 def _resolve_one(spec: AssetSpec, index: _Index) -> Market | ResolveError:
-    from dcactl.coingecko import COINGECKO_IDS
+    from dcactl.market.coingecko import COINGECKO_IDS
 
     symbol = spec.symbol.upper()
     venue = spec.venue or "auto"

@@ -3,7 +3,7 @@
 :func:`run_doctor` reads everything it needs in two concurrent rounds — (1) a probe of the API
 (latency, server clock), spot metadata, the account's spot and perp USDC, the signer's role and the
 account's agents; (2) every asset's book and one CoinGecko request for the paper assets — then
-hands the answers to the pure checks of :mod:`dcactl.doctorchecks`. A failed read never raises: it
+hands the answers to the pure checks of :mod:`dcactl.reports.doctorchecks`. A failed read never raises: it
 becomes a failing line. :func:`render_doctor` prints the table (or ``--json``:
 ``{"checks": [{"name", "status", "detail", "fix"}], "ok": bool}``); the exit code is 1 when any
 check failed (warnings and skips do not fail).
@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from dcactl.doctorchecks import (
+from dcactl.errors import DcactlError, ExitCode
+from dcactl.models import Market, utcnow
+from dcactl.reports.doctorchecks import (
     Check,
     agent_check,
     balance_check,
@@ -33,11 +35,9 @@ from dcactl.doctorchecks import (
     ledger_check,
     market_check,
 )
-from dcactl.errors import DcactlError, ExitCode
-from dcactl.models import Market, utcnow
 
 if TYPE_CHECKING:
-    from dcactl.keys import Signer
+    from dcactl.config.keys import Signer
     from dcactl.session import Session
     from dcactl.venues.base import ServerProbe
 
@@ -118,7 +118,7 @@ async def _quotes(
     so CoinGecko's connectivity is still checked. Returns symbol → Quote or error, and the CoinGecko
     latency (s), its error, or None when no paper asset needs it.
     """
-    from dcactl.marketdata import book_quote, quotes_from_prices
+    from dcactl.market.data import book_quote, quotes_from_prices
 
     listed = [m for m in markets if m.listed]
     unlisted = [m for m in markets if not m.listed and m.coingecko_id]
@@ -150,10 +150,10 @@ def _signer(session: Session) -> Signer:
 async def run_doctor(session: Session) -> DoctorReport:
     """Run every check against ``session``'s config, ledger and exchange; never raises for a failed
     read (it becomes a failing line). Assets are checked when enabled."""
-    from dcactl.marketdata import load_spot_meta
-    from dcactl.planner import PRICE_MARGIN
-    from dcactl.resolve import resolve_markets
-    from dcactl.store.migrations import MIGRATIONS
+    from dcactl.ledger.migrations import MIGRATIONS
+    from dcactl.market.data import load_spot_meta
+    from dcactl.market.resolve import resolve_markets
+    from dcactl.run.plan import PRICE_MARGIN
 
     config, settings = session.config, session.config.settings
     report = DoctorReport([config_check(config)])
@@ -238,7 +238,7 @@ def _is_paper(asset: Any, market: Market | DcactlError | None) -> bool:
 def _paper_ids(assets: list[Any]) -> list[str]:
     """CoinGecko ids of assets that may be paper when metadata could not be read (not forced to
     Hyperliquid, with an id from the config or dcactl's table)."""
-    from dcactl.coingecko import COINGECKO_IDS
+    from dcactl.market.coingecko import COINGECKO_IDS
 
     ids = (a.coingecko_id or COINGECKO_IDS.get(a.symbol) for a in assets if a.venue != "hyperliquid")
     return [i for i in ids if i]
@@ -258,7 +258,7 @@ def render_doctor(report: DoctorReport) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from dcactl import output
+    from dcactl.cli import output
 
     if output.OPTIONS.json:
         output.print_json(report.to_json())

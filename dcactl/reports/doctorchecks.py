@@ -1,6 +1,6 @@
 """The checks behind ``dcactl doctor``, as pure functions of what was read: each returns a :class:`Check`.
 
-Nothing here does I/O except :func:`key_check` (it loads the key through :mod:`dcactl.keys`) and
+Nothing here does I/O except :func:`key_check` (it loads the key through :mod:`dcactl.config.keys`) and
 :func:`keyring_problem` (it asks the keyring library for its backend). A read that failed arrives
 as the :class:`~dcactl.errors.DcactlError` it raised, and the check says it could not check.
 Thresholds are module constants so the README and the tests quote the same numbers.
@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_UP, Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
+from dcactl.cli.output import fmt_usd
 from dcactl.errors import DcactlError, ResolveError, SecretError
-from dcactl.output import fmt_usd
 
 if TYPE_CHECKING:
-    from dcactl.config import AssetConfig, Config
-    from dcactl.keys import Signer
-    from dcactl.marketdata import Quote
+    from dcactl.config.keys import Signer
+    from dcactl.config.schema import AssetConfig, Config
+    from dcactl.market.data import Quote
     from dcactl.models import Market
     from dcactl.venues.base import Agent, ServerProbe
 
@@ -271,7 +271,7 @@ def market_check(
     The minimum shown is at the limit price dcactl would send (the book's fill price plus ``margin``,
     capped at mid × (1 + bps)), so it is what ``run`` would face right now.
     """
-    from dcactl.sizing import round_order
+    from dcactl.run.sizing import round_order
 
     name = f"market {asset.symbol}"
     if isinstance(market, ResolveError):
@@ -308,9 +308,9 @@ def _limit_near_minimum(
 ) -> Decimal:
     """The limit price (USDC) dcactl would send for the configured order, or for the smallest probe
     budget that makes an order when the configured one does not (the limit depends on the size)."""
-    from dcactl.rounding import round_price
-    from dcactl.sizing import UNLISTED_PRICE_QUANTUM, round_order
+    from dcactl.run.sizing import UNLISTED_PRICE_QUANTUM, round_order
     from dcactl.venues.paper import quote_price
+    from dcactl.venues.rounding import round_price
 
     for attempt in (order, *(round_order(market, quote, usd, bps, margin) for usd in PROBE_AMOUNTS)):
         if isinstance(attempt, tuple):

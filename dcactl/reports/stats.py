@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 
 from dcactl.models import QUOTE, Fill, json_record, json_value
 
-if TYPE_CHECKING:  # importing dcactl.store at run time would pull in sqlite; stats stays pure
-    from dcactl.store.records import PositionRow
+if TYPE_CHECKING:  # importing dcactl.ledger at run time would pull in sqlite; stats stays pure
+    from dcactl.ledger.records import PositionRow
 
 REAL_SOURCES = ("dcactl", "external", "imported")
 """Sources of real fills; ``paper`` is always reported apart."""

@@ -12,14 +12,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from dcactl import output
+from dcactl.cli import output
 from dcactl.errors import DcactlError
-from dcactl.marketdata import load_spot_meta
+from dcactl.market.data import load_spot_meta
 from dcactl.models import Market, iso_utc, utcnow
 
 if TYPE_CHECKING:
+    from dcactl.reports.stats import StatusRow, Totals
     from dcactl.session import Session
-    from dcactl.stats import StatusRow, Totals
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ async def resolved_markets(
     session: Session, symbols: list[str] | None = None
 ) -> dict[str, Market | DcactlError]:
     """Resolve the configured assets (or ``symbols``) against spot metadata (cached in the ledger)."""
-    from dcactl.resolve import resolve_markets
+    from dcactl.market.resolve import resolve_markets
 
     assets = [a for a in session.config.assets if symbols is None or a.symbol in symbols]
     meta, warning = await load_spot_meta(session.hl, session.ledger, utcnow())
@@ -165,8 +165,8 @@ class StatusReport:
 
 def schedule_state(session: Session, now: datetime) -> dict[str, tuple[datetime | None, int]]:
     """For each enabled configured asset: when it is next due and how many periods were missed."""
-    from dcactl.planner import last_buy_of
-    from dcactl.schedule import is_due, missed_periods
+    from dcactl.run.plan import last_buy_of
+    from dcactl.schedule.periods import is_due, missed_periods
 
     tz = session.config.settings.timezone
     out: dict[str, tuple[datetime | None, int]] = {}
@@ -183,8 +183,8 @@ def schedule_state(session: Session, now: datetime) -> dict[str, tuple[datetime 
 
 async def status_report(session: Session) -> StatusReport:
     """Positions from the ledger, valued at current mids (one request per price source)."""
-    from dcactl.resolve import resolve_markets
-    from dcactl.stats import status_rows, totals
+    from dcactl.market.resolve import resolve_markets
+    from dcactl.reports.stats import status_rows, totals
 
     now = utcnow()
     positions = session.ledger.positions()
@@ -211,7 +211,7 @@ async def status_report(session: Session) -> StatusReport:
 
 
 def _empty_row(asset: str, source: str, mid: Decimal | None) -> StatusRow:
-    from dcactl.stats import StatusRow
+    from dcactl.reports.stats import StatusRow
 
     zero = Decimal(0)
     return StatusRow(

@@ -1,6 +1,6 @@
 """How much each due asset buys: the strategy's decision, banking, and buy-only rebalancing.
 
-Called by :mod:`dcactl.planner` once the run's quotes are in: each candidate gets its
+Called by :mod:`dcactl.run.plan` once the run's quotes are in: each candidate gets its
 :class:`~dcactl.strategy.Decision` (whose summary becomes the order's reason), a forced buy's rule skip
 banks nothing, and ``[portfolio] budget_per_run`` is spread toward ``targets`` over the due assets,
 most underweight first, valuing every target holding (due or not).
@@ -14,11 +14,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from dcactl.marketdata import Quote
+from dcactl.market.data import Quote
 from dcactl.models import Market
 
 if TYPE_CHECKING:
-    from dcactl.planner import Candidate, RunRequest
+    from dcactl.run.plan import Candidate, RunRequest
     from dcactl.session import Session
     from dcactl.strategy import Decision
 
@@ -27,7 +27,7 @@ def decide_amounts(
     session: Session, active: list[Candidate], quotes: dict[str, Any], request: RunRequest, now: datetime
 ) -> None:
     """The strategy's decision per asset (its reasons become the order's reason), then rebalancing."""
-    from dcactl.planner import failure_reason
+    from dcactl.run.plan import failure_reason
     from dcactl.strategy import AssetState, PriceHistory, decide
 
     for c in active:

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from dcactl import output
+from dcactl.cli import output
 from dcactl.errors import DcactlError, ExitCode
 from dcactl.models import (
     Fill,
@@ -38,8 +38,8 @@ from dcactl.models import (
     to_ms,
     utcnow,
 )
-from dcactl.planner import Candidate, RunRequest, failure_reason, prepare, select_assets
-from dcactl.reconcile import fills_by_oid, order_expiry, reconcile_intents, settle_intent, signing_expiry
+from dcactl.run.plan import Candidate, RunRequest, failure_reason, prepare, select_assets
+from dcactl.run.reconcile import fills_by_oid, order_expiry, reconcile_intents, settle_intent, signing_expiry
 from dcactl.venues import paper
 
 if TYPE_CHECKING:

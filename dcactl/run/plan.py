@@ -4,7 +4,7 @@ Stages (each concurrent across assets, each one round trip at most):
 
 1. **resolve**: spot metadata (ledger cache, 1 h) → a Market per asset;
 2. **history** of the assets with dynamic frequency (their schedule, hence the due check, depends
-   on it): daily closes from the ledger's candle cache (:mod:`dcactl.candles`), refreshed only when
+   on it): daily closes from the ledger's candle cache (:mod:`dcactl.market.candles`), refreshed only when
    a completed candle is missing, within a share of the request budgets (the rest of a cold warm-up
    waits for the next run) — a round only when such an asset's cache is behind;
 3. **due**: the effective schedule (dynamic frequency may change it) → period, due check, attempt
@@ -16,7 +16,7 @@ Stages (each concurrent across assets, each one round trip at most):
    by ``run`` (``plan`` decides every asset, so it refreshes them all).
 
 Every candidate ends with either a result (``not_due``, ``skipped``, ``failed``, ``pending``, or
-``planned`` in a dry run) or a sized order ready for :mod:`dcactl.executor` to place.
+``planned`` in a dry run) or a sized order ready for :mod:`dcactl.run.execute` to place.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from dcactl import output
-from dcactl.amounts import decide_amounts, valuation_markets
+from dcactl.cli import output
 from dcactl.errors import DcactlError, TemporaryError, UsageError
-from dcactl.marketdata import Quote, load_spot_meta, quotes_for
+from dcactl.market.data import Quote, load_spot_meta, quotes_for
 from dcactl.models import AssetResult, Market, ResultStatus, Venue, make_cloid
+from dcactl.run.amounts import decide_amounts, valuation_markets
 
 if TYPE_CHECKING:
-    from dcactl.config import AssetConfig
+    from dcactl.config.schema import AssetConfig
     from dcactl.session import Session
     from dcactl.strategy import Decision
 
@@ -150,7 +150,7 @@ async def _guarded(coro: Any) -> Any:
 
 async def resolve(session: Session, candidates: list[Candidate], now: datetime) -> None:
     """Attach a Market to each candidate (spot metadata from the ledger cache or the exchange)."""
-    from dcactl.resolve import resolve_markets
+    from dcactl.market.resolve import resolve_markets
 
     try:
         meta, warning = await load_spot_meta(session.hl, session.ledger, now, background=session.background)
@@ -182,7 +182,7 @@ async def load_histories(
 
     The cache is refreshed in one concurrent round, at most one request per series and only when a
     completed candle is missing; what does not fit this run's share of the request budgets is
-    deferred to the next run (:func:`dcactl.candles.admit`) with a warning, and those assets decide on
+    deferred to the next run (:func:`dcactl.market.candles.admit`) with a warning, and those assets decide on
     what is cached. The strategy package (and numpy with it) is imported only when some asset needs
     history, so the common cron run of a fixed-amount portfolio with nothing due stays light.
     """
@@ -193,7 +193,7 @@ async def load_histories(
     ]
     if not wanted:
         return
-    from dcactl import candles
+    from dcactl.market import candles
     from dcactl.strategy import history_days, history_hours
 
     series: list[tuple[Candidate, candles.Refresh]] = []
@@ -253,7 +253,7 @@ def needs_history(asset: AssetConfig) -> bool:
 
 def last_buy_of(ledger: Any, asset: AssetConfig) -> Any:
     """The ledger's last scheduled buy of ``asset`` as ``schedule.is_due`` wants it (bounds known)."""
-    from dcactl.schedule import LastBuy, period_of
+    from dcactl.schedule.periods import LastBuy, period_of
 
     record = ledger.last_buy(asset.symbol)
     if record is None:
@@ -267,7 +267,7 @@ def last_buy_of(ledger: Any, asset: AssetConfig) -> Any:
 
 def decide_due(session: Session, candidates: list[Candidate], request: RunRequest, now: datetime) -> None:
     """Period (under the effective schedule), due check, pending intents, attempt number and cloid."""
-    from dcactl.schedule import forced_period_id, is_due
+    from dcactl.schedule.periods import forced_period_id, is_due
 
     ledger = session.ledger
     tz = session.config.settings.timezone
@@ -360,7 +360,7 @@ def day_bounds(now: datetime, tz: str) -> tuple[datetime, datetime]:
 
 def _size_orders(session: Session, active: Sequence[Candidate], now: datetime) -> None:
     """Caps in config order, then each order priced from its book and rounded to the exchange's rules."""
-    from dcactl.sizing import apply_caps, round_order
+    from dcactl.run.sizing import apply_caps, round_order
 
     settings = session.config.settings
     committed = session.ledger.usd_committed(*day_bounds(now, settings.timezone), real_only=session.live)

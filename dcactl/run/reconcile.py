@@ -24,8 +24,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dcactl.errors import DcactlError
+from dcactl.ingest.sync import to_fill
 from dcactl.models import IntentStatus, OrderIntent, iso_utc, to_ms, utcnow
-from dcactl.sync import to_fill
 
 if TYPE_CHECKING:
     from dcactl.session import Session

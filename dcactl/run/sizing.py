@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
-from dcactl.rounding import MIN_NOTIONAL_USDC, SkippedBuy, plan_buy, round_price
 from dcactl.venues.paper import price_to_fill, quote_price
+from dcactl.venues.rounding import MIN_NOTIONAL_USDC, SkippedBuy, plan_buy, round_price
 
 if TYPE_CHECKING:
-    from dcactl.marketdata import Quote
+    from dcactl.market.data import Quote
     from dcactl.models import Market
 
 UNLISTED_PRICE_QUANTUM = Decimal("1e-8")

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from dcactl.indicators import annualised_volatility
+from dcactl.strategy.indicators import annualised_volatility
 
 if TYPE_CHECKING:
-    from dcactl.config import AssetConfig
+    from dcactl.config.schema import AssetConfig
 
 __all__ = ["CENT", "SizedAmount", "base_amount", "cents", "exact", "volatility_amount"]
 
@@ -60,7 +60,8 @@ def volatility_amount(
 ) -> SizedAmount:
     """The USDC amount of one buy under volatility sizing.
 
-    ``vol_pct`` is annualised volatility in percent (:func:`dcactl.indicators.annualised_volatility`);
+    ``vol_pct`` is annualised volatility in percent
+    (:func:`dcactl.strategy.indicators.annualised_volatility`);
     ``min_usd``/``max_usd`` in USDC; ``low_vol``/``high_vol`` in percent. The amount is ``max_usd``
     when vol ≤ low, ``min_usd`` when vol ≥ high, and linear between::
 

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from dcactl.indicators import annualised_volatility
 from dcactl.strategy.base import base_amount, cents
+from dcactl.strategy.indicators import annualised_volatility
 from dcactl.strategy.rules import (
     EMA_LOOKBACK,
     RSI_LOOKBACK,
@@ -42,8 +42,8 @@ from dcactl.strategy.rules import (
 )
 
 if TYPE_CHECKING:
-    from dcactl.config import AssetConfig
-    from dcactl.schedule import Schedule
+    from dcactl.config.schema import AssetConfig
+    from dcactl.schedule.periods import Schedule
 
 __all__ = [
     "AssetState",

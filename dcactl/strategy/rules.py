@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from dcactl.indicators import annualised_volatility, ema, last_rsi, pct_below
+from dcactl.strategy.indicators import annualised_volatility, ema, last_rsi, pct_below
 
 if TYPE_CHECKING:
-    from dcactl.config import AssetConfig, DynamicFrequencyRule, MaDipsRule, RsiRule
-    from dcactl.schedule import Schedule
+    from dcactl.config.schema import AssetConfig, DynamicFrequencyRule, MaDipsRule, RsiRule
+    from dcactl.schedule.periods import Schedule
 
 from dcactl.strategy.base import exact
 

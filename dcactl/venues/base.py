@@ -35,7 +35,7 @@ class OrderOutcomeUnknown(ExchangeUnavailable):
 @dataclass(frozen=True)
 class OrderRequest:
     """One limit order to place. ``price`` in USDC per unit and ``size`` in base units, both already
-    rounded to the market's rules (``dcactl.rounding``); ``asset_id`` is the order asset id (10000 +
+    rounded to the market's rules (``dcactl.venues.rounding``); ``asset_id`` is the order asset id (10000 +
     spot pair index). ``cloid`` is ``0x`` + 32 hex chars. ``label`` (e.g. ``"BTC"``) names the order
     in messages only.
     """

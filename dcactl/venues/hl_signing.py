@@ -1,6 +1,6 @@
 """Order wire and L1-action signing for Hyperliquid (fact sheet §3.2, §3.5, §3.6).
 
-dcactl builds the order wire from its own Decimals (``dcactl.rounding.to_wire``: no float ever touches
+dcactl builds the order wire from its own Decimals (``dcactl.venues.rounding.to_wire``: no float ever touches
 a price or size) in the exact key order the signature hashes, then signs with the SDK's
 ``sign_l1_action``. eth_account and the SDK are imported lazily, inside :func:`sign_action`, so that
 commands that never sign do not pay ~0.25 s for them.
@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dcactl.errors import UsageError
-from dcactl.rounding import to_wire
 from dcactl.venues.base import CLOID_RE, OrderRequest
 from dcactl.venues.hl_types import (
     CancelByCloidAction,
@@ -26,6 +25,7 @@ from dcactl.venues.hl_types import (
     OrderWire,
     Signature,
 )
+from dcactl.venues.rounding import to_wire
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount

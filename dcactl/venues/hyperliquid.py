@@ -159,7 +159,7 @@ class HyperliquidClient:
 
     async def spot_meta_and_ctxs(self) -> tuple[SpotMeta, list[SpotAssetCtx]]:
         """``spotMetaAndAssetCtxs``: metadata and contexts. The lists are NOT aligned: join on ``coin``
-        (``dcactl.resolve.ctx_by_coin``)."""
+        (``dcactl.market.resolve.ctx_by_coin``)."""
         data = await self.info({"type": "spotMetaAndAssetCtxs"})
         if not isinstance(data, list) or len(data) != 2 or not isinstance(data[0], dict):
             raise shape_error("/info spotMetaAndAssetCtxs", TypeError("not [meta, ctxs]"))

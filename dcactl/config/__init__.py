@@ -1,0 +1,1 @@
+"""portfolio.toml → frozen, validated dataclasses: parse (``files``), schema (``schema``), checks, keys."""

@@ -1,0 +1,1 @@
+"""Periods and the due rule, the run lock, and cron/systemd units."""
