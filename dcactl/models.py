@@ -237,3 +237,36 @@ class RunResult:
             "mode": self.mode,
             "results": [r.to_json() for r in self.results],
         }
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One daily mark of a backtest strategy: its value at the close and what it had invested (USDC)."""
+
+    time: datetime
+    value_usd: Decimal
+    invested_usd: Decimal
+
+
+@dataclass(frozen=True)
+class BacktestBuy:
+    """One simulated buy of a backtest: ``usd`` spent (size × fill price), ``size`` in base units."""
+
+    time: datetime
+    asset: str
+    usd: Decimal
+    size: Decimal
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class StrategyCurve:
+    """What ``backtest --html`` draws for one strategy: its daily marks and its buys.
+
+    Produced by the backtest, rendered by :func:`dcactl.reports.html.backtest_page` beside the
+    ``backtest --json`` document (PRODUCT.md "Backtest").
+    """
+
+    name: str
+    points: tuple[CurvePoint, ...]
+    buys: tuple[BacktestBuy, ...]
