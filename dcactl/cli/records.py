@@ -38,6 +38,26 @@ def status(ctx: typer.Context) -> None:
 
 
 @app.command()
+def runs(
+    ctx: typer.Context,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=100_000, help="At most N runs (the newest).")
+    ] = 20,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only runs that ended badly (exit code not 0, an asset failed).")
+    ] = False,
+) -> None:
+    """The run log: each run's start and end, command, mode, exit code, and per asset what happened."""
+    from dcactl.cli.render import render_runs
+    from dcactl.reports.runlog import run_log
+
+    async def work(session: Any) -> Any:
+        return run_log(session.ledger, limit, failed=failed)
+
+    render_runs(with_session(ctx, work), failed=failed)
+
+
+@app.command()
 def history(
     ctx: typer.Context,
     asset: Annotated[str | None, typer.Option("--asset", help="Only this asset.")] = None,

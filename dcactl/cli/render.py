@@ -16,6 +16,7 @@ from dcactl.errors import ExitCode
 
 if TYPE_CHECKING:
     from dcactl.models import Fill, RunResult
+    from dcactl.reports.runlog import RunEntry
     from dcactl.reports.stats import Lot
     from dcactl.reports.views import MarketRow, StatusReport
     from dcactl.run.execute import PlanReport
@@ -149,6 +150,25 @@ def render_status(report: StatusReport) -> None:
         right=("invested", "fees", "value", "PnL", "PnL %", "buys"),
         caption="real = dcactl + external + imported; paper is never mixed in",
     )
+    _render_last_run(report.last_run)
+
+
+def _render_last_run(entry: RunEntry | None) -> None:
+    """The line under ``status`` that says whether cron is doing its job."""
+    if output.OPTIONS.quiet:
+        return
+    if entry is None:
+        output.out().print("Last run: none recorded yet (dcactl run, or a timer from dcactl schedule).",
+                           markup=False)
+        return
+    if entry.ended_at is None:
+        how, style = "never ended (killed or crashed?)", "red"
+    elif entry.failed:
+        how, style = f"exit {entry.exit_code}, something failed — see dcactl runs --failed", "red"
+    else:
+        how, style = f"exit {entry.exit_code}", "green"
+    output.out().print(f"Last run: {_when(entry.started_at)} ({entry.command}, {entry.mode}): {how}",
+                       markup=False, style=style)
 
 
 def _when(t: datetime | None) -> str | None:
@@ -281,3 +301,30 @@ def _indicator(v: float) -> str:
     """An indicator for ``plan``: six significant figures (``89500``, ``57.4458``, ``0.00123457``), no
     exponent for large values (``.4g`` printed a BTC price of 89500 as ``8.95e+04``)."""
     return f"{v:.6g}" if abs(v) < 1e6 else f"{v:.0f}"
+
+
+def render_runs(entries: list[RunEntry], *, failed: bool) -> None:
+    """``runs``: newest first, one row per run; assets that were not due are counted, not listed."""
+    from dcactl.reports.runlog import describe
+
+    if output.OPTIONS.json:
+        output.print_json({"runs": [e.to_json() for e in entries]})
+        return
+    if not entries:
+        output.out().print("No failed runs recorded." if failed else "No runs recorded yet.", markup=False)
+        return
+    rows = []
+    for e in entries:
+        shown = [describe(r) for r in e.results if r.get("status") != "not_due"]
+        idle = sum(1 for r in e.results if r.get("status") == "not_due")
+        if idle:
+            shown.append(f"{idle} not due")
+        if e.error:
+            shown.insert(0, f"stopped: {e.error}")
+        ended = "-" if e.ended_at is None else f"{(e.ended_at - e.started_at).total_seconds():.1f}s"
+        code = "never ended" if e.ended_at is None else ("-" if e.exit_code is None else str(e.exit_code))
+        rows.append([_when(e.started_at), e.command, e.mode, code, ended, "\n".join(shown) or "no assets"])
+    output.print_table(
+        "Runs (newest first)", ["started", "command", "mode", "exit", "took", "what happened"], rows,
+        right=("exit", "took"),
+    )

@@ -130,19 +130,38 @@ class Ledger(FillStore):
                 (run_id, self._book, codec.to_us(started_at), mode, command),
             )
 
-    def end_run(self, run_id: str, finished_at: datetime, summary: dict[str, Any]) -> None:
-        """Record the end of a run with its summary (``RunResult.to_json()``, stored as JSON text)."""
+    def end_run(
+        self, run_id: str, finished_at: datetime, summary: dict[str, Any], exit_code: int | None = None
+    ) -> None:
+        """Record the end of a run: its summary (``RunResult.to_json()``, stored as JSON text) and the
+        process exit code it ends with (``ExitCode``)."""
         with self._tx() as conn:
             conn.execute(
-                "UPDATE runs SET finished_us = ?, summary = ? WHERE run_id = ? AND book = ?",
-                (codec.to_us(finished_at), json.dumps(summary, default=str), run_id, self._book),
+                "UPDATE runs SET finished_us = ?, summary = ?, exit_code = ? WHERE run_id = ? AND book = ?",
+                (
+                    codec.to_us(finished_at),
+                    json.dumps(summary, default=str),
+                    exit_code,
+                    run_id,
+                    self._book,
+                ),
             )
 
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest runs: run_id, started_at, finished_at (None: never ended), mode, command, summary."""
+    def runs(self, limit: int = 20, *, failed: bool = False) -> list[dict[str, Any]]:
+        """The newest runs (newest first): run_id, started_at, finished_at (None: never ended), mode,
+        command, exit_code (None: never ended, or recorded before exit codes were), summary.
+
+        ``failed``: only runs that ended with a non-zero exit code, never ended, or had an asset fail.
+        """
+        where = "book = ?"
+        if failed:
+            where += (
+                " AND (exit_code IS NULL OR exit_code != 0 OR finished_us IS NULL"
+                " OR summary LIKE '%\"status\": \"failed\"%')"
+            )
         rows = self._conn.execute(
-            "SELECT run_id, started_us, finished_us, mode, command, summary FROM runs WHERE book = ?"
-            " ORDER BY started_us DESC LIMIT ?",
+            f"SELECT run_id, started_us, finished_us, mode, command, exit_code, summary FROM runs"
+            f" WHERE {where} ORDER BY started_us DESC, rowid DESC LIMIT ?",
             (self._book, limit),
         )
         return [
@@ -152,7 +171,8 @@ class Ledger(FillStore):
                 "finished_at": None if r[2] is None else codec.from_us(r[2]),
                 "mode": r[3],
                 "command": r[4],
-                "summary": None if r[5] is None else json.loads(r[5]),
+                "exit_code": r[5],
+                "summary": None if r[6] is None else json.loads(r[6]),
             }
             for r in rows
         ]

@@ -165,12 +165,19 @@ _M0005_INTENT_EXPIRY = _sql(
     "ALTER TABLE intents ADD COLUMN expires_us INTEGER",
 )
 
+_M0008_RUN_EXIT_CODE = _sql(
+    # The exit code a run ended with (ExitCode: 0 ok, 1 failed, 2 usage/config/key, 3 temporary);
+    # NULL for runs recorded before this migration and for runs that never ended (a crash).
+    "ALTER TABLE runs ADD COLUMN exit_code INTEGER",
+)
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_core", _M0001_CORE),
     ("0002_candles", _M0002_CANDLES),
     ("0003_import_matching", _M0003_IMPORT_MATCHING),
     ("0004_decisions", _M0004_DECISIONS),
     ("0005_intent_expiry", _M0005_INTENT_EXPIRY),
+    ("0008_run_exit_code", _M0008_RUN_EXIT_CODE),
 ]
 """Append-only. Never edit, reorder or remove an entry once released."""
 

@@ -18,6 +18,7 @@ from dcactl.market.data import load_spot_meta
 from dcactl.models import Market, iso_utc, utcnow
 
 if TYPE_CHECKING:
+    from dcactl.reports.runlog import RunEntry
     from dcactl.reports.stats import StatusRow, Totals
     from dcactl.session import Session
 
@@ -145,6 +146,8 @@ class StatusReport:
     totals: dict[str, Totals]
     schedule: dict[str, tuple[datetime | None, int]]
     """Configured asset → (next due instant, periods missed since its last scheduled buy)."""
+    last_run: RunEntry | None = None
+    """The newest recorded run (``runs``), None when nothing ran yet."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``status --json`` document of PRODUCT.md (plus ``missed_periods`` per asset row)."""
@@ -160,6 +163,13 @@ class StatusReport:
             "account": self.account,
             "assets": assets,
             "totals": {k: v.to_json() for k, v in self.totals.items()},
+            "last_run": None
+            if self.last_run is None
+            else {
+                "run_id": self.last_run.run_id,
+                "started_at": iso_utc(self.last_run.started_at),
+                "exit_code": self.last_run.exit_code,
+            },
         }
 
 
@@ -207,7 +217,11 @@ async def status_report(session: Session) -> StatusReport:
             rows.append(_empty_row(asset.symbol, source, prices.get(asset.symbol)))
     sched = schedule_state(session, now)
     rows = [replace(r, next_due=sched.get(r.asset, (None, 0))[0]) for r in rows]
-    return StatusReport(now, session.network, session.account, rows, totals(rows), sched)
+    from dcactl.reports.runlog import last_run
+
+    return StatusReport(
+        now, session.network, session.account, rows, totals(rows), sched, last_run(session.ledger)
+    )
 
 
 def _empty_row(asset: str, source: str, mid: Decimal | None) -> StatusRow:

@@ -61,8 +61,13 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
     candidates = [Candidate(asset=a) for a in select_assets(session, request)]
     if not request.dry_run:
         ledger.begin_run(run_id, started, session.config.settings.mode, request.command)
+    code: ExitCode | None = None
+    error: str | None = None
     try:
         if session.live and not request.dry_run:
+            # The key first, due or not: a key that cron cannot read fails the first run after it
+            # broke (exit 2, in the run log), not the first run that has something to buy days later.
+            _ = session.signer
             for note in await reconcile_intents(session):
                 output.info(note)
         await prepare(session, candidates, request, started)
@@ -73,11 +78,19 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
         for c in candidates:
             if c.result is None:  # every path sets a result; this guards against a silent miss
                 c.finish("failed", "internal: no outcome recorded")
+    except DcactlError as exc:  # stops every asset (a key, the ledger): the run log keeps its code
+        code, error = exc.exit_code, str(exc)
+        raise
+    except BaseException as exc:
+        code, error = ExitCode.FAILED, f"internal error: {type(exc).__name__}"
+        raise
     finally:
         result.results.extend(c.result for c in candidates if c.result is not None)
         if not request.dry_run:
             _record_decisions(session, run_id, candidates)
-            ledger.end_run(run_id, utcnow(), result.to_json())
+            summary = result.to_json() | ({"error": error} if error else {})
+            final = code if code is not None else exit_code_for(result)
+            ledger.end_run(run_id, utcnow(), summary, int(final))
     return result
 
 
