@@ -88,7 +88,8 @@ def test_all_ok_with_master_key(tmp_path: Path, dn: DevnetThread, funded: LocalA
     code, checks = doctor(_live(tmp_path, dn.url, funded, funded.address, f"file:{key}"))
     assert code == 0, checks
     assert list(checks) == ["config", "key", "account", "balance", "market BTC", "market ETH", "market AVAX",
-                            "clock", "connectivity hyperliquid", "connectivity coingecko", "ledger"]
+                            "clock", "connectivity hyperliquid", "connectivity coingecko", "ledger", "notify"]
+    assert checks.pop("notify")["status"] == "skip", "no [notify]: nothing to check"
     assert {c["status"] for c in checks.values()} == {"ok"}
     assert "3 assets (3 enabled)" in checks["config"]["detail"]
     assert f"signer {funded.address.lower()}" in checks["key"]["detail"]

@@ -205,7 +205,8 @@ def test_convert_single_asset_config_and_render_toml(tmp_path: Path) -> None:
     }
     text = conversion_toml(convert_config(FIXTURES / "multi_asset_config.json"), FIXTURES / "x.json")
     assert tomllib.loads(text)["assets"]["ETH"]["sizing"]["high_vol"] == 100
-    assert "#   notification_enabled=true (notifications are not part of dcactl; not converted)" in text
+    assert ("#   notification_enabled=true (use [notify] instead: README, Knowing it works; "
+            "not converted)") in text
     converted = tomllib.loads(text)["assets"]["BTC"]
     assert converted["rsi"]["period"] == 14 and converted["ma_dips"]["periods"] == [20, 50, 200]
     validate_document(tomllib.loads(text, parse_float=Decimal), tmp_path / "converted.toml")  # it loads

@@ -16,6 +16,7 @@ import typer
 
 from dcactl import __version__
 from dcactl.cli import output
+from dcactl.cli.context import AppState, finish, state_of, with_session
 from dcactl.errors import DcactlError, ExitCode, UsageError
 
 app = typer.Typer(
@@ -37,14 +38,6 @@ schedule_app = typer.Typer(
     help="Run dcactl on a timer: a crontab line or systemd units.", no_args_is_help=True
 )
 app.add_typer(schedule_app, name="schedule")
-
-
-class AppState:
-    """Global options, available to every command as ``ctx.obj``."""
-
-    def __init__(self, config: Path | None, db: Path | None) -> None:
-        self.config = config
-        self.db = db
 
 
 def _version(value: bool) -> None:
@@ -118,26 +111,72 @@ def devnet_serve(
     serve(host=host, port=port, seed=seed, fund=funds, state=state, universe=universe, rate_limit=rate_limit)
 
 
-def state_of(ctx: typer.Context) -> AppState:
-    state = ctx.obj
-    assert isinstance(state, AppState)
-    return state
-
-
-def finish(code: ExitCode) -> None:
-    if code != ExitCode.OK:
-        raise typer.Exit(int(code))
-
-
 def _run_command(ctx: typer.Context, request: Any) -> None:
+    """run/buy: the heartbeat and notifications ([notify]) around the run; a dry run sends nothing."""
     from dcactl.cli.render import render_run
     from dcactl.run.execute import execute, exit_code_for
 
-    with output.progress(f"dcactl {request.command}: reading markets and placing orders..."):
-        result = with_session(ctx, lambda s: execute(s, request), lock=not request.dry_run)
+    hooks = None if request.dry_run else _notifier(state_of(ctx).config, request.command)
+    if hooks is not None:
+        _warn_undelivered(hooks.started())
+    messages: list[Any] = []
+
+    async def work(session: Any) -> Any:
+        result = await execute(session, request)
+        if hooks is not None:  # the results are committed: build the messages (missed: claimed once)
+            messages.extend(await _messages(session, result))
+        return result
+
+    try:
+        with output.progress(f"dcactl {request.command}: reading markets and placing orders..."):
+            result = with_session(ctx, work, lock=not request.dry_run)
+    except DcactlError as exc:
+        if hooks is not None:
+            _warn_undelivered(hooks.stopped(str(exc), int(exc.exit_code)))
+        raise
     code = exit_code_for(result)
     render_run(result, code)
+    if hooks is not None:
+        _warn_undelivered(hooks.finished(result.to_json(), int(code), messages))
     finish(code)
+
+
+def _notifier(config_path: Path | None, command: str) -> Any:
+    """The run's notifier, or None without [notify]. A portfolio that does not load still gets its
+    heartbeat pinged when that one value can be read (the load error itself is raised by the run)."""
+    from dcactl.errors import ConfigError
+    from dcactl.notify.hooks import RunNotifier, heartbeat_of_broken_config
+    from dcactl.session import load
+
+    try:
+        return RunNotifier.for_config(load(config_path), command)
+    except ConfigError:
+        from dcactl.config.schema import find_config_path
+
+        try:
+            return heartbeat_of_broken_config(find_config_path(config_path))
+        except DcactlError:
+            return None
+
+
+async def _messages(session: Any, result: Any) -> list[Any]:
+    from dcactl.models import utcnow
+    from dcactl.notify.hooks import collect, digest
+
+    try:
+        now = utcnow()
+        messages = collect(session, result.to_json(), now)
+        summary = await digest(session, now)
+        return messages + ([summary] if summary is not None else [])
+    except Exception as exc:  # a notification never changes a run's outcome
+        output.warn(f"notifications: could not prepare the messages ({type(exc).__name__}: {exc})")
+        return []
+
+
+def _warn_undelivered(deliveries: list[Any]) -> None:
+    for d in deliveries:
+        if not d.ok:
+            output.warn(f"notification to {d.target} failed: {d.detail}")
 
 
 @app.command()
@@ -157,9 +196,13 @@ def run(
 
     par = parallel
     if par is None:
+        from dcactl.errors import ConfigError
         from dcactl.session import load
 
-        par = load(state_of(ctx).config).settings.parallel
+        try:
+            par = load(state_of(ctx).config).settings.parallel
+        except ConfigError:  # the run reports it (and pings the heartbeat when it can be read)
+            par = True
     _run_command(ctx, RunRequest(command="run", parallel=par, dry_run=dry_run, only=tuple(only or ())))
 
 
@@ -209,21 +252,6 @@ def init(
         output.out().print(f"Wrote {path}. Next: dcactl markets, then dcactl run --dry-run", markup=False)
 
 
-def with_session(ctx: typer.Context, work: Any, *, lock: bool = False) -> Any:
-    """Open the session (config, ledger, clients), run ``work(session)`` in one event loop."""
-    import asyncio
-
-    from dcactl.session import open_session
-
-    state = state_of(ctx)
-
-    async def go() -> Any:
-        async with open_session(state.config, state.db, lock=lock) as session:
-            return await work(session)
-
-    return asyncio.run(go())
-
-
 @app.command()
 def markets(
     ctx: typer.Context,
@@ -260,6 +288,9 @@ def doctor(ctx: typer.Context) -> None:
 
 # the ledger, import and schedule commands live in cli_records; importing it registers them
 from dcactl.cli import records  # noqa: E402, F401
+from dcactl.cli.notify import notify_app  # noqa: E402
+
+app.add_typer(notify_app, name="notify")
 
 _MOVABLE = ("--json", "-q", "--quiet", "-v", "--verbose")
 

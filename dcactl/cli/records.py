@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from dcactl.cli import output
-from dcactl.cli.app import app, import_app, schedule_app, state_of, with_session
+from dcactl.cli.app import app, import_app, schedule_app
+from dcactl.cli.context import state_of, with_session
 from dcactl.errors import UsageError
 
 

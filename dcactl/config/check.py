@@ -31,7 +31,7 @@ ASSET_KEYS = (
     "rsi", "ma_dips", "dynamic_frequency", "banking",  # rule tables: dcactl.config.rules
 )
 SIZING_KEYS = ("kind", "min", "max", "window_days", "low_vol", "high_vol")
-TOP_KEYS = ("settings", "assets", "portfolio")
+TOP_KEYS = ("settings", "assets", "portfolio", "notify")  # [notify]: dcactl.config.notifycheck
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,12}$")
 _ACCOUNT = re.compile(r"^0x[0-9a-fA-F]{40}$")

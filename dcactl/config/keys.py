@@ -51,49 +51,51 @@ class Signer:
         raise TypeError("a Signer cannot be pickled")
 
 
-def _read_env(name: str, source: str) -> str:
+def _read_env(name: str, source: str, what: str) -> str:
     value = os.environ.get(name)
     if value is None or not value.strip():
-        raise SecretError(f"key {source}: the environment variable {name} is not set")
+        raise SecretError(f"{what} {source}: the environment variable {name} is not set")
     return value.strip()
 
 
-def _read_file(path_text: str, source: str) -> str:
+def _read_file(path_text: str, source: str, what: str) -> str:
     path = Path(path_text).expanduser()
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise SecretError(f"key {source}: no such file") from None
+        raise SecretError(f"{what} {source}: no such file") from None
     except OSError as exc:
-        raise SecretError(f"key {source}: cannot read ({exc.strerror})") from None
+        raise SecretError(f"{what} {source}: cannot read ({exc.strerror})") from None
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         mode = stat.S_IMODE(info.st_mode)
         raise SecretError(
-            f"key {source}: the file is readable by group or others (mode {mode:o}); run: chmod 600 {path}"
+            f"{what} {source}: the file is readable by group or others (mode {mode:o}); run: chmod 600 {path}"
         )
     try:
         return path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
-        raise SecretError(f"key {source}: cannot read the file") from None
+        raise SecretError(f"{what} {source}: cannot read the file") from None
 
 
-def _read_keyring(name: str, source: str) -> str:
+def _read_keyring(name: str, source: str, what: str) -> str:
     try:
         import keyring
         from keyring.errors import KeyringError
     except ImportError:
         raise SecretError(
-            f"key {source}: the keyring package is not installed (pip install 'dcactl[keyring]')"
+            f"{what} {source}: the keyring package is not installed (pip install 'dcactl[keyring]')"
         ) from None
     try:
         value = keyring.get_password(KEYRING_SERVICE, name)
     except KeyringError as exc:
         raise SecretError(
-            f"key {source}: the keyring is not reachable ({type(exc).__name__}); under cron there is "
+            f"{what} {source}: the keyring is not reachable ({type(exc).__name__}); under cron there is "
             "often no desktop session: use a file: key with mode 600 instead"
         ) from None
     if not value:
-        raise SecretError(f"key {source}: no entry '{name}' for service '{KEYRING_SERVICE}' in the keyring")
+        raise SecretError(
+            f"{what} {source}: no entry '{name}' for service '{KEYRING_SERVICE}' in the keyring"
+        )
     return value.strip()
 
 
@@ -102,16 +104,22 @@ def read_key_text(source: str) -> str:
 
     Raises SecretError naming the source (never the value) when it is missing or unsafe.
     """
+    return read_secret_text(source, "key")
+
+
+def read_secret_text(source: str, what: str) -> str:
+    """The secret text (a key, a notification URL) kept at ``source``; messages start with ``what``
+    (``key``, ``notify.urls[0]``) and name the source, never the value. Raises SecretError."""
     kind, sep, rest = source.partition(":")
     if not sep or not rest:
-        raise SecretError("key: expected env:VAR, file:PATH or keyring:NAME")
+        raise SecretError(f"{what}: expected env:VAR, file:PATH or keyring:NAME")
     if kind == "env":
-        return _read_env(rest, source)
+        return _read_env(rest, source, what)
     if kind == "file":
-        return _read_file(rest, source)
+        return _read_file(rest, source, what)
     if kind == "keyring":
-        return _read_keyring(rest, source)
-    raise SecretError(f"key: unknown source '{kind}:' (expected env:, file: or keyring:)")
+        return _read_keyring(rest, source, what)
+    raise SecretError(f"{what}: unknown source '{kind}:' (expected env:, file: or keyring:)")
 
 
 def load_signer(source: str) -> Signer:

@@ -36,6 +36,7 @@ from dcactl.config.files import (
     write_starter,
     write_text_atomic,
 )
+from dcactl.config.notifycheck import check_notify
 from dcactl.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ __all__ = [
     "Config",
     "DynamicFrequencyRule",
     "MaDipsRule",
+    "Notify",
     "Portfolio",
     "RsiRule",
     "Settings",
@@ -244,6 +246,26 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class Notify:
+    """``[notify]``: where dcactl reports what happened (apprise URLs, each inline or a key source
+    ``env:VAR``/``file:PATH``/``keyring:NAME``, since they carry tokens), which ``events`` it sends
+    (failed, missed, skipped, filled), a healthchecks-style ``heartbeat`` URL (or its source), an
+    optional ``summary`` digest (day/week/month) and the ``timeout`` in seconds of each delivery.
+    Empty ``urls`` and no ``heartbeat``: nothing is ever sent."""
+
+    urls: tuple[str, ...] = ()
+    events: tuple[str, ...] = ("failed", "missed")
+    heartbeat: str | None = None
+    summary: Literal["day", "week", "month"] | None = None
+    timeout: float = 5.0
+
+    @property
+    def enabled(self) -> bool:
+        """True when there is anywhere to send anything."""
+        return bool(self.urls) or self.heartbeat is not None
+
+
+@dataclass(frozen=True)
 class Config:
     """A loaded portfolio. ``assets`` keep the file's order (caps are cut in this order)."""
 
@@ -251,6 +273,7 @@ class Config:
     settings: Settings
     assets: tuple[AssetConfig, ...]
     portfolio: Portfolio = field(default_factory=Portfolio)
+    notify: Notify = field(default_factory=Notify)
 
     def asset(self, symbol: str) -> AssetConfig:
         """The asset named ``symbol`` (case-insensitive). Raises UsageError naming the known assets."""
@@ -309,6 +332,7 @@ def validate_document(doc: Mapping[str, Any], path: Path) -> Config:
     """
     problems = Problems(str(path))
     settings_kw, assets_kw, portfolio_kw = check_document(doc, problems)
+    notify_kw = check_notify(doc.get("notify"), problems)
     if problems:
         raise ConfigError(problems.lines)
     database = settings_kw.get("database")
@@ -316,7 +340,11 @@ def validate_document(doc: Mapping[str, Any], path: Path) -> Config:
         settings_kw["database"] = (path.parent / database).absolute()
     assets = tuple(_asset(a) for a in assets_kw)
     return Config(
-        path=path, settings=Settings(**settings_kw), assets=assets, portfolio=Portfolio(**portfolio_kw)
+        path=path,
+        settings=Settings(**settings_kw),
+        assets=assets,
+        portfolio=Portfolio(**portfolio_kw),
+        notify=Notify(**notify_kw),
     )
 
 

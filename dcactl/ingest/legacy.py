@@ -352,7 +352,7 @@ def convert_config(path: Path) -> LegacyConversion:
         del top["enabled"]
     for key, value in top.items():
         why = ("global switch; dcactl has per-asset `enabled` only" if key == "enabled"
-               else "notifications are not part of dcactl" if key.startswith("notification")
+               else "use [notify] instead: README, Knowing it works" if key.startswith("notification")
                else "unknown to dcactl")
         notes.append(f"{key}={_show(value)} ({why}; not converted)")
     return LegacyConversion(doc={"settings": settings, "assets": assets}, not_converted=notes)

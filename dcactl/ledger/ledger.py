@@ -177,6 +177,15 @@ class Ledger(FillStore):
             for r in rows
         ]
 
+    def claim_notice(self, key: str, at: datetime) -> bool:
+        """Claim the once-only notice ``key`` (e.g. a missed period): True the first time, then False."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO notices (book, key, sent_us) VALUES (?, ?, ?)",
+                (self._book, key, codec.to_us(at)),
+            )
+            return cur.rowcount == 1
+
     # -- order intents (write-ahead) -------------------------------------------------------------
 
     def record_intent(self, intent: OrderIntent, fills: Iterable[Fill] = ()) -> None:

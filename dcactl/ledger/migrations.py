@@ -171,6 +171,16 @@ _M0008_RUN_EXIT_CODE = _sql(
     "ALTER TABLE runs ADD COLUMN exit_code INTEGER",
 )
 
+_M0009_NOTICES = _sql(
+    # Notifications that must go out once (a missed period): claimed here before sending, so a
+    # failed or repeated delivery never becomes a second message for the same event.
+    """CREATE TABLE notices (
+        book INTEGER NOT NULL REFERENCES books(id),
+        key TEXT NOT NULL,
+        sent_us INTEGER NOT NULL,
+        PRIMARY KEY (book, key))""",
+)
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_core", _M0001_CORE),
     ("0002_candles", _M0002_CANDLES),
@@ -178,6 +188,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0004_decisions", _M0004_DECISIONS),
     ("0005_intent_expiry", _M0005_INTENT_EXPIRY),
     ("0008_run_exit_code", _M0008_RUN_EXIT_CODE),
+    ("0009_notices", _M0009_NOTICES),
 ]
 """Append-only. Never edit, reorder or remove an entry once released."""
 

@@ -9,7 +9,8 @@ becomes a failing line. :func:`render_doctor` prints the table (or ``--json``:
 check failed (warnings and skips do not fail).
 
 Checks: config, key, account, balance (and runway), one ``market <ASSET>`` line per enabled asset,
-clock, connectivity (Hyperliquid; CoinGecko only when a paper asset is priced there), ledger.
+clock, connectivity (Hyperliquid; CoinGecko only when a paper asset is priced there), ledger, notify
+(the [notify] URLs parse and their sources resolve; nothing is sent).
 """
 
 from __future__ import annotations
@@ -225,6 +226,9 @@ async def run_doctor(session: Session) -> DoctorReport:
             ledger.fill_count(),
         )
     )
+    from dcactl.notify.hooks import notify_check
+
+    report.checks.append(Check("notify", *notify_check(config.notify)))
     return report
 
 

@@ -1,0 +1,57 @@
+"""What every command module shares: the global options (``ctx.obj``), opening a session, exit codes.
+
+Kept apart from :mod:`dcactl.cli.app` so command modules can use it without importing the app
+(no import cycle): the app imports the command modules, never the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+from dcactl.errors import ExitCode
+
+if TYPE_CHECKING:
+    from dcactl.session import Session
+
+T = TypeVar("T")
+
+
+class AppState:
+    """Global options, available to every command as ``ctx.obj``."""
+
+    def __init__(self, config: Path | None, db: Path | None) -> None:
+        self.config = config
+        self.db = db
+
+
+def state_of(ctx: typer.Context) -> AppState:
+    """The global options of this invocation."""
+    state = ctx.find_root().obj if not isinstance(ctx.obj, AppState) else ctx.obj
+    assert isinstance(state, AppState)
+    return state
+
+
+def finish(code: ExitCode) -> None:
+    """End the command with ``code`` (nothing to do for OK)."""
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))
+
+
+def with_session(ctx: typer.Context, work: Callable[[Session], Awaitable[T]], *, lock: bool = False) -> T:
+    """Open the session (config, ledger, clients), run ``work(session)`` in one event loop."""
+    import asyncio
+
+    from dcactl.session import open_session
+
+    state = state_of(ctx)
+
+    async def go() -> Any:
+        async with open_session(state.config, state.db, lock=lock) as session:
+            return await work(session)
+
+    result: T = asyncio.run(go())
+    return result
