@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from dcactl.errors import ExitCode
+from dcactl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from dcactl.session import Session
@@ -55,3 +55,15 @@ def with_session(ctx: typer.Context, work: Callable[[Session], Awaitable[T]], *,
 
     result: T = asyncio.run(go())
     return result
+
+
+def parse_when(text: str, tz: str, what: str) -> Any:
+    """A date or ISO datetime from the command line; naive values are in the portfolio's timezone."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{what} {text!r}: expected a date (2026-01-31) or an ISO datetime") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(tz))

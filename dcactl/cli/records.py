@@ -13,20 +13,9 @@ import typer
 
 from dcactl.cli import output
 from dcactl.cli.app import app, import_app, schedule_app
+from dcactl.cli.context import parse_when as _parse_when
 from dcactl.cli.context import state_of, with_session
 from dcactl.errors import UsageError
-
-
-def _parse_when(text: str, tz: str, what: str) -> Any:
-    """A date or ISO datetime from the command line; naive values are in the portfolio's timezone."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{what} {text!r}: expected a date (2026-01-31) or an ISO datetime") from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(tz))
 
 
 @app.command()

@@ -235,3 +235,39 @@ def cg_candles(points: Sequence[Any], step: int) -> list[Candle]:
         Candle(open_ms=o, close_ms=o + step - 1, open=p, high=p, low=p, close=p, volume=Decimal(0))
         for o, p in sorted(by_open.items())
     ]
+
+
+HL_MAX_CANDLES = 5000
+"""candleSnapshot answers at most this many candles per request (and keeps only the latest 5000)."""
+
+
+async def history(
+    hl: Any, cg: Any, ledger: Any, markets: Sequence[Market], interval: str, since: datetime, now: datetime,
+    on_fetch: Any = None,
+) -> dict[str, list[Candle]]:
+    """Every completed ``interval`` candle of each market from ``since`` to ``now``, oldest first,
+    through the ledger's cache (the report's prices and the backtest's): what the cache lacks is
+    fetched, listed pairs in pages of at most :data:`HL_MAX_CANDLES` candles, CoinGecko series as far
+    back as it reaches. ``on_fetch(symbol)`` is called before a market's first request (progress).
+    Raises what the clients raise; what was stored before stays stored."""
+    step = INTERVAL_MS[interval]
+    since_ms = to_ms(since)
+    out: dict[str, list[Candle]] = {}
+    for market in markets:
+        count = max(1, (to_ms(now) - since_ms) // step + 1)
+        r = plan_refresh(ledger, market, interval, int(count), now)
+        if r.needed and r.start_ms is not None:
+            if on_fetch is not None:
+                on_fetch(market.symbol)
+            start, last = r.start_ms, r.last_ms
+            while market.listed and (r.current_ms - start) // step + 1 > HL_MAX_CANDLES:
+                end = start + HL_MAX_CANDLES * step
+                await fetch(hl, cg, ledger, Refresh(market, interval, r.count, r.want_from_ms, end, end,
+                                                    start, last))
+                start = last = end  # later pages extend the cache the first page started
+            await fetch(hl, cg, ledger, Refresh(market, interval, r.count, r.want_from_ms, r.current_ms,
+                                                r.now_ms, start, last))
+        current = r.current_ms
+        out[market.symbol] = [c for c in ledger.candles(r.source, interval, since_ms=since_ms)
+                              if c.open_ms < current]
+    return out
