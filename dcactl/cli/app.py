@@ -288,11 +288,13 @@ def doctor(ctx: typer.Context) -> None:
 
 # the ledger, import and schedule commands live in cli_records; importing it registers them
 from dcactl.cli import records  # noqa: E402, F401
+from dcactl.cli.backtest import backtest  # noqa: E402
 from dcactl.cli.notify import notify_app  # noqa: E402
 from dcactl.cli.report import report  # noqa: E402
 
 app.add_typer(notify_app, name="notify")
 app.command("report")(report)
+app.command("backtest")(backtest)
 
 _MOVABLE = ("--json", "-q", "--quiet", "-v", "--verbose")
 

@@ -118,15 +118,21 @@ def print_table(
     *,
     right: Iterable[str] = (),
     caption: str | None = None,
+    keep: Iterable[str] = (),
 ) -> None:
-    """A Rich table on stdout; every cell is plain text (no markup), ``None`` shows as ``-``."""
+    """A Rich table on stdout; every cell is plain text (no markup), ``None`` shows as ``-``.
+
+    Numbers (the ``right`` columns) and the ``keep`` columns never wrap mid-value; the other text
+    columns fold when the terminal is narrow."""
     from rich.table import Table
     from rich.text import Text
 
     right_set = set(right)
+    whole = right_set | set(keep)
     table = Table(title=title, caption=caption, title_justify="left")
     for column in columns:
-        table.add_column(column, justify="right" if column in right_set else "left", overflow="fold")
+        table.add_column(column, justify="right" if column in right_set else "left", overflow="fold",
+                         no_wrap=column in whole)
     for row in rows:
         table.add_row(*(Text("-" if cell is None else str(cell)) for cell in row))
     out().print(table)

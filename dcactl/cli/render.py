@@ -328,3 +328,54 @@ def render_runs(entries: list[RunEntry], *, failed: bool) -> None:
         "Runs (newest first)", ["started", "command", "mode", "exit", "took", "what happened"], rows,
         right=("exit", "took"),
     )
+
+
+def render_backtest(result: Any) -> None:
+    """``backtest``: strategies by PnL % (best first), then the portfolio's assets against the window's
+    average price; or the ``--json`` document."""
+    from dcactl.backtest.engine import document
+
+    req = result.request
+    if output.OPTIONS.json:
+        output.print_json(document(result.results, req.start, req.end, req.costs))
+        return
+    ranked = sorted(result.results, key=lambda r: r.pnl_pct if r.pnl_pct is not None else Decimal(-10**9),
+                    reverse=True)
+    columns = ["strategy", "invested", "value", "PnL", "PnL %", "XIRR %", "max DD %", "fees", "buys", "skips"]
+    rows = [
+        [r.name, fmt_usd(r.invested_usd), fmt_usd(r.value_usd), fmt_usd(r.pnl_usd),
+         None if r.pnl_pct is None else f"{r.pnl_pct:+.2f}",
+         None if r.xirr_pct is None else f"{r.xirr_pct:+.2f}",
+         f"{r.max_drawdown_pct:.2f}", fmt_usd(r.fees_usd), r.buys,
+         ", ".join(f"{n} {k}" for k, n in sorted(r.skips.items())) or "0"]
+        for r in ranked
+    ]
+    if output.out().width < 120:  # a narrow terminal: the columns that decide, whole
+        keep = [columns.index(c) for c in ("strategy", "invested", "value", "PnL %", "XIRR %", "max DD %")]
+        columns = [columns[i] for i in keep]
+        rows = [[row[i] for i in keep] for row in rows]
+    output.print_table(
+        f"Backtest {req.start:%Y-%m-%d} to {req.end:%Y-%m-%d} (fee {req.costs.fee_bps} bps, slippage "
+        f"{req.costs.slippage_bps} bps) — USDC",
+        columns,
+        rows,
+        right=("invested", "value", "PnL", "PnL %", "XIRR %", "max DD %", "fees", "buys"),
+        caption="XIRR: money-weighted annual return; max DD: lowest (value - invested) / invested",
+        keep=("strategy",),
+    )
+    portfolio = next((r for r in result.results if r.name == "portfolio"), None)
+    if portfolio is not None and not output.OPTIONS.quiet:
+        output.print_table(
+            "portfolio by asset: average cost against the window's average daily close",
+            ["asset", "buys", "invested", "units", "avg cost", "window avg", "better by"],
+            [
+                [a.asset, a.buys, fmt_usd(a.invested_usd), fmt_units(a.units), fmt_price(a.avg_cost),
+                 fmt_price(a.window_avg_price),
+                 None if a.avg_cost is None or not a.window_avg_price
+                 else f"{(1 - a.avg_cost / a.window_avg_price) * 100:+.2f}%"]
+                for a in portfolio.assets
+            ],
+            right=("buys", "invested", "units", "avg cost", "window avg", "better by"),
+        )
+    for note in result.notes:
+        output.info(note)

@@ -1,0 +1,179 @@
+"""Price series for the backtest: per asset, candles (open time, open, close) oldest first.
+
+From the ledger's candle cache (the exchange's daily/hourly candles; CoinGecko for paper assets) or
+from a ``--prices`` CSV with the columns ``time,asset,open,high,low,close`` (time in ISO-8601 UTC or
+Unix milliseconds). A CSV is validated like the config: every problem is one line naming the file,
+the row and the column, all reported at once, and nothing is run.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from dcactl.errors import ConfigError
+
+COLUMNS = ("time", "asset", "open", "high", "low", "close")
+MAX_PROBLEMS = 50
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One candle: ``at`` its open (UTC), ``open`` and ``close`` in USDC per unit."""
+
+    at: datetime
+    open: Decimal
+    close: Decimal
+
+
+@dataclass(frozen=True)
+class Series:
+    """One asset's candles of one ``interval`` (``1d`` or ``1h``), oldest first, no duplicates."""
+
+    asset: str
+    interval: str
+    bars: tuple[Bar, ...]
+
+    @property
+    def first(self) -> datetime | None:
+        """The first candle's open."""
+        return self.bars[0].at if self.bars else None
+
+    @property
+    def last(self) -> datetime | None:
+        """The last candle's open."""
+        return self.bars[-1].at if self.bars else None
+
+
+def _time(text: str) -> datetime:
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        ms = int(text)
+        if not 0 <= ms < 10**14:
+            raise ValueError("Unix milliseconds out of range")
+        return datetime.fromtimestamp(ms / 1000, UTC)
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _price(text: str) -> Decimal:
+    value = Decimal(text.strip())
+    if not value.is_finite() or value <= 0 or value > Decimal("1e12"):
+        raise InvalidOperation
+    return value
+
+
+def load_csv(path: Path) -> dict[str, Series]:
+    """``--prices`` CSV → one series per asset (upper-cased), interval inferred (1h or 1d) from the
+    smallest spacing of its candles. Raises ConfigError with one line per problem."""
+    problems: list[str] = []
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (--prices)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the prices file ({exc})") from None
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise ConfigError(
+            f"{path}: row 1: missing column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} (expected {','.join(COLUMNS)})"
+        )
+    rows: dict[str, dict[datetime, Bar]] = {}
+    for n, raw in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "") for k, v in raw.items()}
+        asset = row["asset"].strip().upper()
+        if not asset or not asset.isalnum() or len(asset) > 12:
+            problems.append(
+                f"{path}: row {n}, column asset: expected a symbol such as BTC, got {row['asset']!r}"
+            )
+            continue
+        try:
+            at = _time(row["time"])
+        except (ValueError, OverflowError, OSError):
+            problems.append(
+                f"{path}: row {n}, column time: expected ISO-8601 UTC or Unix ms, got {row['time'][:40]!r}"
+            )
+            continue
+        values: dict[str, Decimal] = {}
+        for column in ("open", "high", "low", "close"):
+            try:
+                values[column] = _price(row[column])
+            except (InvalidOperation, ValueError):
+                problems.append(
+                    f"{path}: row {n}, column {column}: expected a positive price, got {row[column][:40]!r}"
+                )
+        if len(values) < 4:
+            continue
+        if values["low"] > min(values["open"], values["close"]) or values["high"] < max(
+            values["open"], values["close"]
+        ):
+            problems.append(
+                f"{path}: row {n}, column low/high: low {values['low']} and high "
+                f"{values['high']} do not contain open and close"
+            )
+            continue
+        if at in rows.setdefault(asset, {}):
+            problems.append(f"{path}: row {n}, column time: a second candle for {asset} at {at.isoformat()}")
+            continue
+        rows[asset][at] = Bar(at, values["open"], values["close"])
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    if not rows and not problems:
+        problems.append(
+            f"{path}: no price rows (expected a header {','.join(COLUMNS)} and one row per candle)"
+        )
+    if problems:
+        raise ConfigError(problems[:MAX_PROBLEMS])
+    return {asset: _series(asset, bars) for asset, bars in rows.items()}
+
+
+def _series(asset: str, bars: Mapping[datetime, Bar]) -> Series:
+    ordered = tuple(bars[t] for t in sorted(bars))
+    gaps = [int((b.at - a.at).total_seconds() * 1000) for a, b in itertools.pairwise(ordered)]
+    interval = "1h" if gaps and min(gaps) <= HOUR_MS else "1d"
+    return Series(asset, interval, ordered)
+
+
+def from_candles(asset: str, interval: str, candles: Sequence[tuple[int, Decimal, Decimal]]) -> Series:
+    """From the ledger's cached candles: (open ms, open, close) oldest first."""
+    return Series(
+        asset, interval, tuple(Bar(datetime.fromtimestamp(ms / 1000, UTC), o, c) for ms, o, c in candles)
+    )
+
+
+def coverage_problem(
+    series: Mapping[str, Series], assets: Sequence[str], start: datetime, end: datetime
+) -> str | None:
+    """Why the data does not cover ``[start, end)`` for ``assets``, naming what is available; None
+    when every asset has candles from ``start`` (within a day) to the end."""
+    lines = []
+    for asset in assets:
+        s = series.get(asset)
+        if s is None or not s.bars:
+            lines.append(f"{asset}: no prices")
+            continue
+        assert s.first is not None and s.last is not None
+        step = DAY_MS if s.interval == "1d" else HOUR_MS
+        if (s.first - start).total_seconds() * 1000 > step or (
+            end - s.last
+        ).total_seconds() * 1000 > 2 * step:
+            lines.append(f"{asset}: {s.first:%Y-%m-%d} to {s.last:%Y-%m-%d}")
+    if not lines:
+        return None
+    return (
+        f"the prices do not cover {start:%Y-%m-%d} to {end:%Y-%m-%d}; available: "
+        + "; ".join(lines)
+        + " (choose --from/--to inside it)"
+    )

@@ -1,0 +1,160 @@
+"""The backtest's shell: gather the prices (candle cache or ``--prices`` CSV), build the strategies,
+replay each through :mod:`dcactl.backtest.engine`. The command in :mod:`dcactl.cli.backtest` renders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dcactl.backtest.engine import Costs, StrategyResult, replay
+from dcactl.backtest.prices import Bar, Series, coverage_problem, from_candles, load_csv
+from dcactl.backtest.variants import Strategy, only_assets, strategies
+from dcactl.errors import DcactlError, UsageError
+from dcactl.models import Market
+
+if TYPE_CHECKING:
+    from dcactl.config.schema import Config
+    from dcactl.session import Session
+
+BASELINES = ("plain", "lump-sum")
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    """What the user asked: the window (UTC), assets, baselines, ``--set`` options, costs, prices."""
+
+    start: datetime
+    end: datetime
+    only: tuple[str, ...] = ()
+    baselines: tuple[str, ...] = BASELINES
+    sets: tuple[str, ...] = ()
+    costs: Costs = field(default_factory=Costs)
+    prices: Path | None = None
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Every strategy's result, in the order asked (portfolio, variants, baselines)."""
+
+    request: BacktestRequest
+    results: list[StrategyResult]
+    notes: list[str]
+
+
+def warmup_days(configs: Sequence[Config]) -> int:
+    """Days of closes before the window the rules read at its first tick (the longest need)."""
+    from dcactl.strategy import history_days
+
+    return max((history_days(a) for c in configs for a in c.assets), default=1) + 2
+
+
+def daily_from_hourly(series: Series) -> Series:
+    """Daily candles (UTC days) from hourly ones: the day's first open, its last close."""
+    days: dict[datetime, list[Bar]] = {}
+    for b in series.bars:
+        days.setdefault(b.at.replace(hour=0, minute=0, second=0, microsecond=0), []).append(b)
+    return Series(
+        series.asset, "1d", tuple(Bar(d, bars[0].open, bars[-1].close) for d, bars in sorted(days.items()))
+    )
+
+
+def _hourly(config: Config) -> list[str]:
+    from dcactl.backtest.engine import _hourly_schedule
+
+    return [a.symbol for a in config.assets if _hourly_schedule(a)]
+
+
+async def gather_prices(
+    session: Session, config: Config, start: datetime, end: datetime, on_fetch: Callable[[str], None]
+) -> tuple[dict[str, Series], dict[str, Series], dict[str, int]]:
+    """Daily (and, for hourly schedules, hourly) series from the ledger's candle cache, fetched where
+    it lacks them; size decimals of the listed assets. Raises DcactlError when a series cannot be read."""
+    from dcactl.market.candles import history
+    from dcactl.reports.views import resolved_markets
+
+    resolved = await resolved_markets(session, [a.symbol for a in config.assets])
+    daily: dict[str, Series] = {}
+    hourly: dict[str, Series] = {}
+    sz: dict[str, int] = {}
+    now = min(end, datetime.now(tz=end.tzinfo))
+    hourly_assets = set(_hourly(config))
+    for symbol, market in resolved.items():
+        if not isinstance(market, Market):
+            raise market
+        if market.listed:
+            sz[symbol] = market.sz_decimals
+        candles = await history(session.hl, session.cg, session.ledger, [market], "1d", start, now, on_fetch)
+        daily[symbol] = from_candles(symbol, "1d", [(c.open_ms, c.open, c.close) for c in candles[symbol]])
+        if symbol in hourly_assets:
+            hours = await history(
+                session.hl,
+                session.cg,
+                session.ledger,
+                [market],
+                "1h",
+                max(start, now - timedelta(days=200)),
+                now,
+                on_fetch,
+            )
+            hourly[symbol] = from_candles(symbol, "1h", [(c.open_ms, c.open, c.close) for c in hours[symbol]])
+    return daily, hourly, sz
+
+
+def _only(strategy: Strategy, only: Sequence[str]) -> Strategy:
+    return replace(strategy, config=only_assets(strategy.config, only))
+
+
+async def run_backtest(
+    session: Session, request: BacktestRequest, on_fetch: Callable[[str], None]
+) -> BacktestResult:
+    """Build the strategies, gather the prices, check the window is covered, replay each."""
+    if request.start >= request.end:
+        raise UsageError(f"--from {request.start:%Y-%m-%d} must be before --to {request.end:%Y-%m-%d}")
+    base = only_assets(session.config, request.only)
+    wanted = list(dict.fromkeys(request.baselines))
+    runs = [_only(s, request.only) for s in strategies(session.config, request.sets, wanted)]
+    warm = request.start - timedelta(days=warmup_days([s.config for s in runs]))
+    notes: list[str] = []
+    if request.prices is not None:
+        series = load_csv(request.prices)
+        daily = {a: (s if s.interval == "1d" else daily_from_hourly(s)) for a, s in series.items()}
+        hourly = {a: s for a, s in series.items() if s.interval == "1h"}
+        sz: dict[str, int] = {}
+        notes.append(f"prices from {request.prices}; sizes rounded to 8 decimals")
+    else:
+        try:
+            daily, hourly, sz = await gather_prices(session, base, warm, request.end, on_fetch)
+        except DcactlError as exc:
+            raise UsageError(f"cannot read the price history: {exc}") from None
+    symbols = [a.symbol for a in base.assets]
+    problem = coverage_problem(
+        {s: daily[s] for s in symbols if s in daily}, symbols, request.start, request.end
+    )
+    if problem:
+        raise UsageError(problem)
+    plain_invested: Mapping[str, Decimal] | None = None
+    by_name: dict[str, StrategyResult] = {}
+    order = [s for s in runs if s.kind == "plain"] + [s for s in runs if s.kind != "plain"]
+    for strategy in order:
+        if strategy.kind == "lump-sum" and plain_invested is None:
+            plain = replay(
+                Strategy("plain", "plain", strategy.config),
+                daily,
+                hourly,
+                sz,
+                request.start,
+                request.end,
+                request.costs,
+            )
+            plain_invested = {a.asset: a.invested_usd for a in plain.assets}
+        result = replay(
+            strategy, daily, hourly, sz, request.start, request.end, request.costs, plain_invested
+        )
+        if strategy.kind == "plain":
+            plain_invested = {a.asset: a.invested_usd for a in result.assets}
+        by_name[strategy.name] = result
+    return BacktestResult(request, [by_name[s.name] for s in runs], notes)

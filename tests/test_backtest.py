@@ -1,0 +1,431 @@
+"""`dcactl backtest`: hand-computed fills and figures from a CSV, the baselines and `--set` variants,
+validation, no look-ahead (hypothesis), and parity with `plan` on the devnet."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import write_portfolio
+
+from dcactl.backtest.engine import Costs, Tick, replay
+from dcactl.backtest.prices import Bar, Series
+from dcactl.backtest.variants import Strategy
+from dcactl.config.schema import parse_config_text, validate_document
+
+T0 = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday
+OPENS = ["100", "80", "120", "90", "110"]
+CLOSES = ["80", "120", "90", "110", "100"]
+
+
+def _csv(path: Path, asset: str = "AAA", opens: list[str] = OPENS, closes: list[str] = CLOSES) -> Path:
+    rows = ["time,asset,open,high,low,close"]
+    for i, (o, c) in enumerate(zip(opens, closes, strict=True)):
+        t = T0 + timedelta(days=i)
+        hi, lo = max(D(o), D(c)), min(D(o), D(c))
+        rows.append(f"{t.isoformat().replace('+00:00', 'Z')},{asset},{o},{hi},{lo},{c}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _portfolio(tmp_path: Path, body: str = '[assets.AAA]\namount = 100\nevery = "day"\n') -> Path:
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(f'[settings]\nnetwork = "devnet"\ndatabase = "ledger.db"\n{body}')
+    return cfg
+
+
+def _expected(
+    amount: D, opens: list[str], closes: list[str], fee_bps: D = D(7), slip_bps: D = D(5)
+) -> dict[str, Any]:
+    """The contract's formula, by hand: a buy of ``amount`` at each day's open."""
+    units = invested = fees = D(0)
+    marks = []
+    flows = []
+    for i, (o, c) in enumerate(zip(opens, closes, strict=True)):
+        p = D(o) * (1 + slip_bps / 10000)
+        size = (amount / p).quantize(D("1e-8"), rounding=ROUND_DOWN)
+        cost = size * p
+        fee = size * fee_bps / 10000
+        units += size - fee
+        invested += cost
+        fees += fee * p
+        flows.append((T0 + timedelta(days=i), cost))
+        marks.append((units * D(c) - invested) / invested * 100)
+    value = units * D(closes[-1])
+    return {
+        "units": units,
+        "invested": invested,
+        "fees": fees,
+        "value": value,
+        "flows": flows,
+        "drawdown": min(D(0), min(marks)),
+        "end": T0 + timedelta(days=len(opens)),
+    }
+
+
+def _npv(rate_pct: float, flows: list[tuple[datetime, D]], value: D, end: datetime) -> float:
+    r = rate_pct / 100
+    return float(value) - sum(
+        float(c) * (1 + r) ** ((end - t).total_seconds() / (365 * 86400)) for t, c in flows
+    )
+
+
+def test_csv_backtest_by_hand(tmp_path: Path, cli: Any) -> None:
+    """Five daily candles, 100 USDC a day: units, invested, fees, value, drawdown exactly as the
+    contract's formula gives them by hand; the XIRR discounts the buys and the value to zero."""
+    cfg = _portfolio(tmp_path)
+    prices = _csv(tmp_path / "p.csv")
+    res = cli(
+        "--config",
+        str(cfg),
+        "--json",
+        "backtest",
+        "--from",
+        "2025-03-03",
+        "--to",
+        "2025-03-08",
+        "--prices",
+        str(prices),
+    )
+    assert res.code == 0, res.err
+    doc = res.json()
+    assert (doc["from"], doc["to"], doc["fee_bps"], doc["slippage_bps"]) == (
+        "2025-03-03T00:00:00Z",
+        "2025-03-08T00:00:00Z",
+        "7",
+        "5",
+    )
+    by = {s["name"]: s for s in doc["strategies"]}
+    assert list(by) == ["portfolio", "plain", "lump-sum"]
+    want = _expected(D(100), OPENS, CLOSES)
+    got = by["portfolio"]
+    assert D(got["invested_usd"]) == want["invested"].quantize(D("0.01"))
+    assert D(got["value_usd"]) == want["value"].quantize(D("0.01"))
+    assert D(got["fees_usd"]) == want["fees"].quantize(D("0.01"))
+    assert D(got["max_drawdown_pct"]) == want["drawdown"].quantize(D("0.01"))
+    (asset,) = got["assets"]
+    assert D(asset["units"]) == want["units"] and asset["buys"] == 5
+    assert D(asset["avg_cost"]) == (want["invested"] / want["units"]).quantize(D("1e-8"))
+    assert got["buys"] == 5 and got["skips"] == 0
+    xirr = float(got["xirr_pct"])
+    # the rate where the flows discount to zero lies within 0.01 % of the reported one
+    assert _npv(xirr - 0.01, want["flows"], want["value"], want["end"]) > 0
+    assert _npv(xirr + 0.01, want["flows"], want["value"], want["end"]) < 0
+    assert by["plain"]["invested_usd"] == got["invested_usd"], "no rules: the portfolio is plain"
+
+
+def test_lump_sum_buys_what_plain_invested_at_the_first_tick(tmp_path: Path, cli: Any) -> None:
+    """lump-sum: plain's invested, bought at the first open (size rounded down, fee in the base)."""
+    cfg = _portfolio(tmp_path)
+    res = cli(
+        "--config",
+        str(cfg),
+        "--json",
+        "backtest",
+        "--from",
+        "2025-03-03",
+        "--to",
+        "2025-03-08",
+        "--prices",
+        str(_csv(tmp_path / "p.csv")),
+        "--baseline",
+        "lump-sum",
+        "--fee-bps",
+        "10",
+        "--slippage-bps",
+        "0",
+    )
+    assert res.code == 0, res.err
+    by = {s["name"]: s for s in res.json()["strategies"]}
+    assert list(by) == ["portfolio", "lump-sum"]
+    plain = _expected(D(100), OPENS, CLOSES, D(10), D(0))["invested"]
+    size = (plain / D(100)).quantize(D("1e-8"), rounding=ROUND_DOWN)
+    lump = by["lump-sum"]
+    assert lump["buys"] == 1
+    assert D(lump["assets"][0]["units"]) == size - size * D(10) / 10000
+    assert D(lump["invested_usd"]) == (size * 100).quantize(D("0.01"))
+    assert D(lump["value_usd"]) == ((size - size * D("0.001")) * 100).quantize(D("0.01"))
+
+
+def test_set_variants_and_the_table(tmp_path: Path, cli: Any) -> None:
+    """--set amount=50,200: two variants named by their setting, each investing by its amount; the
+    table lists every strategy and the per-asset comparison."""
+    cfg = _portfolio(tmp_path)
+    prices = str(_csv(tmp_path / "p.csv"))
+    args = (
+        "--config",
+        str(cfg),
+        "backtest",
+        "--from",
+        "2025-03-03",
+        "--to",
+        "2025-03-08",
+        "--prices",
+        prices,
+        "--set",
+        "amount=50,200",
+    )
+    doc = cli(*args[:2], "--json", *args[2:]).json()
+    names = [s["name"] for s in doc["strategies"]]
+    assert names == ["portfolio", "amount=50", "amount=200", "plain", "lump-sum"]
+    by = {s["name"]: s for s in doc["strategies"]}
+    assert D(by["amount=50"]["invested_usd"]) == _expected(D(50), OPENS, CLOSES)["invested"].quantize(
+        D("0.01")
+    )
+    assert D(by["amount=200"]["invested_usd"]) == _expected(D(200), OPENS, CLOSES)["invested"].quantize(
+        D("0.01")
+    )
+    table = cli(*args)
+    assert table.code == 0, table.err
+    for name in names:
+        assert name in table.out
+    assert "window avg" in table.out
+
+
+def test_rules_skip_and_cap(tmp_path: Path, cli: Any) -> None:
+    """A 150 USDC run cap with two assets of 100 each: the first (config order) is bought every day,
+    the second skipped with "cap" every day."""
+    body = (
+        '[settings]\nnetwork = "devnet"\nmax_usd_per_run = 150\n[assets.AAA]\namount = 100\nevery = "day"\n'
+        '[assets.BBB]\namount = 100\nevery = "day"\n'
+    )
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(body)
+    prices = _csv(tmp_path / "a.csv")
+    b = _csv(tmp_path / "b.csv", "BBB")
+    prices.write_text(prices.read_text() + "".join(b.read_text().splitlines(keepends=True)[1:]))
+    doc = cli(
+        "--config",
+        str(cfg),
+        "--json",
+        "backtest",
+        "--from",
+        "2025-03-03",
+        "--to",
+        "2025-03-08",
+        "--prices",
+        str(prices),
+        "--baseline",
+        "plain",
+    ).json()
+    port = doc["strategies"][0]
+    assert port["buys"] == 5 and port["skips_by_reason"] == {"cap": 5}
+    assert [a["buys"] for a in port["assets"]] == [5, 0]
+
+
+def test_bad_prices_csv_names_row_and_column(tmp_path: Path, cli: Any) -> None:
+    """Every problem of the CSV at once, with row and column; exit 2; no --html file written."""
+    cfg = _portfolio(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "time,asset,open,high,low,close\nyesterday,AAA,1,1,1,1\n2025-03-03,AAA,-5,1,1,1\n"
+        "2025-03-04,AAA,1,0.5,1,1\n"
+    )
+    html = tmp_path / "out.html"
+    res = cli("--config", str(cfg), "backtest", "--prices", str(bad), "--html", str(html))
+    assert res.code == 2
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 3
+    assert "row 2, column time" in lines[0] and "row 3, column open" in lines[1]
+    assert "row 4, column low/high" in lines[2]
+    assert all(line.startswith("dcactl: error: ") for line in lines)
+    assert not html.exists()
+    missing = tmp_path / "m.csv"
+    missing.write_text("time,asset,close\n")
+    res = cli("--config", str(cfg), "backtest", "--prices", str(missing))
+    assert res.code == 2 and "missing columns open, high, low" in res.err
+
+
+def test_window_not_covered_says_what_is_available(tmp_path: Path, cli: Any) -> None:
+    """A window the CSV does not cover: exit 2, naming the range each asset has."""
+    cfg = _portfolio(tmp_path)
+    res = cli(
+        "--config",
+        str(cfg),
+        "backtest",
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2025-03-08",
+        "--prices",
+        str(_csv(tmp_path / "p.csv")),
+    )
+    assert res.code == 2
+    assert "available: AAA: 2025-03-03 to 2025-03-07" in res.err
+
+
+def test_bad_options(tmp_path: Path, cli: Any) -> None:
+    """Unknown --set key (did you mean), bad baseline, --from after --to: one line each, exit 2."""
+    cfg = _portfolio(tmp_path)
+    prices = str(_csv(tmp_path / "p.csv"))
+    base = (
+        "--config",
+        str(cfg),
+        "backtest",
+        "--prices",
+        prices,
+        "--from",
+        "2025-03-03",
+        "--to",
+        "2025-03-08",
+    )
+    res = cli(*base, "--set", "amout=5")
+    assert res.code == 2 and "--set amout=5" in res.err and "did you mean `amount`" in res.err
+    assert cli(*base, "--baseline", "hodl").code == 2
+    res = cli(
+        "--config", str(cfg), "backtest", "--prices", prices, "--from", "2025-03-08", "--to", "2025-03-03"
+    )
+    assert res.code == 2 and "must be before" in res.err
+    assert cli(*base, "--set", "amount").code == 2
+
+
+def test_html_is_written(tmp_path: Path, cli: Any) -> None:
+    """--html writes the strategies page beside the table (one overlay, one buys chart per strategy)."""
+    cfg = _portfolio(tmp_path)
+    html = tmp_path / "bt.html"
+    res = cli(
+        "--config",
+        str(cfg),
+        "backtest",
+        "--from",
+        "2025-03-03",
+        "--to",
+        "2025-03-08",
+        "--prices",
+        str(_csv(tmp_path / "p.csv")),
+        "--html",
+        str(html),
+    )
+    assert res.code == 0, res.err
+    page = html.read_text()
+    assert page.count('data-chart="buys-') == 3 and 'data-chart="strategies"' in page
+
+
+# ---- no look-ahead -----------------------------------------------------------------------------------
+
+RULES = """
+[assets.AAA]
+amount = 100
+every = "day"
+[assets.AAA.rsi]
+period = 3
+[assets.AAA.ma_dips]
+periods = [3, 5]
+thresholds = [2, 5]
+[assets.AAA.banking]
+"""
+
+
+def _config(tmp_path: Path) -> Any:
+    path = tmp_path / "rules.toml"
+    text = f'[settings]\nnetwork = "devnet"\n{RULES}'
+    return validate_document(parse_config_text(text, path), path)
+
+
+def _series(prices: list[float]) -> Series:
+    bars = tuple(
+        Bar(T0 + timedelta(days=i), D(f"{p:.2f}"), D(f"{q:.2f}"))
+        for i, (p, q) in enumerate(zip(prices, prices[1:] + prices[-1:], strict=True))
+    )
+    return Series("AAA", "1d", bars)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    prices=st.lists(st.floats(50, 150), min_size=12, max_size=20),
+    cut=st.integers(4, 11),
+    noise=st.lists(st.floats(0.5, 2.0), min_size=20, max_size=20),
+)
+def test_no_lookahead(tmp_path_factory: Any, prices: list[float], cut: int, noise: list[float]) -> None:
+    """Changing any candle's close at or after a tick (and any later open) never changes the
+    decisions at that tick or before: the rules read only candles completed before it."""
+    config = _config(tmp_path_factory.mktemp("la"))
+    original = _series(prices)
+    bars = list(original.bars)
+    for i in range(cut, len(bars)):
+        b = bars[i]
+        new_open = b.open if i == cut else (b.open * D(f"{noise[i]:.3f}")).quantize(D("0.01"))
+        bars[i] = Bar(b.at, new_open, (b.close * D(f"{noise[i]:.3f}")).quantize(D("0.01")))
+    changed = replace(original, bars=tuple(bars))
+    start, end = T0, T0 + timedelta(days=len(prices))
+    tick = bars[cut].at
+
+    def decisions(series: Series) -> list[Tick]:
+        trace: list[Tick] = []
+        replay(
+            Strategy("portfolio", "rules", config), {"AAA": series}, {}, {}, start, end, Costs(), trace=trace
+        )
+        return [t for t in trace if t.at <= tick]
+
+    assert decisions(original) == decisions(changed)
+
+
+# ---- parity with plan on the devnet ------------------------------------------------------------------
+
+
+def test_parity_with_plan_on_the_devnet(tmp_path: Path, devnet: Any, cli: Any) -> None:
+    """`plan --json` on the devnet and the backtest's tick at the same instant, reading the same
+    cached candles and the same price: the same due, skip and amount for every asset."""
+    from dcactl.backtest.prices import from_candles
+    from dcactl.ledger import Ledger
+
+    body = """
+[assets.BTC]
+amount = 100
+every = "day"
+[assets.BTC.rsi]
+period = 14
+[assets.BTC.ma_dips]
+periods = [20, 50]
+thresholds = [2, 5]
+[assets.ETH]
+amount = 50
+every = "week"
+[assets.ETH.sizing]
+kind = "volatility"
+min = 20
+max = 80
+"""
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
+    plan = cli("--config", str(cfg), "--json", "plan")
+    assert plan.code == 0, plan.err
+    doc = plan.json()
+    as_of = datetime.fromisoformat(doc["as_of"].replace("Z", "+00:00"))
+    config = validate_document(parse_config_text(cfg.read_text(), cfg), cfg)
+    pairs = {m["asset"]: m["pair"] for m in cli("--config", str(cfg), "--json", "markets").json()["markets"]}
+    daily = {}
+    cutoff = as_of.timestamp() * 1000 - 86_400_000  # days completed before the plan's instant
+    with Ledger.open(tmp_path / "ledger.db", network=devnet.url, account=None) as ledger:
+        for entry in doc["assets"]:
+            symbol = entry["asset"]
+            candles = ledger.candles(f"hl:{pairs[symbol]}", "1d")
+            assert candles, f"plan cached {symbol}'s daily candles"
+            price = D(repr(entry["indicators"]["price"]))
+            series = from_candles(
+                symbol, "1d", [(c.open_ms, c.open, c.close) for c in candles if c.open_ms <= cutoff]
+            )
+            daily[symbol] = replace(series, bars=(*series.bars, Bar(as_of, price, price)))
+    trace: list[Tick] = []
+    replay(
+        Strategy("portfolio", "rules", config),
+        daily,
+        {},
+        {},
+        as_of,
+        as_of + timedelta(seconds=1),
+        Costs(),
+        trace=trace,
+    )
+    got = {t.asset: t for t in trace}
+    for entry in doc["assets"]:
+        t = got[entry["asset"]]
+        assert t.due == entry["due"], entry["asset"]
+        assert t.skip == entry["skip"], entry["asset"]
+        assert t.amount == D(entry["amount_usd"]), (entry["asset"], entry["summary"])
+    assert {t.outcome for t in trace} <= {"bought", "rules"}
