@@ -169,12 +169,17 @@ class OrderIntent:
     wait before an unknown order counts as void never depends on today's config."""
 
 
-def make_cloid(network: str, account: str, asset: str, period: str, attempt: int) -> str:
+def make_cloid(
+    network: str, account: str, asset: str, period: str, attempt: int, venue: str = "hyperliquid"
+) -> str:
     """The client order id of one attempt to buy ``asset`` in ``period``: ``0x`` + 32 hex chars.
 
     Deterministic, so a rerun after a crash derives the same id and can ask the exchange about it.
+    Paper attempts have ids of their own, so a paper buy and a live one in one period never share one.
     """
     material = f"dcactl/v1|{network}|{account.lower()}|{asset.upper()}|{period}|{attempt}"
+    if venue != "hyperliquid":
+        material += f"|{venue}"
     return "0x" + hashlib.sha256(material.encode()).hexdigest()[:32]
 
 

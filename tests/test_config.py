@@ -548,6 +548,9 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
             if asset["sizing"]["max"] > 1_000_000:
                 asset["sizing"]["max"] = Decimal(1_000_000)
         doc["assets"][symbol] = asset
+    if "max_usd_per_run" in doc["settings"]:  # valid: every asset can fit the run cap (PRODUCT.md "Caps")
+        biggest = max(max(a["amount"], a.get("sizing", {}).get("max", 0)) for a in doc["assets"].values())
+        doc["settings"]["max_usd_per_run"] = max(doc["settings"]["max_usd_per_run"], biggest)
     return doc
 
 
@@ -593,3 +596,18 @@ def test_a_renamed_key_is_reported_as_unknown(tmp_path: Path, doc: dict[str, Any
         load_config(path)
     keypath = ".".join((*where[:-1], new))
     assert any(p.startswith(f"{path}: {keypath}: unknown key; ") for p in info.value.problems)
+
+
+def test_an_amount_over_the_run_cap_is_a_config_error(workdir: Path) -> None:
+    """amount (or sizing max) above max_usd_per_run could never be bought: one line naming the key."""
+    lines = problems(
+        '[settings]\nmax_usd_per_run = 120\n[assets.BTC]\namount = 200\nevery = "week"\n'
+        '[assets.ETH]\namount = 65\nevery = "week"\n[assets.ETH.sizing]\nkind = "volatility"\n'
+        "min = 20\nmax = 150\n"
+    )
+    assert lines == [
+        "portfolio.toml: assets.BTC.amount: 200 USDC can never be bought: it is above "
+        "settings.max_usd_per_run (120 USDC); lower it or raise the cap",
+        "portfolio.toml: assets.ETH.sizing.max: 150 USDC can never be bought: it is above "
+        "settings.max_usd_per_run (120 USDC); lower it or raise the cap",
+    ]

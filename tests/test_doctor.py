@@ -215,6 +215,19 @@ def test_group_readable_key_file_fails(
     assert funded.key.hex().removeprefix("0x") not in str(checks)
 
 
+def test_env_key_warns_that_cron_will_not_have_it(
+    tmp_path: Path, dn: DevnetThread, funded: LocalAccount, doctor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An env: key that loads here: key warns that a cron job will not have the variable, with the fix."""
+    monkeypatch.setenv("DCACTL_DOCTOR_KEY", funded.key.hex())
+    code, checks = doctor(_live(tmp_path, dn.url, funded, funded.address, "env:DCACTL_DOCTOR_KEY"))
+    assert code == 0
+    assert checks["key"]["status"] == "warn"
+    assert "a cron job will not have $DCACTL_DOCTOR_KEY" in checks["key"]["detail"]
+    assert checks["key"]["fix"].startswith('for cron, use key = "file:PATH"')
+    assert funded.key.hex().removeprefix("0x") not in str(checks)
+
+
 def test_missing_env_key_fails(tmp_path: Path, dn: DevnetThread, funded: LocalAccount, doctor: Any) -> None:
     """An env: key whose variable cron would not have: key fails naming the variable, never a value."""
     code, checks = doctor(_live(tmp_path, dn.url, funded, funded.address, "env:DCACTL_DOCTOR_KEY"))

@@ -325,3 +325,31 @@ def test_digest_once_per_new_period(tmp_path: Path, devnet: Any, cli: Any) -> No
     assert first.title.startswith("dcactl: your day (")
     assert first.body.splitlines()[0] == "2 runs (0 ended badly); 1 buys, 0 skips, 0 failures."
     assert "paper: invested" in first.body and "Next due: BTC" in first.body
+
+
+def test_run_under_an_empty_environment_fails_at_once_and_is_notified(
+    tmp_path: Path, devnet: Any, receiver: Receiver
+) -> None:
+    """`env -i dcactl run` (cron's environment) with key = env:DCACTL_KEY: exit 2 at once with the key
+    error on stderr, before anything is due-checked; the heartbeat sees /start and /2, the failure is
+    sent to the notification URL, and the run log has it."""
+    import subprocess
+    import sys
+
+    from eth_account import Account
+
+    account = Account.create().address
+    cfg = write_portfolio(
+        tmp_path / "p.toml", devnet.url, "[assets.BTC]\namount = 20\nevery = \"day\"\n",
+        settings=f'mode = "live"\naccount = "{account}"\nkey = "env:DCACTL_KEY"',
+    )
+    cfg.write_text(cfg.read_text() + _notify(receiver, [f"json://{receiver.url}/msg"]))
+    proc = subprocess.run(["env", "-i", f"DCACTL_HOME={tmp_path / 'home'}", sys.executable, "-m", "dcactl",
+                           "--config", str(cfg), "run"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "dcactl: error: key env:DCACTL_KEY: the environment variable DCACTL_KEY is not set"
+    ]
+    assert receiver.paths() == ["/hb/start", "/msg", "/hb/2"]
+    (message,) = [json.loads(b) for b in receiver.bodies("/msg")]
+    assert message["title"] == "dcactl: run stopped" and "DCACTL_KEY is not set" in message["message"]

@@ -262,3 +262,29 @@ def test_backtest_page_renders_in_a_real_browser(tmp_path: Path, browser: Any) -
     assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")] == []
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "backtest.png"))
+
+
+def test_sparkline_by_hand() -> None:
+    """Lowest value → ▁, highest → █, linear between; flat series sit mid-height; <2 values: nothing."""
+    from dcactl.cli.render import sparkline
+
+    assert sparkline([D(1), D(8), D("4.5")]) == "▁█▄"
+    assert sparkline([D(3), D(3)]) == "▄▄"
+    assert sparkline([D(3)]) == ""
+
+
+def test_status_shows_a_30_day_trend_when_wide(tmp_path: Path, devnet: Any, cli: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """After `plan` cached the candles: `status` at 200 columns has a 30-day sparkline per asset; at 100
+    columns it does not; `status --json` never carries it."""
+    body = ASSETS + '[assets.BTC.rsi]\nperiod = 14\n'
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
+    assert cli("--config", str(cfg), "plan").code == 0
+    monkeypatch.setenv("COLUMNS", "200")
+    wide = cli("--config", str(cfg), "status")
+    assert "30 days" in wide.out
+    btc = next(line for line in wide.out.splitlines() if "│ BTC" in line)
+    assert len(re.findall("[▁▂▃▄▅▆▇█]", btc)) == 30
+    monkeypatch.setenv("COLUMNS", "100")
+    assert "30 days" not in cli("--config", str(cfg), "status").out
+    assert "trend" not in cli("--config", str(cfg), "--json", "status").out

@@ -190,7 +190,8 @@ def test_day_cap_counts_earlier_fills_of_the_day(tmp_path: Path, devnet: Any, wa
     assert D(140) < spent <= D(150)
     cut = cli("--config", str(cfg), "--json", "buy", "SOL", "--force", "--amount", "60")
     (r,) = cut.json()["results"]
-    assert r["status"] == "skipped" and r["reason"].startswith("cap: max_usd_per_day"), r
+    assert r["status"] == "skipped", r
+    assert r["reason"].startswith("cap: 60.00 USDC does not fit max_usd_per_day 200"), r
     fits = cli("--config", str(cfg), "--json", "buy", "SOL", "--force", "--amount", "40")
     assert statuses(fits.json()) == {"SOL": "filled"}
     assert [o["coin"] for o in devnet.admin.orders(user=wallet.address.lower())] == ["@142", "@151", "@156"]
@@ -273,3 +274,26 @@ def devnet_agent_has_no_fills(devnet: Any, agent: str) -> bool:
     from live_support import devnet_fills
 
     return devnet_fills(devnet.url, agent) == []
+
+
+def test_paper_buy_never_uses_up_the_live_period(tmp_path: Path, devnet: Any, wallet: Any, cli: Any) -> None:
+    """With `account` set, a paper run buys BTC on paper (reason "on paper"); switched to live in the
+    same period, the live run is due and places a real order (the devnet's order log) with a cloid of
+    its own; a second live run is not due."""
+    cfg = _cfg(tmp_path, devnet, wallet, THREE)
+    cfg.write_text(cfg.read_text().replace('mode = "live"', 'mode = "paper"'))
+    paper = cli("--config", str(cfg), "--json", "run", "--only", "BTC")
+    assert paper.code == 0, paper.err
+    (p,) = paper.json()["results"]
+    assert p["status"] == "paper" and p["reason"].startswith("on paper")
+    assert devnet.admin.orders(user=wallet.address.lower()) == []
+    cfg.write_text(cfg.read_text().replace('mode = "paper"', 'mode = "live"'))
+    live = cli("--config", str(cfg), "--json", "run", "--only", "BTC")
+    assert live.code == 0, live.err
+    (r,) = live.json()["results"]
+    assert r["status"] == "filled" and r["period"] == p["period"]
+    assert r["cloid"] != p["cloid"]
+    orders = devnet.admin.orders(user=wallet.address.lower())
+    assert [(o["coin"], o["cloid"]) for o in orders] == [("@142", r["cloid"])]
+    again = cli("--config", str(cfg), "--json", "run", "--only", "BTC")
+    assert statuses(again.json()) == {"BTC": "not_due"}

@@ -50,19 +50,36 @@ def test_unlisted_quote_price() -> None:
     )
 
 
-def test_caps_cut_in_config_order() -> None:
-    """Per-run cap 140: 100 fits, 50 would make 150 → cut, and 30 after it is cut too."""
+def test_caps_admit_what_fits_in_config_order() -> None:
+    """Per-run cap 140: 100 fits (40 left), 50 does not, and the later 30 still does (10 left)."""
     verdicts = apply_caps([D(100), D(50), D(30)], D(140), None, D(0))
-    assert verdicts[0] is None
-    assert verdicts[1] is not None and verdicts[1].startswith("cap: max_usd_per_run 140")
-    assert verdicts[2] == verdicts[1]
+    assert verdicts == [
+        None,
+        "cap: 50 USDC does not fit max_usd_per_run 140 USDC (100 USDC admitted in this run, 40 left)",
+        None,
+    ]
+
+
+def test_caps_admitted_sets_by_hand() -> None:
+    """Several orders of amounts against a run cap of 120 and a day cap of 200 with 50 committed."""
+    for amounts, admitted in (
+        ([D(200), D(65), D(40)], [False, True, True]),  # the issue's case: BTC 200 no longer blocks ETH
+        ([D(65), D(40), D(30)], [True, True, False]),  # 105 admitted, 15 left: 30 does not fit
+        ([D(30), D(65), D(40)], [True, True, False]),
+        ([D(120), D(1)], [True, False]),
+        ([D(151)], [False]),  # fits the run cap? no: 151 > 120
+    ):
+        verdicts = apply_caps(amounts, D(120), D(200), D(50))
+        assert [v is None for v in verdicts] == admitted, amounts
+    day = apply_caps([D(100), D(60), D(50)], None, D(200), D(50))
+    assert day == [None, "cap: 60 USDC does not fit max_usd_per_day 200 USDC (150 USDC today, 50 left)", None]
 
 
 def test_day_cap_counts_what_the_day_already_holds() -> None:
     """Day cap 200 with 150 already committed today: a 60 buy is cut, a 50 buy is not."""
     assert (
         apply_caps([D(60)], None, D(200), D(150))[0]
-        == "cap: max_usd_per_day 200 USDC reached (150 USDC today)"
+        == "cap: 60 USDC does not fit max_usd_per_day 200 USDC (150 USDC today, 50 left)"
     )
     assert apply_caps([D(50)], None, D(200), D(150)) == [None]
 

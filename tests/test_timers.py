@@ -74,3 +74,42 @@ def test_install_systemd_writes_units(tmp_path: Path, monkeypatch: pytest.Monkey
     notes = install_systemd(systemd_units("/a", "/b", "/c"), tmp_path / "units")
     assert sorted(p.name for p in (tmp_path / "units").iterdir()) == ["dcactl.service", "dcactl.timer"]
     assert "systemctl --user enable --now dcactl.timer" in notes[-1]
+
+
+def test_cron_key_advice_for_each_key_source() -> None:
+    """env: sources get a warning with the fix (cron has no such variable); file:/keyring: do not."""
+    from dcactl.schedule.timers import cron_key_advice
+
+    advice = cron_key_advice([("settings.key", "env:DCACTL_KEY"), ("notify.urls[0]", "file:/k/url"),
+                              ("notify.heartbeat", "keyring:hb"), ("settings.coingecko_key", "env:CG")])
+    assert len(advice) == 2
+    assert advice[0].startswith("settings.key reads $DCACTL_KEY, which cron jobs do not have")
+    assert '"file:/path/to/it"' in advice[0] and "crontab -e" in advice[0]
+    assert advice[1].startswith("settings.coingecko_key reads $CG")
+    assert cron_key_advice([("settings.key", "file:/k")]) == []
+
+
+def test_systemd_env_file_is_mode_600_and_read_by_the_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--install with env: sources: the variables go to a mode-600 file named by EnvironmentFile=;
+    a variable missing from the shell is refused without writing anything."""
+    from dcactl.errors import UsageError
+    from dcactl.schedule.timers import systemd_key_advice, write_env_file
+
+    env_file = tmp_path / "cfg" / "dcactl" / "dcactl.env"
+    monkeypatch.setenv("DCACTL_KEY", "0x" + "ab" * 32)
+    monkeypatch.delenv("DCACTL_NOPE", raising=False)
+    with pytest.raises(UsageError, match="DCACTL_NOPE not set"):
+        write_env_file(env_file, ["DCACTL_KEY", "DCACTL_NOPE"])
+    assert not env_file.exists()
+    write_env_file(env_file, ["DCACTL_KEY"])
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert env_file.read_text() == f"DCACTL_KEY=0x{'ab' * 32}\n"
+    service = systemd_units("/x/dcactl", "/c", "/d", env_file=env_file)["dcactl.service"]
+    assert f"EnvironmentFile={env_file}\n" in service
+    assert service.index("EnvironmentFile=") < service.index("ExecStart=")
+    assert "EnvironmentFile" not in systemd_units("/x/dcactl", "/c", "/d")["dcactl.service"]
+    sources = [("settings.key", "env:DCACTL_KEY")]
+    assert "create it with mode 600" in systemd_key_advice(sources, env_file, installed=False)[0]
+    assert systemd_key_advice([("settings.key", "file:/k")], env_file, installed=False) == []

@@ -122,13 +122,12 @@ def print_table(
 ) -> None:
     """A Rich table on stdout; every cell is plain text (no markup), ``None`` shows as ``-``.
 
-    Numbers (the ``right`` columns) and the ``keep`` columns never wrap mid-value; the other text
-    columns fold when the terminal is narrow."""
+    The ``keep`` columns never wrap mid-value; the others fold when the terminal is narrow."""
     from rich.table import Table
     from rich.text import Text
 
     right_set = set(right)
-    whole = right_set | set(keep)
+    whole = set(keep)
     table = Table(title=title, caption=caption, title_justify="left")
     for column in columns:
         table.add_column(column, justify="right" if column in right_set else "left", overflow="fold",

@@ -198,7 +198,9 @@ def import_legacy(
     render_document(document, lines)
 
 
-def _schedule_paths(ctx: typer.Context) -> tuple[str, Path, Path]:
+def _schedule_paths(ctx: typer.Context) -> tuple[str, Path, Path, list[tuple[str, str]]]:
+    """The dcactl executable, config and ledger paths for a timer, and the secret sources
+    (config key, source) the scheduled job will have to read."""
     import shutil
 
     from dcactl.config.schema import find_config_path, resolve_db_path
@@ -206,8 +208,14 @@ def _schedule_paths(ctx: typer.Context) -> tuple[str, Path, Path]:
 
     state = state_of(ctx)
     config_path = find_config_path(state.config).resolve()
-    db = resolve_db_path(state.db, load(config_path)).resolve()
-    return _dcactl_executable(shutil.which("dcactl")), config_path, db
+    config = load(config_path)
+    db = resolve_db_path(state.db, config).resolve()
+    s = config.settings
+    sources = [("settings.key", s.key)] if s.key and s.mode == "live" else []
+    sources += [("settings.coingecko_key", s.coingecko_key)] if s.coingecko_key else []
+    sources += [(f"notify.urls[{i}]", u) for i, u in enumerate(config.notify.urls)]
+    sources += [("notify.heartbeat", config.notify.heartbeat)] if config.notify.heartbeat else []
+    return _dcactl_executable(shutil.which("dcactl")), config_path, db, sources
 
 
 def _dcactl_executable(on_path: str | None) -> str:
@@ -231,15 +239,18 @@ def schedule_cron(
 ) -> None:
     """Print (or install) a crontab line that runs `dcactl run` every few minutes."""
     from dcactl.cli.render import render_document
-    from dcactl.schedule.timers import cron_line, install_cron
+    from dcactl.schedule.timers import cron_key_advice, cron_line, install_cron
 
-    exe, config_path, db = _schedule_paths(ctx)
+    exe, config_path, db, sources = _schedule_paths(ctx)
     line = cron_line(exe, config_path, db, every)
+    warnings = cron_key_advice(sources)
+    for w in warnings:
+        output.warn(w)
     if install:
         note = install_cron(line)
-        render_document({"cron": line, "installed": True}, [note])
+        render_document({"cron": line, "installed": True, "warnings": warnings}, [note])
     else:
-        render_document({"cron": line, "installed": False}, [line])
+        render_document({"cron": line, "installed": False, "warnings": warnings}, [line])
 
 
 @schedule_app.command("systemd")
@@ -253,14 +264,27 @@ def schedule_systemd(
 ) -> None:
     """Print (or install) a systemd service + timer pair that runs `dcactl run`."""
     from dcactl.cli.render import render_document
-    from dcactl.schedule.timers import install_systemd, systemd_units
+    from dcactl.schedule.timers import (
+        env_sources,
+        install_systemd,
+        systemd_env_file,
+        systemd_key_advice,
+        systemd_units,
+        write_env_file,
+    )
 
-    exe, config_path, db = _schedule_paths(ctx)
-    units = systemd_units(exe, config_path, db, on_calendar)
+    exe, config_path, db, sources = _schedule_paths(ctx)
+    names = [var for _, var in env_sources(sources)]
+    env_file = systemd_env_file() if names else None
+    units = systemd_units(exe, config_path, db, on_calendar, env_file)
     if install:
-        notes = install_systemd(units)
+        if env_file is not None:
+            write_env_file(env_file, names)
+        notes = install_systemd(units) + systemd_key_advice(sources, systemd_env_file(), installed=True)
         render_document({"units": units, "installed": True}, notes)
     else:
+        for w in systemd_key_advice(sources, systemd_env_file(), installed=False):
+            output.warn(w)
         lines = []
         for name, text in units.items():
             lines += [f"# {name}", text]

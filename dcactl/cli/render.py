@@ -95,42 +95,45 @@ def render_status(report: StatusReport) -> None:
     if output.OPTIONS.json:
         output.print_json(report.to_json())
         return
+    width = output.out().width
+    wide = width >= 180 and any(report.trends.values())
+    columns = ["asset", "source", "units", "invested", "avg cost", "fees", "value", "PnL", "PnL %", "buys",
+               "last buy", "next due", "missed", *(["30 days"] if wide else [])]
+    rows = [
+        [
+            r.asset,
+            r.source,
+            fmt_units(r.units),
+            fmt_usd(r.invested_usd),
+            fmt_price(r.avg_cost),
+            fmt_usd(r.fees_usd),
+            fmt_usd(r.value_usd),
+            fmt_usd(r.pnl_usd),
+            None if r.pnl_pct is None else f"{r.pnl_pct}%",
+            r.buys,
+            _when(r.last_buy),
+            _when(r.next_due),
+            report.schedule.get(r.asset, (None, 0))[1] if r.source in ("dcactl", "paper") else None,
+            *([sparkline(report.trends.get(r.asset, []))] if wide else []),
+        ]
+        for r in report.rows
+    ]
+    keep = ["30 days"]
+    if width < 150:  # a narrow terminal: the columns that matter, each value whole (times in UTC)
+        names = ["asset", "source", "units", "invested", "value", "PnL %", "next due"]
+        if any(row[columns.index("missed")] for row in rows):
+            names.append("missed")
+        chosen = [columns.index(c) for c in names]
+        due = columns.index("next due")
+        rows = [[(str(row[i])[5:16] if i == due and row[i] else row[i]) for i in chosen] for row in rows]
+        columns = [("next due (UTC)" if n == "next due" else n) for n in names]
+        keep = columns
     output.print_table(
         f"Portfolio on {report.network} ({report.account}) — values in USDC",
-        [
-            "asset",
-            "source",
-            "units",
-            "invested",
-            "avg cost",
-            "fees",
-            "value",
-            "PnL",
-            "PnL %",
-            "buys",
-            "last buy",
-            "next due",
-            "missed",
-        ],
-        [
-            [
-                r.asset,
-                r.source,
-                fmt_units(r.units),
-                fmt_usd(r.invested_usd),
-                fmt_price(r.avg_cost),
-                fmt_usd(r.fees_usd),
-                fmt_usd(r.value_usd),
-                fmt_usd(r.pnl_usd),
-                None if r.pnl_pct is None else f"{r.pnl_pct}%",
-                r.buys,
-                _when(r.last_buy),
-                _when(r.next_due),
-                report.schedule.get(r.asset, (None, 0))[1] if r.source in ("dcactl", "paper") else None,
-            ]
-            for r in report.rows
-        ],
+        columns,
+        rows,
         right=("units", "invested", "avg cost", "fees", "value", "PnL", "PnL %", "buys", "missed"),
+        keep=keep,
     )
     output.print_table(
         "Totals by source",
@@ -361,7 +364,7 @@ def render_backtest(result: Any) -> None:
         rows,
         right=("invested", "value", "PnL", "PnL %", "XIRR %", "max DD %", "fees", "buys"),
         caption="XIRR: money-weighted annual return; max DD: lowest (value - invested) / invested",
-        keep=("strategy",),
+        keep=columns,
     )
     portfolio = next((r for r in result.results if r.name == "portfolio"), None)
     if portfolio is not None and not output.OPTIONS.quiet:
@@ -379,3 +382,16 @@ def render_backtest(result: Any) -> None:
         )
     for note in result.notes:
         output.info(note)
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[Decimal]) -> str:
+    """One character per value, low to high (``▁`` … ``█``); empty without at least two values."""
+    if len(values) < 2:
+        return ""
+    lo, hi = min(values), max(values)
+    span = hi - lo
+    top = len(SPARKS) - 1
+    return "".join(SPARKS[int((v - lo) / span * top) if span else top // 2] for v in values)

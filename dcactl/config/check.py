@@ -307,7 +307,25 @@ def check_document(
     settings = _check_settings(_Table(raw_settings, "settings", SETTINGS_KEYS, problems))
     assets = _check_assets(doc.get("assets", _MISSING), problems)
     portfolio = check_portfolio(doc.get("portfolio"), [a["symbol"] for a in assets], problems)
+    _check_never_fits(settings, assets, problems)
     return settings, assets, portfolio
+
+
+def _check_never_fits(
+    settings: Mapping[str, Any], assets: Iterable[Mapping[str, Any]], problems: Problems
+) -> None:
+    """An asset whose amount (or sizing max) exceeds ``max_usd_per_run`` could never be bought: say so
+    now, naming the key, instead of skipping it with "cap" every run (PRODUCT.md "Caps")."""
+    cap = settings.get("max_usd_per_run")
+    if cap is None:
+        return
+    for a in assets:
+        sizing = a.get("sizing") or {}
+        for key, value in (("amount", a.get("amount")), ("sizing.max", sizing.get("max"))):
+            if value is not None and value > cap:
+                problems.add(f"assets.{a['symbol']}.{key}", f"{value} USDC can never be bought: it is above "
+                             f"settings.max_usd_per_run ({cap} USDC); lower it or raise the cap")
+                break
 
 
 def _check_settings(t: _Table) -> dict[str, Any]:

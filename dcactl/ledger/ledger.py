@@ -303,14 +303,18 @@ class Ledger(FillStore):
             )
         ]
 
-    def last_buy(self, asset: str) -> LastBuyRecord | None:
-        """The newest completed (filled/partial/paper) non-forced intent of ``asset``, or None."""
+    def last_buy(self, asset: str, venue: str | None = None) -> LastBuyRecord | None:
+        """The newest completed (filled/partial/paper) non-forced intent of ``asset``, or None;
+        ``venue`` (``hyperliquid``/``paper``) keeps to that venue's buys (paper never uses up a live
+        period, PRODUCT.md)."""
         marks = ", ".join("?" * len(_DONE_BUY))
+        venues = ("hyperliquid", "paper") if venue is None else (venue,)
         row = self._one(
             "SELECT cloid, created_us, period, period_start_us, period_end_us, status FROM intents"
             f" WHERE book = ? AND asset = ? AND status IN ({marks}) AND period NOT LIKE 'forced:%'"
+            f" AND venue IN ({', '.join('?' * len(venues))})"
             " ORDER BY created_us DESC, attempt DESC LIMIT 1",
-            (self._book, asset, *_DONE_BUY),
+            (self._book, asset, *_DONE_BUY, *venues),
         )
         if row is None:
             return None

@@ -142,6 +142,12 @@ def key_check(source: str | None, live: bool, load: Callable[[], Signer]) -> tup
     except SecretError as exc:
         return Check("key", "fail", str(exc), _key_fix(source, str(exc))), None
     detail = f"loaded from {source} (signer {signer.address})"
+    if source.startswith("env:") and warning is None:
+        var = source.split(":", 1)[1]
+        warning = (f"a cron job will not have ${var} (dcactl schedule cron says how; schedule systemd "
+                   "--install writes it to a mode-600 EnvironmentFile)")
+        fix = 'for cron, use key = "file:PATH" (mode 600), or set the variable in the crontab'
+        return Check("key", "warn", f"{detail}; {warning}", fix), signer
     if warning:
         return Check("key", "warn", f"{detail}; {warning}", _key_fix(source, "unreachable")), signer
     return Check("key", "ok", detail), signer

@@ -7,7 +7,8 @@ with Decimal values); ``render.py`` turns them into tables or JSON.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dcactl.cli import output
 from dcactl.errors import DcactlError
 from dcactl.market.data import load_spot_meta
-from dcactl.models import Market, iso_utc, utcnow
+from dcactl.models import Market, iso_utc, to_ms, utcnow
 
 if TYPE_CHECKING:
     from dcactl.reports.runlog import RunEntry
@@ -148,6 +149,9 @@ class StatusReport:
     """Configured asset → (next due instant, periods missed since its last scheduled buy)."""
     last_run: RunEntry | None = None
     """The newest recorded run (``runs``), None when nothing ran yet."""
+    trends: dict[str, list[Decimal]] = field(default_factory=dict)
+    """Asset → its last 30 daily closes from the ledger's candle cache (the table's sparkline; not
+    in ``--json``). Empty for an asset whose candles were never cached."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``status --json`` document of PRODUCT.md (plus ``missed_periods`` per asset row)."""
@@ -201,6 +205,7 @@ async def status_report(session: Session) -> StatusReport:
     configured = {a.symbol for a in session.config.assets}
     extra = sorted({p.asset for p in positions} - configured)
     prices: dict[str, Decimal | None] = {}
+    resolved: dict[str, Market | DcactlError] = {}
     try:
         resolved = await resolved_markets(session)
         if extra:
@@ -220,8 +225,26 @@ async def status_report(session: Session) -> StatusReport:
     from dcactl.reports.runlog import last_run
 
     return StatusReport(
-        now, session.network, session.account, rows, totals(rows), sched, last_run(session.ledger)
+        now, session.network, session.account, rows, totals(rows), sched, last_run(session.ledger),
+        cached_trends(session.ledger, resolved, now),
     )
+
+
+TREND_DAYS = 30
+
+
+def cached_trends(ledger: Any, markets: Mapping[str, Any], now: datetime) -> dict[str, list[Decimal]]:
+    """The last :data:`TREND_DAYS` cached daily closes of each resolved market (no request is made)."""
+    from dcactl.market.candles import candle_source
+
+    since = to_ms(now) - (TREND_DAYS + 1) * 86_400_000
+    out = {}
+    for symbol, market in markets.items():
+        if isinstance(market, Market):
+            out[symbol] = [c.close for c in ledger.candles(candle_source(market), "1d", since_ms=since)][
+                -TREND_DAYS:
+            ]
+    return out
 
 
 def _empty_row(asset: str, source: str, mid: Decimal | None) -> StatusRow:

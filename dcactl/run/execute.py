@@ -244,7 +244,7 @@ def _fill_paper(session: Session, c: Candidate, intent: OrderIntent, now: dateti
         return
     c.finish(
         "paper",
-        c.reason,
+        f"on paper: {c.reason}" if c.reason else "on paper",
         usd_requested=c.amount,
         usd_filled=fill.usd.quantize(Decimal("0.01")),
         size=fill.size,

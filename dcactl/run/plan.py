@@ -251,11 +251,12 @@ def needs_history(asset: AssetConfig) -> bool:
     return asset.sizing.kind == "volatility" or bool(enabled)
 
 
-def last_buy_of(ledger: Any, asset: AssetConfig) -> Any:
-    """The ledger's last scheduled buy of ``asset`` as ``schedule.is_due`` wants it (bounds known)."""
+def last_buy_of(ledger: Any, asset: AssetConfig, venue: str | None = None) -> Any:
+    """The ledger's last scheduled buy of ``asset`` (on ``venue`` when given) as ``schedule.is_due``
+    wants it (bounds known)."""
     from dcactl.schedule.periods import LastBuy, period_of
 
-    record = ledger.last_buy(asset.symbol)
+    record = ledger.last_buy(asset.symbol, venue)
     if record is None:
         return None
     start, end = record.period_start, record.period_end
@@ -282,21 +283,22 @@ def decide_due(session: Session, candidates: list[Candidate], request: RunReques
                 from dcactl.strategy import PriceHistory, effective_schedule
 
                 schedule = effective_schedule(c.asset, PriceHistory.of(c.closes or []))
-            check = is_due(schedule, tz, now, last_buy_of(ledger, c.asset))
+            check = is_due(schedule, tz, now, last_buy_of(ledger, c.asset, c.venue))
             c.period, c.period_end, c.due_reason = check.period.id, check.period.end, check.reason
             if not check.due:
                 c.due = False
                 if not request.plan:
                     c.finish("not_due", check.reason)
                 continue
-        earlier = ledger.intents_for(c.symbol, c.period)
+        every = ledger.intents_for(c.symbol, c.period)  # attempts are numbered across venues
+        earlier = [i for i in every if i.venue == c.venue]
         unresolved = [i for i in earlier if i.status in ("new", "sent")]
         if unresolved:
             c.cloid = unresolved[-1].cloid
             c.finish("pending", "an earlier order's fate is still unknown; the next run resolves it first")
             continue
-        c.attempt = len(earlier) + 1
-        c.cloid = make_cloid(session.network, session.account, c.symbol, c.period, c.attempt)
+        c.attempt = len(every) + 1
+        c.cloid = make_cloid(session.network, session.account, c.symbol, c.period, c.attempt, c.venue)
 
 
 async def read_and_size(

@@ -24,23 +24,31 @@ UNLISTED_PRICE_QUANTUM = Decimal("1e-8")
 def apply_caps(
     amounts: Sequence[Decimal], per_run: Decimal | None, per_day: Decimal | None, day_committed: Decimal
 ) -> list[str | None]:
-    """Admit amounts in config order until one would breach a cap; it and all after it get a reason
-    starting with "cap" (PRODUCT.md: cut in config order, the rest skipped), so what is bought never
-    depends on which later asset happens to be small enough to squeeze in.
+    """Admit amounts in config order, each while it fits in what is left of both caps (PRODUCT.md
+    "Caps"): one that does not fit gets a reason starting with "cap" that says what was admitted and
+    what was left, and a later, smaller one may still be admitted.
 
     ``day_committed`` is what the calendar day already holds (fills and open intents, USDC).
     """
     verdicts: list[str | None] = []
     run_total = Decimal(0)
-    cut: str | None = None
     for amount in amounts:
-        if cut is None and per_run is not None and run_total + amount > per_run:
-            cut = f"cap: max_usd_per_run {per_run} USDC reached ({run_total} USDC admitted in this run)"
-        elif cut is None and per_day is not None and day_committed + run_total + amount > per_day:
-            cut = f"cap: max_usd_per_day {per_day} USDC reached ({day_committed + run_total} USDC today)"
-        if cut is None:
+        run_left = None if per_run is None else per_run - run_total
+        day_left = None if per_day is None else per_day - day_committed - run_total
+        if run_left is not None and amount > run_left:
+            verdicts.append(
+                f"cap: {amount} USDC does not fit max_usd_per_run {per_run} USDC ({run_total} USDC admitted "
+                f"in this run, {max(run_left, Decimal(0))} left)"
+            )
+        elif day_left is not None and amount > day_left:
+            today = day_committed + run_total
+            verdicts.append(
+                f"cap: {amount} USDC does not fit max_usd_per_day {per_day} USDC ({today} USDC today, "
+                f"{max(day_left, Decimal(0))} left)"
+            )
+        else:
             run_total += amount
-        verdicts.append(cut)
+            verdicts.append(None)
     return verdicts
 
 

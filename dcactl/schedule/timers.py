@@ -62,6 +62,7 @@ def systemd_units(
     config_path: str | os.PathLike[str],
     db_path: str | os.PathLike[str],
     on_calendar: str = "*:0/15",
+    env_file: str | os.PathLike[str] | None = None,
 ) -> dict[str, str]:
     """``{"dcactl.service": ..., "dcactl.timer": ...}``: a oneshot service and its timer.
 
@@ -83,7 +84,8 @@ def systemd_units(
         "\n"
         "[Service]\n"
         "Type=oneshot\n"
-        f"ExecStart={exe} --config {cfg} --db {db} run\n"
+        + (f"EnvironmentFile={_systemd_quote(_abs(env_file, 'environment file'))}\n" if env_file else "")
+        + f"ExecStart={exe} --config {cfg} --db {db} run\n"
     )
     timer = (
         "[Unit]\n"
@@ -153,3 +155,64 @@ def install_systemd(units: dict[str, str], unit_dir: Path | None = None) -> list
                 f"`{' '.join(command)}` failed ({done.stderr.strip()}); run it in your user session",
             ]
     return [*notes, "enabled dcactl.timer (systemctl --user list-timers shows it)"]
+
+
+def env_sources(sources: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (config key, variable name) of every ``env:`` source among ``sources``."""
+    return [(key, src.split(":", 1)[1]) for key, src in sources if src.startswith("env:")]
+
+
+def cron_key_advice(sources: list[tuple[str, str]]) -> list[str]:
+    """What a cron job will not be able to read, one line each with the fix: cron starts jobs with an
+    almost empty environment, so an ``env:`` source is unset there even when the shell has it."""
+    out = []
+    for key, var in env_sources(sources):
+        out.append(
+            f"{key} reads ${var}, which cron jobs do not have: put the secret in a mode-600 file and use "
+            f'"file:/path/to/it" (or "keyring:NAME"), or set {var}=... on its own line above the job '
+            "in crontab -e"
+        )
+    return out
+
+
+def systemd_env_file() -> Path:
+    """The environment file the systemd service reads: ``<config dir>/dcactl/dcactl.env``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "dcactl" / "dcactl.env"
+
+
+def systemd_key_advice(sources: list[tuple[str, str]], env_file: Path, installed: bool) -> list[str]:
+    """For ``env:`` sources: the service reads them from ``env_file`` (an ``EnvironmentFile=`` line);
+    says whether it was written (``installed``) or how to write it."""
+    names = [var for _, var in env_sources(sources)]
+    if not names:
+        return []
+    if installed:
+        return [f"wrote {', '.join(names)} to {env_file} (mode 600), which the service reads; update it "
+                "there when the secret changes"]
+    return [f"the service reads {', '.join(names)} from {env_file} (EnvironmentFile=): create it with mode "
+            f"600 and lines {' '.join(n + '=...' for n in names)}, or run dcactl schedule systemd --install "
+            "with them set"]
+
+
+def write_env_file(path: Path, names: list[str]) -> None:
+    """Write ``NAME=value`` for each variable (from this process's environment) to ``path`` with mode
+    600, created that way (never readable by others, not even briefly). Raises UsageError when a
+    variable is not set here (its value is never shown)."""
+    missing = [n for n in names if not os.environ.get(n)]
+    if missing:
+        raise UsageError(f"{', '.join(missing)} not set in this shell: set it, then run "
+                         "dcactl schedule systemd --install again (its value goes to a mode-600 file)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for n in names:
+        value = os.environ[n]
+        if any(c in value for c in "\n\r\0"):
+            raise UsageError(f"{n} holds a line break; systemd cannot read it from an environment file")
+        lines.append(f"{n}={value}\n")
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("".join(lines))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
