@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 
-from dcactl import __version__
 from dcactl.cli import output
 from dcactl.cli.context import AppState, finish, state_of, with_session
 from dcactl.errors import DcactlError, ExitCode, UsageError
@@ -42,6 +41,8 @@ app.add_typer(schedule_app, name="schedule")
 
 def _version(value: bool) -> None:
     if value:
+        from dcactl import __version__
+
         sys.stdout.write(f"dcactl {__version__}\n")
         raise typer.Exit()
 

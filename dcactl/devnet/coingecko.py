@@ -85,7 +85,12 @@ def market_chart(world: World, cg_id: str, query: dict[str, str]) -> tuple[int, 
         h0, h1 = first // 60, now_min // 60
         opens = series.hours(h0, h1, now_min)[0] if h1 > h0 else np.empty(0)
         mins = np.arange(first, now_min, 1_440)
-        pxs = opens[(mins - first) // 60] if len(opens) else np.empty(0)
+        # today's 00:00 point falls in the still-open hour between 00:00 and 01:00: no hourly open
+        # exists for it yet, so it takes the price of its minute
+        idx = (mins - first) // 60
+        pxs = np.array(
+            [opens[i] if i < len(opens) else series.price_at(int(m)) for i, m in zip(idx, mins, strict=True)]
+        )
     elif days == 1:
         first = -(-start_min // 5) * 5
         o = series.minutes(first, now_min)[0]

@@ -259,3 +259,25 @@ def test_process_prints_url_and_stops() -> None:
     with httpx.Client() as c:
         assert c.get(p.url + "/devnet/health").json()["chain"] == "Testnet"
     assert p.stop() == 0
+
+
+@pytest.mark.parametrize("clock", ["2026-03-02T00:30:00+00:00", "2026-03-02T23:59:50+00:00",
+                                   "2026-03-02T00:00:00+00:00"])
+def test_coingecko_daily_chart_at_any_time_of_day(dn: DevnetThread, http: httpx.Client, clock: str) -> None:
+    """The daily market_chart answers at 00:30 and 23:59:50 UTC alike (it once failed every day between
+    00:00 and 00:59): one point per day at 00:00 UTC, then "now"."""
+    from datetime import datetime
+
+    now = int(datetime.fromisoformat(clock).timestamp() * 1000)
+    dn.admin.set_clock(now)
+    try:
+        r = http.get("/coingecko/api/v3/coins/chainlink/market_chart",
+                     params={"vs_currency": "usd", "days": "30", "interval": "daily"})
+    finally:
+        dn.admin.set_clock(None)
+    assert r.status_code == 200, r.text
+    prices = r.json()["prices"]
+    assert prices[-1][0] == now
+    days = [t for t, _ in prices[:-1]]
+    assert all(t % 86_400_000 == 0 for t in days) and days[-1] <= now
+    assert len(days) in (30, 31) and all(p > 0 for _, p in prices)

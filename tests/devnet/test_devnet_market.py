@@ -61,18 +61,14 @@ def test_candles_agree_across_intervals(dn: DevnetThread, http: httpx.Client) ->
     assert time.gmtime(mo[-1]["t"] / 1000).tm_mday == 1
 
 
-def test_candle_cap_and_speed() -> None:
-    """At most 5000 candles per request; 5000 daily candles are computed well under a second."""
+def test_candle_cap() -> None:
+    """At most 5000 candles per request, the newest ones, and the same answer again from the cache
+    (their speed is measured in bench/bench_devnet.py, not here)."""
     s = Series(0, 142, 100_000, 0.5, 1e-5)
     now = 1_795_000_000_000
-    t0 = time.perf_counter()
     out = candle_snapshot(s, "@142", "1d", 0, now, now, 5)
-    elapsed = time.perf_counter() - t0
     assert len(out) == 5_000 and out[-1]["t"] <= now <= out[-1]["T"]
-    assert elapsed < 2.5  # typically ~0.3 s cold on a 2-core machine; cached after
-    t0 = time.perf_counter()
     assert candle_snapshot(s, "@142", "1d", 0, now, now, 5) == out
-    assert time.perf_counter() - t0 < 0.5
     assert len(candle_snapshot(s, "@142", "1m", 0, now, now, 5)) == 5_000
 
 
