@@ -5,6 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+PAPER_TRIO = """
+[assets.BTC]
+amount = 100
+every = "day"
+[assets.ETH]
+amount = 50
+every = "day"
+[assets.LINK]
+amount = 15
+every = "week"
+"""
+"""Two listed assets bought daily and an unlisted one (LINK, on paper at the CoinGecko double) weekly."""
+
 
 def write_portfolio(path: Path, url: str, body: str, *, settings: str = "") -> Path:
     """A portfolio for the devnet at ``url``: its CoinGecko double, a ledger next to the file."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import write_portfolio
+from support import PAPER_TRIO, write_portfolio
 
 from dcactl.models import BacktestBuy, CurvePoint, Fill, StrategyCurve
 from dcactl.reports.html import average_cost_steps, backtest_page, group_buys, report_page, value_curve
@@ -25,17 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
-ASSETS = """
-[assets.BTC]
-amount = 100
-every = "day"
-[assets.ETH]
-amount = 50
-every = "day"
-[assets.LINK]
-amount = 15
-every = "week"
-"""
+ASSETS = PAPER_TRIO
 
 
 def _fill(asset: str, t: datetime, size: str, price: str, fee: str = "0", fee_token: str = "X",

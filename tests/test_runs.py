@@ -8,22 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from support import write_portfolio
+from support import PAPER_TRIO, write_portfolio
 
 from dcactl.ledger import Ledger
 from dcactl.reports.runlog import RunEntry, describe, run_log
 
-ASSETS = """
-[assets.BTC]
-amount = 100
-every = "day"
-[assets.ETH]
-amount = 50
-every = "day"
-[assets.LINK]
-amount = 15
-every = "week"
-"""
+ASSETS = PAPER_TRIO
 
 
 def test_runs_lists_each_run_newest_first_with_results(tmp_path: Path, devnet: Any, cli: Any) -> None:

@@ -15,28 +15,9 @@ from typing import Annotated, Any
 import typer
 
 from dcactl.cli import output
+from dcactl.cli.apps import app, devnet_app
 from dcactl.cli.context import AppState, finish, state_of, with_session
 from dcactl.errors import DcactlError, ExitCode, UsageError
-
-app = typer.Typer(
-    name="dcactl",
-    help="Recurring buys (DCA) on Hyperliquid spot, with an exact SQLite ledger.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode=None,
-)
-devnet_app = typer.Typer(
-    help="A local Hyperliquid-compatible exchange for trying dcactl safely.", no_args_is_help=True
-)
-app.add_typer(devnet_app, name="devnet")
-import_app = typer.Typer(help="Import history and settings from other tools.", no_args_is_help=True)
-app.add_typer(import_app, name="import")
-schedule_app = typer.Typer(
-    help="Run dcactl on a timer: a crontab line or systemd units.", no_args_is_help=True
-)
-app.add_typer(schedule_app, name="schedule")
 
 
 def _version(value: bool) -> None:
@@ -287,7 +268,7 @@ def doctor(ctx: typer.Context) -> None:
     finish(report.exit_code)
 
 
-# the ledger, import and schedule commands live in cli_records; importing it registers them
+# the ledger, import and schedule commands live in cli/records.py; importing it registers them
 from dcactl.cli import records  # noqa: E402, F401
 from dcactl.cli.backtest import backtest  # noqa: E402
 from dcactl.cli.notify import notify_app  # noqa: E402

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from dcactl.cli import output
-from dcactl.cli.app import app, import_app, schedule_app
+from dcactl.cli.apps import app, import_app, schedule_app
 from dcactl.cli.context import parse_when as _parse_when
 from dcactl.cli.context import state_of, with_session
 from dcactl.errors import UsageError

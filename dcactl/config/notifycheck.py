@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from dcactl.config.check import Problems, _Table, choice, seconds, secret_source, show
+from dcactl.config.values import Problems, _Table, choice, seconds, secret_source, show
 
 NOTIFY_KEYS = ("urls", "events", "heartbeat", "summary", "timeout")
 EVENTS = ("failed", "missed", "skipped", "filled")

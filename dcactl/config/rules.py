@@ -2,7 +2,7 @@
 ``[assets.X.dynamic_frequency]``, ``[assets.X.banking]`` and ``[portfolio]``.
 
 Split from :mod:`dcactl.config.check` along the seam "core keys" / "rule tables"; it uses the same
-:class:`~dcactl.config.check.Problems` and value checks, and the same conventions: every problem is one
+:class:`~dcactl.config.values.Problems` and value checks, and the same conventions: every problem is one
 line naming the key path, unknown keys get a "did you mean", nothing raises. Each checker returns
 the keyword arguments of its dataclass in :mod:`dcactl.config.schema` (``None`` when the table is absent:
 the rule is off). Defaults and meanings are documented in ``docs/smart-dca.md``.
@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from dcactl.config.check import (
+from dcactl.config.values import (
     MAX_AMOUNT,
     Problems,
     _number,

@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from dcactl.config.check import Problems, check_document
+from dcactl.config.check import check_document
 from dcactl.config.files import (
     dump_portfolio,
     find_config_path,
@@ -37,6 +37,7 @@ from dcactl.config.files import (
     write_text_atomic,
 )
 from dcactl.config.notifycheck import check_notify
+from dcactl.config.values import Problems
 from dcactl.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:

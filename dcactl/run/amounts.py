@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from dcactl.market.data import Quote
 from dcactl.models import Market
+from dcactl.run.reasons import failure_reason
 
 if TYPE_CHECKING:
     from dcactl.run.plan import Candidate, RunRequest
@@ -27,7 +28,6 @@ def decide_amounts(
     session: Session, active: list[Candidate], quotes: dict[str, Any], request: RunRequest, now: datetime
 ) -> None:
     """The strategy's decision per asset (its reasons become the order's reason), then rebalancing."""
-    from dcactl.run.plan import failure_reason
     from dcactl.strategy import AssetState, PriceHistory, decide
 
     for c in active:

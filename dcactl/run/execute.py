@@ -38,7 +38,8 @@ from dcactl.models import (
     to_ms,
     utcnow,
 )
-from dcactl.run.plan import Candidate, RunRequest, failure_reason, prepare, select_assets
+from dcactl.run.plan import Candidate, RunRequest, prepare, select_assets
+from dcactl.run.reasons import failure_reason
 from dcactl.run.reconcile import fills_by_oid, order_expiry, reconcile_intents, settle_intent, signing_expiry
 from dcactl.venues import paper
 

@@ -29,10 +29,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dcactl.cli import output
-from dcactl.errors import DcactlError, TemporaryError, UsageError
+from dcactl.errors import DcactlError, UsageError
 from dcactl.market.data import Quote, load_spot_meta, quotes_for
 from dcactl.models import AssetResult, Market, ResultStatus, Venue, make_cloid
 from dcactl.run.amounts import decide_amounts, valuation_markets
+from dcactl.run.reasons import ASSET_TIMEOUT_S, failure_reason
 
 if TYPE_CHECKING:
     from dcactl.config.schema import AssetConfig
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
 PRICE_MARGIN = Decimal("0.001")
 """Added above the price that fills the whole size, so a book that moves a tick still fills."""
 
-ASSET_TIMEOUT_S = 20.0
-"""Each asset's reads must finish within this many seconds; a slow asset fails alone."""
 
 
 @dataclass(frozen=True)
@@ -130,14 +129,6 @@ async def prepare(session: Session, candidates: list[Candidate], request: RunReq
     await load_histories(session, [c for c in candidates if _schedule_reads_history(c.asset)], request, now)
     decide_due(session, candidates, request, now)
     await read_and_size(session, candidates, request, now)
-
-
-def failure_reason(exc: BaseException) -> str:
-    """A result's reason for an exception; temporary ones start with ``temporary:`` (exit code 3)."""
-    if isinstance(exc, TimeoutError):
-        return f"temporary: timed out after {ASSET_TIMEOUT_S:g} s"
-    prefix = "temporary: " if isinstance(exc, TemporaryError) else ""
-    return f"{prefix}{exc}"
 
 
 async def _guarded(coro: Any) -> Any:
