@@ -129,3 +129,35 @@ def test_key_never_leaks_through_failures(
         _assert_clean(caplog.text.encode(), key, "log records")
         for path in files:
             _assert_clean(path.read_bytes(), key, str(path))
+
+
+@pytest.mark.parametrize("where", ["env", "file", "keyring"])
+def test_a_key_pasted_as_a_source_name_is_refused_unseen(tmp_path: Path, cli: Any, where: str) -> None:
+    """key = "env:<the key>" (a natural mistake): run, buy, doctor and -v fail at config time with one
+    line that names the key path and never the key, in hex with or without 0x."""
+    from eth_account import Account
+
+    wallet = Account.create()
+    key = bytes(wallet.key).hex()
+    for spelled in (key, "0x" + key):
+        cfg = tmp_path / "p.toml"
+        cfg.write_text(f'[settings]\nmode = "live"\naccount = "{wallet.address}"\nkey = "{where}:{spelled}"\n'
+                       '[assets.BTC]\namount = 20\nevery = "day"\n')
+        for args in (("run",), ("buy", "BTC", "--force"), ("doctor",), ("-v", "run"), ("--json", "doctor")):
+            res = cli("--config", str(cfg), *args)
+            assert res.code == 2, args
+            assert "settings.key: after " in res.err and "looks like the key itself" in res.err
+            for needle in (key, key.upper(), key[:40]):
+                assert needle not in res.out + res.err, args
+
+
+def test_messages_are_redacted_at_the_boundary(capsys: pytest.CaptureFixture[str]) -> None:
+    """Whatever slips into an error or a warning, key-shaped text is replaced before it is printed."""
+    from dcactl.cli import output
+
+    key = "ab" * 32
+    output.error(f"something said 0x{key} and {key.upper()}")
+    output.warn(f"and {key}")
+    err = capsys.readouterr().err
+    assert key not in err and key.upper() not in err
+    assert err.count("<redacted key>") == 3

@@ -292,6 +292,13 @@ def _normalise_argv(argv: list[str]) -> list[str]:
     return [*moved, *head, *argv[stop:]]
 
 
+def _print_traceback() -> None:
+    """The current traceback on stderr (``-v``), with anything shaped like a key redacted."""
+    from dcactl.config.values import redact
+
+    sys.stderr.write(redact(traceback.format_exc()))
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: run the app, map errors to one stderr line and an exit code."""
     args = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
@@ -300,7 +307,7 @@ def main(argv: list[str] | None = None) -> Any:
         app(args=args, prog_name="dcactl")
     except DcactlError as exc:
         if verbose:
-            traceback.print_exc()
+            _print_traceback()
         output.error(str(exc))
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
@@ -308,6 +315,6 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(130)
     except Exception as exc:  # a bug: still one line (and no locals that could hold a key)
         if verbose:
-            traceback.print_exc()
+            _print_traceback()
         output.error(f"internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback)")
         sys.exit(int(ExitCode.FAILED))

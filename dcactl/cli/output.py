@@ -94,7 +94,9 @@ def print_json(document: Any) -> None:
 
 def error(message: str) -> None:
     """One diagnostic line on stderr (``--json`` or not): ``dcactl: error: ...``."""
-    for line in str(message).splitlines() or [""]:
+    from dcactl.config.values import redact
+
+    for line in redact(str(message)).splitlines() or [""]:
         sys.stderr.write(f"dcactl: error: {line}\n")
     sys.stderr.flush()
 
@@ -102,7 +104,9 @@ def error(message: str) -> None:
 def warn(message: str) -> None:
     """A warning on stderr, shown unless ``--quiet``."""
     if not OPTIONS.quiet:
-        err().print(f"warning: {message}", markup=False, style="yellow")
+        from dcactl.config.values import redact
+
+        err().print(f"warning: {redact(message)}", markup=False, style="yellow")
 
 
 def info(message: str) -> None:

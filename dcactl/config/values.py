@@ -217,12 +217,26 @@ def secret_source(value: Any) -> tuple[Any, str | None]:
     if isinstance(value, str):
         kind, sep, rest = value.strip().partition(":")
         rest = rest.strip()
+        if sep and KEY_SHAPED.search(rest):  # env:0xabc…: a key pasted where its source's name goes
+            return None, (f"after {kind}: comes the name of where the secret is kept, and this looks like "
+                          "the key itself (the value is not shown); move the key to a mode-600 file and "
+                          'write "file:/path/to/it"')
         if sep and rest and (
             (kind == "env" and _ENV_NAME.match(rest)) or kind in ("file", "keyring")
         ):
             return f"{kind}:{rest}", None
     return None, ("must name where the secret is kept — env:VAR, file:PATH or keyring:NAME — never the "
                   "secret itself (the value is not shown here)")
+
+
+KEY_SHAPED = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{64}(?![0-9A-Za-z])")
+"""Text shaped like a private key (32 bytes of hex, with or without 0x): never echoed anywhere."""
+
+
+def redact(text: str) -> str:
+    """``text`` with anything shaped like a private key replaced by ``<redacted key>`` (the error
+    boundary's second line of defence: no message may ever carry a key)."""
+    return KEY_SHAPED.sub("<redacted key>", text)
 
 
 def account(value: Any) -> tuple[Any, str | None]:
