@@ -209,3 +209,50 @@ def test_perp_and_other_account_fills_never_enter(tmp_path: Path, devnet: Any) -
     assert report.inserted == len(fills) == 3_000 - 600
     assert not perps & {f.tid for f in fills}
     assert {f.pair for f in fills} == {"@142"}
+
+
+def test_dust_conversions_with_trade_id_0_are_all_kept(
+    tmp_path: Path, devnet: Any, cli: Any, portfolio: Path
+) -> None:
+    """Three spot dust conversions (trade id 0, as mainnet records them) beside ordinary fills: sync
+    keeps all three once each, told apart by oid, time, coin and size; a full re-sync adds nothing."""
+    t = devnet.admin.time() - 60_000
+    devnet.admin.inject_fills(ME, "UBTC", 3, "0.0001", "100000", start_ms=t, step_ms=10)
+    dust = [devnet.admin.dust(ME, coin, sz, px, time_ms=t + 100 + i)
+            for i, (coin, sz, px) in enumerate([("UBTC", "0.00000042", "98765.4321"),
+                                                ("UETH", "0.0000131", "3456.789"),
+                                                ("UBTC", "0.00000042", "98765.4321")])]
+    first = _sync(cli, portfolio).json()
+    assert first["inserted"] == 6
+    with _ledger(tmp_path, devnet) as ledger:
+        zero = [f for f in ledger.fills() if f.tid.startswith("0:")]
+    assert sorted((f.oid, f.pair, f"{f.size:f}", f.side) for f in zero) == sorted(
+        (d["oid"], "@142" if i != 1 else "@151", "0.00000042" if i != 1 else "0.0000131", "A")
+        for i, d in enumerate(dust))
+    again = _sync(cli, portfolio, "--full").json()
+    assert again["inserted"] == 0 and again["duplicates"] == 6
+
+
+def test_the_one_dust_conversion_an_old_ledger_kept_is_not_doubled(tmp_path: Path) -> None:
+    """A ledger from before migration 0010 holds one fill with trade id 0: the migration gives it the
+    new identity, so the next sync recognises it instead of storing it again."""
+    from dcactl.ingest.sync import fill_id
+    from dcactl.ledger.migrations import MIGRATIONS
+    from dcactl.models import Fill
+
+    raw = {"tid": 0, "oid": 77, "time": 1_790_000_000_123, "coin": "@142", "sz": "0.00000042",
+           "px": "98765.4321", "side": "A"}
+    path = tmp_path / "old.db"
+    with Ledger.open(path, network="devnet", account=ME) as ledger:
+        ledger.add_fills([Fill(time=from_ms(raw["time"]), asset="BTC", pair="@142", side="A",
+                               size=Decimal("0.00000042"), price=Decimal("98765.4321"), fee=Decimal(0),
+                               fee_token="USDC", tid="0", source="external", oid=77)])
+        conn = ledger.db
+        conn.execute("DELETE FROM migrations WHERE name = '0010_dust_conversion_ids'")
+        conn.execute("UPDATE fills SET tid = '0'")
+        conn.commit()
+    with Ledger.open(path, network="devnet", account=ME) as ledger:
+        assert ledger.migrations()[-1] == MIGRATIONS[-1][0]
+        (kept,) = ledger.fills()
+        assert kept.tid == fill_id(raw) == "0:77:1790000000123:@142:0.00000042"
+        assert ledger.known_tids([fill_id(raw)]) == {fill_id(raw)}

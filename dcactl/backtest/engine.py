@@ -20,6 +20,7 @@ Money is Decimal; the indicators read floats, as live. No I/O.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -35,7 +37,7 @@ from dcactl.backtest.variants import Strategy
 from dcactl.config.schema import AssetConfig, Config
 from dcactl.models import BacktestBuy, CurvePoint, StrategyCurve, iso_utc
 from dcactl.run.sizing import apply_caps
-from dcactl.schedule.periods import LastBuy, is_due
+from dcactl.schedule.periods import DueCheck, LastBuy, Schedule, is_due
 from dcactl.strategy import AssetState, PriceHistory, add_rebalance, allocate_rebalance, decide
 from dcactl.strategy.decide import effective_schedule
 from dcactl.venues.rounding import MIN_NOTIONAL_USDC
@@ -270,8 +272,6 @@ def _ticks(
     settings = config.settings
     portfolio = config.portfolio
     day_spent: dict[Any, Decimal] = {}
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(tz)
     for at in sorted(events):
         at_ms = _ms(at)
@@ -290,7 +290,7 @@ def _ticks(
             history = history_at(track, at_ms, bar.open)
             if dynamic:
                 schedule = effective_schedule(asset, history)
-            check = is_due(schedule, zone, at, track.last_buy)
+            check = _is_due(schedule, zone, at, track.last_buy)
             if not check.due:
                 track.not_due_until = None if dynamic else check.next_due
                 note(asset.symbol, False, None, ZERO, "not_due")
@@ -355,6 +355,13 @@ def _ticks(
             track.bank_current = decision.bank_after
             track.last_buy = LastBuy(at=at, period_start=period.start, period_end=period.end)
             track.not_due_until = None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _is_due(schedule: Schedule, zone: ZoneInfo, at: datetime, last_buy: LastBuy | None) -> DueCheck:
+    """:func:`dcactl.schedule.periods.is_due`, remembered: the strategies of one backtest tick at the
+    same instants and often share a last buy, so most checks repeat (same inputs, same answer)."""
+    return is_due(schedule, zone, at, last_buy)
 
 
 def _last_close(track: _AssetTrack, at_ms: int) -> Decimal:

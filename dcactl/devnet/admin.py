@@ -249,6 +249,31 @@ async def inject_fills(request: web.Request) -> web.Response:
     return json_response({"user": user, "fills": count, "lastTime": t - step})
 
 
+async def dust(request: web.Request) -> web.Response:
+    """POST {"user", "coin", "sz", "px", "timeMs"?}: a spot dust conversion as mainnet records one —
+    the token sold into USDC off the tick grid, ``tid`` 0, an all-zero hash, no fee — so a client
+    that deduplicates fills by trade id alone loses all but the first (hyperliquid-api.md §7)."""
+    ctl = request.app[CTL]
+    world = ctl.world
+    body = await read_json(request)
+    user, pair = address(body), _pair(world, body)
+    sz, px = _dec(body, "sz"), _dec(body, "px")
+    t = int(body.get("timeMs", world.now_ms()))
+    acct = world.account(user)
+    start = acct.balances.get(pair.base, Decimal(0))
+    acct.add(pair.base, -sz)
+    acct.add(pair.quote, px * sz)
+    oid = world.new_oid()
+    acct.add_fill({
+        "coin": pair.name, "px": str(px), "sz": str(sz), "side": "A", "time": t,
+        "startPosition": str(start), "dir": "Spot Dust Conversion", "closedPnl": "0.0",
+        "hash": "0x" + "0" * 64, "oid": oid, "crossed": True, "fee": "0.0", "tid": 0,
+        "feeToken": world.universe.token(pair.quote).name, "twapId": None,
+    })
+    ctl.dirty = True
+    return json_response({"user": user, "oid": oid, "time": t})
+
+
 async def save(request: web.Request) -> web.Response:
     """POST: write the --state file now (no-op without one)."""
     ctl = request.app[CTL]
@@ -282,6 +307,7 @@ def routes() -> list[web.RouteDef]:
         r.get("/devnet/clock", clock),
         r.post("/devnet/clock", clock),
         r.post("/devnet/fills", inject_fills),
+        r.post("/devnet/dust", dust),
         r.post("/devnet/save", save),
         r.get("/devnet/health", health),
     ]

@@ -152,6 +152,13 @@ class DevnetAdmin:
         """Freeze the exchange clock at `ms` (None: follow wall time again); returns the clock."""
         return int(self._post("/devnet/clock", {"ms": ms})["ms"])
 
+    def dust(self, user: str, coin: str, sz: str, px: str, time_ms: int | None = None) -> dict[str, Any]:
+        """Record a spot dust conversion of `sz` of `coin` at `px` for `user` (trade id 0)."""
+        body: dict[str, Any] = {"user": user, "coin": coin, "sz": sz, "px": px}
+        if time_ms is not None:
+            body["timeMs"] = time_ms
+        return dict(self._post("/devnet/dust", body))
+
     def inject_fills(
         self,
         user: str,

@@ -100,13 +100,26 @@ def to_fill(raw: Mapping[str, Any], asset: str, intent: tuple[str, str] | None) 
         price=_decimal(raw["px"]),
         fee=_decimal(raw.get("fee", "0")),
         fee_token=str(raw.get("feeToken") or "USDC"),
-        tid=str(raw["tid"]),
+        tid=fill_id(raw),
         source="dcactl" if intent else "external",
         oid=None if raw.get("oid") is None else int(raw["oid"]),
         cloid=intent[0] if intent else (str(raw_cloid) if raw_cloid else None),
         hash=raw.get("hash") or None,
         period=intent[1] if intent else None,
     )
+
+
+def fill_id(raw: Mapping[str, Any]) -> str:
+    """The ledger's identity of a raw fill: its trade id; for the exchange's own fills that carry
+    trade id 0 (spot dust conversions, several per account), ``0:<oid>:<time ms>:<coin>:<size>``, so
+    each is kept once and none is lost (PRODUCT.md "Every fill is kept"). Raises KeyError/ValueError
+    on a malformed fill."""
+    tid = str(raw["tid"])
+    if tid.strip() not in ("0", "0.0", ""):
+        return tid
+    size = codec.text(_decimal(raw["sz"]))
+    oid = "" if raw.get("oid") is None else str(int(raw["oid"]))
+    return f"0:{oid}:{int(raw['time'])}:{raw['coin']}:{size}"
 
 
 class _IntentIndex:
@@ -165,7 +178,7 @@ async def sync_fills(
         page = sorted(await fetch_page(start, end), key=lambda f: int(f.get("time", 0)))
         report.pages += 1
         report.seen += len(page)
-        held.update(str(f.get("tid")) for f in page)
+        held.update(_safe_id(f) for f in page)
         if page and first_time is None:
             first_time = int(page[0]["time"])
         fills = _page_fills(page, coin_to_asset, intents, seen_tids, report)
@@ -216,7 +229,7 @@ def _page_fills(
         if not is_spot(coin):
             report.perp_ignored += 1
             continue
-        tid = str(raw.get("tid"))
+        tid = _safe_id(raw)
         if tid in seen_tids:
             continue  # the overlapping boundary of the previous page
         try:
@@ -230,6 +243,14 @@ def _page_fills(
         report.spot += 1
         out.append(fill)
     return out
+
+
+def _safe_id(raw: Mapping[str, Any]) -> str:
+    """:func:`fill_id`, or the raw trade id text for a fill too malformed to name (skipped later)."""
+    try:
+        return fill_id(raw)
+    except (KeyError, ValueError, TypeError, InvalidOperation):
+        return str(raw.get("tid"))
 
 
 async def sync_account(session: Session, *, since: datetime | None = None, full: bool = False) -> SyncReport:

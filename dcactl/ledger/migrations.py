@@ -181,6 +181,14 @@ _M0009_NOTICES = _sql(
         PRIMARY KEY (book, key))""",
 )
 
+_M0010_DUST_CONVERSION_IDS = _sql(
+    # Spot dust conversions all carry trade id 0; UNIQUE(book, tid) kept only the first. Their
+    # identity is now 0:<oid>:<time ms>:<coin>:<size> (dcactl.ingest.sync.fill_id): rename the one
+    # kept so the next sync recognises it and adds the others, never a second copy of it.
+    """UPDATE fills SET tid = '0:' || COALESCE(CAST(oid AS TEXT), '') || ':' || (time_us / 1000) || ':'
+        || pair || ':' || size WHERE tid = '0'""",
+)
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_core", _M0001_CORE),
     ("0002_candles", _M0002_CANDLES),
@@ -189,6 +197,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0005_intent_expiry", _M0005_INTENT_EXPIRY),
     ("0008_run_exit_code", _M0008_RUN_EXIT_CODE),
     ("0009_notices", _M0009_NOTICES),
+    ("0010_dust_conversion_ids", _M0010_DUST_CONVERSION_IDS),
 ]
 """Append-only. Never edit, reorder or remove an entry once released."""
 
