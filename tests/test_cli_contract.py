@@ -263,3 +263,23 @@ def test_help_imports_nothing_heavy() -> None:
     heavy = ("rich.table", "httpx", "aiohttp", "numpy", "eth_account", "hyperliquid", "sqlite_utils")
     loaded = sorted(m for m in modules for h in heavy if m == h or m.startswith(h + "."))
     assert loaded == []
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("runz",), "No such command 'runz'"),
+        (("lots",), "Missing option '--year'"),
+        (("run", "--bogus"), "No such option: --bogus"),
+        (("schedule", "cron", "--every", "0"), "Invalid value for '--every'"),
+        (("runs", "--limit", "x"), "Invalid value for '--limit'"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(cli: Any, args: tuple[str, ...], words: str) -> None:
+    """A usage error is one `dcactl: error:` line on stderr naming what is wrong, exit 2, nothing on
+    stdout (PRODUCT.md "Exit codes": usage errors included)."""
+    res = cli(*args)
+    assert res.code == 2
+    assert res.out == ""
+    (line,) = res.err.splitlines()
+    assert line.startswith("dcactl: error: ") and words in line and "--help)" in line

@@ -447,3 +447,23 @@ def test_render_table_and_quiet(capsys: pytest.CaptureFixture[str]) -> None:
     finally:
         output.OPTIONS.quiet = False
         output.reset_consoles()
+
+
+def test_caps_line_by_hand(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Caps against a day when every asset is due: 100 + 65 + a volatility max of 80 = 245 USDC;
+    within 300 it is ok, over a day cap of 200 it warns naming the cap and the sum; no caps, no line."""
+    from support import load_text
+
+    from dcactl.reports.doctorchecks import caps_check
+
+    monkeypatch.chdir(tmp_path)
+    config = load_text('[settings]\nmax_usd_per_day = 200\n[assets.BTC]\namount = 100\nevery = "day"\n'
+                       '[assets.ETH]\namount = 65\nevery = "week"\n[assets.SOL]\namount = 30\n'
+                       'every = "week"\n[assets.SOL.sizing]\nkind = "volatility"\nmin = 20\nmax = 80\n')
+    check = caps_check(config.assets, None, D(200))
+    assert check is not None and check.status == "warn"
+    assert "wants up to 245.00 USDC, over max_usd_per_day 200.00" in check.detail
+    assert check.fix == "raise settings.max_usd_per_day to at least 245.00, or lower the amounts"
+    ok = caps_check(config.assets, D(300), D(300))
+    assert ok is not None and ok.status == "ok"
+    assert caps_check(config.assets, None, None) is None

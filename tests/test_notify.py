@@ -326,6 +326,10 @@ def test_digest_once_per_new_period(tmp_path: Path, devnet: Any, cli: Any) -> No
     assert first.title.startswith("dcactl: your day (")
     assert first.body.splitlines()[0] == "2 runs (0 ended badly); 1 buys, 0 skips, 0 failures."
     assert "paper: invested" in first.body and "Next due: BTC" in first.body
+    report = first.body.splitlines()[-1]
+    assert report.startswith("Report (charts, offline HTML): ")
+    page = Path(report.split(": ", 1)[1])
+    assert page.parent == tmp_path / "reports" and 'data-chart="asset-BTC"' in page.read_text()
 
 
 def test_run_under_an_empty_environment_fails_at_once_and_is_notified(

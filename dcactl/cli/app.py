@@ -304,13 +304,22 @@ def main(argv: list[str] | None = None) -> Any:
     args = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
     verbose = "-v" in args or "--verbose" in args
     try:
-        app(args=args, prog_name="dcactl")
+        code = app(args=args, prog_name="dcactl", standalone_mode=False)
+    except _CLICK_ERROR as exc:  # a usage error: one line and exit 2, like every other error
+        usage: Any = exc
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `dcactl` or a group alone: its help, as Click does
+            usage.show()
+        else:
+            ctx = getattr(usage, "ctx", None)
+            where = ctx.command_path if ctx is not None else "dcactl"
+            output.error(f"{usage.format_message()} (see {where} --help)")
+        sys.exit(int(getattr(usage, "exit_code", ExitCode.USAGE)))
     except DcactlError as exc:
         if verbose:
             _print_traceback()
         output.error(str(exc))
         sys.exit(int(exc.exit_code))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         output.error("interrupted")
         sys.exit(130)
     except Exception as exc:  # a bug: still one line (and no locals that could hold a key)
@@ -318,3 +327,9 @@ def main(argv: list[str] | None = None) -> Any:
             _print_traceback()
         output.error(f"internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback)")
         sys.exit(int(ExitCode.FAILED))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+_CLICK_ERROR: type[Exception] = typer.BadParameter.__mro__[2]
+"""The usage-error base (``ClickException``) of the Click that Typer bundles, reached through Typer's
+own ``BadParameter`` so dcactl never imports Click itself."""

@@ -164,7 +164,25 @@ async def digest(session: Session, now: datetime) -> Message | None:
     if dues:
         lines.append("Next due: " + ", ".join(dues) + ".")
     start = previous.start.astimezone(UTC).strftime("%Y-%m-%d")
+    page = await _write_report(session, session.db_path.parent / "reports" / f"dcactl-report-{start}.html")
+    if page is not None:
+        lines.append(f"Report (charts, offline HTML): {page}")
     return Message("summary", f"dcactl: your {kind} ({start})", "\n".join(lines))
+
+
+async def _write_report(session: Session, path: Path) -> Path | None:
+    """The HTML report of ``dcactl report`` beside the ledger, for the digest to point at; None when it
+    cannot be written (the digest goes out without it)."""
+    from dcactl.config.files import write_text_atomic
+    from dcactl.errors import DcactlError
+    from dcactl.reports.html import report_page
+    from dcactl.reports.report import gather
+
+    try:
+        write_text_atomic(path, report_page(await gather(session, None)))
+    except (DcactlError, OSError):
+        return None
+    return path
 
 
 def _holdings(session: Session, source: str) -> dict[str, Holding]:

@@ -29,6 +29,7 @@ from dcactl.reports.doctorchecks import (
     Check,
     agent_check,
     balance_check,
+    caps_check,
     clock_check,
     config_check,
     connectivity_check,
@@ -198,6 +199,10 @@ async def run_doctor(session: Session) -> DoctorReport:
         report.checks.append(balance_check(account, usdc, perp_usdc, live_assets))
     else:
         report.checks.append(Check("balance", "skip", "paper mode spends no USDC"))
+
+    caps = caps_check(enabled, settings.max_usd_per_run, settings.max_usd_per_day)
+    if caps is not None:
+        report.checks.append(caps)
 
     markets = [m for m in resolved.values() if isinstance(m, Market)]
     fallback_ids = _paper_ids(enabled) if isinstance(meta, DcactlError) else []

@@ -255,6 +255,29 @@ def balance_check(
     return Check("balance", status, detail, fix)
 
 
+def caps_check(
+    assets: Sequence[AssetConfig], per_run: Decimal | None, per_day: Decimal | None
+) -> Check | None:
+    """Whether the caps let a day's due buys through: on a day when every enabled asset is due (a
+    Monday for weekly ones beside daily ones) they spend the sum of their largest amounts; above a cap,
+    the later ones in config order are skipped with "cap" that day, every such day. None without caps."""
+    if per_run is None and per_day is None:
+        return None
+    wanted = sum((largest_amount(a) for a in assets), Decimal(0))
+    limits = [(name, cap) for name, cap in (("max_usd_per_run", per_run), ("max_usd_per_day", per_day))
+              if cap is not None]
+    over = [(name, cap) for name, cap in limits if wanted > cap]
+    if not over:
+        caps = ", ".join(f"{name} {fmt_usd(cap)}" for name, cap in limits)
+        return Check("caps", "ok", f"a day when every asset is due buys up to {fmt_usd(wanted)} USDC: "
+                                   f"within {caps}")
+    name, cap = over[0]
+    return Check("caps", "warn", f"a day when every asset is due wants up to {fmt_usd(wanted)} USDC, over "
+                                 f"{name} {fmt_usd(cap)}: the later assets in config order are skipped "
+                                 "(\"cap\") on such days",
+                 f"raise settings.{name} to at least {fmt_usd(wanted)}, or lower the amounts")
+
+
 # --- markets -------------------------------------------------------------------------------------
 
 
