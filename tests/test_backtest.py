@@ -3,6 +3,7 @@ validation, no look-ahead (hypothesis), and parity with `plan` on the devnet."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN
@@ -10,6 +11,7 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import write_portfolio
@@ -429,3 +431,97 @@ max = 80
         assert t.skip == entry["skip"], entry["asset"]
         assert t.amount == D(entry["amount_usd"]), (entry["asset"], entry["summary"])
     assert {t.outcome for t in trace} <= {"bought", "rules"}
+
+
+# ---- parity with `run` over a sequence of ticks ---------------------------------------------------
+
+PARITY = """
+[assets.BTC]
+amount = 40
+every = "day"
+[assets.BTC.rsi]
+period = 14
+overbought = 55
+oversold = 45
+oversold_factor = 2
+[assets.BTC.banking]
+[assets.ETH]
+amount = 30
+every = "2d"
+[assets.ETH.sizing]
+kind = "volatility"
+min = 15
+max = 60
+low_vol = 20
+high_vol = 90
+"""
+
+
+def test_run_over_ticks_decides_as_the_backtest(tmp_path: Path, devnet: Any, cli: Any) -> None:
+    """Eight daily ticks: the devnet's clock and the run's process clock (libfaketime) set to each
+    day's start, the real `run` on paper; then the backtest over the devnet's own daily candles for the
+    same days. Tick by tick both say the same: due or not, the rules' skip, the amount; the sizes
+    differ only as their fill prices do (the book's level against the open plus slippage)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import httpx
+
+    from dcactl.backtest.prices import from_candles
+
+    if shutil.which("faketime") is None:
+        if os.environ.get("CI"):
+            raise AssertionError("faketime is required in CI (.ci/run installs it)")
+        pytest.skip("libfaketime is not installed (apt-get install faketime)")
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, PARITY)
+    first = datetime(2026, 10, 5, tzinfo=UTC)
+    ticks = [first + timedelta(days=i) for i in range(8)]
+    env = {**os.environ, "COLUMNS": "200"}
+    runs: dict[tuple[datetime, str], dict[str, Any]] = {}
+    try:
+        for tick in ticks:
+            at = tick + timedelta(seconds=5)
+            devnet.admin.set_clock(int(at.timestamp() * 1000))
+            proc = subprocess.run(
+                ["faketime", f"{at:%Y-%m-%d %H:%M:%S}", sys.executable, "-m", "dcactl", "--config", str(cfg),
+                 "--json", "run"], env=env, capture_output=True, text=True, timeout=60, check=False)
+            assert proc.returncode == 0, proc.stderr
+            doc = json.loads(proc.stdout)
+            assert doc["started_at"].startswith(f"{tick:%Y-%m-%d}T00:00:0"), "the run's clock is the tick"
+            for r in doc["results"]:
+                runs[(tick, r["asset"])] = r
+    finally:
+        devnet.admin.set_clock(None)
+    start_ms = int((first - timedelta(days=80)).timestamp() * 1000)
+    end_ms = int((ticks[-1] + timedelta(days=1)).timestamp() * 1000)
+    pairs = {"BTC": "@142", "ETH": "@151"}
+    daily = {}
+    with httpx.Client(timeout=10) as http:
+        for asset, coin in pairs.items():
+            req = {"coin": coin, "interval": "1d", "startTime": start_ms, "endTime": end_ms}
+            raw = http.post(f"{devnet.url}/info", json={"type": "candleSnapshot", "req": req}).json()
+            daily[asset] = from_candles(asset, "1d", [(int(c["t"]), D(c["o"]), D(c["c"])) for c in raw
+                                                      if int(c["t"]) < end_ms])
+    config = validate_document(parse_config_text(cfg.read_text(), cfg), cfg)
+    trace: list[Tick] = []
+    replay(Strategy("portfolio", "rules", config), daily, {}, {"BTC": 5, "ETH": 4}, ticks[0],
+           ticks[-1] + timedelta(days=1), Costs(), trace=trace)
+    seen = set()
+    for t in trace:
+        r = runs[(t.at, t.asset)]
+        seen.add((t.at, t.asset))
+        assert t.due == (r["status"] != "not_due"), (t, r)
+        if not t.due:
+            continue
+        if t.skip is not None:
+            assert r["status"] == "skipped" and r["reason"] == t.skip, (t, r)
+            continue
+        assert r["status"] == "paper", (t, r)
+        assert D(r["usd_requested"]) == t.amount, (t, r)
+    assert seen == set(runs), "every tick of the run was replayed"
+    bought = [t for t in trace if t.outcome == "bought"]
+    assert {t.asset for t in bought} == {"BTC", "ETH"} and len(bought) >= 6
+    assert any(t.amount != D(40) for t in bought if t.asset == "BTC") or any(t.skip for t in trace), \
+        "the rules changed something in the window"
