@@ -611,3 +611,12 @@ def test_an_amount_over_the_run_cap_is_a_config_error(workdir: Path) -> None:
         "portfolio.toml: assets.ETH.sizing.max: 150 USDC can never be bought: it is above "
         "settings.max_usd_per_run (120 USDC); lower it or raise the cap",
     ]
+
+
+def test_pathological_toml_is_a_config_error(workdir: Path) -> None:
+    """Arrays nested thousands deep and an integer of 5,000 digits: one line, exit 2 material, never
+    an internal error."""
+    deep = '[assets.BTC]\namount = 10\nevery = "day"\nx = ' + "[" * 5000 + "]" * 5000 + "\n"
+    assert problems(deep) == ["portfolio.toml: invalid TOML: arrays or tables nested too deeply"]
+    huge = '[assets.BTC]\namount = 1' + "0" * 5000 + '\nevery = "day"\n'
+    assert problems(huge) == ["portfolio.toml: invalid TOML: a number of thousands of digits"]

@@ -312,6 +312,10 @@ def parse_config_text(text: str, path: Path) -> dict[str, Any]:
         return tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {_describe_toml_error(str(exc))}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
+    except ValueError:  # an integer of thousands of digits (Python's int-from-text limit)
+        raise ConfigError(f"{path}: invalid TOML: a number of thousands of digits") from None
 
 
 def _describe_toml_error(message: str) -> str:
