@@ -50,6 +50,12 @@ BACKOFF_CAP_S = 4.0
 RETRY_AFTER_CAP_S = 30.0
 """A server's ``Retry-After`` is honoured up to this many seconds."""
 SNIPPET_CHARS = 160
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""The largest answer read (bytes): far above any real one (5000 candles or 2000 fills are ~1 MB), so
+a runaway or hostile answer cannot take the machine's memory."""
+DEADLINE_FACTOR = 3
+"""A whole request (connect, send, every byte of the answer) must end within this many ``timeout``s:
+the per-read timeout alone lets an answer trickled a byte at a time hold a run (and its lock) forever."""
 """How much of an error response body a message may quote."""
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -304,6 +310,8 @@ class JsonHttp:
         self.budget = budget
         self.attempts_made = 0
         """Requests actually sent (retries included), for tests and diagnostics."""
+        self.max_bytes = MAX_RESPONSE_BYTES
+        """The largest answer read (bytes); tests lower it."""
         self._sleep = sleep
         self._client_error = client_error
         self._rng = rng
@@ -376,8 +384,16 @@ class JsonHttp:
         label = f"{self.service} {what}"
         self.attempts_made += 1
         started = time.monotonic()
+        deadline = self.timeout * DEADLINE_FACTOR
         try:
-            response = await self._client.request(method, path, json=json_body, params=params)
+            async with asyncio.timeout(deadline):
+                response, body = await self._fetch(method, path, json_body, params)
+        except TimeoutError as exc:  # asyncio's deadline on the whole request
+            late = ExchangeUnavailable(f"{label}: no complete answer within {deadline:g} s")
+            late.__cause__ = exc
+            raise _Retryable(late) from exc
+        except _TooLarge as exc:
+            raise ExchangeUnavailable(f"{label}: answer over {self.max_bytes:,} bytes; not read") from exc
         except httpx.TimeoutException as exc:
             timed_out = ExchangeUnavailable(f"{label}: no answer within {self.timeout:g} s")
             timed_out.__cause__ = exc
@@ -387,6 +403,7 @@ class JsonHttp:
             failed.__cause__ = exc
             raise _Retryable(failed) from exc
         elapsed = time.monotonic() - started
+        text = body.decode(response.encoding or "utf-8", errors="replace")
         status = response.status_code
         if status >= 400:
             cause = httpx.HTTPStatusError(f"HTTP {status}", request=response.request, response=response)
@@ -395,18 +412,35 @@ class JsonHttp:
                 err.__cause__ = cause
                 raise _Retryable(err, _retry_after(response))
             if status >= 500:
-                err = ExchangeUnavailable(f"{label}: server error HTTP {status}: {_snippet(response.text)}")
+                err = ExchangeUnavailable(f"{label}: server error HTTP {status}: {_snippet(text)}")
                 err.__cause__ = cause
                 raise _Retryable(err)
-            text = _snippet(response.text)
-            raise self._client_error(f"{label}: refused with HTTP {status}: {text}") from cause
+            raise self._client_error(f"{label}: refused with HTTP {status}: {_snippet(text)}") from cause
         try:
-            data = json.loads(response.text, parse_float=Decimal)
+            data = json.loads(text, parse_float=Decimal)
         except ValueError as exc:
-            garbled = ExchangeUnavailable(f"{label}: answer is not JSON: {_snippet(response.text)}")
+            garbled = ExchangeUnavailable(f"{label}: answer is not JSON: {_snippet(text)}")
             garbled.__cause__ = exc
             raise _Retryable(garbled) from exc
         return JsonResponse(data=data, server_date=_date_header(response), elapsed_s=elapsed)
+
+    async def _fetch(
+        self, method: str, path: str, json_body: Any, params: Mapping[str, str] | None
+    ) -> tuple[httpx.Response, bytes]:
+        """The response and its body, read in chunks and refused past :attr:`max_bytes`."""
+        async with self._client.stream(method, path, json=json_body, params=params) as response:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise _TooLarge
+                chunks.append(chunk)
+        return response, b"".join(chunks)
+
+
+class _TooLarge(Exception):
+    """An answer past :data:`MAX_RESPONSE_BYTES` (never retried: it would only come again)."""
 
 
 def _date_header(response: httpx.Response) -> datetime | None:

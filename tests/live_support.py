@@ -158,7 +158,7 @@ def settle(cfg: Path, env: Mapping[str, str], request_timeout: float, tries: int
     docs = []
     for _ in range(tries):
         proc = run_child(cfg, env)
-        assert proc.returncode in (0, 1), proc.stderr
+        assert proc.returncode in (0, 1) and proc.stdout.strip(), (proc.returncode, proc.stderr)
         doc = json.loads(proc.stdout)
         docs.append(doc)
         if "pending" not in statuses(doc).values():

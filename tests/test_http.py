@@ -367,3 +367,55 @@ def test_every_attempt_pays_its_weight() -> None:
 
     run(go())
     assert budget.used() == 6
+
+
+async def _trickle_server(handler: Any) -> tuple[asyncio.AbstractServer, str]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}"
+
+
+def test_an_answer_trickled_a_byte_at_a_time_meets_the_deadline() -> None:
+    """A server that answers one byte every 0.1 s never trips the 0.3 s read timeout; the whole-request
+    deadline (3 × timeout) ends it with ExchangeUnavailable, well before the answer would end."""
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n")
+        try:
+            for _ in range(1000):
+                writer.write(b" ")
+                await writer.drain()
+                await asyncio.sleep(0.1)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        writer.close()
+
+    async def go() -> tuple[str, int]:
+        server, url = await _trickle_server(trickle)
+        async with server, JsonHttp(url, service="Test", timeout=0.3) as http:
+            with pytest.raises(ExchangeUnavailable) as info:
+                await http.get_json("/x", retry=False, what="/x")
+            return str(info.value), http.attempts_made
+
+    message, attempts = asyncio.run(go())
+    assert message == "Test /x: no complete answer within 0.9 s" and attempts == 1
+
+
+def test_an_answer_over_the_size_cap_is_not_read() -> None:
+    """An answer past max_bytes is refused (ExchangeUnavailable) without being kept, and not retried."""
+    big = json.dumps({"x": "a" * 5000})
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, text=big))
+
+    async def go() -> tuple[str, int]:
+        async with JsonHttp("http://test", service="Test", timeout=5, transport=transport) as http:
+            http.max_bytes = 1000
+            with pytest.raises(ExchangeUnavailable) as info:
+                await http.get_json("/x", what="/x")
+            ok = JsonHttp("http://test", service="Test", timeout=5, transport=transport)
+            assert (await ok.get_json("/x", what="/x")) == {"x": "a" * 5000}
+            await ok.aclose()
+            return str(info.value), http.attempts_made
+
+    message, attempts = asyncio.run(go())
+    assert message == "Test /x: answer over 1,000 bytes; not read" and attempts == 1

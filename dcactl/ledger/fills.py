@@ -247,13 +247,23 @@ class FillStore(LedgerBase):
             "SELECT superseded_by FROM fills WHERE book = ? AND superseded_by IS NOT NULL", (self._book,))}
         window = int(MATCH_WINDOW.total_seconds() * 1_000_000)
         matches: list[tuple[str, int]] = []
+        near = (
+            "SELECT id, tid, oid, time_us, size, price, hash FROM fills INDEXED BY fills_by_asset_time"
+            " WHERE book = ? AND asset = ? AND time_us BETWEEN ? AND ? AND side = 'B'"
+            " AND source IN ('dcactl', 'external')"
+        )
+        same_hash = (
+            "SELECT id, tid, oid, time_us, size, price, hash FROM fills INDEXED BY fills_by_hash"
+            " WHERE book = ? AND hash = ? AND hash IS NOT NULL AND side = 'B'"
+            " AND source IN ('dcactl', 'external')"
+        )
         for row_id, asset, time_us, size, price, hash_ in imports:
-            rows = self._conn.execute(
-                "SELECT tid, oid, time_us, size, price, hash FROM fills WHERE book = ? AND side = 'B'"
-                " AND source IN ('dcactl', 'external') AND ((asset = ? AND time_us BETWEEN ? AND ?)"
-                " OR (hash IS NOT NULL AND hash = ?)) ORDER BY time_us, id",
-                (self._book, asset, time_us - window, time_us + window, hash_),
-            ).fetchall()
+            # two indexed lookups (an OR of both would scan the book once per import)
+            found = {r[0]: r for r in self._conn.execute(near, (self._book, asset, time_us - window,
+                                                                time_us + window))}
+            if hash_ is not None:
+                found.update((r[0], r) for r in self._conn.execute(same_hash, (self._book, hash_)))
+            rows = [r[1:] for r in sorted(found.values(), key=lambda r: (r[3], r[0]))]
             best = _best_order(rows, time_us, Decimal(size), Decimal(price), hash_, used)
             if best is not None:
                 used.add(best)
