@@ -135,3 +135,40 @@ def test_ctx_by_coin_joins_on_coin_never_by_position() -> None:
     assert ctxs["@7"]["midPx"] is None
     assert "@9" not in ctxs  # no ctx for USOL in this answer: absent, not someone else's
     assert ctx_by_coin((META, [])) == {}
+
+
+def _meta(tokens: list[tuple[str, str | None]]) -> dict[str, Any]:
+    """spotMeta with USDC (token 0) and one USDC pair per token (pair index 100 + token index)."""
+    toks = [{"name": "USDC", "szDecimals": 8, "weiDecimals": 8, "index": 0, "fullName": None}]
+    toks += [{"name": n, "szDecimals": 2, "weiDecimals": 8, "index": i, "fullName": f}
+             for i, (n, f) in enumerate(tokens, start=1)]
+    pairs = [{"name": f"@{100 + t['index']}", "tokens": [t["index"], 0], "index": 100 + t["index"]}
+             for t in toks[1:]]
+    return {"tokens": toks, "universe": pairs}
+
+
+def test_the_bridged_token_wins_over_a_namesake() -> None:
+    """A HIP-1 PUMP (listed first, no full name) beside the bridge's UPUMP ("Unit Pump"): PUMP buys
+    UPUMP; XPL (no alias) finds the bridge's UXPL instead of falling back to paper; sync names the
+    bridged pairs by the ticker users write."""
+    meta = _meta([("PUMP", None), ("UPUMP", "Unit Pump"), ("UXPL", "Unit Plasma"), ("HYPE", "Hyperliquid")])
+    pump = one(("PUMP", "auto", None, None), meta)
+    assert isinstance(pump, Market) and pump.base_token == "UPUMP" and pump.coin == "@102"
+    xpl = one(("XPL", "auto", None, None), meta)
+    assert isinstance(xpl, Market) and xpl.base_token == "UXPL" and xpl.venue == "hyperliquid"
+    hype = one(("HYPE", "auto", None, None), meta)
+    assert isinstance(hype, Market) and hype.base_token == "HYPE"
+    assert coin_to_symbol(meta)["@103"] == "XPL"
+    assert coin_to_symbol(meta)["@102"] == "PUMP"
+
+
+def test_an_unsettled_namesake_is_an_error_naming_each_candidate() -> None:
+    """ABC beside a UABC that is not the bridge's: the asset fails, naming both pairs, tokens and full
+    names and asking for `pair`; with `pair` set it resolves to that one."""
+    meta = _meta([("ABC", "Abc Token"), ("UABC", "Ultra ABC")])
+    err = one(("ABC", "auto", None, None), meta)
+    assert isinstance(err, ResolveError)
+    assert str(err) == ("ABC: more than one listed pair could be meant: @101 (ABC, 'Abc Token'); "
+                        "@102 (UABC, 'Ultra ABC'); set assets.ABC.pair to the one you mean")
+    chosen = one(("ABC", "auto", "@102", None), meta)
+    assert isinstance(chosen, Market) and chosen.base_token == "UABC"

@@ -3,8 +3,10 @@
 Pure functions of the ``spotMeta`` payload (no I/O, no hard-coded indices; unknown fields ignored).
 Rules (fact sheet §1, §2):
 
-1. Aliases first (BTC→UBTC, ETH→UETH, SOL→USOL, ...: the names HyperCore gives bridged assets),
-   then the plain symbol, as a *token name*.
+1. The bridge's token first: ``U`` + ticker (or an alias such as FARTCOIN→UFART) whose full name is
+   ``Unit …`` wins over a plain-name namesake (old HIP-1 tokens share well-known tickers); then the
+   plain symbol. When the metadata cannot settle it (a plain-name token beside a ``U`` + ticker one
+   that is not the bridge's), the asset fails naming every candidate — never a guess.
 2. The market is the universe entry with ``tokens == [base.index, 0]`` — quoted in USDC (token 0);
    pairs quoted in USDH, USDT0 or anything else are ignored. Its ``name`` is the coin for /info
    (``@142`` or ``PURR/USDC``), ``10000 + entry["index"]`` (the index *field*, not the position) the
@@ -90,14 +92,47 @@ class _Index:
             coingecko_id=coingecko_id,
         )
 
-    def usdc_pair_for(self, symbol: str) -> Mapping[str, Any] | None:
-        for name in (*ALIASES.get(symbol, ()), symbol):
-            token = self.token_by_name.get(name)
-            if token is not None:
-                pair = self.usdc_pair_by_base.get(int(token["index"]))
-                if pair is not None:
-                    return pair
-        return None
+    def _listed(self, name: str) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+        """(token, its USDC pair) for a token name, or None."""
+        token = self.token_by_name.get(name)
+        if token is None:
+            return None
+        pair = self.usdc_pair_by_base.get(int(token["index"]))
+        return None if pair is None else (token, pair)
+
+    def usdc_pair_for(self, symbol: str) -> Mapping[str, Any] | ResolveError | None:
+        """The one USDC pair ``symbol`` means, None when none is listed, or a ResolveError naming
+        every candidate when more than one could be meant.
+
+        The bridge's token wins: ``U`` + ticker (or a known alias) whose full name is ``Unit …``
+        (:func:`is_bridged`), over an unrelated plain-name namesake (an old HIP-1 ``PUMP`` beside the
+        bridged ``UPUMP``). Without a bridged token, the plain name; a ``U`` + ticker token that is not
+        the bridge's beside a plain-name one cannot be settled from the metadata: an error."""
+        names = list(dict.fromkeys((*ALIASES.get(symbol, ()), "U" + symbol)))
+        found = [(n, hit) for n in names if (hit := self._listed(n)) is not None]
+        bridged = [hit for n, hit in found if is_bridged(hit[0]) or n in ALIASES.get(symbol, ())]
+        plain = self._listed(symbol)
+        if bridged:
+            return bridged[0][1]
+        others = [hit for _, hit in found]
+        if plain is not None and others:
+            listed = "; ".join(_describe(t, p) for t, p in [plain, *others])
+            return ResolveError(f"{symbol}: more than one listed pair could be meant: {listed}; set "
+                                f"assets.{symbol}.pair to the one you mean")
+        if plain is not None:
+            return plain[1]
+        return others[0][1] if others else None
+
+
+def is_bridged(token: Mapping[str, Any]) -> bool:
+    """A token of the Unit bridge: its full name is ``Unit <name>`` (``UBTC`` = "Unit Bitcoin")."""
+    full = token.get("fullName")
+    return isinstance(full, str) and full.startswith("Unit ")
+
+
+def _describe(token: Mapping[str, Any], pair: Mapping[str, Any]) -> str:
+    full = token.get("fullName")
+    return f"{pair['name']} ({token.get('name')}{', ' + repr(full) if full else ', no full name'})"
 
 
 def _pair_ok(pair: Any) -> bool:
@@ -124,7 +159,10 @@ def _resolve_one(spec: AssetSpec, index: _Index) -> Market | ResolveError:
             quote = index.tokens.get(int(pair["tokens"][1]), {}).get("name", "?")
             return ResolveError(f"{symbol}: pair '{spec.pair}' is quoted in {quote}; dcactl buys with USDC")
     else:
-        pair = index.usdc_pair_for(symbol)
+        found = index.usdc_pair_for(symbol)
+        if isinstance(found, ResolveError):
+            return found
+        pair = found
     if pair is not None:
         return index.market(symbol, pair, cg_id, "paper" if venue == "paper" else "hyperliquid")
     if venue == "hyperliquid":
@@ -162,7 +200,11 @@ def coin_to_symbol(spot_meta: Mapping[str, Any]) -> dict[str, str]:
         if token is None:
             continue
         name = str(token["name"]).upper()
-        out[str(pair["name"])] = reverse.get(name, name)
+        if name in reverse:
+            name = reverse[name]
+        elif is_bridged(token) and name.startswith("U") and len(name) > 1:
+            name = name[1:]  # the bridge's UXPL is the XPL users write
+        out[str(pair["name"])] = name
     return out
 
 
