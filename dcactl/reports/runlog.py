@@ -89,12 +89,13 @@ def last_run(ledger: Ledger) -> RunEntry | None:
 
 
 def describe(result: dict[str, Any]) -> str:
-    """One asset's outcome in a few words: ``BTC filled 100.00 USDC`` or ``ETH skipped: <reason>``."""
+    """One asset's outcome in a few words: ``BTC filled 100.00 USDC`` or ``ETH skipped: <reason>``
+    (a buy shows what it spent; skips, failures and pending orders say why)."""
     asset, status, reason = result.get("asset", "?"), result.get("status", "?"), result.get("reason")
     usd = result.get("usd_filled") or result.get("usd_requested")
     text = f"{asset} {status}"
     if usd and status in ("filled", "partial", "paper", "planned", "pending"):
         text += f" {Decimal(usd):,.2f} USDC"
-    if reason and status not in ("filled", "not_due"):
-        text += f": {reason}"
+    if reason and status not in ("filled", "partial", "paper", "not_due"):
+        text += f": {reason}"  # a buy's rule summary stays in runs --json; skips and failures say why here
     return text
