@@ -78,23 +78,21 @@ def _npv(rate_pct: float, flows: list[tuple[datetime, D]], value: D, end: dateti
     )
 
 
+WINDOW = ("--from", "2025-03-03", "--to", "2025-03-08")
+
+
+def _backtest(cli: Any, cfg: Path, prices: Path, *extra: str, json_out: bool = True) -> Any:
+    """`dcactl [--json] backtest` over the five hand-made days of ``prices``."""
+    flags = ("--json",) if json_out else ()
+    return cli("--config", str(cfg), *flags, "backtest", *WINDOW, "--prices", str(prices), *extra)
+
+
 def test_csv_backtest_by_hand(tmp_path: Path, cli: Any) -> None:
     """Five daily candles, 100 USDC a day: units, invested, fees, value, drawdown exactly as the
     contract's formula gives them by hand; the XIRR discounts the buys and the value to zero."""
     cfg = _portfolio(tmp_path)
     prices = _csv(tmp_path / "p.csv")
-    res = cli(
-        "--config",
-        str(cfg),
-        "--json",
-        "backtest",
-        "--from",
-        "2025-03-03",
-        "--to",
-        "2025-03-08",
-        "--prices",
-        str(prices),
-    )
+    res = _backtest(cli, cfg, prices)
     assert res.code == 0, res.err
     doc = res.json()
     assert (doc["from"], doc["to"], doc["fee_bps"], doc["slippage_bps"]) == (
@@ -125,24 +123,8 @@ def test_csv_backtest_by_hand(tmp_path: Path, cli: Any) -> None:
 def test_lump_sum_buys_what_plain_invested_at_the_first_tick(tmp_path: Path, cli: Any) -> None:
     """lump-sum: plain's invested, bought at the first open (size rounded down, fee in the base)."""
     cfg = _portfolio(tmp_path)
-    res = cli(
-        "--config",
-        str(cfg),
-        "--json",
-        "backtest",
-        "--from",
-        "2025-03-03",
-        "--to",
-        "2025-03-08",
-        "--prices",
-        str(_csv(tmp_path / "p.csv")),
-        "--baseline",
-        "lump-sum",
-        "--fee-bps",
-        "10",
-        "--slippage-bps",
-        "0",
-    )
+    extra = ("--baseline", "lump-sum", "--fee-bps", "10", "--slippage-bps", "0")
+    res = _backtest(cli, cfg, _csv(tmp_path / "p.csv"), *extra)
     assert res.code == 0, res.err
     by = {s["name"]: s for s in res.json()["strategies"]}
     assert list(by) == ["portfolio", "lump-sum"]
@@ -159,31 +141,15 @@ def test_set_variants_and_the_table(tmp_path: Path, cli: Any) -> None:
     """--set amount=50,200: two variants named by their setting, each investing by its amount; the
     table lists every strategy and the per-asset comparison."""
     cfg = _portfolio(tmp_path)
-    prices = str(_csv(tmp_path / "p.csv"))
-    args = (
-        "--config",
-        str(cfg),
-        "backtest",
-        "--from",
-        "2025-03-03",
-        "--to",
-        "2025-03-08",
-        "--prices",
-        prices,
-        "--set",
-        "amount=50,200",
-    )
-    doc = cli(*args[:2], "--json", *args[2:]).json()
+    prices = _csv(tmp_path / "p.csv")
+    doc = _backtest(cli, cfg, prices, "--set", "amount=50,200").json()
     names = [s["name"] for s in doc["strategies"]]
     assert names == ["portfolio", "amount=50", "amount=200", "plain", "lump-sum"]
     by = {s["name"]: s for s in doc["strategies"]}
-    assert D(by["amount=50"]["invested_usd"]) == _expected(D(50), OPENS, CLOSES)["invested"].quantize(
-        D("0.01")
-    )
-    assert D(by["amount=200"]["invested_usd"]) == _expected(D(200), OPENS, CLOSES)["invested"].quantize(
-        D("0.01")
-    )
-    table = cli(*args)
+    for amount in (50, 200):
+        want = _expected(D(amount), OPENS, CLOSES)["invested"].quantize(D("0.01"))
+        assert D(by[f"amount={amount}"]["invested_usd"]) == want
+    table = _backtest(cli, cfg, prices, "--set", "amount=50,200", json_out=False)
     assert table.code == 0, table.err
     for name in names:
         assert name in table.out
@@ -202,20 +168,7 @@ def test_rules_skip_and_cap(tmp_path: Path, cli: Any) -> None:
     prices = _csv(tmp_path / "a.csv")
     b = _csv(tmp_path / "b.csv", "BBB")
     prices.write_text(prices.read_text() + "".join(b.read_text().splitlines(keepends=True)[1:]))
-    doc = cli(
-        "--config",
-        str(cfg),
-        "--json",
-        "backtest",
-        "--from",
-        "2025-03-03",
-        "--to",
-        "2025-03-08",
-        "--prices",
-        str(prices),
-        "--baseline",
-        "plain",
-    ).json()
+    doc = _backtest(cli, cfg, prices, "--baseline", "plain").json()
     port = doc["strategies"][0]
     assert port["buys"] == 5 and port["skips_by_reason"] == {"cap": 5}
     assert [a["buys"] for a in port["assets"]] == [5, 0]
@@ -247,17 +200,9 @@ def test_bad_prices_csv_names_row_and_column(tmp_path: Path, cli: Any) -> None:
 def test_window_not_covered_says_what_is_available(tmp_path: Path, cli: Any) -> None:
     """A window the CSV does not cover: exit 2, naming the range each asset has."""
     cfg = _portfolio(tmp_path)
-    res = cli(
-        "--config",
-        str(cfg),
-        "backtest",
-        "--from",
-        "2024-01-01",
-        "--to",
-        "2025-03-08",
-        "--prices",
-        str(_csv(tmp_path / "p.csv")),
-    )
+    prices = _csv(tmp_path / "p.csv")
+    window = ("--from", "2024-01-01", "--to", "2025-03-08")
+    res = cli("--config", str(cfg), "backtest", *window, "--prices", str(prices))
     assert res.code == 2
     assert "available: AAA: 2025-03-03 to 2025-03-07" in res.err
 
@@ -266,17 +211,7 @@ def test_bad_options(tmp_path: Path, cli: Any) -> None:
     """Unknown --set key (did you mean), bad baseline, --from after --to: one line each, exit 2."""
     cfg = _portfolio(tmp_path)
     prices = str(_csv(tmp_path / "p.csv"))
-    base = (
-        "--config",
-        str(cfg),
-        "backtest",
-        "--prices",
-        prices,
-        "--from",
-        "2025-03-03",
-        "--to",
-        "2025-03-08",
-    )
+    base = ("--config", str(cfg), "backtest", "--prices", prices, *WINDOW)
     res = cli(*base, "--set", "amout=5")
     assert res.code == 2 and "--set amout=5" in res.err and "did you mean `amount`" in res.err
     assert cli(*base, "--baseline", "hodl").code == 2
@@ -291,19 +226,7 @@ def test_html_is_written(tmp_path: Path, cli: Any) -> None:
     """--html writes the strategies page beside the table (one overlay, one buys chart per strategy)."""
     cfg = _portfolio(tmp_path)
     html = tmp_path / "bt.html"
-    res = cli(
-        "--config",
-        str(cfg),
-        "backtest",
-        "--from",
-        "2025-03-03",
-        "--to",
-        "2025-03-08",
-        "--prices",
-        str(_csv(tmp_path / "p.csv")),
-        "--html",
-        str(html),
-    )
+    res = _backtest(cli, cfg, _csv(tmp_path / "p.csv"), "--html", str(html), json_out=False)
     assert res.code == 0, res.err
     page = html.read_text()
     assert page.count('data-chart="buys-') == 3 and 'data-chart="strategies"' in page
