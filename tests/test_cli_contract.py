@@ -283,3 +283,28 @@ def test_usage_errors_are_one_line_and_exit_2(cli: Any, args: tuple[str, ...], w
     assert res.out == ""
     (line,) = res.err.splitlines()
     assert line.startswith("dcactl: error: ") and words in line and "--help)" in line
+
+
+def test_natural_mistakes_get_a_did_you_mean(tmp_path: Path, cli: Any) -> None:
+    """`every = "weekly"` → did you mean "week"; `plan ETHH` → did you mean ETH; one line, exit 2."""
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[settings]\nnetwork = "devnet"\n[assets.BTC]\namount = 10\nevery = "weekly"\n')
+    res = cli("--config", str(cfg), "plan")
+    assert res.code == 2 and 'unknown schedule \'weekly\'; did you mean "week"?: use hour' in res.err
+    cfg.write_text('[settings]\nnetwork = "devnet"\n[assets.ETH]\namount = 10\nevery = "week"\n')
+    res = cli("--config", str(cfg), "buy", "ETHH")
+    assert res.code == 2 and "unknown asset ETHH; did you mean ETH?" in res.err
+    assert res.err.count("\n") == 1
+
+
+def test_devnet_port_in_use_is_a_usage_error(cli: Any) -> None:
+    """`devnet serve --port N` on a taken port: one line naming it and the fix, exit 2."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = cli("devnet", "serve", "--port", str(port))
+    assert res.code == 2
+    assert res.err == f"dcactl: error: 127.0.0.1:{port} is in use (another devnet?); pass --port\n"

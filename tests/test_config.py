@@ -148,7 +148,7 @@ def test_config_asset_lookup_is_case_insensitive(workdir: Path) -> None:
     """Config.asset finds "btc" and names the configured assets for an unknown one."""
     config = load_text(MINIMAL + '[assets.ETH]\namount = 20\nevery = "day"\n')
     assert config.asset("btc").symbol == "BTC"
-    with pytest.raises(UsageError, match=r"unknown asset DOGE; configured in portfolio.toml: BTC, ETH$"):
+    with pytest.raises(UsageError, match=r"unknown asset DOGE \(configured in portfolio.toml: BTC, ETH\)$"):
         config.asset("DOGE")
 
 

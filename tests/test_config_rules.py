@@ -156,7 +156,8 @@ max_spend_multiple = 0.5
     (BTC + "[assets.BTC.dynamic_frequency]\nlow_vol = 60\n",
      ["assets.BTC.dynamic_frequency.low_vol: low_vol (60) must be below high_vol (50)"]),
     (BTC + '[assets.BTC.dynamic_frequency]\nhigh_every = "daily"\n',
-     ["assets.BTC.dynamic_frequency.high_every: unknown schedule 'daily': use hour, day, week, month, or a "
+     ["assets.BTC.dynamic_frequency.high_every: unknown schedule 'daily'; did you mean \"day\"?: use hour, "
+      "day, week, month, or a "
       'fixed interval such as "12h", "3d", "2w" (a positive whole number followed by h, d or w)']),
     (BTC + "[assets.BTC.banking]\nmax_bank_usd = -1\n",
      ["assets.BTC.banking.max_bank_usd: must be a positive number of USDC, got -1"]),

@@ -88,9 +88,13 @@ def devnet_serve(
 ) -> None:
     """Run a local Hyperliquid-compatible exchange (POST /info, POST /exchange, /coingecko/api/v3)."""
     funds = _parse_fund(fund or [])
-    from dcactl.devnet.server import serve
+    from dcactl.devnet.server import DevnetAddressInUse, serve
 
-    serve(host=host, port=port, seed=seed, fund=funds, state=state, universe=universe, rate_limit=rate_limit)
+    try:
+        serve(host=host, port=port, seed=seed, fund=funds, state=state, universe=universe,
+              rate_limit=rate_limit)
+    except DevnetAddressInUse as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _run_command(ctx: typer.Context, request: Any) -> None:

@@ -37,7 +37,7 @@ from dcactl.config.files import (
     write_text_atomic,
 )
 from dcactl.config.notifycheck import check_notify
-from dcactl.config.values import Problems
+from dcactl.config.values import Problems, suggest
 from dcactl.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
@@ -283,7 +283,9 @@ class Config:
             if a.symbol == wanted:
                 return a
         known = ", ".join(a.symbol for a in self.assets)
-        raise UsageError(f"unknown asset {symbol}; configured in {self.path}: {known}")
+        hint = suggest(wanted, [a.symbol for a in self.assets])
+        tail = f"; did you mean {hint}?" if hint else ""
+        raise UsageError(f"unknown asset {symbol}{tail} (configured in {self.path}: {known})")
 
 
 def load_config(path: Path) -> Config:

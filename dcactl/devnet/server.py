@@ -257,5 +257,16 @@ def serve(
     """Run a devnet until SIGINT/SIGTERM (blocking). Prints one line
     `devnet listening on http://HOST:PORT (signatures verified as testnet)`; saves --state on exit."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    import errno
+
     app = create_app(seed=seed, fund=fund, state=state, universe=universe, rate_limit=rate_limit)
-    asyncio.run(run_app(app, host, port))
+    try:
+        asyncio.run(run_app(app, host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise DevnetAddressInUse(f"{host}:{port} is in use (another devnet?); pass --port") from None
+        raise
+
+
+class DevnetAddressInUse(Exception):
+    """The devnet's address is taken. The CLI turns it into a usage error (exit 2)."""

@@ -117,7 +117,11 @@ def select_assets(session: Session, request: RunRequest) -> list[AssetConfig]:
     known = {a.symbol for a in config.assets}
     unknown = sorted(wanted - known)
     if unknown:
-        raise UsageError(f"unknown asset {', '.join(unknown)}; configured: {', '.join(sorted(known))}")
+        from dcactl.config.values import suggest
+
+        hints = [h for h in (suggest(u, known) for u in unknown) if h]
+        tail = f"; did you mean {', '.join(hints)}?" if hints else ""
+        raise UsageError(f"unknown asset {', '.join(unknown)}{tail} (configured: {', '.join(sorted(known))})")
     if request.command == "buy":
         return [a for a in config.assets if a.symbol in wanted]
     return [a for a in config.assets if a.enabled and (not wanted or a.symbol in wanted)]
