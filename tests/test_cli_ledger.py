@@ -412,3 +412,37 @@ def _keep_cwd() -> Iterator[None]:
     here = os.getcwd()
     yield
     os.chdir(here)
+
+
+def test_history_table_pages_and_exports_stream_everything(tmp_path: Path, cli: Any) -> None:
+    """120 fills: the table shows the newest 50 with a note saying more exist; CSV and JSON (streamed
+    row by row) carry all 120, oldest first, the same rows; --limit 3 takes the newest three."""
+    import json as jsonlib
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from dcactl.ledger import Ledger
+    from dcactl.models import Fill
+
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[settings]\nnetwork = "devnet"\ndatabase = "ledger.db"\n[assets.BTC]\namount = 20\n'
+                   'every = "day"\n')
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    with Ledger.open(tmp_path / "ledger.db", network="devnet", account=None) as ledger:
+        ledger.add_fills(Fill(time=t0 + timedelta(hours=i), asset="BTC", pair="@142", side="B",
+                              size=Decimal("0.0002"), price=Decimal(100_000 + i), fee=Decimal(0),
+                              fee_token="UBTC", tid=f"t{i}", source="paper") for i in range(120))
+    table = cli("--config", str(cfg), "history")
+    assert table.code == 0
+    assert table.out.count("│ BTC") == 50 and "100,119" not in table.out
+    assert "the newest 50 fills; older ones exist" in table.err
+    rows = list(csv.reader(io.StringIO(cli("--config", str(cfg), "history", "--format", "csv").out)))
+    tid = rows[0].index("tid")
+    assert len(rows) == 121 and rows[1][tid] == "t0" and rows[-1][tid] == "t119"
+    doc = jsonlib.loads(cli("--config", str(cfg), "history", "--format", "json").out)
+    assert [f["tid"] for f in doc["fills"]] == [f"t{i}" for i in range(120)]
+    assert [dict(zip(rows[0], r, strict=True)) for r in rows[1:]] == [
+        {k: "" if v is None else str(v) for k, v in f.items()} for f in doc["fills"]]
+    assert jsonlib.loads(cli("--config", str(cfg), "--json", "history").out) == doc
+    newest = jsonlib.loads(cli("--config", str(cfg), "history", "--format", "json", "--limit", "3").out)
+    assert [f["tid"] for f in newest["fills"]] == ["t117", "t118", "t119"]

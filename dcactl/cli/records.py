@@ -56,19 +56,28 @@ def history(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """The ledger: every fill (real and paper, marked), with the columns tax tools need."""
-    from dcactl.cli.render import render_history
+    from dcactl.cli.render import render_history, stream_history
 
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"--format {fmt!r}: expected table, csv or json")
 
-    async def work(session: Any) -> Any:
+    async def work(session: Any) -> None:
         start = _parse_when(since, session.config.settings.timezone, "--since") if since else None
-        newest = session.ledger.fills(
-            asset=asset.upper() if asset else None, since=start, limit=limit, newest_first=True
-        )
-        return list(reversed(newest))
+        wanted = asset.upper() if asset else None
+        export = "json" if output.OPTIONS.json else fmt
+        if export != "table" and limit is None:  # an export: stream every fill, constant memory
+            stream_history(session.ledger.iter_fills(asset=wanted, since=start), export)
+            return
+        page = limit or TABLE_PAGE
+        newest = session.ledger.fills(asset=wanted, since=start, limit=page + 1, newest_first=True)
+        more = len(newest) > page and limit is None
+        render_history(list(reversed(newest[:page])), fmt, more=more)
 
-    render_history(with_session(ctx, work), fmt)
+    with_session(ctx, work)
+
+
+TABLE_PAGE = 50
+"""Fills the ``history`` table shows without ``--limit`` (the newest); exports have no such page."""
 
 
 @app.command()

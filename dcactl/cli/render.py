@@ -6,6 +6,7 @@ one place and ``cli.py`` stays thin.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -178,8 +179,32 @@ def _when(t: datetime | None) -> str | None:
     return None if t is None else t.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def render_history(fills: list[Fill], fmt: str) -> None:
-    """``history``: a table (newest first), or CSV/JSON with the columns of PRODUCT.md."""
+def stream_history(fills: Iterable[Fill], fmt: str) -> None:
+    """``history --format csv/json``: each fill written as it is read (constant memory), the same
+    columns and document as :func:`render_history`."""
+    import csv
+    import json
+    import sys
+
+    from dcactl.reports.stats import HISTORY_COLUMNS, history_record
+
+    out = sys.stdout
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(HISTORY_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for f in fills:
+            writer.writerow(history_record(f))
+    else:
+        out.write('{\n  "fills": [')
+        for i, f in enumerate(fills):
+            out.write(("," if i else "") + "\n    " + json.dumps(history_record(f), default=str))
+        out.write("\n  ]\n}\n")
+    out.flush()
+
+
+def render_history(fills: list[Fill], fmt: str, more: bool = False) -> None:
+    """``history``: a table (newest first; ``more``: older fills exist beyond this page), or CSV/JSON
+    with the columns of PRODUCT.md."""
     from dcactl.reports.stats import HISTORY_COLUMNS, history_record
 
     records = [history_record(f) for f in fills]
@@ -212,6 +237,11 @@ def render_history(fills: list[Fill], fmt: str) -> None:
             ],
             right=("size", "price", "USDC"),
         )
+        if more:
+            output.info(f"the newest {len(records)} fills; older ones exist: --limit N shows more, "
+                        "--format csv or json exports them all")
+        elif not records:
+            output.info("no fills in the ledger for this selection")
 
 
 def _d(text: str) -> Decimal:

@@ -7,7 +7,7 @@ matching of imported (legacy) fills to the exchange fills they turned out to be.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -118,6 +118,16 @@ class FillStore(LedgerBase):
             sql += " LIMIT ?"
             params.append(int(limit))
         return [row_fill(r) for r in self._conn.execute(sql, params)]
+
+    def iter_fills(
+        self, *, asset: str | None = None, since: datetime | None = None, source: str | None = None,
+    ) -> Iterator[Fill]:
+        """Fills oldest first, one at a time from the cursor (exports stream: memory stays flat however
+        large the ledger); superseded imports left out. Consume it while the ledger is open."""
+        where, params = self._where(asset=asset, since=since, source=source)
+        sql = f"SELECT {_FILL_COLUMNS} FROM fills WHERE {where} ORDER BY time_us, id"
+        for row in self._conn.execute(sql, params):
+            yield row_fill(row)
 
     def fill_count(self, *, source: str | None = None, include_superseded: bool = True) -> int:
         """Number of fills of this book (of one source when given)."""
