@@ -308,3 +308,11 @@ def test_devnet_port_in_use_is_a_usage_error(cli: Any) -> None:
         res = cli("devnet", "serve", "--port", str(port))
     assert res.code == 2
     assert res.err == f"dcactl: error: 127.0.0.1:{port} is in use (another devnet?); pass --port\n"
+
+
+def test_the_command_list_is_never_truncated(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dcactl --help` at 80 columns: every command's one-line description is whole (no "...")."""
+    monkeypatch.setenv("COLUMNS", "80")
+    res = cli("--help")
+    listing = res.out.split("Commands:")[1]
+    assert listing.strip() and "..." not in listing

@@ -223,7 +223,7 @@ def _parse_amount(text: str) -> Decimal:
     return value
 
 
-@app.command()
+@app.command(short_help="Write a starter portfolio.toml (never overwrites).")
 def init(
     ctx: typer.Context,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
@@ -238,7 +238,7 @@ def init(
         output.out().print(f"Wrote {path}. Next: dcactl markets, then dcactl run --dry-run", markup=False)
 
 
-@app.command()
+@app.command(short_help="How each asset resolves: pair, asset id, decimals, mid.")
 def markets(
     ctx: typer.Context,
     asset: Annotated[str | None, typer.Argument(help="One configured asset (default: all).")] = None,
@@ -250,7 +250,7 @@ def markets(
     render_markets(with_session(ctx, lambda s: markets_report(s, asset)))
 
 
-@app.command()
+@app.command(short_help="What run would do now and why; places nothing.")
 def plan(
     ctx: typer.Context,
     asset: Annotated[str | None, typer.Argument(help="One configured asset (default: all enabled).")] = None,
@@ -262,7 +262,7 @@ def plan(
     render_plan(with_session(ctx, lambda s: make_plan(s, (asset,) if asset else ())))
 
 
-@app.command()
+@app.command(short_help="Preflight: config, key, balance, markets, clock.")
 def doctor(ctx: typer.Context) -> None:
     """Preflight: config, key and account, balance and runway, minimum orders, clock, connectivity."""
     from dcactl.reports.doctor import render_doctor, run_doctor
@@ -279,8 +279,8 @@ from dcactl.cli.notify import notify_app  # noqa: E402
 from dcactl.cli.report import report  # noqa: E402
 
 app.add_typer(notify_app, name="notify")
-app.command("report")(report)
-app.command("backtest")(backtest)
+app.command("report", short_help="Write an offline HTML report with charts.")(report)
+app.command("backtest", short_help="Replay your rules over past prices beside plain DCA.")(backtest)
 
 _MOVABLE = ("--json", "-q", "--quiet", "-v", "--verbose")
 

@@ -17,7 +17,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 devnet_app = typer.Typer(
-    help="A local Hyperliquid-compatible exchange for trying dcactl safely.", no_args_is_help=True
+    help="A local Hyperliquid-compatible exchange for trying dcactl safely.",
+    short_help="A local Hyperliquid exchange to try dcactl safely.",
+    no_args_is_help=True,
 )
 app.add_typer(devnet_app, name="devnet")
 import_app = typer.Typer(help="Import history and settings from other tools.", no_args_is_help=True)

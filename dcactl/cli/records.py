@@ -18,7 +18,7 @@ from dcactl.cli.context import state_of, with_session
 from dcactl.errors import UsageError
 
 
-@app.command()
+@app.command(short_help="Holdings, invested, value and PnL; the last run.")
 def status(ctx: typer.Context) -> None:
     """Per asset and in total: units, invested, average cost, fees, value, PnL, last buy, next due."""
     from dcactl.cli.render import render_status
@@ -27,7 +27,7 @@ def status(ctx: typer.Context) -> None:
     render_status(with_session(ctx, status_report))
 
 
-@app.command()
+@app.command(short_help="The run log: each run, its exit code, what happened.")
 def runs(
     ctx: typer.Context,
     limit: Annotated[
@@ -47,7 +47,7 @@ def runs(
     render_runs(with_session(ctx, work), failed=failed)
 
 
-@app.command()
+@app.command(short_help="The ledger's fills (table, CSV or JSON).")
 def history(
     ctx: typer.Context,
     asset: Annotated[str | None, typer.Option("--asset", help="Only this asset.")] = None,
@@ -80,7 +80,7 @@ TABLE_PAGE = 50
 """Fills the ``history`` table shows without ``--limit`` (the newest); exports have no such page."""
 
 
-@app.command()
+@app.command(short_help="Cost-basis lots of real buys for a tax year.")
 def lots(
     ctx: typer.Context,
     year: Annotated[int, typer.Option("--year", min=2009, max=2200, help="Tax year (in settings.timezone).")],
@@ -102,7 +102,7 @@ def lots(
     render_lots(result, year, method, tz)
 
 
-@app.command()
+@app.command(short_help="Fetch the account's fills into the ledger.")
 def sync(
     ctx: typer.Context,
     since: Annotated[str | None, typer.Option("--since", help="Re-scan from this date.")] = None,
@@ -130,7 +130,7 @@ def sync(
     )
 
 
-@app.command()
+@app.command(short_help="A consistent copy of the ledger, safe during a run.")
 def backup(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Where to write the copy (must not exist).")],
