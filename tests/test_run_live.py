@@ -189,6 +189,7 @@ def test_day_cap_counts_earlier_fills_of_the_day(tmp_path: Path, devnet: Any, wa
     spent = sum(D(r["usd_filled"]) for r in first.json()["results"])
     assert D(140) < spent <= D(150)
     cut = cli("--config", str(cfg), "--json", "buy", "SOL", "--force", "--amount", "60")
+    assert cut.code == 1, "a buy the user asked for that is skipped fails"
     (r,) = cut.json()["results"]
     assert r["status"] == "skipped", r
     assert r["reason"].startswith("cap: 60.00 USDC does not fit max_usd_per_day 200"), r

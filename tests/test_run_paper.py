@@ -161,3 +161,14 @@ def test_stale_metadata_is_used_then_refreshed(tmp_path: Path, devnet: Any, cli:
     with _ledger(tmp_path, devnet.url) as ledger:
         refreshed = ledger.cache_get(META_CACHE_KEY)
         assert refreshed is not None and utcnow() - refreshed[1] < timedelta(minutes=1)
+
+
+def test_buy_under_the_minimum_exits_non_zero(tmp_path: Path, devnet: Any, cli: Any) -> None:
+    """`buy BTC --force --amount 5`: skipped under the 10 USDC minimum, and since the user asked for
+    that buy, exit 1 with the reason; the run log keeps exit 1 too."""
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, ASSETS)
+    res = cli("--config", str(cfg), "--json", "buy", "BTC", "--force", "--amount", "5")
+    assert res.code == 1
+    (r,) = res.json()["results"]
+    assert r["status"] == "skipped" and "minimum" in r["reason"]
+    assert cli("--config", str(cfg), "--json", "runs").json()["runs"][0]["exit_code"] == 1

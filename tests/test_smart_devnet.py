@@ -341,13 +341,16 @@ def test_skip_banks_once_and_the_next_dip_spends_it(
 
 
 def test_forced_buys_never_bank(tmp_path: Path, devnet: Any, clock: Clock, cli: Cli) -> None:
-    """`buy --force` while RSI skips: skipped, but only the scheduled period's skip banks (100, not 300)."""
+    """`buy --force` while RSI skips: bought anyway at the base amount (PRODUCT.md "Forced buys"), its
+    reason says forced and why the rules would skip; only the scheduled period's skip banks (100)."""
     cfg = write_portfolio(tmp_path / "p.toml", devnet.url, BANKING)
     replay_daily(devnet, "BTC", RISING, yesterday(clock))
     assert _one(cli("--config", str(cfg), "--json", "run"))["status"] == "skipped"
     for _ in range(2):
         forced = _one(cli("--config", str(cfg), "--json", "buy", "BTC", "--force"))
-        assert (forced["status"], forced["reason"]) == ("skipped", "RSI(14) 100.0 ≥ overbought 70")
+        assert (forced["status"], forced["usd_requested"]) == ("paper", "100.00")
+        assert forced["reason"].startswith("on paper: forced: buy 100.00 USDC although the rules would skip "
+                                           "(RSI(14) 100.0 ≥ overbought 70)")
         assert forced["period"].startswith("forced:")
     with _ledger(tmp_path, devnet) as ledger:
         assert ledger.bank("BTC") == D(100)

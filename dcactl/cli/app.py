@@ -120,7 +120,7 @@ def _run_command(ctx: typer.Context, request: Any) -> None:
         if hooks is not None:
             _warn_undelivered(hooks.stopped(str(exc), int(exc.exit_code)))
         raise
-    code = exit_code_for(result)
+    code = exit_code_for(result, request)
     render_run(result, code)
     if hooks is not None:
         _warn_undelivered(hooks.finished(result.to_json(), int(code), messages))

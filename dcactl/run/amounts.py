@@ -1,9 +1,9 @@
 """How much each due asset buys: the strategy's decision, banking, and buy-only rebalancing.
 
 Called by :mod:`dcactl.run.plan` once the run's quotes are in: each candidate gets its
-:class:`~dcactl.strategy.Decision` (whose summary becomes the order's reason), a forced buy's rule skip
-banks nothing, and ``[portfolio] budget_per_run`` is spread toward ``targets`` over the due assets,
-most underweight first, valuing every target holding (due or not).
+:class:`~dcactl.strategy.Decision` (whose summary becomes the order's reason), a forced buy is never
+skipped by a rule and banks nothing, and ``[portfolio] budget_per_run`` is spread toward ``targets``
+over the due assets, most underweight first, valuing every target holding (due or not).
 """
 
 from __future__ import annotations
@@ -45,26 +45,32 @@ def decide_amounts(
         c.decision = decide(c.asset, history, state, now, override=request.amount)
         if c.history_notes:
             c.decision = replace(c.decision, reasons=[*c.decision.reasons, *c.history_notes])
-        if request.force and c.decision.skip is not None:
-            c.decision = _unbanked(c.decision)
+        if request.force:
+            c.decision = _forced(c.decision)
         c.amount, c.reason = c.decision.amount, c.decision.summary
         if c.decision.skip and c.due:
             c.finish("skipped", c.decision.skip)
     _rebalance(session, [c for c in active if c.result is None and c.due], quotes)
 
 
-def _unbanked(decision: Decision) -> Decision:
-    """A rule skip of a forced buy (``buy --force``, a period of its own) banks nothing: only a
-    scheduled period's skip saves that period's budget, else each forced attempt would bank again."""
+def _forced(decision: Decision) -> Decision:
+    """``buy --force`` (PRODUCT.md "Forced buys"): skip rules do not skip it, and it banks nothing (a
+    period of its own: only a scheduled period's skip saves that period's budget). Its amount is
+    ``--amount``, else what the rules size, else ``amount``; its reason says "forced"."""
+    if decision.skip is None:
+        return replace(decision, summary=f"forced: {decision.summary}")
     note = "forced buy outside the schedule: nothing banked"
+    amount = decision.base_usd
     return replace(
         decision,
+        amount=amount,
+        skip=None,
         bank_after=decision.bank_before,
         reasons=[
             *(r for r in decision.reasons if not r.startswith("banking: skipped buy")),
             f"banking: {note} (bank stays {decision.bank_before} USDC)",
         ],
-        summary=f"skip {decision.asset}: {decision.skip}; {note}",
+        summary=f"forced: buy {amount} USDC although the rules would skip ({decision.skip}); {note}",
     )
 
 

@@ -90,7 +90,7 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
         if not request.dry_run:
             _record_decisions(session, run_id, candidates)
             summary = result.to_json() | ({"error": error} if error else {})
-            final = code if code is not None else exit_code_for(result)
+            final = code if code is not None else exit_code_for(result, request)
             ledger.end_run(run_id, utcnow(), summary, int(final))
     return result
 
@@ -162,8 +162,14 @@ def _record_decisions(session: Session, run_id: str, candidates: Sequence[Candid
         )
 
 
-def exit_code_for(result: RunResult) -> ExitCode:
-    """0 when nothing failed; 3 when every attempted asset failed for a temporary reason; else 1."""
+def exit_code_for(result: RunResult, request: RunRequest | None = None) -> ExitCode:
+    """0 when nothing failed; 3 when every attempted asset failed for a temporary reason; else 1.
+
+    ``buy`` is a person asking for one buy: when it ends skipped (under the minimum, over a cap) that
+    is a failure to them, exit 1 with the reason; a scheduled ``run`` that skips is doing its job."""
+    asked = request is not None and request.command == "buy"
+    if asked and any(r.status == "skipped" for r in result.results):
+        return ExitCode.FAILED
     failed = [r for r in result.results if r.status == "failed"]
     if not failed:
         return ExitCode.OK
