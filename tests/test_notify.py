@@ -245,6 +245,23 @@ def test_missed_period_is_notified_once(tmp_path: Path, devnet: Any, cli: Any) -
     assert [x.title for x in first] == ["dcactl: BTC missed 2 periods"]
     assert second == []
 
+    # a period whose run recorded why it did not buy (a rule's skip) is not missed
+    from dcactl.ledger import Ledger
+
+    tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT00:00:00Z")
+    with Ledger.open(tmp_path / "ledger.db", network=devnet.url, account=None) as ledger:
+        ledger.begin_run("skip1", utcnow(), "paper", "run")
+        ledger.end_run("skip1", utcnow(), {"results": [
+            {"asset": "BTC", "status": "skipped", "period": tomorrow, "reason": "RSI(14) 80 ≥ overbought 70"}
+        ]}, 0)
+
+    async def again() -> list[Any]:
+        async with open_session(cfg, None) as session:
+            return missed_now(session, later)
+
+    (m,) = asyncio.run(again())
+    assert m.count == 1, "the skipped day has its reason in the run log"
+
 
 def test_messages_by_hand() -> None:
     """run_messages on a hand-made run document: each wanted event, its words and numbers."""

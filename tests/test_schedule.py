@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -429,3 +430,22 @@ def test_lock_is_exclusive_within_a_process(tmp_path: Path) -> None:
     first.release()
     with RunLock(lock, 0):
         pass
+
+
+@pytest.mark.parametrize("every", ["day", "week", "month", "hour", "3d", "12h"])
+def test_passed_periods_are_the_ones_missed_periods_counts(every: str) -> None:
+    """passed_periods lists exactly the periods missed_periods counts, consecutive and ended by now."""
+    from datetime import UTC, datetime, timedelta
+
+    from dcactl.schedule.periods import LastBuy, missed_periods, parse_every, passed_periods, period_of
+
+    schedule = parse_every(every)
+    bought = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    own = period_of(schedule, bought, "Europe/Berlin")
+    last = LastBuy(bought, own.start, own.end)
+    for later in (timedelta(hours=5), timedelta(days=3), timedelta(days=40)):
+        now = bought + later
+        passed = passed_periods(schedule, "Europe/Berlin", last, now)
+        assert len(passed) == missed_periods(schedule, "Europe/Berlin", last, now)
+        assert all(p.end <= now for p in passed)
+        assert all(a.end == b.start for a, b in itertools.pairwise(passed))

@@ -99,3 +99,17 @@ def describe(result: dict[str, Any]) -> str:
     if reason and status not in ("filled", "partial", "paper", "not_due"):
         text += f": {reason}"  # a buy's rule summary stays in runs --json; skips and failures say why here
     return text
+
+
+def explained_periods(ledger: Ledger, since: datetime) -> set[tuple[str, str]]:
+    """(asset, period) pairs a run since ``since`` recorded a reason for without buying (skipped by a
+    rule or a cap, failed, pending): such a period is not *missed* (PRODUCT.md "Nothing fails
+    silently"), the run log says why."""
+    out: set[tuple[str, str]] = set()
+    for row in ledger.runs(MAX_RUNS):
+        if row["started_at"] < since:
+            break
+        for r in (row["summary"] or {}).get("results", []):
+            if r.get("status") in ("skipped", "failed", "pending") and r.get("period"):
+                out.add((str(r.get("asset")), str(r["period"])))
+    return out

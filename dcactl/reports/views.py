@@ -178,19 +178,25 @@ class StatusReport:
 
 
 def schedule_state(session: Session, now: datetime) -> dict[str, tuple[datetime | None, int]]:
-    """For each enabled configured asset: when it is next due and how many periods were missed."""
+    """For each enabled configured asset: when it is next due and how many periods were missed: ended
+    without a buy and without a reason in the run log (a rule's skip, a cap, a failure)."""
+    from dcactl.reports.runlog import explained_periods
     from dcactl.run.plan import last_buy_of
-    from dcactl.schedule.periods import is_due, missed_periods
+    from dcactl.schedule.periods import is_due, passed_periods
 
     tz = session.config.settings.timezone
     out: dict[str, tuple[datetime | None, int]] = {}
+    lasts = {a.symbol: last_buy_of(session.ledger, a) for a in session.config.assets if a.enabled}
+    oldest = min((b.at for b in lasts.values() if b is not None), default=now)
+    explained = explained_periods(session.ledger, oldest) if any(lasts.values()) else set()
     for asset in session.config.assets:
         if not asset.enabled:
             out[asset.symbol] = (None, 0)
             continue
-        last = last_buy_of(session.ledger, asset)
+        last = lasts[asset.symbol]
         check = is_due(asset.schedule, tz, now, last)
-        missed = missed_periods(asset.schedule, tz, last, now) if last is not None else 0
+        passed = passed_periods(asset.schedule, tz, last, now)
+        missed = sum(1 for p in passed if (asset.symbol, p.id) not in explained)
         out[asset.symbol] = (check.next_due, missed)
     return out
 

@@ -376,6 +376,30 @@ def missed_periods(schedule: Schedule, tz: str | ZoneInfo, last_buy: LastBuy | N
     return count
 
 
+def passed_periods(
+    schedule: Schedule, tz: str | ZoneInfo, last_buy: LastBuy | None, now: datetime, limit: int = 1000
+) -> list[Period]:
+    """The whole periods that ended, after a buy became allowed again, with no buy since ``last_buy``
+    (the periods :func:`missed_periods` counts), oldest first, at most the newest ``limit``."""
+    _require_aware(now, "now")
+    if last_buy is None:
+        return []
+    zone = _zone(tz)
+    now = now.astimezone(UTC)
+    allowed = _earliest_due(schedule, zone, last_buy)
+    out: list[Period] = []
+    period = period_of(schedule, allowed, zone)
+    if schedule.fixed_seconds is not None:  # jump to the last ``limit`` of a long gap at once
+        length = timedelta(seconds=schedule.fixed_seconds)
+        skip = (period_of(schedule, now, zone).start - period.start) // length - limit
+        if skip > 0:
+            period = period_of(schedule, period.start + skip * length, zone)
+    while period.end <= now and now > allowed:
+        out.append(period)
+        period = _period_after(schedule, period, zone)
+    return out[-limit:]
+
+
 # --- run lock ------------------------------------------------------------------------------------
 
 
