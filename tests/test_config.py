@@ -620,3 +620,11 @@ def test_pathological_toml_is_a_config_error(workdir: Path) -> None:
     assert problems(deep) == ["portfolio.toml: invalid TOML: arrays or tables nested too deeply"]
     huge = '[assets.BTC]\namount = 1' + "0" * 5000 + '\nevery = "day"\n'
     assert problems(huge) == ["portfolio.toml: invalid TOML: a number of thousands of digits"]
+
+
+def test_a_huge_value_is_not_echoed_whole(workdir: Path) -> None:
+    """A 5 MB `every` (a pasted file): the one problem line shows its start and length, not 5 MB."""
+    (line,) = problems('[assets.BTC]\namount = 10\nevery = "' + "x" * 5_000_000 + '"\n')
+    assert len(line) < 300 and "(5,000,000 characters)" in line
+    (line,) = problems('[settings]\nmode = "' + "y" * 1_000 + '"\n[assets.BTC]\namount = 10\nevery = "day"\n')
+    assert len(line) < 300 and "(1,000 characters)" in line

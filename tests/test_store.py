@@ -423,3 +423,12 @@ def test_write_lock_held_too_long_is_a_temporary_error(ledger: Ledger) -> None:
         other.close()
     ledger.set_cursor("c", 1)
     assert ledger.get_cursor("c") == 1
+
+
+def test_a_ledger_path_that_is_not_a_file_is_refused(tmp_path: Path) -> None:
+    """--db /dev/null: a clear LedgerError, and nothing is written beside it (no -journal file)."""
+    from dcactl.errors import LedgerError
+
+    with pytest.raises(LedgerError, match="/dev/null: not a regular file"):
+        Ledger.open(Path("/dev/null"), network="devnet", account=ACCOUNT)
+    assert not Path("/dev/null-journal").exists() and not Path("/dev/null-wal").exists()

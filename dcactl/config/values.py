@@ -48,11 +48,17 @@ class Problems:
         return len(self.lines)
 
 
+SHOWN_CHARS = 80
+"""Longer values are shortened in messages."""
+
+
 def show(value: Any) -> str:
     """A value as it would be written in TOML (strings quoted), for messages. Never for secrets."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
+        if len(value) > SHOWN_CHARS:  # a pasted file is not a message: show its start and its length
+            return json.dumps(value[:40], ensure_ascii=False)[:-1] + f'…" ({len(value):,} characters)'
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, dict):
         return "a table"

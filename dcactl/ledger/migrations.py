@@ -210,6 +210,8 @@ def check_header(path: Path) -> bool:
     """
     if path.is_dir():
         raise LedgerError(f"{path}: is a directory, not a ledger file")
+    if path.exists() and not path.is_file():  # /dev/null, a FIFO: SQLite would write beside it
+        raise LedgerError(f"{path}: not a regular file; give the ledger a file path (--db or database)")
     try:
         with path.open("rb") as handle:
             header = handle.read(100)

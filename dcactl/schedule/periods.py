@@ -114,11 +114,12 @@ def parse_every(text: str) -> Schedule:
     if match:
         n, letter = int(match.group(1)), match.group(2)
         return Schedule(text=f"{n}{letter}", fixed_seconds=n * _FIXED_UNIT_SECONDS[letter])
+    named = repr(text) if len(text) <= 40 else f"{text[:20]!r}… ({len(text):,} characters)"
     spoken = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month"}
     hint = spoken.get(norm, norm.rstrip("s") if norm.rstrip("s") in _CALENDAR else None)
     tail = f'; did you mean "{hint}"?' if hint else ""
     raise ValueError(
-        f"unknown schedule {text!r}{tail}: use hour, day, week, month, or a fixed interval such as "
+        f"unknown schedule {named}{tail}: use hour, day, week, month, or a fixed interval such as "
         '"12h", "3d", "2w" (a positive whole number followed by h, d or w)'
     )
 
