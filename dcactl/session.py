@@ -50,6 +50,20 @@ def shared_budget(base_url: str, per_minute: int | None) -> SharedWeightBudget:
     return SharedWeightBudget(pacing_path(user_data_dir() / "pacing", base_url), per_minute)
 
 
+def account_lock_path(config: Config) -> Path:
+    """The lock of one network and account on this machine, shared by every ledger, ``$HOME`` and
+    ``$DCACTL_HOME`` of this user (cron and a shell may differ in all three):
+    ``$DCACTL_LOCK_DIR`` else ``<temp dir>/dcactl-<uid>``, file ``<network>-<account>.lock``."""
+    import os
+    import tempfile
+
+    from dcactl.config.files import safe_network_id
+
+    folder = os.environ.get("DCACTL_LOCK_DIR") or os.path.join(tempfile.gettempdir(), f"dcactl-{os.getuid()}")
+    name = f"{safe_network_id(config.settings.network_id)}-{ledger_account(config)}.lock"
+    return Path(folder) / name
+
+
 def ledger_account(config: Config) -> str:
     """Whose ledger this is: the configured master account, else ``paper``."""
     return (config.settings.account or PAPER_ACCOUNT).lower()
@@ -159,6 +173,9 @@ async def open_session(
             from dcactl.schedule.periods import RunLock, lock_path_for
 
             stack.enter_context(RunLock(lock_path_for(path), config.settings.lock_wait))
+            # and the account's, whatever ledger each uses: two dcactl processes on one machine never
+            # trade one account at once (the second then finds the first's orders by cloid)
+            stack.enter_context(RunLock(account_lock_path(config), config.settings.lock_wait))
         ledger = Ledger.open(path, network=config.settings.network_id, account=ledger_account(config))
         stack.callback(ledger.close)
         session = Session(config=config, ledger=ledger, db_path=path)

@@ -16,6 +16,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DCACTL_HOME", str(home / "dcactl"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("DCACTL_LOCK_DIR", str(home / "locks"))  # the account locks of this test only
     for var in ("DCACTL_CONFIG", "DCACTL_DB", "DCACTL_KEY", "DCACTL_CRASH_AT"):
         monkeypatch.delenv(var, raising=False)
     from dcactl.cli import output

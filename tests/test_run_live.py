@@ -298,3 +298,30 @@ def test_paper_buy_never_uses_up_the_live_period(tmp_path: Path, devnet: Any, wa
     assert [(o["coin"], o["cloid"]) for o in orders] == [("@142", r["cloid"])]
     again = cli("--config", str(cfg), "--json", "run", "--only", "BTC")
     assert statuses(again.json()) == {"BTC": "not_due"}
+
+
+def test_two_ledgers_of_one_account_never_buy_twice(tmp_path: Path, devnet: Any, wallet: Any) -> None:
+    """Two dcactl processes with two ledgers (two folders, as a shell beside cron with another HOME or
+    DCACTL_DB) of one account, started together: the account lock makes one wait; it then finds the
+    first's orders by cloid and buys nothing. The devnet sees exactly one order per asset."""
+    import json
+    import subprocess
+
+    from live_support import child_env, dcactl_cmd
+
+    env = child_env(key_hex(wallet))
+    cfgs = []
+    for name in ("shell", "cron"):
+        (tmp_path / name).mkdir()
+        cfgs.append(_cfg(tmp_path / name, devnet, wallet))
+    procs = [subprocess.Popen(dcactl_cmd(cfg), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for cfg in cfgs]
+    docs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        docs.append(json.loads(out))
+    orders = devnet.admin.orders(user=wallet.address.lower())
+    assert sorted(o["coin"] for o in orders) == ["@142", "@151", "@156"]
+    outcomes = sorted(tuple(sorted(set(statuses(d).values()))) for d in docs)
+    assert outcomes == [("filled",), ("pending",)], docs
