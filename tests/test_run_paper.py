@@ -172,3 +172,26 @@ def test_buy_under_the_minimum_exits_non_zero(tmp_path: Path, devnet: Any, cli: 
     (r,) = res.json()["results"]
     assert r["status"] == "skipped" and "minimum" in r["reason"]
     assert cli("--config", str(cfg), "--json", "runs").json()["runs"][0]["exit_code"] == 1
+
+
+def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, devnet: Any) -> None:
+    """SIGINT while a run waits on the exchange: exit 130 and exactly `dcactl: error: interrupted` on
+    stderr (no traceback, no "never awaited")."""
+    import signal
+    import time
+
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, ASSETS)
+    devnet.admin.faults(kind="latency", ms=3_000)  # every answer 3 s late: the run is mid-request
+    proc = subprocess.Popen([sys.executable, "-m", "dcactl", "--config", str(cfg), "run"],
+                            env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not devnet.admin.requests() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        devnet.admin.clear_faults()
+    assert proc.returncode == 130
+    assert err == "dcactl: error: interrupted\n"

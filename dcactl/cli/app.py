@@ -325,13 +325,19 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(int(exc.exit_code))
     except (KeyboardInterrupt, typer.Abort):
         output.error("interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except Exception as exc:  # a bug: still one line (and no locals that could hold a key)
         if verbose:
             _print_traceback()
         output.error(f"internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback)")
         sys.exit(int(ExitCode.FAILED))
+    if code == INTERRUPTED:  # Typer turns Ctrl-C into Exit(130) before our handler sees it
+        output.error("interrupted")
     sys.exit(code if isinstance(code, int) else 0)
+
+
+INTERRUPTED = 130
+"""The exit code of a run stopped by Ctrl-C (SIGINT), as shells report 128 + 2."""
 
 
 _CLICK_ERROR: type[Exception] = typer.BadParameter.__mro__[2]
