@@ -156,9 +156,12 @@ class Session:
 
 @contextlib.asynccontextmanager
 async def open_session(
-    config_path: Path | None, db_path: Path | None, *, lock: bool = False
+    config_path: Path | None, db_path: Path | None, *, lock: bool = False, create: bool = True
 ) -> AsyncIterator[Session]:
     """Load config, open (and migrate) the ledger, optionally take the run lock.
+
+    ``create=False`` (commands that only read the ledger): when no ledger exists at the path yet, an
+    empty one is opened in memory instead, so looking never leaves an empty file behind.
 
     Raises ConfigError, LedgerError, or LockTimeout when another run holds the lock past
     ``settings.lock_wait``.
@@ -176,7 +179,8 @@ async def open_session(
             # and the account's, whatever ledger each uses: two dcactl processes on one machine never
             # trade one account at once (the second then finds the first's orders by cloid)
             stack.enter_context(RunLock(account_lock_path(config), config.settings.lock_wait))
-        ledger = Ledger.open(path, network=config.settings.network_id, account=ledger_account(config))
+        where = path if create or path.exists() else Path(":memory:")
+        ledger = Ledger.open(where, network=config.settings.network_id, account=ledger_account(config))
         stack.callback(ledger.close)
         session = Session(config=config, ledger=ledger, db_path=path)
         try:

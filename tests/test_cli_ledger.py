@@ -446,3 +446,17 @@ def test_history_table_pages_and_exports_stream_everything(tmp_path: Path, cli: 
     assert jsonlib.loads(cli("--config", str(cfg), "--json", "history").out) == doc
     newest = jsonlib.loads(cli("--config", str(cfg), "history", "--format", "json", "--limit", "3").out)
     assert [f["tid"] for f in newest["fills"]] == ["t117", "t118", "t119"]
+
+
+def test_reading_commands_never_create_a_ledger(tmp_path: Path, cli: Any) -> None:
+    """status, history, runs and lots on a --db that does not exist: they answer (empty) and leave no
+    file behind; run is what creates a ledger."""
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[settings]\nnetwork = "http://127.0.0.1:9"\nrequest_timeout = 1\n'
+                   '[assets.BTC]\namount = 20\nevery = "day"\nvenue = "paper"\ncoingecko_id = "bitcoin"\n')
+    db = tmp_path / "none" / "ledger.db"
+    for args in (("history",), ("runs",), ("lots", "--year", "2026"), ("--json", "runs")):
+        res = cli("--config", str(cfg), "--db", str(db), *args)
+        assert res.code == 0, (args, res.err)
+    assert cli("--config", str(cfg), "--db", str(db), "--json", "runs").json() == {"runs": []}
+    assert not db.exists() and not db.parent.exists()

@@ -41,8 +41,11 @@ def finish(code: ExitCode) -> None:
         raise typer.Exit(int(code))
 
 
-def with_session(ctx: typer.Context, work: Callable[[Session], Awaitable[T]], *, lock: bool = False) -> T:
-    """Open the session (config, ledger, clients), run ``work(session)`` in one event loop."""
+def with_session(
+    ctx: typer.Context, work: Callable[[Session], Awaitable[T]], *, lock: bool = False, create: bool = True
+) -> T:
+    """Open the session (config, ledger, clients), run ``work(session)`` in one event loop;
+    ``create=False`` for commands that only read the ledger (none is created where none exists)."""
     import asyncio
 
     from dcactl.session import open_session
@@ -50,7 +53,7 @@ def with_session(ctx: typer.Context, work: Callable[[Session], Awaitable[T]], *,
     state = state_of(ctx)
 
     async def go() -> Any:
-        async with open_session(state.config, state.db, lock=lock) as session:
+        async with open_session(state.config, state.db, lock=lock, create=create) as session:
             return await work(session)
 
     result: T = asyncio.run(go())

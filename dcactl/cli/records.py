@@ -24,7 +24,7 @@ def status(ctx: typer.Context) -> None:
     from dcactl.cli.render import render_status
     from dcactl.reports.views import status_report
 
-    render_status(with_session(ctx, status_report))
+    render_status(with_session(ctx, status_report, create=False))
 
 
 @app.command(short_help="The run log: each run, its exit code, what happened.")
@@ -44,7 +44,7 @@ def runs(
     async def work(session: Any) -> Any:
         return run_log(session.ledger, limit, failed=failed)
 
-    render_runs(with_session(ctx, work), failed=failed)
+    render_runs(with_session(ctx, work, create=False), failed=failed)
 
 
 @app.command(short_help="The ledger's fills (table, CSV or JSON).")
@@ -73,7 +73,7 @@ def history(
         more = len(newest) > page and limit is None
         render_history(list(reversed(newest[:page])), fmt, more=more)
 
-    with_session(ctx, work)
+    with_session(ctx, work, create=False)
 
 
 TABLE_PAGE = 50
@@ -98,7 +98,7 @@ def lots(
         real = [f for f in session.ledger.fills() if f.source != "paper"]
         return compute_lots(real, year, tz, method), tz  # type: ignore[arg-type]
 
-    result, tz = with_session(ctx, work)
+    result, tz = with_session(ctx, work, create=False)
     render_lots(result, year, method, tz)
 
 

@@ -217,6 +217,8 @@ def render_history(fills: list[Fill], fmt: str, more: bool = False) -> None:
         writer = csv.DictWriter(sys.stdout, fieldnames=list(HISTORY_COLUMNS), lineterminator="\n")
         writer.writeheader()
         writer.writerows(records)
+    elif not records:
+        output.info("no fills in the ledger for this selection")
     else:
         output.print_table(
             "Ledger (newest first)",
@@ -240,8 +242,6 @@ def render_history(fills: list[Fill], fmt: str, more: bool = False) -> None:
         if more:
             output.info(f"the newest {len(records)} fills; older ones exist: --limit N shows more, "
                         "--format csv or json exports them all")
-        elif not records:
-            output.info("no fills in the ledger for this selection")
 
 
 def _d(text: str) -> Decimal:
