@@ -82,6 +82,17 @@ class Session:
     _closers: list[Any] = field(default_factory=list)
     background: list[asyncio.Task[str | None]] = field(default_factory=list)
     """Work a command started without waiting for it (a metadata refresh); awaited on close."""
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    """What the stages have to tell the user, as ("warn" | "info", text): the core never prints; the
+    CLI shows them (:func:`dcactl.cli.context.with_session`)."""
+
+    def warn(self, message: str) -> None:
+        """A warning for the user (shown on stderr unless --quiet)."""
+        self.notes.append(("warn", message))
+
+    def info(self, message: str) -> None:
+        """A progress or diagnostic note (shown on stderr unless --quiet or --json)."""
+        self.notes.append(("info", message))
 
     @property
     def network(self) -> str:
@@ -140,14 +151,12 @@ class Session:
     async def aclose(self) -> None:
         """Finish background work (printing its warnings), then close clients and the ledger."""
         if self.background:
-            from dcactl.cli import output
-
             done, pending = await asyncio.wait(self.background, timeout=BACKGROUND_WAIT_S)
             for task in pending:
                 task.cancel()
             for task in done:
                 if not task.cancelled() and task.exception() is None and task.result():
-                    output.warn(str(task.result()))
+                    self.warn(str(task.result()))
         for closer in reversed(self._closers):
             with contextlib.suppress(Exception):
                 await closer.aclose()

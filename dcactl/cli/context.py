@@ -48,15 +48,22 @@ def with_session(
     ``create=False`` for commands that only read the ledger (none is created where none exists)."""
     import asyncio
 
+    from dcactl.cli import output
     from dcactl.session import open_session
 
     state = state_of(ctx)
+    notes: list[list[tuple[str, str]]] = []
 
     async def go() -> Any:
         async with open_session(state.config, state.db, lock=lock, create=create) as session:
+            notes.append(session.notes)  # the list itself: closing the session may still add to it
             return await work(session)
 
-    result: T = asyncio.run(go())
+    try:
+        result: T = asyncio.run(go())
+    finally:
+        for kind, text in (n for batch in notes for n in batch):
+            (output.warn if kind == "warn" else output.info)(text)
     return result
 
 

@@ -13,7 +13,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from dcactl.cli import output
 from dcactl.errors import DcactlError
 from dcactl.market.data import load_spot_meta
 from dcactl.models import Market, iso_utc, to_ms, utcnow
@@ -62,7 +61,7 @@ async def resolved_markets(
     assets = [a for a in session.config.assets if symbols is None or a.symbol in symbols]
     meta, warning = await load_spot_meta(session.hl, session.ledger, utcnow())
     if warning:
-        output.warn(warning)
+        session.warn(warning)
     resolved = resolve_markets(assets, meta)
     return {a.symbol: resolved[a.symbol] for a in assets}
 
@@ -81,7 +80,7 @@ async def current_prices(session: Session, markets: list[Market]) -> dict[str, D
         try:
             return await session.hl.all_mids()
         except DcactlError as exc:
-            output.warn(f"no prices from Hyperliquid ({exc}); those values are not shown")
+            session.warn(f"no prices from Hyperliquid ({exc}); those values are not shown")
             return {}
 
     async def quotes() -> dict[str, Any]:
@@ -90,7 +89,7 @@ async def current_prices(session: Session, markets: list[Market]) -> dict[str, D
         try:
             return dict(await session.cg.simple_price(sorted({m.coingecko_id or "" for m in unlisted})))
         except DcactlError as exc:
-            output.warn(f"no prices from CoinGecko ({exc}); those values are not shown")
+            session.warn(f"no prices from CoinGecko ({exc}); those values are not shown")
             return {}
 
     all_mids, cg = await asyncio.gather(mids(), quotes())
@@ -219,7 +218,7 @@ async def status_report(session: Session) -> StatusReport:
             resolved.update(resolve_markets([(s, "auto", None, None) for s in extra], meta))
         prices = await current_prices(session, [m for m in resolved.values() if isinstance(m, Market)])
     except DcactlError as exc:  # the ledger is the record: show it even when no price can be read
-        output.warn(f"no prices ({exc}); values and PnL are not shown")
+        session.warn(f"no prices ({exc}); values and PnL are not shown")
     rows = status_rows(positions, prices)
     held = {(r.asset, r.source) for r in rows}
     source = "dcactl" if session.live else "paper"

@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from dcactl.cli import output
 from dcactl.errors import DcactlError, ExitCode
 from dcactl.models import (
     Fill,
@@ -70,12 +69,12 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
             # broke (exit 2, in the run log), not the first run that has something to buy days later.
             _ = session.signer
             for note in await reconcile_intents(session):
-                output.info(note)
+                session.info(note)
         await prepare(session, candidates, request, started)
         if not request.dry_run:
             left = await _place(session, [c for c in candidates if c.result is None], request)
             if left is not None:
-                _warn_runway(candidates, left)
+                _warn_runway(session, candidates, left)
         for c in candidates:
             if c.result is None:  # every path sets a result; this guards against a silent miss
                 c.finish("failed", "internal: no outcome recorded")
@@ -279,10 +278,10 @@ async def _send(session: Session, batch: list[tuple[Candidate, OrderIntent]]) ->
     try:
         outcomes = await session.hl.place_orders(session.signer.account, requests, expires_after_ms=expires)
     except OrderOutcomeUnknown as exc:
-        output.warn(f"order outcome unknown ({exc}); asking the exchange by cloid")
+        session.warn(f"order outcome unknown ({exc}); asking the exchange by cloid")
         notes = await reconcile_intents(session, only={i.cloid for _, i in batch})
         for note in notes:
-            output.info(note)
+            session.info(note)
         await _report_settled(session, batch)
         return None
     except DcactlError as exc:
@@ -312,7 +311,7 @@ async def _send(session: Session, batch: list[tuple[Candidate, OrderIntent]]) ->
         fills_by_oid(session, set(filled_oids), since), _spendable_usdc(session), return_exceptions=True
     )
     if isinstance(found, DcactlError):  # the orders stay "sent": the next run reads their fills
-        output.warn(f"cannot read the fills of the orders just placed yet ({found})")
+        session.warn(f"cannot read the fills of the orders just placed yet ({found})")
     elif isinstance(found, BaseException):
         raise found
     else:
@@ -337,8 +336,8 @@ RUNWAY_WARN_PERIODS = 3
 """A live run warns when the USDC left covers fewer than this many more periods."""
 
 
-def _warn_runway(candidates: Sequence[Candidate], left: Decimal) -> None:
-    """Warn (stderr) when ``left`` USDC (read after this run's orders) covers fewer than
+def _warn_runway(session: Session, candidates: Sequence[Candidate], left: Decimal) -> None:
+    """Warn (a session note) when ``left`` USDC (read after this run's orders) covers fewer than
     :data:`RUNWAY_WARN_PERIODS` more periods of every enabled live asset of the run at its configured
     amount (``amount``; ``sizing.max`` under volatility sizing)."""
     live = [c for c in candidates if c.venue == "hyperliquid" and c.asset.enabled]
@@ -350,7 +349,7 @@ def _warn_runway(candidates: Sequence[Candidate], left: Decimal) -> None:
         return
     periods = int(left // per_period)
     if periods < RUNWAY_WARN_PERIODS:
-        output.warn(
+        session.warn(
             f"the spot account has {left.quantize(Decimal('0.01'))} USDC left: {periods} more period(s) at "
             f"{per_period:f} USDC per period ({', '.join(c.symbol for c in live)}); top it up"
         )

@@ -28,7 +28,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from dcactl.cli import output
 from dcactl.errors import DcactlError, UsageError
 from dcactl.market.data import Quote, load_spot_meta, quotes_for
 from dcactl.models import AssetResult, Market, ResultStatus, Venue, make_cloid
@@ -155,7 +154,7 @@ async def resolve(session: Session, candidates: list[Candidate], now: datetime) 
                 c.finish("failed", failure_reason(exc))
         meta, warning = {"tokens": [], "universe": []}, None
     if warning:
-        output.warn(warning)
+        session.warn(warning)
     pending = [c for c in candidates if c.result is None]
     markets = resolve_markets(
         [(c.symbol, c.asset.venue, c.asset.pair, c.asset.coingecko_id) for c in pending], meta
@@ -228,7 +227,7 @@ async def load_histories(
             )
     if deferred:
         names = ", ".join(dict.fromkeys(r.market.symbol for r in deferred))
-        output.warn(
+        session.warn(
             f"price history of {names} deferred to a later run to stay within this run's share of the "
             "request budget; their rules read what is cached"
         )
