@@ -325,3 +325,17 @@ def test_two_ledgers_of_one_account_never_buy_twice(tmp_path: Path, devnet: Any,
     assert sorted(o["coin"] for o in orders) == ["@142", "@151", "@156"]
     outcomes = sorted(tuple(sorted(set(statuses(d).values()))) for d in docs)
     assert outcomes == [("filled",), ("pending",)], docs
+
+
+def test_a_live_dry_run_reads_the_balance(
+    tmp_path: Path, devnet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live `run --dry-run` with 120 USDC: BTC planned, ETH and SOL fail "insufficient USDC" exactly
+    as the real run would (they used to show as planned); nothing is sent."""
+    poor = funded_wallet(devnet, "120")
+    monkeypatch.setenv("DCACTL_KEY", key_hex(poor))
+    cfg = _cfg(tmp_path, devnet, poor)
+    res = cli("--config", str(cfg), "--json", "run", "--dry-run")
+    assert statuses(res.json()) == {"BTC": "planned", "ETH": "failed", "SOL": "failed"}
+    assert all(r["reason"].startswith("insufficient USDC") for r in res.json()["results"][1:])
+    assert devnet.admin.orders(user=poor.address.lower()) == []

@@ -305,9 +305,11 @@ async def read_and_size(
     markets = [c.market for c in active if c.market is not None]
     markets += valuation_markets(session, candidates)
     live = session.live and not request.dry_run and not request.plan
+    # a live dry run reads the balance too, so it shows what the real run would do (issue 11)
+    funds = session.live and not request.plan
     checks = [c for c in active if live and c.due and c.venue == "hyperliquid"]
     tasks: list[Any] = [_guarded(quotes_for(session.hl, session.cg, markets))]
-    if live:
+    if funds:
         tasks.append(_guarded(session.hl.spot_balances(session.account)))
         tasks += [_guarded(session.hl.order_status(session.account, c.cloid)) for c in checks]
     # in the same round: the candles of every asset still to decide (failures finish the asset)
@@ -316,7 +318,7 @@ async def read_and_size(
     answers = await asyncio.gather(load_histories(session, deciding, request, now), *tasks)
     answers = answers[1:]
     quotes = answers[0] if isinstance(answers[0], dict) else {m.symbol: answers[0] for m in markets}
-    balance: Any = answers[1] if live else None
+    balance: Any = answers[1] if funds else None
     for c, status in zip(checks, answers[2:], strict=True):
         if isinstance(status, BaseException):
             c.finish("failed", f"temporary: cannot check order {c.cloid} before placing it: {status}")
@@ -328,7 +330,7 @@ async def read_and_size(
             )
     decide_amounts(session, active, quotes, request, now)
     _size_orders(session, active, now)
-    if live:
+    if funds:
         if isinstance(balance, BaseException):
             for c in active:
                 if c.result is None and c.venue == "hyperliquid":
