@@ -172,3 +172,23 @@ def test_an_unsettled_namesake_is_an_error_naming_each_candidate() -> None:
                         "@102 (UABC, 'Ultra ABC'); set assets.ABC.pair to the one you mean")
     chosen = one(("ABC", "auto", "@102", None), meta)
     assert isinstance(chosen, Market) and chosen.base_token == "UABC"
+
+
+def test_markets_says_why_each_asset_resolved(tmp_path: Path, devnet: Any, cli: Any) -> None:
+    """`markets --json` on the devnet: BTC through the bridge's UBTC, HYPE its own token, XPL the
+    bridge's UXPL (no alias needed), LINK on paper at CoinGecko, a `pair` override named as such."""
+    from support import write_portfolio
+
+    body = "".join(f'[assets.{a}]\namount = 20\nevery = "day"\n' for a in ("BTC", "HYPE", "XPL", "LINK"))
+    body += '[assets.PURR]\namount = 20\nevery = "day"\npair = "PURR/USDC"\n'
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
+    res = cli("--config", str(cfg), "--json", "markets")
+    assert res.code == 0, res.err
+    notes = {m["asset"]: m["note"] for m in res.json()["markets"]}
+    assert notes == {
+        "BTC": "the bridged token UBTC (the bridge's name for BTC)",
+        "HYPE": "its own token HYPE (no bridged UHYPE listed)",
+        "XPL": "the bridge's token UXPL (\"Unit …\"), not a namesake",
+        "LINK": "not listed on Hyperliquid spot: paper at CoinGecko (chainlink)",
+        "PURR": "pair PURR/USDC set in the config",
+    }

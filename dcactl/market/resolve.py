@@ -213,3 +213,20 @@ def ctx_by_coin(spot_meta_and_ctxs: Sequence[Any]) -> dict[str, Mapping[str, Any
     arrays are not aligned). Accepts the raw ``[meta, ctxs]`` answer or a ``(meta, ctxs)`` tuple."""
     ctxs = spot_meta_and_ctxs[1] if len(spot_meta_and_ctxs) == 2 else []
     return {str(c["coin"]): c for c in ctxs if isinstance(c, Mapping) and "coin" in c}
+
+
+def why(symbol: str, market: Market, pair_override: str | None = None) -> str:
+    """Why ``symbol`` resolved to ``market``, in a few words (``markets`` shows it)."""
+    symbol = symbol.upper()
+    if not market.listed:
+        return f"not listed on Hyperliquid spot: paper at CoinGecko ({market.coingecko_id})"
+    if pair_override:
+        return f"pair {pair_override} set in the config"
+    base = (market.base_token or "").upper()
+    if base == symbol:
+        return f"its own token {base} (no bridged U{symbol} listed)"
+    if base in ALIASES.get(symbol, ()):
+        return f"the bridged token {base} (the bridge's name for {symbol})"
+    if base == "U" + symbol:
+        return f"the bridge's token {base} (\"Unit …\"), not a namesake"
+    return f"token {base}"

@@ -116,9 +116,12 @@ async def markets_report(session: Session, asset: str | None = None) -> list[Mar
         if not isinstance(m, Market):
             rows.append(MarketRow(symbol, "-", None, None, None, None, None, None, note=str(m)))
             continue
-        note = None
-        if m.venue == "paper":
-            note = f"paper ({m.coingecko_id})" if not m.listed else "paper (forced; priced from the book)"
+        from dcactl.market.resolve import why
+
+        configured = next((a for a in session.config.assets if a.symbol == symbol), None)
+        note = why(symbol, m, configured.pair if configured else None)
+        if m.venue == "paper" and m.listed:
+            note = f"paper (forced; priced from the book); {note}"
         rows.append(
             MarketRow(
                 asset=symbol,
