@@ -401,7 +401,9 @@ def test_run_over_ticks_decides_as_the_backtest(tmp_path: Path, devnet: Any, cli
     cfg = write_portfolio(tmp_path / "p.toml", devnet.url, PARITY)
     first = datetime(2026, 10, 5, tzinfo=UTC)
     ticks = [first + timedelta(days=i) for i in range(8)]
-    env = {**os.environ, "COLUMNS": "200"}
+    # the run's clock comes from this faketime alone, even when the suite itself runs under one
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FAKETIME") and k != "LD_PRELOAD"}
+    env["COLUMNS"] = "200"
     runs: dict[tuple[datetime, str], dict[str, Any]] = {}
     try:
         for tick in ticks:
