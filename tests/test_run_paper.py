@@ -195,3 +195,6 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, devnet: Any) -> None:
         devnet.admin.clear_faults()
     assert proc.returncode == 130
     assert err == "dcactl: error: interrupted\n"
+    with _ledger(tmp_path, devnet.url) as ledger:
+        (run,) = ledger.runs()
+    assert (run["exit_code"], run["summary"]["error"]) == (130, "interrupted"), "the run log says so"

@@ -340,6 +340,6 @@ INTERRUPTED = 130
 """The exit code of a run stopped by Ctrl-C (SIGINT), as shells report 128 + 2."""
 
 
-_CLICK_ERROR: type[Exception] = typer.BadParameter.__mro__[2]
+_CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 """The usage-error base (``ClickException``) of the Click that Typer bundles, reached through Typer's
 own ``BadParameter`` so dcactl never imports Click itself."""

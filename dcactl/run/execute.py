@@ -61,7 +61,7 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
     candidates = [Candidate(asset=a) for a in select_assets(session, request)]
     if not request.dry_run:
         ledger.begin_run(run_id, started, session.config.settings.mode, request.command)
-    code: ExitCode | None = None
+    code: int | None = None
     error: str | None = None
     try:
         if session.live and not request.dry_run:
@@ -80,6 +80,9 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
                 c.finish("failed", "internal: no outcome recorded")
     except DcactlError as exc:  # stops every asset (a key, the ledger): the run log keeps its code
         code, error = exc.exit_code, str(exc)
+        raise
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        code, error = 130, "interrupted"  # the process exit code of Ctrl-C (dcactl.cli.app.INTERRUPTED)
         raise
     except BaseException as exc:
         code, error = ExitCode.FAILED, f"internal error: {type(exc).__name__}"
