@@ -31,7 +31,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -253,6 +253,65 @@ class JsonResponse:
     """Seconds from sending the request to receiving the response headers."""
 
 
+DATE_RESOLUTION = timedelta(seconds=1)
+"""A ``Date`` header has whole seconds: the server's clock lies in [Date, Date + 1 s)."""
+
+
+def skew_bounds(sent: datetime, received: datetime, server_date: datetime) -> tuple[timedelta, timedelta]:
+    """(low, high] bounds of ``local − server`` from one answer: sent and received on our clock, the
+    answer's ``Date`` on the server's (the server wrote it somewhere between the two)."""
+    return sent - (server_date + DATE_RESOLUTION), received - server_date
+
+
+def nearest_skew(low: timedelta, high: timedelta) -> timedelta:
+    """The skew of smallest size in [low, high]: zero when the window holds it, else its nearest edge."""
+    if low <= timedelta(0) <= high:
+        return timedelta(0)
+    return low if low > timedelta(0) else high
+
+
+class ServerClock:
+    """What the answers' ``Date`` headers tell of the server's clock against ours (``local − server``).
+
+    Each answer bounds the skew; the bounds of a process's answers are intersected (the skew is taken
+    as constant over one run), and a reading that contradicts them (our clock jumped) starts afresh.
+    ``known`` is False until an answer carried a ``Date``.
+    """
+
+    def __init__(self) -> None:
+        self.low: timedelta | None = None
+        self.high: timedelta | None = None
+
+    @property
+    def known(self) -> bool:
+        """Whether any answer carried a ``Date`` header."""
+        return self.low is not None
+
+    def observe(self, sent: datetime, received: datetime, server_date: datetime) -> None:
+        """Narrow the bounds with one answer's ``Date``."""
+        low, high = skew_bounds(sent, received, server_date)
+        if self.low is None or self.high is None or low > self.high or high < self.low:
+            self.low, self.high = low, high
+        else:
+            self.low, self.high = max(self.low, low), min(self.high, high)
+
+    def skew(self) -> timedelta | None:
+        """``local − server`` of smallest size the answers allow (positive: our clock is ahead)."""
+        if self.low is None or self.high is None:
+            return None
+        return nearest_skew(self.low, self.high)
+
+    def server_time(self, local: datetime) -> datetime:
+        """Our clock's ``local`` on the server's clock (best estimate; ``local`` when unknown)."""
+        if self.low is None or self.high is None:
+            return local
+        return local - (self.low + self.high) / 2
+
+    def server_time_at_least(self, local: datetime) -> datetime:
+        """A lower bound of the server's time at our ``local`` (``local`` itself when unknown)."""
+        return local if self.high is None else local - self.high
+
+
 def full_jitter(attempt: int, rng: random.Random | None = None) -> float:
     """Backoff before retry number ``attempt`` (1-based): uniform in [0, min(cap, base·2^(attempt−1))]."""
     ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** (attempt - 1)))
@@ -308,6 +367,8 @@ class JsonHttp:
         self.service = service
         self.timeout = timeout
         self.budget = budget
+        self.clock = ServerClock()
+        """The server's clock against ours, from the answers' ``Date`` headers."""
         self.attempts_made = 0
         """Requests actually sent (retries included), for tests and diagnostics."""
         self.max_bytes = MAX_RESPONSE_BYTES
@@ -384,6 +445,7 @@ class JsonHttp:
         label = f"{self.service} {what}"
         self.attempts_made += 1
         started = time.monotonic()
+        sent_at = datetime.now(UTC)
         deadline = self.timeout * DEADLINE_FACTOR
         try:
             async with asyncio.timeout(deadline):
@@ -403,6 +465,9 @@ class JsonHttp:
             failed.__cause__ = exc
             raise _Retryable(failed) from exc
         elapsed = time.monotonic() - started
+        server_date = _date_header(response)
+        if server_date is not None:
+            self.clock.observe(sent_at, datetime.now(UTC), server_date)
         text = body.decode(response.encoding or "utf-8", errors="replace")
         status = response.status_code
         if status >= 400:
@@ -422,7 +487,7 @@ class JsonHttp:
             garbled = ExchangeUnavailable(f"{label}: answer is not JSON: {_snippet(text)}")
             garbled.__cause__ = exc
             raise _Retryable(garbled) from exc
-        return JsonResponse(data=data, server_date=_date_header(response), elapsed_s=elapsed)
+        return JsonResponse(data=data, server_date=server_date, elapsed_s=elapsed)
 
     async def _fetch(
         self, method: str, path: str, json_body: Any, params: Mapping[str, str] | None

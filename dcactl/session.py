@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dcactl.config.keys import Signer
     from dcactl.config.schema import Config
-    from dcactl.http import SharedWeightBudget
+    from dcactl.http import ServerClock, SharedWeightBudget
     from dcactl.ledger import Ledger
     from dcactl.market.coingecko import CoinGeckoClient
     from dcactl.venues.hyperliquid import HyperliquidClient
@@ -120,6 +120,12 @@ class Session:
             self._hl = HyperliquidClient(s.api_url, s.is_mainnet, s.request_timeout, budget=budget)
             self._closers.append(self._hl)
         return self._hl
+
+    @property
+    def exchange_clock(self) -> ServerClock | None:
+        """The exchange's clock against ours as its answers' ``Date`` headers show it (None before any
+        request to the exchange)."""
+        return None if self._hl is None else self._hl.http.clock
 
     @property
     def cg(self) -> CoinGeckoClient:

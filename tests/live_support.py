@@ -24,6 +24,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from support import write_portfolio
 
+from dcactl.http import DATE_RESOLUTION
 from dcactl.ledger import Ledger
 from dcactl.models import Fill
 from dcactl.run.reconcile import CLOCK_MARGIN_S, SEND_SLACK_S
@@ -116,8 +117,9 @@ def orders_per_period(orders: list[dict[str, Any]], cfg: Path, url: str, account
 
 
 def grace_s(request_timeout: float) -> float:
-    """Seconds after an intent is written until an order the exchange never saw is void (retryable)."""
-    return request_timeout + SEND_SLACK_S + CLOCK_MARGIN_S
+    """Seconds after an intent is written until an order the exchange never saw is void (retryable):
+    the exchange's time is read from whole-second ``Date`` headers, so up to a second more."""
+    return request_timeout + SEND_SLACK_S + CLOCK_MARGIN_S + DATE_RESOLUTION.total_seconds()
 
 
 def dcactl_cmd(cfg: Path, *args: str) -> list[str]:

@@ -332,11 +332,14 @@ def test_unlisted_asset_forced_to_hyperliquid_fails(tmp_path: Path, dn: DevnetTh
     assert "not listed on Hyperliquid spot" in checks["market AVAX"]["detail"]
 
 
-@pytest.mark.parametrize(("skew_s", "status"), [(90, "fail"), (8, "fail"), (-10, "warn"), (4, "warn")])
+@pytest.mark.parametrize(
+    ("skew_s", "status"), [(90, "fail"), (-90, "fail"), (8, "warn"), (-10, "warn"), (4, "warn")]
+)
 def test_skewed_clock(
     tmp_path: Path, dn: DevnetThread, doctor: Any, monkeypatch: pytest.MonkeyPatch, skew_s: int, status: str
 ) -> None:
-    """90 s ahead fails, 8 s ahead fails (beyond the 5 s void margin), 10 s behind and 4 s ahead warn."""
+    """90 s ahead or behind fails (run places no order beyond 60 s); 8 s ahead, 10 s behind and 4 s ahead
+    warn (orders are timed on the exchange's clock, so they neither expire nor are voided early)."""
     monkeypatch.setattr("dcactl.reports.doctor.local_now",
                         lambda: datetime.now(UTC) + timedelta(seconds=skew_s))
     code, checks = doctor(write_portfolio(tmp_path / "p.toml", dn.url, ASSETS))
@@ -417,7 +420,9 @@ def test_clock_window_and_min_order() -> None:
     ahead = clock_check(probe, server + timedelta(seconds=3, milliseconds=500))
     assert (ahead.status, ahead.detail) == ("warn", "local clock at least 2.5 s ahead of the exchange's")
     behind = clock_check(probe, server - timedelta(seconds=61))
-    assert (behind.status, behind.detail) == ("fail", "local clock at least 61.0 s behind the exchange's")
+    assert (behind.status, behind.detail) == (
+        "fail", "local clock at least 61.0 s behind the exchange's; run places no order beyond 60 s"
+    )
     # 10 / 94124 = 0.000106.. → 0.00011 BTC (5 decimals) × 94124 = 10.35364 → 10.36 USDC (rounded up)
     assert min_order(D(94124), 5) == D("10.36")
     # PURR-like: szDecimals 0 at 0.21976 → 46 units × 0.21976 = 10.10896 → 10.11

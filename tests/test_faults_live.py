@@ -78,19 +78,22 @@ def test_order_5xx_or_429_is_never_resent_blindly(
     assert_ledger_matches_devnet(cfg, devnet.url, wallet.address)
 
 
-def test_bad_nonce_fails_the_batch_and_nothing_doubles(
-    tmp_path: Path, devnet: Any, wallet: Any, cli: Any
+@pytest.mark.parametrize("days", [2, -2])
+def test_a_clock_far_off_the_exchange_places_nothing_and_says_why(
+    tmp_path: Path, devnet: Any, wallet: Any, cli: Any, days: int
 ) -> None:
-    """The exchange clock two days behind makes every nonce invalid: the whole action is refused, the
-    run reports failed (exit 1) with the exchange's text; with the clock back, attempt 2 buys once."""
+    """The exchange's clock (its Date headers) two days behind or ahead of ours: periods cut on our clock
+    would be wrong (a clock that jumps would buy several at once), so no order goes, every asset fails
+    (exit 1) naming the skew, and no intent is written; with the clocks agreeing, attempt 1 buys once."""
     cfg = _cfg(tmp_path, devnet, wallet)
-    devnet.admin.set_clock(devnet.admin.time() - 2 * 86_400_000)
+    devnet.admin.set_clock(devnet.admin.time() - days * 86_400_000)
     res = cli("--config", str(cfg), "--json", "run")
     devnet.admin.set_clock(None)
     assert res.code == 1
     results = res.json()["results"]
     assert {r["status"] for r in results} == {"failed"}
-    assert all("Invalid nonce" in r["reason"] for r in results), results
+    word = "ahead of" if days > 0 else "behind"
+    assert all(f"s {word} the exchange's" in r["reason"] and "no order placed" in r["reason"] for r in results)
     assert devnet.admin.orders(user=wallet.address.lower()) == []
     retry = cli("--config", str(cfg), "--json", "run")
     assert retry.code == 0, retry.err
@@ -98,7 +101,59 @@ def test_bad_nonce_fails_the_batch_and_nothing_doubles(
     orders = devnet.admin.orders(user=wallet.address.lower())
     assert set(orders_per_period(orders, cfg, devnet.url, wallet.address).values()) == {1}
     with open_ledger(cfg, devnet.url, wallet.address) as ledger:
-        assert [i.status for i in ledger.intents_for("BTC", results[0]["period"])] == ["rejected", "filled"]
+        assert [(i.attempt, i.status) for i in ledger.intents_for("BTC", results[0]["period"])] == [(1, "filled")]
+
+
+@pytest.mark.parametrize("skew_s", [40, -40])
+def test_orders_and_fills_follow_the_exchange_clock(
+    tmp_path: Path, devnet: Any, wallet: Any, cli: Any, skew_s: int
+) -> None:
+    """Our clock 40 s ahead of the exchange's: the fills (stamped by the exchange) are still found and
+    the run ends filled, not pending for the rest of the period; 40 s behind (more than request_timeout
+    + slack): the orders' expiry is signed on the exchange's clock, so they are not refused as expired.
+    Either way the run warns about the clock."""
+    cfg = _cfg(tmp_path, devnet, wallet)
+    devnet.admin.set_clock(devnet.admin.time() - skew_s * 1000)
+    try:
+        res = cli("--config", str(cfg), "--json", "run")
+    finally:
+        devnet.admin.set_clock(None)
+    assert res.code == 0, res.err
+    assert set(statuses(res.json()).values()) == {"filled"}, res.json()
+    assert "the local clock is" in res.err and "synchronise it" in res.err
+    assert_ledger_matches_devnet(cfg, devnet.url, wallet.address)
+
+
+PROXY_ANSWERS = [
+    {"status": 403, "body": "Forbidden", "content_type": "text/plain"},
+    {"status": 400, "body": "Bad Request", "content_type": "text/plain"},
+    {"status": 200, "body": '{"status":"err","response":"Something went wrong"}'},
+]
+
+
+@pytest.mark.parametrize("answer", PROXY_ANSWERS, ids=["403", "400", "whole-action err"])
+def test_a_refusal_after_the_orders_went_through_is_no_verdict(
+    tmp_path: Path, devnet: Any, wallet: Any, cli: Any, answer: dict[str, Any]
+) -> None:
+    """Something between us and the exchange answers a 4xx or {"status":"err"} after the orders were
+    carried out: the run asks by cloid, finds them and records their fills (exit 0), so the next run
+    buys nothing again and the day's cap holds: one order per asset and period."""
+    cfg = live_portfolio(
+        tmp_path / "p.toml", devnet.url, THREE, wallet.address,
+        settings=f"request_timeout = {TIMEOUT_S}\nmax_usd_per_day = 200\n",
+    )
+    devnet.admin.faults(kind="answer", path="/exchange", count=1, **answer)
+    first = cli("--config", str(cfg), "--json", "run")
+    assert first.code == 0, first.err
+    assert set(statuses(first.json()).values()) == {"filled"}
+    assert "order outcome unknown" in first.err
+    again = cli("--config", str(cfg), "--json", "run")
+    assert again.code == 0, again.err
+    assert set(statuses(again.json()).values()) == {"not_due"}
+    orders = devnet.admin.orders(user=wallet.address.lower())
+    assert set(orders_per_period(orders, cfg, devnet.url, wallet.address).values()) == {1}
+    assert len(orders) == 3
+    assert_ledger_matches_devnet(cfg, devnet.url, wallet.address)
 
 
 def test_unapproved_signer_is_refused_for_the_whole_action(

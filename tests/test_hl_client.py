@@ -15,7 +15,7 @@ import pytest
 import respx
 from eth_account import Account
 
-from dcactl.errors import ExchangeError, ExchangeUnavailable, InsufficientBalance, OrderRejected, RateLimited
+from dcactl.errors import ExchangeUnavailable, InsufficientBalance, OrderRejected, RateLimited
 from dcactl.http import MAX_ATTEMPTS, WeightBudget
 from dcactl.venues.base import Book, OrderOutcome, OrderOutcomeUnknown, OrderRequest
 from dcactl.venues.hyperliquid import HyperliquidClient, info_weight
@@ -285,13 +285,18 @@ EXCHANGE_TABLE = [
     ("ok with too few statuses", ok({"resting": {"oid": 1}}), OrderOutcomeUnknown),
     ("ok with an unknown status", ok({"resting": {"oid": 1}}, "waitingForFill", {"error": "x"}),
      OrderOutcomeUnknown),
+    # a refusal of the whole action is no verdict either (a proxy can answer so after the order went
+    # through): unknown, with the refusal's text kept for the verdict once the cloid is checked
     ("422", httpx.Response(422, text="Failed to deserialize the JSON body into the target type"),
-     ExchangeError),
+     OrderOutcomeUnknown),
+    ("403 from a proxy", httpx.Response(403, text="Forbidden"), OrderOutcomeUnknown),
     ("status err", {"status": "err", "response": "L1 error: User or API Wallet 0xabc does not exist."},
-     ExchangeError),
+     OrderOutcomeUnknown),
     ("status err insufficient", {"status": "err", "response": "Insufficient spot balance"},
-     InsufficientBalance),
+     OrderOutcomeUnknown),
 ]
+REFUSALS = {"422": "HTTP 422", "403 from a proxy": "HTTP 403", "status err": "does not exist",
+            "status err insufficient": "Insufficient spot balance"}
 
 
 @pytest.mark.parametrize(("name", "effect", "expected"), EXCHANGE_TABLE, ids=[r[0] for r in EXCHANGE_TABLE])
@@ -304,6 +309,10 @@ def test_exchange_error_mapping_table(name: str, effect: Any, expected: type[Exc
         assert result.cloids == tuple(CLOIDS)
         assert isinstance(result, ExchangeUnavailable)  # exit 3 family, resolved by cloid
         assert "by cloid" in str(result)
+        if name in REFUSALS:
+            assert result.refusal is not None and REFUSALS[name] in result.refusal
+        else:
+            assert result.refusal is None
     assert "/exchange order [BTC buy 0.0001 @ 101850" in str(result)
 
 

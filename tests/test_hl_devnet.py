@@ -13,7 +13,6 @@ from eth_account.signers.local import LocalAccount
 from support import approve_agent
 
 from dcactl.devnet.control import DevnetThread
-from dcactl.errors import ExchangeError
 from dcactl.market.resolve import ctx_by_coin, resolve_markets
 from dcactl.models import Market, make_cloid, to_ms, utcnow
 from dcactl.venues.base import OrderOutcomeUnknown, OrderRequest
@@ -138,7 +137,8 @@ def test_agent_signs_for_the_master(dn: DevnetThread, wallet: LocalAccount) -> N
 
 
 def test_unfunded_signer_is_refused_for_the_whole_action(dn: DevnetThread) -> None:
-    """A key the exchange does not know gets {"status":"err"} → ExchangeError (nothing unknown)."""
+    """A key the exchange does not know gets {"status":"err"}: no verdict by itself (a proxy could answer
+    so too), OrderOutcomeUnknown with the exchange's text as the refusal; the cloid is unknown."""
     stranger = Account.create()
 
     async def go() -> None:
@@ -146,9 +146,11 @@ def test_unfunded_signer_is_refused_for_the_whole_action(dn: DevnetThread) -> No
             meta = await hl.spot_meta()
             eth = markets(meta, "ETH")["ETH"]
             mids = await hl.all_mids()
-            with pytest.raises(ExchangeError) as info:
-                await hl.place_orders(stranger, [buy(eth, mids[eth.coin or ""], Decimal(20))])
-            assert not isinstance(info.value, OrderOutcomeUnknown)
+            order = buy(eth, mids[eth.coin or ""], Decimal(20))
+            with pytest.raises(OrderOutcomeUnknown) as info:
+                await hl.place_orders(stranger, [order])
+            assert info.value.refusal is not None and "does not exist" in info.value.refusal
+            assert not (await hl.order_status(stranger.address, order.cloid or "")).known
 
     asyncio.run(go())
 

@@ -1,7 +1,8 @@
 """Fault injection and the per-IP rate limiter.
 
 A fault rule (JSON object, see docs/devnet.md) has a `kind` — latency, error (5xx), 429, hang,
-drop — and optional targeting: `path` ("/info", "/exchange", "/coingecko"), `types` (info or
+drop, answer (the request is carried out, then `status` and `body` are answered instead, as a proxy
+or gateway in between might) — and optional targeting: `path` ("/info", "/exchange", "/coingecko"), `types` (info or
 action types), `count` (how many matching requests it affects, then it is gone) and `share`
 (the probability of affecting a matching request, drawn from the seeded RNG).
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 __all__ = ["KINDS", "Fault", "Faults", "RateLimiter"]
 
-KINDS = ("latency", "error", "429", "hang", "drop")
+KINDS = ("latency", "error", "429", "hang", "drop", "answer")
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Fault:
     status: int = 500
     hang_ms: int = 60_000
     after: bool = False  # hang: process the request first, then hang before replying
+    body: str | None = None  # answer: the body sent instead of the real answer
+    content_type: str = "application/json"  # answer: its Content-Type
 
     @classmethod
     def parse(cls, spec: dict[str, Any]) -> Fault:
@@ -49,6 +52,8 @@ class Fault:
             raise ValueError("types must be a list")
         if kind == "error" and not 500 <= f.status <= 599:
             raise ValueError("status must be 5xx")
+        if kind == "answer" and not 200 <= f.status <= 599:
+            raise ValueError("status must be an HTTP status (200-599)")
         return f
 
     def matches(self, path: str, kind: str | None) -> bool:

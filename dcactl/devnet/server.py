@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from email.utils import formatdate
 import contextlib
 import logging
 import random
@@ -65,13 +66,16 @@ def _drop(request: web.Request) -> None:
 async def _post(
     request: web.Request, path: str, kind: str | None, resp: web.StreamResponse
 ) -> web.StreamResponse:
-    """Faults that act after the handler ran (hang-after, drop)."""
+    """Faults that act after the handler ran (hang-after, drop, answer)."""
     ctl = request.app[CTL]
     hang = request.get(HANG_AFTER)
     if hang:
         await asyncio.sleep(hang / 1000)
     if ctl.faults.pick(path, kind, ("drop",)):
         _drop(request)
+    for rule in ctl.faults.pick(path, kind, ("answer",)):
+        # the request was carried out; what reaches the client is another answer (as a proxy's)
+        return web.Response(status=rule.status, text=rule.body or "", content_type=rule.content_type)
     return resp
 
 
@@ -158,6 +162,8 @@ async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
     """Turn admin BadRequests into 400s and any bug into a one-line 500 (never a traceback)."""
     try:
         resp: web.StreamResponse = await handler(request)
+        if not resp.prepared:  # the exchange's clock (settable), as a real server's Date header shows it
+            resp.headers["Date"] = formatdate(request.app[CTL].world.now_ms() / 1000, usegmt=True)
         return resp
     except BadRequest as exc:
         return json_response({"error": str(exc)}, 400)

@@ -30,12 +30,6 @@ AGENT_EXPIRY_WARN = timedelta(days=7)
 """An agent (API wallet) expiring sooner than this is a warning."""
 CLOCK_WARN_S = Decimal(2)
 """Clock skew (seconds) above which doctor warns: cron timing and period boundaries drift."""
-CLOCK_FAIL_S = Decimal(60)
-"""Clock skew (seconds) above which doctor fails."""
-CLOCK_AHEAD_FAIL_S = Decimal(5)
-"""A local clock this far *ahead* fails too: a lost order is treated as void once its signed expiry
-plus this margin has passed on our clock (``reconcile.CLOCK_MARGIN_S``), so a clock further ahead could
-retry an order the exchange may still execute."""
 RUNWAY_WARN_PERIODS = 3
 """Fewer periods of runway than this is a warning; less than one is a failure."""
 SLOW_S = 2.0
@@ -362,10 +356,12 @@ def clock_check(probe: ServerProbe | DcactlError, local_mid: datetime) -> Check:
         return not_checked("clock", probe)
     if probe.server_time is None:
         return Check("clock", "warn", "the exchange sent no Date header; skew unknown",
-                     "keep the clock synchronised (NTP: timedatectl set-ntp true)")
-    low = Decimal(str((local_mid - probe.server_time).total_seconds())) - 1
-    high = low + 1
-    skew = Decimal(0) if low <= 0 <= high else low if low > 0 else high
+                     "keep the clock synchronised (NTP: timedatectl set-ntp true); orders are then timed on"
+                     " the local clock alone")
+    from dcactl.http import nearest_skew, skew_bounds
+    from dcactl.run.reconcile import CLOCK_REFUSE_S, NTP_FIX
+
+    skew = Decimal(str(nearest_skew(*skew_bounds(local_mid, local_mid, probe.server_time)).total_seconds()))
     skew = skew.quantize(Decimal("0.1"))
     if skew == 0:
         return Check("clock", "ok", "local clock matches the exchange's (within the 1 s of its Date header)")
@@ -373,8 +369,10 @@ def clock_check(probe: ServerProbe | DcactlError, local_mid: datetime) -> Check:
     detail = f"local clock at least {abs(skew)} s {ahead} the exchange's"
     if abs(skew) <= CLOCK_WARN_S:
         return Check("clock", "ok", detail)
-    fix = "synchronise the clock (NTP: timedatectl set-ntp true); order nonces must be within a day"
-    failing = abs(skew) > CLOCK_FAIL_S or skew > CLOCK_AHEAD_FAIL_S
+    failing = abs(skew) > Decimal(str(CLOCK_REFUSE_S))
+    if failing:
+        detail += f"; run places no order beyond {CLOCK_REFUSE_S:.0f} s"
+    fix = f"synchronise the clock ({NTP_FIX})"
     return Check("clock", "fail" if failing else "warn", detail, fix)
 
 

@@ -22,7 +22,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +38,20 @@ from dcactl.models import (
     utcnow,
 )
 from dcactl.run.plan import Candidate, RunRequest, prepare, select_assets
-from dcactl.run.reasons import failure_reason
-from dcactl.run.reconcile import fills_by_oid, order_expiry, reconcile_intents, settle_intent, signing_expiry
+from dcactl.run.reconcile import (
+    CLOCK_MARGIN_S,
+    CLOCK_REFUSE_S,
+    NTP_FIX,
+    exchange_clock,
+    exchange_now_at_least,
+    fills_by_oid,
+    fills_since,
+    order_expiry,
+    reconcile_intents,
+    settle_intent,
+    signing_expiry,
+    void_at,
+)
 from dcactl.venues import paper
 
 if TYPE_CHECKING:
@@ -213,6 +225,11 @@ async def _place(session: Session, ready: list[Candidate], request: RunRequest) 
             live_ones.append((c, intent))
     if not live_ones:
         return None
+    refusal = _clock_refusal(session)
+    if refusal is not None:
+        for c, intent in live_ones:
+            c.finish("failed", refusal, usd_requested=intent.usd_requested)
+        return None
     from dcactl.crash import crash_point
 
     # sequential: each intent is written just before its own order, so the expiresAfter signed into
@@ -282,15 +299,12 @@ async def _send(session: Session, batch: list[tuple[Candidate, OrderIntent]]) ->
         outcomes = await session.hl.place_orders(session.signer.account, requests, expires_after_ms=expires)
     except OrderOutcomeUnknown as exc:
         session.warn(f"order outcome unknown ({exc}); asking the exchange by cloid")
-        notes = await reconcile_intents(session, only={i.cloid for _, i in batch})
+        if exc.refusal is not None:
+            await _wait_until_void(session, [i for _, i in batch])
+        notes = await reconcile_intents(session, only={i.cloid for _, i in batch}, refusal=exc.refusal)
         for note in notes:
             session.info(note)
         await _report_settled(session, batch)
-        return None
-    except DcactlError as exc:
-        for c, intent in batch:
-            session.ledger.update_intent(intent.cloid, status="rejected", reason=str(exc))
-            c.finish("failed", failure_reason(exc), usd_requested=intent.usd_requested)
         return None
     crash_point("after_response")
     filled_oids: dict[int, tuple[Candidate, OrderIntent]] = {}
@@ -309,7 +323,7 @@ async def _send(session: Session, batch: list[tuple[Candidate, OrderIntent]]) ->
             filled_oids[outcome.oid] = (c, replace(intent, oid=outcome.oid, status="sent"))
     if not filled_oids:
         return None
-    since = min(i.created_at for _, i in filled_oids.values()) - timedelta(seconds=5)
+    since = fills_since(session, [i for _, i in filled_oids.values()])
     found, left = await asyncio.gather(
         fills_by_oid(session, set(filled_oids), since), _spendable_usdc(session), return_exceptions=True
     )
@@ -323,6 +337,38 @@ async def _send(session: Session, batch: list[tuple[Candidate, OrderIntent]]) ->
             settle_intent(session, intent, found.get(oid, []), finished=False)
     await _report_settled(session, list(filled_oids.values()))
     return left if isinstance(left, Decimal) else None
+
+
+REFUSAL_WAIT_S = 30.0
+"""After a refusal of the whole action, a run waits this long at most for its orders to become void,
+so that it ends with the refusal as the verdict; beyond that the assets stay ``pending``."""
+
+
+def _clock_refusal(session: Session) -> str | None:
+    """Why no order may go because our clock is too far from the exchange's (its ``Date`` headers),
+    else None; a smaller skew is a warning (orders are timed on the exchange's clock anyway)."""
+    clock = exchange_clock(session)
+    skew = None if clock is None else clock.skew()
+    if skew is None:
+        return None
+    seconds = skew.total_seconds()
+    if abs(seconds) <= CLOCK_MARGIN_S:
+        return None
+    text = f"the local clock is {abs(seconds):.0f} s {'ahead of' if seconds > 0 else 'behind'} the exchange's"
+    if abs(seconds) <= CLOCK_REFUSE_S:
+        session.warn(f"{text}; periods are cut on the local clock: synchronise it ({NTP_FIX})")
+        return None
+    return (f"{text} (more than {CLOCK_REFUSE_S:.0f} s): no order placed, since periods are cut on the local"
+            f" clock; synchronise it ({NTP_FIX})")
+
+
+async def _wait_until_void(session: Session, intents: Sequence[OrderIntent]) -> None:
+    """After a refusal of the whole action, wait (at most :data:`REFUSAL_WAIT_S`) until the orders
+    could no longer arrive, so the check by cloid gives this run a verdict instead of ``pending``."""
+    latest = max(void_at(session, i) for i in intents)
+    wait = (latest - exchange_now_at_least(session)).total_seconds() + 0.5
+    if 0 < wait <= REFUSAL_WAIT_S:
+        await asyncio.sleep(wait)
 
 
 async def _spendable_usdc(session: Session) -> Decimal | None:

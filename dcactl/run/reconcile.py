@@ -7,10 +7,13 @@ no period is bought twice.
 
 "The exchange does not know this cloid" is only proof that an order never reached it once the order
 can no longer arrive: every order action is signed with ``expiresAfter`` = intent time +
-``request_timeout`` + :data:`SEND_SLACK_S` (:func:`order_expiry`), and an unknown intent stays open
-(``pending``) until that instant plus :data:`CLOCK_MARGIN_S` has passed on our clock. Before that, a
-request delayed in the network or in the exchange's queue could still execute, and retrying it under
-a new cloid would buy the period twice.
+``request_timeout`` + :data:`SEND_SLACK_S` (:func:`order_expiry`), both **on the exchange's clock**
+(our clock corrected by the skew the read round's ``Date`` headers show), and an unknown intent stays
+open (``pending``) until the exchange's own clock, read from the ``Date`` of the ``orderStatus``
+answer, is past that instant plus :data:`CLOCK_MARGIN_S`. Before that, a request delayed in the network
+or in the exchange's queue could still execute, and retrying it under a new cloid would buy the period
+twice. Fills are looked up from the order's own exchange timestamp, so a local clock that runs ahead
+never hides them.
 """
 
 from __future__ import annotations
@@ -24,24 +27,49 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dcactl.errors import DcactlError
+from dcactl.http import ServerClock
 from dcactl.ingest.sync import to_fill
 from dcactl.models import IntentStatus, OrderIntent, iso_utc, to_ms, utcnow
 
 if TYPE_CHECKING:
     from dcactl.session import Session
+    from dcactl.venues.base import OrderStatus
 
 MAX_REQUEST_TIMEOUT_S = 300.0
 """The largest ``request_timeout`` the config accepts (configcheck); the fallback for old intents."""
 SEND_SLACK_S = 2.0
 """Seconds an order action may take beyond ``request_timeout`` between its intent and the exchange."""
 CLOCK_MARGIN_S = 5.0
-"""How far our clock may run ahead of the exchange's before an expired order could still execute
-(``dcactl doctor`` fails a clock further ahead: ``doctorchecks.CLOCK_AHEAD_FAIL_S``)."""
+"""Seconds past an order's expiry (on the exchange's clock as far as we can tell) before an order the
+exchange does not know is taken as never sent."""
+CLOCK_REFUSE_S = 60.0
+"""A live run places no order when our clock is further than this from the exchange's (either way):
+periods are cut on our clock, and one that jumps would buy several periods at once. ``doctor`` fails
+such a clock."""
+NTP_FIX = "NTP: timedatectl set-ntp true"
+"""How to synchronise the clock, in the messages of run and doctor."""
+FILL_SLACK_S = 30.0
+"""Fills of an order are read from this long before the order's exchange time (a slack for the
+``Date`` header's whole seconds and the exchange's own timestamps)."""
+
+
+def exchange_clock(session: Session) -> ServerClock | None:
+    """The exchange's clock against ours, as the answers so far show it (None before any client)."""
+    return session.exchange_clock
+
+
+def exchange_time(session: Session, local: datetime) -> datetime:
+    """Our clock's ``local`` on the exchange's clock (``local`` when no answer carried a ``Date``)."""
+    clock = exchange_clock(session)
+    return local if clock is None else clock.server_time(local)
 
 
 def signing_expiry(session: Session, created_at: datetime) -> datetime:
-    """The ``expiresAfter`` to sign into an order whose intent is written at ``created_at`` (UTC)."""
-    return created_at + timedelta(seconds=session.config.settings.request_timeout + SEND_SLACK_S)
+    """The ``expiresAfter`` to sign into an order whose intent is written at ``created_at`` (our clock),
+    on the exchange's clock (so a local clock behind the exchange's never makes orders arrive expired)."""
+    return exchange_time(session, created_at) + timedelta(
+        seconds=session.config.settings.request_timeout + SEND_SLACK_S
+    )
 
 
 def order_expiry(session: Session, intent: OrderIntent) -> datetime:
@@ -54,8 +82,28 @@ def order_expiry(session: Session, intent: OrderIntent) -> datetime:
 
 
 def void_at(session: Session, intent: OrderIntent) -> datetime:
-    """From this instant (our clock) an intent the exchange does not know can no longer execute."""
+    """From this instant (the exchange's clock) an intent the exchange does not know can no longer
+    execute."""
     return order_expiry(session, intent) + timedelta(seconds=CLOCK_MARGIN_S)
+
+
+def exchange_now_at_least(session: Session) -> datetime:
+    """A lower bound of the exchange's time now: our clock corrected by the largest skew the answers'
+    ``Date`` headers allow (our clock alone when none carried one; ``doctor`` warns then)."""
+    clock = exchange_clock(session)
+    now = utcnow()
+    return now if clock is None else clock.server_time_at_least(now)
+
+
+def fills_since(
+    session: Session, intents: Iterable[OrderIntent], statuses: Iterable[OrderStatus] = ()
+) -> datetime:
+    """Where to start reading the fills of ``intents``: before the earliest exchange timestamp of their
+    orders (``orderStatus``), else before their intent times on the exchange's clock."""
+    placed = [s.placed_time for s in statuses if s.placed_time is not None]
+    clock = exchange_clock(session)
+    local = [i.created_at if clock is None else clock.server_time_at_least(i.created_at) for i in intents]
+    return min([*placed, *local]) - timedelta(seconds=FILL_SLACK_S)
 
 
 async def fills_by_oid(
@@ -107,11 +155,14 @@ def settle_intent(
     return status
 
 
-async def reconcile_intents(session: Session, only: set[str] | None = None) -> list[str]:
+async def reconcile_intents(
+    session: Session, only: set[str] | None = None, refusal: str | None = None
+) -> list[str]:
     """Resolve every unfinished live intent (or those in ``only``); returns notes for the user.
 
     An intent the exchange does not know (``unknownOid``) and that can no longer arrive
-    (:func:`void_at`) never reached it: it is closed as ``rejected`` so the next attempt may go; one
+    (:func:`void_at`) never reached it: it is closed as ``rejected`` (with ``refusal``, the text of
+    the answer that refused its action, as the reason when given) so the next attempt may go; one
     that could still arrive stays open. One whose status cannot be read stays open too, and its
     asset reports ``pending`` this run.
     """
@@ -135,14 +186,14 @@ async def reconcile_intents(session: Session, only: set[str] | None = None) -> l
     for intent, st in zip(intents, statuses, strict=True):
         if isinstance(st, DcactlError):
             notes.append(f"{intent.asset}: cannot resolve order {intent.cloid} yet ({st})")
-        elif not st.known and utcnow() < void_at(session, intent):
+        elif not st.known and exchange_now_at_least(session) < void_at(session, intent):
             notes.append(
                 f"{intent.asset}: order {intent.cloid} is not known to the exchange yet; it could still "
                 f"arrive until {iso_utc(order_expiry(session, intent))}, so it stays open until then"
             )
         elif not st.known:
             session.ledger.update_intent(
-                intent.cloid, status="rejected", reason="the exchange never received this order"
+                intent.cloid, status="rejected", reason=refusal or "the exchange never received this order"
             )
             notes.append(
                 f"{intent.asset}: order {intent.cloid} never reached the exchange; it may be retried"
@@ -150,7 +201,7 @@ async def reconcile_intents(session: Session, only: set[str] | None = None) -> l
         else:
             known.append((replace(intent, oid=st.oid), st))
     if known:
-        since = min(i.created_at for i, _ in known) - timedelta(seconds=5)
+        since = fills_since(session, [i for i, _ in known], [st for _, st in known])
         try:
             grouped = await fills_by_oid(session, [i.oid for i, _ in known if i.oid is not None], since)
         except DcactlError as exc:

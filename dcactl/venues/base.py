@@ -27,9 +27,13 @@ class OrderOutcomeUnknown(ExchangeUnavailable):
     resolve each order by its cloid (``orderStatus``) first. ``cloids`` lists the orders concerned.
     """
 
-    def __init__(self, message: str, cloids: tuple[str, ...] = ()) -> None:
+    def __init__(self, message: str, cloids: tuple[str, ...] = (), refusal: str | None = None) -> None:
         super().__init__(message)
         self.cloids = cloids
+        self.refusal = refusal
+        """The refusal's text when the answer refused the whole action (an HTTP 4xx, ``{"status":
+        "err"}``): most likely the exchange's verdict, yet something between us and the exchange can
+        answer so after the order went through, so it is no verdict until the cloid is checked."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,8 @@ class OrderStatus:
     remaining_sz: Decimal | None = None
     status_time: datetime | None = None
     tif: str | None = None
+    placed_time: datetime | None = None
+    """When the exchange received the order (its ``timestamp``, the exchange's clock)."""
     raw: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property

@@ -99,6 +99,7 @@ def parse_order_status(data: Any) -> OrderStatus:
         remaining_sz=dec_field(order["sz"]) if "sz" in order else None,
         status_time=from_ms(int(ts)) if ts is not None else None,
         tif=order.get("tif"),
+        placed_time=from_ms(int(order["timestamp"])) if order.get("timestamp") is not None else None,
         raw=dict(data),
     )
 

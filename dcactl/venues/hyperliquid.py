@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 import httpx
 
 from dcactl.crash import send_transport
-from dcactl.errors import ExchangeUnavailable
+from dcactl.errors import ExchangeError, ExchangeUnavailable
 from dcactl.http import JsonHttp, Sleep, WeightBudget
 from dcactl.models import from_ms
 from dcactl.venues.base import (
@@ -291,10 +291,12 @@ class HyperliquidClient:
         into the action: the exchange refuses it when it arrives later ("Action expired"), so an
         order whose answer was lost cannot execute after that instant.
 
-        Raises ExchangeError (``InsufficientBalance`` when the text says so) when the exchange refused
-        the whole action (``{"status": "err"}``, a 4xx), UsageError for an order that cannot be put on
-        the wire, and :class:`OrderOutcomeUnknown` when the answer was lost or unreadable. A caller that
-        cancels this coroutine mid-flight (``asyncio.wait_for``) must treat the orders as unknown too.
+        Only the per-order statuses of a parsed ``"ok"`` answer are a verdict. Raises UsageError for an
+        order that cannot be put on the wire (nothing sent), and :class:`OrderOutcomeUnknown` for any
+        other answer: lost or unreadable, a 5xx or 429, and also a refusal of the whole action (an HTTP
+        4xx, ``{"status": "err"}``; its text in ``refusal``), since a proxy or gateway between us and the
+        exchange can answer so after the order went through. A caller that cancels this coroutine
+        mid-flight (``asyncio.wait_for``) must treat the orders as unknown too.
         """
         action = order_action(orders)
         nonce = NONCES.next()
@@ -304,8 +306,13 @@ class HyperliquidClient:
             body = _expiring_request(signer, action, nonce, vault, expires_after_ms, self.is_mainnet)
         what = _describe_batch(orders)
         cloids = tuple(o.cloid for o in orders if o.cloid)
-        data = await self._post_action(body, exchange_weight(len(orders)), what, cloids)
-        return parse_order_response(data, orders, what, cloids)
+        try:
+            data = await self._post_action(body, exchange_weight(len(orders)), what, cloids)
+            return parse_order_response(data, orders, what, cloids)
+        except ExchangeError as exc:
+            raise OrderOutcomeUnknown(
+                f"{exc}; no verdict until the orders are checked by cloid", cloids, refusal=str(exc)
+            ) from exc
 
     async def cancel_by_cloid(
         self, signer: LocalAccount, cancels: Sequence[tuple[int, str]], *, vault: str | None = None
