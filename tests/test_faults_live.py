@@ -197,3 +197,30 @@ def test_metadata_outage_buys_from_the_cache(tmp_path: Path, devnet: Any, wallet
     (r,) = res2.json()["results"]
     assert r["status"] == "failed" and r["reason"].startswith("temporary:")
     assert len(devnet.admin.orders(user=wallet.address.lower())) == 2
+
+
+def test_after_the_ledger_is_lost_the_exchange_order_is_adopted(
+    tmp_path: Path, devnet: Any, wallet: Any, cli: Any
+) -> None:
+    """The ledger deleted after a run: the next run finds this period's orders on the exchange under its
+    cloids and adopts them (intent rebuilt, fills dcactl's) instead of saying pending forever; plan and
+    run then agree the period is bought, sync adds nothing external, and no order is placed twice."""
+    cfg = _cfg(tmp_path, devnet, wallet)
+    assert cli("--config", str(cfg), "--json", "run").code == 0
+    for f in tmp_path.glob("ledger.db*"):
+        f.unlink()
+    adopted = cli("--config", str(cfg), "--json", "run")
+    assert adopted.code == 0, adopted.err
+    results = adopted.json()["results"]
+    assert {r["status"] for r in results} == {"filled"}
+    assert all(r["reason"].startswith("adopted:") for r in results)
+    assert len(devnet.admin.orders(user=wallet.address.lower())) == 3, "nothing placed again"
+    plan = cli("--config", str(cfg), "--json", "plan")
+    assert {a["due"] for a in plan.json()["assets"]} == {False}, plan.out
+    again = cli("--config", str(cfg), "--json", "run")
+    assert set(statuses(again.json()).values()) == {"not_due"}
+    synced = cli("--config", str(cfg), "--json", "sync")
+    assert synced.code == 0 and synced.json()["external"] == 0, synced.out
+    assert_ledger_matches_devnet(cfg, devnet.url, wallet.address)
+    with open_ledger(cfg, devnet.url, wallet.address) as ledger:
+        assert {f.source for f in ledger.fills()} == {"dcactl"}

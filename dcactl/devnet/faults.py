@@ -2,9 +2,10 @@
 
 A fault rule (JSON object, see docs/devnet.md) has a `kind` — latency, error (5xx), 429, hang,
 drop, answer (the request is carried out, then `status` and `body` are answered instead, as a proxy
-or gateway in between might) — and optional targeting: `path` ("/info", "/exchange", "/coingecko"), `types` (info or
-action types), `count` (how many matching requests it affects, then it is gone) and `share`
-(the probability of affecting a matching request, drawn from the seeded RNG).
+or gateway in between might) — and optional targeting: `path` ("/info", "/exchange",
+"/coingecko"), `types` (info or action types), `count` (how many matching requests it affects,
+then it is gone) and `share` (the probability of affecting a matching request, drawn from the
+seeded RNG).
 """
 
 from __future__ import annotations

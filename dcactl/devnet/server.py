@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from email.utils import formatdate
 import contextlib
 import logging
 import random
 import signal
 import sys
 from decimal import Decimal
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 

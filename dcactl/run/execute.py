@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from dcactl.errors import DcactlError, ExitCode
 from dcactl.models import (
-    Fill,
     IntentStatus,
     OrderIntent,
     RunResult,
@@ -48,6 +47,7 @@ from dcactl.run.reconcile import (
     fills_since,
     order_expiry,
     reconcile_intents,
+    report_settled,
     settle_intent,
     signing_expiry,
     void_at,
@@ -304,7 +304,7 @@ async def _send(session: Session, batch: list[tuple[Candidate, OrderIntent]]) ->
         notes = await reconcile_intents(session, only={i.cloid for _, i in batch}, refusal=exc.refusal)
         for note in notes:
             session.info(note)
-        await _report_settled(session, batch)
+        report_settled(session, batch)
         return None
     crash_point("after_response")
     filled_oids: dict[int, tuple[Candidate, OrderIntent]] = {}
@@ -335,7 +335,7 @@ async def _send(session: Session, batch: list[tuple[Candidate, OrderIntent]]) ->
         crash_point("before_fills_recorded")
         for oid, (_, intent) in filled_oids.items():
             settle_intent(session, intent, found.get(oid, []), finished=False)
-    await _report_settled(session, list(filled_oids.values()))
+    report_settled(session, list(filled_oids.values()))
     return left if isinstance(left, Decimal) else None
 
 
@@ -402,47 +402,6 @@ def _warn_runway(session: Session, candidates: Sequence[Candidate], left: Decima
             f"the spot account has {left.quantize(Decimal('0.01'))} USDC left: {periods} more period(s) at "
             f"{per_period:f} USDC per period ({', '.join(c.symbol for c in live)}); top it up"
         )
-
-
-async def _report_settled(session: Session, batch: Sequence[tuple[Candidate, OrderIntent]]) -> None:
-    """Turn each intent's ledger state (after settling) into the asset's result."""
-    for c, intent in batch:
-        current = session.ledger.intent(intent.cloid)
-        fills = session.ledger.fills_for_order(cloid=intent.cloid)
-        status = current.status if current else "new"
-        if status in ("filled", "partial"):
-            c.finish(status, c.reason, oid=current.oid if current else None, **_fill_fields(intent, fills))
-        elif status in ("new", "sent"):
-            c.finish(
-                "pending",
-                "the order's outcome is not known yet; the next run resolves it",
-                usd_requested=intent.usd_requested,
-            )
-        else:
-            c.finish(
-                "failed", (current.reason if current else None) or status, usd_requested=intent.usd_requested
-            )
-
-
-def _fill_fields(intent: OrderIntent, fills: Sequence[Fill]) -> dict[str, Any]:
-    size = sum((f.size for f in fills), Decimal(0))
-    usd = sum((f.usd for f in fills), Decimal(0))
-    fee = sum((f.fee for f in fills), Decimal(0))
-    return {
-        "usd_requested": intent.usd_requested,
-        "usd_filled": usd.quantize(Decimal("0.01")) if fills else None,
-        "size": _plain(size) if fills else None,
-        "avg_price": _plain((usd / size).quantize(Decimal("1e-8"))) if size else None,
-        "fee": _plain(fee) if fills else None,
-        "fee_token": fills[0].fee_token if fills else None,
-    }
-
-
-def _plain(value: Decimal) -> Decimal:
-    """``value`` without trailing zeros and with a positive exponent spelled out: str() gives
-    ``98350``, not ``9.835E+4`` (run --json prints decimals with str(), which still writes values
-    under 1e-6 such as ``7.07E-7`` in exponent form)."""
-    return Decimal(format(value.normalize(), "f"))
 
 
 __all__ = ["RunRequest", "execute", "exit_code_for", "iso_utc", "to_ms"]

@@ -319,15 +319,16 @@ async def read_and_size(
     answers = answers[1:]
     quotes = answers[0] if isinstance(answers[0], dict) else {m.symbol: answers[0] for m in markets}
     balance: Any = answers[1] if funds else None
+    found = []
     for c, status in zip(checks, answers[2:], strict=True):
         if isinstance(status, BaseException):
             c.finish("failed", f"temporary: cannot check order {c.cloid} before placing it: {status}")
         elif status.known:
-            c.finish(
-                "pending",
-                f"the exchange already has order {c.cloid} (another dcactl on this account?); "
-                "the next run resolves it",
-            )
+            found.append((c, status))
+    if found:
+        from dcactl.run.reconcile import adopt_orders
+
+        await adopt_orders(session, found)
     decide_amounts(session, active, quotes, request, now)
     _size_orders(session, active, now)
     if funds:

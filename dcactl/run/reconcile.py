@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 from dcactl.errors import DcactlError
 from dcactl.http import ServerClock
 from dcactl.ingest.sync import to_fill
-from dcactl.models import IntentStatus, OrderIntent, iso_utc, to_ms, utcnow
+from dcactl.models import Fill, IntentStatus, OrderIntent, iso_utc, to_ms, utcnow
 
 if TYPE_CHECKING:
+    from dcactl.run.plan import Candidate
     from dcactl.session import Session
     from dcactl.venues.base import OrderStatus
 
@@ -212,3 +213,87 @@ async def reconcile_intents(
             state = settle_intent(session, intent, grouped.get(intent.oid or -1, []), finished=finished)
             notes.append(f"{intent.asset}: resolved earlier order {intent.cloid}: {state}")
     return notes
+
+
+async def adopt_orders(session: Session, found: Sequence[tuple[Candidate, OrderStatus]]) -> None:
+    """Orders the exchange already has under the cloid a run was about to use, with no intent for it
+    in this ledger (the ledger was lost or replaced, or another ledger of the account placed it).
+
+    Each is adopted as the period's buy: an intent rebuilt from ``orderStatus`` (its size, limit, oid
+    and exchange time) is recorded with the order's fills, so ``status``, ``plan`` and ``run`` agree,
+    the fills are dcactl's (not ``external``), and the order is never placed again.
+    """
+    adopted: list[tuple[Candidate, OrderIntent, OrderStatus]] = []
+    for c, st in found:
+        if c.market is None or st.orig_sz is None or st.limit_px is None or st.oid is None:
+            c.finish("pending", f"the exchange already has order {c.cloid}; the next run resolves it")
+            continue
+        intent = OrderIntent(
+            cloid=c.cloid, asset=c.symbol, venue="hyperliquid", period=c.period, attempt=c.attempt,
+            usd_requested=(st.orig_sz * st.limit_px).quantize(Decimal("0.01")), size=st.orig_sz,
+            limit_px=st.limit_px, created_at=st.placed_time or utcnow(), pair=c.market.pair,
+            asset_id=c.market.asset_id, period_end=c.period_end, status="sent", oid=st.oid,
+            reason=ADOPTED,
+        )
+        session.ledger.record_intent(intent)
+        adopted.append((c, intent, st))
+    if not adopted:
+        return
+    try:
+        grouped = await fills_by_oid(
+            session, [i.oid for _, i, _ in adopted if i.oid is not None],
+            fills_since(session, [i for _, i, _ in adopted], [st for _, _, st in adopted]),
+        )
+    except DcactlError as exc:
+        for c, intent, _ in adopted:
+            c.finish("pending", f"adopted order {intent.cloid}; its fills cannot be read yet ({exc})")
+        return
+    for c, intent, st in adopted:
+        c.reason = ADOPTED
+        settle_intent(session, intent, grouped.get(intent.oid or -1, []),
+                      finished=st.finished and st.status != "filled")
+    report_settled(session, [(c, i) for c, i, _ in adopted])
+
+
+ADOPTED = "adopted: the exchange already had this period's order (placed outside this ledger)"
+
+
+def report_settled(session: Session, batch: Sequence[tuple[Candidate, OrderIntent]]) -> None:
+    """Turn each intent's ledger state (after settling) into the asset's result."""
+    for c, intent in batch:
+        current = session.ledger.intent(intent.cloid)
+        fills = session.ledger.fills_for_order(cloid=intent.cloid)
+        status = current.status if current else "new"
+        if status in ("filled", "partial"):
+            c.finish(status, c.reason, oid=current.oid if current else None, **fill_fields(intent, fills))
+        elif status in ("new", "sent"):
+            c.finish(
+                "pending",
+                "the order's outcome is not known yet; the next run resolves it",
+                usd_requested=intent.usd_requested,
+            )
+        else:
+            c.finish(
+                "failed", (current.reason if current else None) or status, usd_requested=intent.usd_requested
+            )
+
+
+def fill_fields(intent: OrderIntent, fills: Sequence[Fill]) -> dict[str, Any]:
+    size = sum((f.size for f in fills), Decimal(0))
+    usd = sum((f.usd for f in fills), Decimal(0))
+    fee = sum((f.fee for f in fills), Decimal(0))
+    return {
+        "usd_requested": intent.usd_requested,
+        "usd_filled": usd.quantize(Decimal("0.01")) if fills else None,
+        "size": plain_decimal(size) if fills else None,
+        "avg_price": plain_decimal((usd / size).quantize(Decimal("1e-8"))) if size else None,
+        "fee": plain_decimal(fee) if fills else None,
+        "fee_token": fills[0].fee_token if fills else None,
+    }
+
+
+def plain_decimal(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros and with a positive exponent spelled out: str() gives
+    ``98350``, not ``9.835E+4`` (run --json prints decimals with str(), which still writes values
+    under 1e-6 such as ``7.07E-7`` in exponent form)."""
+    return Decimal(format(value.normalize(), "f"))
