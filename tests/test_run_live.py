@@ -303,7 +303,8 @@ def test_paper_buy_never_uses_up_the_live_period(tmp_path: Path, devnet: Any, wa
 def test_two_ledgers_of_one_account_never_buy_twice(tmp_path: Path, devnet: Any, wallet: Any) -> None:
     """Two dcactl processes with two ledgers (two folders, as a shell beside cron with another HOME or
     DCACTL_DB) of one account, started together: the account lock makes one wait; it then finds the
-    first's orders by cloid and buys nothing. The devnet sees exactly one order per asset."""
+    first's orders by cloid and adopts them into its own ledger instead of buying. The devnet sees
+    exactly one order per asset."""
     import json
     import subprocess
 
@@ -323,8 +324,9 @@ def test_two_ledgers_of_one_account_never_buy_twice(tmp_path: Path, devnet: Any,
         docs.append(json.loads(out))
     orders = devnet.admin.orders(user=wallet.address.lower())
     assert sorted(o["coin"] for o in orders) == ["@142", "@151", "@156"]
-    outcomes = sorted(tuple(sorted(set(statuses(d).values()))) for d in docs)
-    assert outcomes == [("filled",), ("pending",)], docs
+    assert [set(statuses(d).values()) for d in docs] == [{"filled"}, {"filled"}], docs
+    adopted = sorted(all(r["reason"].startswith("adopted:") for r in d["results"]) for d in docs)
+    assert adopted == [False, True], docs
 
 
 def test_a_live_dry_run_reads_the_balance(
