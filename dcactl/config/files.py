@@ -90,7 +90,15 @@ def resolve_db_path(cli_db: Path | None, config: Config) -> Path:
         return env
     if config.settings.database is not None:
         return config.settings.database
-    return user_data_dir() / f"ledger-{safe_network_id(config.settings.network_id)}.db"
+    folder = user_data_dir()
+    path = folder / f"ledger-{safe_network_id(config.settings.network_id)}.db"
+    if not path.exists():
+        # before network ids had one spelling, a URL-spelled network had a file of its own: keep using it
+        network = config.settings.network
+        spelled = folder / f"ledger-{safe_network_id(network.rstrip('/'))}.db"
+        if spelled.exists():
+            return spelled
+    return path
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -39,6 +39,13 @@ from dcactl.config.files import (
 from dcactl.config.notifycheck import check_notify
 from dcactl.config.values import Problems, suggest
 from dcactl.errors import ConfigError, UsageError
+from dcactl.networks import (
+    DEVNET_API_URL,
+    MAINNET_API_URL,
+    TESTNET_API_URL,
+    canonical_network,
+    network_url,
+)
 
 if TYPE_CHECKING:
     from dcactl.schedule.periods import Schedule
@@ -70,14 +77,7 @@ __all__ = [
     "write_text_atomic",
 ]
 
-MAINNET_API_URL = "https://api.hyperliquid.xyz"
-TESTNET_API_URL = "https://api.hyperliquid-testnet.xyz"
-DEVNET_API_URL = "http://127.0.0.1:3001"
-"""``dcactl devnet serve``'s default address (the SDK's ``LOCAL_API_URL``)."""
 COINGECKO_API_URL = "https://api.coingecko.com/api/v3"
-NETWORK_URLS: dict[str, str] = {
-    "mainnet": MAINNET_API_URL, "testnet": TESTNET_API_URL, "devnet": DEVNET_API_URL,
-}
 
 
 @dataclass(frozen=True)
@@ -223,8 +223,8 @@ class Settings:
 
     @property
     def api_url(self) -> str:
-        """The Hyperliquid API base URL, without a trailing slash."""
-        return NETWORK_URLS.get(self.network, self.network.rstrip("/"))
+        """The Hyperliquid API base URL, in one spelling (:func:`dcactl.networks.canonical_url`)."""
+        return network_url(self.network_id)
 
     @property
     def is_mainnet(self) -> bool:
@@ -233,15 +233,17 @@ class Settings:
 
     @property
     def network_id(self) -> str:
-        """``mainnet``/``testnet``/``devnet`` or the API URL: the ledger is partitioned by it."""
-        return self.network if self.network in NETWORK_URLS else self.network.rstrip("/")
+        """``mainnet``/``testnet``/``devnet`` or the API URL, one spelling per exchange
+        (:func:`dcactl.networks.canonical_network`): the ledger's book, the account lock and every
+        cloid hang on it, so ``http://localhost:3001/`` and ``devnet`` are one network."""
+        return canonical_network(self.network)
 
     @property
     def coingecko_base_url(self) -> str:
         """``coingecko_url``, else the devnet's CoinGecko double on devnet, else CoinGecko's public API."""
         if self.coingecko_url:
             return self.coingecko_url.rstrip("/")
-        if self.network == "devnet":
+        if self.network_id == "devnet":
             return f"{self.api_url}/coingecko/api/v3"
         return COINGECKO_API_URL
 

@@ -189,6 +189,61 @@ _M0010_DUST_CONVERSION_IDS = _sql(
         || pair || ':' || size WHERE tid = '0'""",
 )
 
+def _m0011_canonical_networks(conn: sqlite3.Connection) -> None:
+    """One book per exchange however its network was spelled (``http://localhost:3001/`` and
+    ``devnet``; ``https://api.hyperliquid.xyz`` and ``mainnet``): rows of a book whose spelling is
+    not canonical move to the canonical book (created, or merged into when it exists). Nothing is
+    lost: an intent whose (asset, period, attempt) is taken gets the next free attempt number; a
+    fill the canonical book already holds (same trade id) is the same exchange fill and is dropped;
+    of two sync cursors the earlier stays (the next sync rescans the rest). Caches keyed by network
+    move the same way."""
+    from dcactl.networks import canonical_network
+
+    for book, network, account in conn.execute("SELECT id, network, account FROM books").fetchall():
+        canonical = canonical_network(network)
+        if canonical == network:
+            continue
+        row = conn.execute(
+            "SELECT id FROM books WHERE network = ? AND account = ?", (canonical, account)
+        ).fetchone()
+        if row is None:
+            conn.execute("UPDATE books SET network = ? WHERE id = ?", (canonical, book))
+            continue
+        target = row[0]
+        for table in ("runs", "decisions", "notices"):  # constant names, never input
+            conn.execute(f"UPDATE OR IGNORE {table} SET book = ? WHERE book = ?", (target, book))  # noqa: S608
+            conn.execute(f"DELETE FROM {table} WHERE book = ?", (book,))  # noqa: S608
+        for cloid, asset, period in conn.execute(
+            "SELECT cloid, asset, period FROM intents WHERE book = ? ORDER BY created_us, attempt", (book,)
+        ).fetchall():
+            top = conn.execute(
+                "SELECT MAX(attempt) FROM intents WHERE book = ? AND asset = ? AND period = ?",
+                (target, asset, period),
+            ).fetchone()[0]
+            conn.execute(
+                "UPDATE intents SET book = ?, attempt = CASE WHEN ? IS NULL THEN attempt"
+                " ELSE MAX(attempt, ? + 1) END WHERE cloid = ?",
+                (target, top, top, cloid),
+            )
+        conn.execute("UPDATE OR IGNORE fills SET book = ? WHERE book = ?", (target, book))
+        conn.execute("DELETE FROM fills WHERE book = ?", (book,))
+        for name, value in conn.execute("SELECT name, value FROM cursors WHERE book = ?", (book,)).fetchall():
+            conn.execute(
+                "INSERT INTO cursors (book, name, value) VALUES (?, ?, ?) ON CONFLICT (book, name)"
+                " DO UPDATE SET value = MIN(value, excluded.value)",
+                (target, name, value),
+            )
+        conn.execute("DELETE FROM cursors WHERE book = ?", (book,))
+        conn.execute("DELETE FROM books WHERE id = ?", (book,))
+    for table in ("cache", "candles"):  # constant names, never input
+        for (network,) in conn.execute(f"SELECT DISTINCT network FROM {table}").fetchall():  # noqa: S608
+            canonical = canonical_network(network)
+            if canonical != network:
+                move = f"UPDATE OR IGNORE {table} SET network = ? WHERE network = ?"  # noqa: S608
+                conn.execute(move, (canonical, network))
+                conn.execute(f"DELETE FROM {table} WHERE network = ?", (network,))  # noqa: S608
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_core", _M0001_CORE),
     ("0002_candles", _M0002_CANDLES),
@@ -198,6 +253,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0008_run_exit_code", _M0008_RUN_EXIT_CODE),
     ("0009_notices", _M0009_NOTICES),
     ("0010_dust_conversion_ids", _M0010_DUST_CONVERSION_IDS),
+    ("0011_canonical_networks", _m0011_canonical_networks),
 ]
 """Append-only. Never edit, reorder or remove an entry once released."""
 

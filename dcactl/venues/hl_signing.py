@@ -30,8 +30,6 @@ from dcactl.venues.rounding import to_wire
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
-MAINNET_API_URL = "https://api.hyperliquid.xyz"
-
 
 def order_wire(order: OrderRequest) -> OrderWire:
     """The wire form of one order, keys in signing order a, b, p, s, r, t, c.
