@@ -386,12 +386,16 @@ def test_unreadable_bytes_and_directories(workdir: Path) -> None:
     ("devnet", "http://127.0.0.1:3001", False, "devnet", "http://127.0.0.1:3001/coingecko/api/v3"),
     ("http://127.0.0.1:4555/", "http://127.0.0.1:4555", False, "http://127.0.0.1:4555",
      "https://api.coingecko.com/api/v3"),
-    ("https://api.hyperliquid.xyz", "https://api.hyperliquid.xyz", True, "https://api.hyperliquid.xyz",
+    ("https://api.hyperliquid.xyz", "https://api.hyperliquid.xyz", True, "mainnet",
+     "https://api.coingecko.com/api/v3"),
+    ("http://localhost:3001/", "http://127.0.0.1:3001", False, "devnet", "http://127.0.0.1:3001/coingecko/api/v3"),
+    ("HTTPS://API.HYPERLIQUID.XYZ:443", "https://api.hyperliquid.xyz", True, "mainnet",
      "https://api.coingecko.com/api/v3"),
 ])
 def test_network_properties(workdir: Path, network: str, api: str, mainnet: bool, network_id: str,
                             coingecko: str) -> None:
-    """api_url, is_mainnet, network_id and coingecko_base_url follow the network setting."""
+    """api_url, is_mainnet, network_id and coingecko_base_url follow the network setting, one spelling
+    per exchange (mainnet's URL in capitals still signs for mainnet)."""
     s = load_text(f'[settings]\nnetwork = "{network}"\n{MINIMAL}').settings
     got = (s.api_url, s.is_mainnet, s.network_id, s.coingecko_base_url)
     assert got == (api, mainnet, network_id, coingecko)

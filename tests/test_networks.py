@@ -133,3 +133,31 @@ def test_default_ledger_file_of_an_old_spelling_is_kept(
     old.write_bytes(b"")
     assert path_for("http://127.0.0.1:3001") == old
     assert path_for("devnet") == data / "ledger-devnet.db"
+
+
+def test_a_renamed_entry_keeps_its_periods_and_two_entries_on_one_market_are_refused(
+    tmp_path: Path, devnet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Periods, intents and cloids are keyed by the market: [assets.BTC] bought today, renamed
+    [assets.UBTC] or [assets.MINE] with pair = "@142" is not due again; BTC and UBTC side by side both
+    fail naming each other (exit 1) and nothing more is placed."""
+    wallet = funded_wallet(devnet, "1000")
+    monkeypatch.setenv("DCACTL_KEY", key_hex(wallet))
+    cfg = tmp_path / "p.toml"
+
+    def run(body: str) -> Any:
+        live_portfolio(cfg, devnet.url, body, wallet.address)
+        return cli("--config", str(cfg), "--json", "run")
+
+    first = run('[assets.BTC]\namount = 20\nevery = "day"\n')
+    assert first.code == 0 and statuses(first.json()) == {"BTC": "filled"}, first.err
+    renamed = run('[assets.UBTC]\namount = 20\nevery = "day"\n')
+    assert statuses(renamed.json()) == {"UBTC": "not_due"}
+    by_pair = run('[assets.MINE]\namount = 20\nevery = "day"\npair = "@142"\n')
+    assert statuses(by_pair.json()) == {"MINE": "not_due"}
+    both = run('[assets.BTC]\namount = 20\nevery = "day"\n[assets.UBTC]\namount = 20\nevery = "day"\n')
+    assert both.code == 1
+    assert statuses(both.json()) == {"BTC": "failed", "UBTC": "failed"}
+    assert all("assets.BTC and assets.UBTC resolve to the same market @142" in r["reason"]
+               for r in both.json()["results"])
+    assert [o["coin"] for o in devnet.admin.orders(user=wallet.address.lower())] == ["@142"]

@@ -56,7 +56,7 @@ def test_parallel_round_is_one_signed_action(tmp_path: Path, devnet: Any, wallet
     orders = devnet.admin.orders(user=wallet.address.lower())
     assert [o["coin"] for o in orders] == ["@142", "@151", "@156"]
     for o, r in zip(orders, doc["results"][:3], strict=True):
-        expected = make_cloid(devnet.url, wallet.address, r["asset"], r["period"], 1)
+        expected = make_cloid(devnet.url, wallet.address, o["coin"], r["period"], 1)  # keyed by the pair
         assert o["cloid"] == r["cloid"] == expected
         assert o["oid"] == r["oid"] and o["signer"] == o["user"] == wallet.address.lower()
         assert o["order"]["t"] == {"limit": {"tif": "Ioc"}}
@@ -134,7 +134,7 @@ def test_ioc_miss_is_retried_with_the_next_attempt(
     assert retry.code == 0, retry.err
     assert statuses(retry.json()) == {"BTC": "not_due", "ETH": "filled", "SOL": "not_due"}
     (eth2,) = [r["cloid"] for r in retry.json()["results"] if r["asset"] == "ETH"]
-    assert eth2 == make_cloid(devnet.url, wallet.address, "ETH", results["ETH"]["period"], 2)
+    assert eth2 == make_cloid(devnet.url, wallet.address, "@151", results["ETH"]["period"], 2)
     eth_orders = [o for o in devnet.admin.orders(user=wallet.address.lower()) if o["coin"] == "@151"]
     assert [(o["cloid"], o["status"]) for o in eth_orders] == [(eth1, "iocCancelRejected"), (eth2, "filled")]
     assert_ledger_matches_devnet(cfg, devnet.url, wallet.address)

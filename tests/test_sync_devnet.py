@@ -252,7 +252,7 @@ def test_the_one_dust_conversion_an_old_ledger_kept_is_not_doubled(tmp_path: Pat
         conn.execute("UPDATE fills SET tid = '0'")
         conn.commit()
     with Ledger.open(path, network="devnet", account=ME) as ledger:
-        assert ledger.migrations()[-1] == MIGRATIONS[-1][0]
+        assert sorted(ledger.migrations()) == sorted(name for name, _ in MIGRATIONS)
         (kept,) = ledger.fills()
         assert kept.tid == fill_id(raw) == "0:77:1790000000123:@142:0.00000042"
         assert ledger.known_tids([fill_id(raw)]) == {fill_id(raw)}

@@ -271,12 +271,14 @@ class Ledger(FillStore):
         )
         return [_row_intent(r) for r in rows]
 
-    def intents_for(self, asset: str, period: str) -> list[OrderIntent]:
-        """Every attempt for ``asset`` in ``period``, by attempt number."""
+    def intents_for(self, asset: str, period: str, *, pair: str | None = None) -> list[OrderIntent]:
+        """Every attempt for ``asset`` in ``period`` (oldest first); with ``pair``, every attempt on that
+        market whatever the entry was called (a renamed entry keeps its periods)."""
+        column, key = ("pair", pair) if pair is not None else ("asset", asset)
         rows = self._conn.execute(
-            f"SELECT {_INTENT_COLUMNS} FROM intents WHERE book = ? AND asset = ? AND period = ?"
-            " ORDER BY attempt",
-            (self._book, asset, period),
+            f"SELECT {_INTENT_COLUMNS} FROM intents WHERE book = ? AND {column} = ? AND period = ?"
+            " ORDER BY created_us, attempt",
+            (self._book, key, period),
         )
         return [_row_intent(r) for r in rows]
 
@@ -303,18 +305,22 @@ class Ledger(FillStore):
             )
         ]
 
-    def last_buy(self, asset: str, venue: str | None = None) -> LastBuyRecord | None:
+    def last_buy(
+        self, asset: str, venue: str | None = None, *, pair: str | None = None
+    ) -> LastBuyRecord | None:
         """The newest completed (filled/partial/paper) non-forced intent of ``asset``, or None;
         ``venue`` (``hyperliquid``/``paper``) keeps to that venue's buys (paper never uses up a live
-        period, PRODUCT.md)."""
+        period, PRODUCT.md); ``pair`` looks the market up instead of the entry's name (a renamed
+        entry keeps its last buy)."""
         marks = ", ".join("?" * len(_DONE_BUY))
         venues = ("hyperliquid", "paper") if venue is None else (venue,)
+        column, key = ("pair", pair) if pair is not None else ("asset", asset)
         row = self._one(
             "SELECT cloid, created_us, period, period_start_us, period_end_us, status FROM intents"
-            f" WHERE book = ? AND asset = ? AND status IN ({marks}) AND period NOT LIKE 'forced:%'"
+            f" WHERE book = ? AND {column} = ? AND status IN ({marks}) AND period NOT LIKE 'forced:%'"
             f" AND venue IN ({', '.join('?' * len(venues))})"
             " ORDER BY created_us DESC, attempt DESC LIMIT 1",
-            (self._book, asset, *_DONE_BUY, *venues),
+            (self._book, key, *_DONE_BUY, *venues),
         )
         if row is None:
             return None

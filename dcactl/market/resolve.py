@@ -186,6 +186,26 @@ def resolve_markets(assets: Iterable[Any], spot_meta: Mapping[str, Any]) -> dict
     for item in assets:
         spec = _spec(item)
         out[spec.symbol.upper()] = _resolve_one(spec, index)
+    return _one_entry_per_market(out)
+
+
+def _one_entry_per_market(resolved: dict[str, Market | ResolveError]) -> dict[str, Market | ResolveError]:
+    """Two entries on one market would buy it twice a period: each of them becomes an error naming
+    both (periods and cloids are keyed by the market, so a renamed entry keeps its history)."""
+    by_pair: dict[tuple[str, str], list[str]] = {}
+    for symbol, market in resolved.items():
+        if isinstance(market, Market):
+            by_pair.setdefault((market.venue, market.pair), []).append(symbol)
+    out = dict(resolved)
+    for (_, pair), symbols in by_pair.items():
+        if len(symbols) > 1:
+            names = " and ".join(f"assets.{s}" for s in symbols)
+            error = ResolveError(
+                f"config: {names} resolve to the same market {pair}; keep one entry (renaming an entry"
+                " keeps its history)"
+            )
+            for symbol in symbols:
+                out[symbol] = error
     return out
 
 

@@ -90,6 +90,12 @@ class Candidate:
         return self.asset.symbol
 
     @property
+    def key(self) -> str | None:
+        """What periods, intents and cloids are keyed by: the resolved market's pair (``@142``,
+        ``coingecko:bitcoin``), so a renamed entry keeps its history; None before resolution."""
+        return None if self.market is None else self.market.pair
+
+    @property
     def venue(self) -> Venue:
         """Where this asset is bought: ``hyperliquid`` or ``paper``."""
         if self.market is not None:
@@ -245,12 +251,12 @@ def needs_history(asset: AssetConfig) -> bool:
     return asset.sizing.kind == "volatility" or bool(enabled)
 
 
-def last_buy_of(ledger: Any, asset: AssetConfig, venue: str | None = None) -> Any:
-    """The ledger's last scheduled buy of ``asset`` (on ``venue`` when given) as ``schedule.is_due``
-    wants it (bounds known)."""
+def last_buy_of(ledger: Any, asset: AssetConfig, venue: str | None = None, pair: str | None = None) -> Any:
+    """The ledger's last scheduled buy of ``asset`` (on ``venue`` when given; of its market ``pair``
+    when given, whatever the entry was called) as ``schedule.is_due`` wants it (bounds known)."""
     from dcactl.schedule.periods import LastBuy, period_of
 
-    record = ledger.last_buy(asset.symbol, venue)
+    record = ledger.last_buy(asset.symbol, venue, pair=pair)
     if record is None:
         return None
     start, end = record.period_start, record.period_end
@@ -277,22 +283,23 @@ def decide_due(session: Session, candidates: list[Candidate], request: RunReques
                 from dcactl.strategy import PriceHistory, effective_schedule
 
                 schedule = effective_schedule(c.asset, PriceHistory.of(c.closes or []))
-            check = is_due(schedule, tz, now, last_buy_of(ledger, c.asset, c.venue))
+            check = is_due(schedule, tz, now, last_buy_of(ledger, c.asset, c.venue, c.key))
             c.period, c.period_end, c.due_reason = check.period.id, check.period.end, check.reason
             if not check.due:
                 c.due = False
                 if not request.plan:
                     c.finish("not_due", check.reason)
                 continue
-        every = ledger.intents_for(c.symbol, c.period)  # attempts are numbered across venues
+        every = ledger.intents_for(c.symbol, c.period, pair=c.key)  # attempts are numbered across venues
         earlier = [i for i in every if i.venue == c.venue]
         unresolved = [i for i in earlier if i.status in ("new", "sent")]
         if unresolved:
             c.cloid = unresolved[-1].cloid
             c.finish("pending", "an earlier order's fate is still unknown; the next run resolves it first")
             continue
-        c.attempt = len(every) + 1
-        c.cloid = make_cloid(session.network, session.account, c.symbol, c.period, c.attempt, c.venue)
+        c.attempt = max((i.attempt for i in every), default=0) + 1
+        key = c.key or c.symbol
+        c.cloid = make_cloid(session.network, session.account, key, c.period, c.attempt, c.venue)
 
 
 async def read_and_size(
