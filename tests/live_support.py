@@ -199,3 +199,20 @@ def when_logged(
     finally:
         stop.set()
         thread.join(10)
+
+
+def require_faketime() -> None:
+    """Skip (outside CI) or fail (in CI, where .ci/run installs it) when libfaketime is missing."""
+    import shutil
+
+    import pytest
+
+    if shutil.which("faketime") is None:
+        if os.environ.get("CI"):
+            raise AssertionError("faketime is required in CI (.ci/run installs it)")
+        pytest.skip("libfaketime is not installed (apt-get install faketime)")
+
+
+def faketime_env(base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` without any faketime of the suite's own, so a child's clock comes from its own alone."""
+    return {k: v for k, v in base.items() if not k.startswith("FAKETIME") and k != "LD_PRELOAD"}

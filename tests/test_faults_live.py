@@ -226,3 +226,32 @@ def test_after_the_ledger_is_lost_the_exchange_order_is_adopted(
     assert_ledger_matches_devnet(cfg, devnet.url, wallet.address)
     with open_ledger(cfg, devnet.url, wallet.address) as ledger:
         assert {f.source for f in ledger.fills()} == {"dcactl"}
+
+
+def test_a_second_ledger_adopts_a_later_attempt_instead_of_buying_the_first(
+    tmp_path: Path, devnet: Any, wallet: Any, cli: Any
+) -> None:
+    """Ledger A's first attempt never reached the exchange (502), its second bought the period. Ledger B
+    of the same account, fresh, would place attempt 1 (a cloid the exchange does not know): it asks for
+    the next attempts' cloids too, adopts A's attempt 2 and places nothing."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    cfg_a, cfg_b = _cfg(tmp_path / "a", devnet, wallet), _cfg(tmp_path / "b", devnet, wallet)
+    devnet.admin.faults(kind="error", path="/exchange", count=1, status=502)
+    assert set(statuses(cli("--config", str(cfg_a), "--json", "run").json()).values()) == {"pending"}
+    time.sleep(grace_s(TIMEOUT_S))
+    second = cli("--config", str(cfg_a), "--json", "run")
+    assert set(statuses(second.json()).values()) == {"filled"}
+    assert {r["cloid"] for r in second.json()["results"]} == {
+        o["cloid"] for o in devnet.admin.orders(user=wallet.address.lower())
+    }
+    other = cli("--config", str(cfg_b), "--json", "run")
+    assert other.code == 0, other.err
+    assert set(statuses(other.json()).values()) == {"filled"}
+    assert all(r["reason"].startswith("adopted:") for r in other.json()["results"])
+    assert len(devnet.admin.orders(user=wallet.address.lower())) == 3
+    with open_ledger(cfg_b, devnet.url, wallet.address) as ledger:
+        assert ledger.open_intents() == []
+        period = other.json()["results"][0]["period"]
+        assert [(i.attempt, i.status) for i in ledger.intents_for("BTC", period)] == [(2, "filled")]
+        assert {f.source for f in ledger.fills()} == {"dcactl"}

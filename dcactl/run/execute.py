@@ -299,9 +299,12 @@ async def _send(session: Session, batch: list[tuple[Candidate, OrderIntent]]) ->
         outcomes = await session.hl.place_orders(session.signer.account, requests, expires_after_ms=expires)
     except OrderOutcomeUnknown as exc:
         session.warn(f"order outcome unknown ({exc}); asking the exchange by cloid")
-        if exc.refusal is not None:
-            await _wait_until_void(session, [i for _, i in batch])
-        notes = await reconcile_intents(session, only={i.cloid for _, i in batch}, refusal=exc.refusal)
+        cloids = {i.cloid for _, i in batch}
+        notes = await reconcile_intents(session, only=cloids, refusal=exc.refusal)
+        unknown = [i for _, i in batch if (session.ledger.intent(i.cloid) or i).status in ("new", "sent")]
+        if exc.refusal is not None and unknown:  # most likely refused indeed: wait for the verdict
+            await _wait_until_void(session, unknown)
+            notes = await reconcile_intents(session, only={i.cloid for i in unknown}, refusal=exc.refusal)
         for note in notes:
             session.info(note)
         report_settled(session, batch)

@@ -33,6 +33,7 @@ from dcactl.market.data import Quote, load_spot_meta, quotes_for
 from dcactl.models import AssetResult, Market, ResultStatus, Venue, make_cloid
 from dcactl.run.amounts import decide_amounts, valuation_markets
 from dcactl.run.reasons import ASSET_TIMEOUT_S, failure_reason
+from dcactl.run.reconcile import ADOPT_ATTEMPTS, adopt_orders
 
 if TYPE_CHECKING:
     from dcactl.config.schema import AssetConfig
@@ -314,11 +315,15 @@ async def read_and_size(
     live = session.live and not request.dry_run and not request.plan
     # a live dry run reads the balance too, so it shows what the real run would do (issue 11)
     funds = session.live and not request.plan
-    checks = [c for c in active if live and c.due and c.venue == "hyperliquid"]
+    checks = [
+        (c, attempt, cloid)
+        for c in active if live and c.due and c.venue == "hyperliquid"
+        for attempt, cloid in _cloids_to_check(session, c)
+    ]
     tasks: list[Any] = [_guarded(quotes_for(session.hl, session.cg, markets))]
     if funds:
         tasks.append(_guarded(session.hl.spot_balances(session.account)))
-        tasks += [_guarded(session.hl.order_status(session.account, c.cloid)) for c in checks]
+        tasks += [_guarded(session.hl.order_status(session.account, cloid)) for _, _, cloid in checks]
     # in the same round: the candles of every asset still to decide (failures finish the asset)
     # (dynamic-frequency assets had theirs before the due check)
     deciding = [c for c in active if (c.due or request.plan) and not _schedule_reads_history(c.asset)]
@@ -327,14 +332,14 @@ async def read_and_size(
     quotes = answers[0] if isinstance(answers[0], dict) else {m.symbol: answers[0] for m in markets}
     balance: Any = answers[1] if funds else None
     found = []
-    for c, status in zip(checks, answers[2:], strict=True):
+    for (c, attempt, cloid), status in zip(checks, answers[2:], strict=True):
+        if c.result is not None:
+            continue
         if isinstance(status, BaseException):
-            c.finish("failed", f"temporary: cannot check order {c.cloid} before placing it: {status}")
+            c.finish("failed", f"temporary: cannot check order {cloid} before placing it: {status}")
         elif status.known:
-            found.append((c, status))
+            found.append((c, attempt, cloid, status))
     if found:
-        from dcactl.run.reconcile import adopt_orders
-
         await adopt_orders(session, found)
     decide_amounts(session, active, quotes, request, now)
     _size_orders(session, active, now)
@@ -354,6 +359,17 @@ async def read_and_size(
                     usd_requested=c.amount,
                     size=c.size,
                 )
+
+
+def _cloids_to_check(session: Session, c: Candidate) -> list[tuple[int, str]]:
+    """The (attempt, cloid) pairs to ask the exchange about before placing ``c``'s order: its own, and
+    for a period's first attempt the next ones too (another ledger may have bought it under those)."""
+    last = ADOPT_ATTEMPTS if c.attempt == 1 else c.attempt
+    key = c.key or c.symbol
+    return [(c.attempt, c.cloid)] + [
+        (n, make_cloid(session.network, session.account, key, c.period, n, c.venue))
+        for n in range(c.attempt + 1, last + 1)
+    ]
 
 
 def day_bounds(now: datetime, tz: str) -> tuple[datetime, datetime]:

@@ -215,21 +215,28 @@ async def reconcile_intents(
     return notes
 
 
-async def adopt_orders(session: Session, found: Sequence[tuple[Candidate, OrderStatus]]) -> None:
-    """Orders the exchange already has under the cloid a run was about to use, with no intent for it
-    in this ledger (the ledger was lost or replaced, or another ledger of the account placed it).
+ADOPT_ATTEMPTS = 3
+"""A run about to place a period's first attempt also asks for the cloids of the next ones up to this
+number: another ledger of the account may have bought the period under a later attempt."""
+
+
+async def adopt_orders(session: Session, found: Sequence[tuple[Candidate, int, str, OrderStatus]]) -> None:
+    """Orders the exchange already has under cloids of this period (``(candidate, attempt, cloid,
+    status)``) with no intent in this ledger: the ledger was lost or replaced, or another ledger of
+    the account placed them.
 
     Each is adopted as the period's buy: an intent rebuilt from ``orderStatus`` (its size, limit, oid
     and exchange time) is recorded with the order's fills, so ``status``, ``plan`` and ``run`` agree,
-    the fills are dcactl's (not ``external``), and the order is never placed again.
+    the fills are dcactl's (not ``external``), and the order is never placed again. The candidate's
+    result is its last attempt's.
     """
     adopted: list[tuple[Candidate, OrderIntent, OrderStatus]] = []
-    for c, st in found:
+    for c, attempt, cloid, st in sorted(found, key=lambda f: f[1]):
         if c.market is None or st.orig_sz is None or st.limit_px is None or st.oid is None:
-            c.finish("pending", f"the exchange already has order {c.cloid}; the next run resolves it")
+            c.finish("pending", f"the exchange already has order {cloid}; the next run resolves it")
             continue
         intent = OrderIntent(
-            cloid=c.cloid, asset=c.symbol, venue="hyperliquid", period=c.period, attempt=c.attempt,
+            cloid=cloid, asset=c.symbol, venue="hyperliquid", period=c.period, attempt=attempt,
             usd_requested=(st.orig_sz * st.limit_px).quantize(Decimal("0.01")), size=st.orig_sz,
             limit_px=st.limit_px, created_at=st.placed_time or utcnow(), pair=c.market.pair,
             asset_id=c.market.asset_id, period_end=c.period_end, status="sent", oid=st.oid,
@@ -246,13 +253,17 @@ async def adopt_orders(session: Session, found: Sequence[tuple[Candidate, OrderS
         )
     except DcactlError as exc:
         for c, intent, _ in adopted:
+            c.cloid, c.attempt = intent.cloid, intent.attempt
             c.finish("pending", f"adopted order {intent.cloid}; its fills cannot be read yet ({exc})")
         return
+    last: dict[int, tuple[Candidate, OrderIntent]] = {}
     for c, intent, st in adopted:
-        c.reason = ADOPTED
         settle_intent(session, intent, grouped.get(intent.oid or -1, []),
                       finished=st.finished and st.status != "filled")
-    report_settled(session, [(c, i) for c, i, _ in adopted])
+        last[id(c)] = (c, intent)
+    for c, intent in last.values():
+        c.reason, c.cloid, c.attempt = ADOPTED, intent.cloid, intent.attempt
+    report_settled(session, list(last.values()))
 
 
 ADOPTED = "adopted: the exchange already had this period's order (placed outside this ledger)"
