@@ -11,9 +11,9 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from live_support import faketime_env, require_faketime
 from support import write_portfolio
 
 from dcactl.backtest.engine import Costs, Tick, replay
@@ -386,7 +386,6 @@ def test_run_over_ticks_decides_as_the_backtest(tmp_path: Path, devnet: Any, cli
     same days. Tick by tick both say the same: due or not, the rules' skip, the amount; the sizes
     differ only as their fill prices do (the book's level against the open plus slippage)."""
     import os
-    import shutil
     import subprocess
     import sys
 
@@ -394,15 +393,12 @@ def test_run_over_ticks_decides_as_the_backtest(tmp_path: Path, devnet: Any, cli
 
     from dcactl.backtest.prices import from_candles
 
-    if shutil.which("faketime") is None:
-        if os.environ.get("CI"):
-            raise AssertionError("faketime is required in CI (.ci/run installs it)")
-        pytest.skip("libfaketime is not installed (apt-get install faketime)")
+    require_faketime()
     cfg = write_portfolio(tmp_path / "p.toml", devnet.url, PARITY)
     first = datetime(2026, 10, 5, tzinfo=UTC)
     ticks = [first + timedelta(days=i) for i in range(8)]
     # the run's clock comes from this faketime alone, even when the suite itself runs under one
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FAKETIME") and k != "LD_PRELOAD"}
+    env = faketime_env(os.environ)
     env["COLUMNS"] = "200"
     runs: dict[tuple[datetime, str], dict[str, Any]] = {}
     try:
