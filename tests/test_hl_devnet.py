@@ -99,7 +99,7 @@ def test_batched_ioc_buy_outcomes_by_position(dn: DevnetThread, wallet: LocalAcc
             status = await hl.order_status(wallet.address, orders[0].cloid or "")
             assert (status.known, status.status, status.oid) == (True, "filled", btc.oid)
             rejected = await hl.order_status(wallet.address, orders[2].cloid or "")
-            assert (rejected.status, rejected.finished) == ("minTradeNtlRejected", True)
+            assert rejected.known is False  # a refused order gets no order id (§7)
             never_sent = await hl.order_status(wallet.address, "0x" + "0" * 32)
             assert never_sent.known is False
             fills = await hl.user_fills_by_time(wallet.address, to_ms(utcnow()) - 60_000)

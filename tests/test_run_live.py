@@ -143,16 +143,20 @@ def test_ioc_miss_is_retried_with_the_next_attempt(
 def test_per_order_rejection_leaves_the_others_filled(
     tmp_path: Path, devnet: Any, wallet: Any, cli: Any
 ) -> None:
-    """USDC drained after the balance read: the exchange rejects only SOL (last in the batch) for
-    insufficient balance; BTC and ETH fill; exit 1; SOL's intent is rejected and retried next run."""
+    """USDC drained after the balance read, to 130: the exchange judges affordability at execution prices
+    (§7), so BTC (≤ 100) fills, ETH gets the affordable, lot-aligned part of its 50 (partial: the period
+    is done), and SOL, with nothing left, is refused for insufficient balance; exit 1; SOL's intent is
+    rejected and retried next run."""
     cfg = _cfg(tmp_path, devnet, wallet)
     devnet.admin.faults(kind="latency", ms=400, path="/exchange", count=1)
-    # 1000 - 850 leaves 150 USDC: BTC (≤ 100) and ETH (≤ 50) fit, SOL (~25) does not
-    with when_logged(devnet, "spotClearinghouseState", lambda admin: admin.fund(wallet.address, usdc="-850")):
+    with when_logged(devnet, "spotClearinghouseState", lambda admin: admin.fund(wallet.address, usdc="-870")):
         res = cli("--config", str(cfg), "--json", "run")
     assert res.code == 1
     results = {r["asset"]: r for r in res.json()["results"]}
-    assert {a: r["status"] for a, r in results.items()} == {"BTC": "filled", "ETH": "filled", "SOL": "failed"}
+    expected = {"BTC": "filled", "ETH": "partial", "SOL": "failed"}
+    assert {a: r["status"] for a, r in results.items()} == expected
+    assert D(results["BTC"]["usd_filled"]) + D(results["ETH"]["usd_filled"]) <= D(130)
+    assert D(results["ETH"]["size"]) < D(results["ETH"]["usd_requested"]) / D(results["ETH"]["avg_price"])
     assert "insufficient spot balance" in results["SOL"]["reason"]
     orders = devnet.admin.orders(user=wallet.address.lower())
     assert [o["status"] for o in orders] == ["filled", "filled", "insufficientSpotBalanceRejected"]

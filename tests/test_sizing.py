@@ -87,3 +87,17 @@ def test_day_cap_counts_what_the_day_already_holds() -> None:
 def test_no_caps_admit_everything() -> None:
     """Without caps every amount is admitted."""
     assert apply_caps([D(1000), D(5000)], None, None, D(10**6)) == [None, None]
+
+
+def test_minimum_is_met_at_the_price_that_crosses_not_only_at_the_limit() -> None:
+    """10.50 USDC, asks 99000 × 0.00005 then 103000: 0.0001 fills at 103000; +0.1 % → limit 103103, and
+    0.0001 × 103103 = 10.3103 passes at the limit. The exchange measures the minimum at the first ask
+    that crosses: 0.0001 × 99000 = 9.9 USDC, refused; so it is skipped here, never sent."""
+    asks = (Level(D("99000"), D("0.00005")), Level(D("103000"), D("1")))
+    reason = round_order(UBTC, Quote(mid=D("99500"), asks=asks), D("10.50"), 500, D("0.001"))
+    assert reason == ("under the 10 USDC minimum at the price it would trade at (size 0.0001 × best ask 99000"
+                      " = 9.9 USDC; the exchange would refuse it)")
+    # 12 USDC: 0.00011 at limit 103103 (11.34 USDC), and 0.00011 × 99000 = 10.89 at the best ask: sent
+    assert round_order(UBTC, Quote(mid=D("99500"), asks=asks), D("12"), 500, D("0.001")) == (
+        D("0.00011"), D("103103"),
+    )

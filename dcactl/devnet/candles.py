@@ -35,14 +35,14 @@ _MONDAY_OFFSET = 4 * 1_440  # 1970-01-05 was a Monday
 
 def fmt_px(x: float, sz_decimals: int) -> str:
     """A price as the exchange shows it: 5 significant figures, ≤ 8 − szDecimals decimals, no
-    trailing zeros (integers above 10^5 stay integers)."""
+    trailing zeros, an integral price with one decimal place ("107298.0", §7 "Number text")."""
     if x <= 0 or not math.isfinite(x):
-        return "0"
+        return "0.0"
     dec = min(max(4 - math.floor(math.log10(x)), 0), 8 - sz_decimals)
     s = f"{x:.{dec}f}"
     if "." in s:
         s = s.rstrip("0").rstrip(".")
-    return s
+    return s if "." in s else s + ".0"
 
 
 def _month_start(minute: int, delta: int) -> int:

@@ -31,6 +31,10 @@ def _check_order(o: Any, i: int) -> None:
         v = o.get(key)
         if not isinstance(v, typ) or (typ is int and isinstance(v, bool)):
             raise _bad(f"action.orders[{i}].{key}", v)
+    for key in ("p", "s"):  # a ninth decimal is refused before the signature is even recovered (§7)
+        text = o[key]
+        if "." in text and len(text.split(".", 1)[1].rstrip()) > 8:
+            raise _bad(f"action.orders[{i}].{key}", text)
     t = o["t"]
     if "limit" in t:
         if not isinstance(t["limit"], dict) or t["limit"].get("tif") not in _TIFS:

@@ -6,7 +6,7 @@ Per-order outcomes use the exchange's texts (docs/devnet.md lists them). The tak
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from eth_hash.auto import keccak
@@ -25,16 +25,39 @@ def _q(x: Decimal, decimals: int) -> Decimal:
     return x.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
+PRICE_BAND = (Decimal("0.2"), Decimal(5))
+"""A limit must lie within these multiples of the mark price (measured on testnet, §7)."""
+
+
 def _reject(world: World, rec: OrderRec, status: str, text: str) -> dict[str, Any]:
+    """A refused order: in the devnet's own log (admin, historicalOrders) with its status, but with no
+    order id the client can use: ``orderStatus`` by its cloid answers ``unknownOid`` (§7)."""
     rec.status, rec.status_ts = status, rec.timestamp
-    _store(world, rec)
+    _store(world, rec, known=False)
     return {"error": text}
 
 
-def _store(world: World, rec: OrderRec) -> None:
+def _affordable(asks: list[Any], limit: Decimal, size: Decimal, funds: Decimal, szd: int) -> Decimal:
+    """The largest lot-aligned part of a buy of ``size`` up to ``limit`` that ``funds`` pay for at the
+    book's prices (best first)."""
+    lot = Decimal(1).scaleb(-szd)
+    got, cost = Decimal(0), Decimal(0)
+    for level in asks:
+        if level.px > limit or got >= size:
+            break
+        q = min(level.sz, size - got)
+        if cost + q * level.px > funds:
+            q = ((funds - cost) / level.px).quantize(lot, rounding=ROUND_DOWN)
+            got += max(q, Decimal(0))
+            break
+        got, cost = got + q, cost + q * level.px
+    return got.quantize(lot, rounding=ROUND_DOWN)
+
+
+def _store(world: World, rec: OrderRec, *, known: bool = True) -> None:
     world.orders[rec.oid] = rec
     world.account(rec.user).oids.append(rec.oid)
-    if rec.cloid is not None:
+    if rec.cloid is not None and known:
         world.by_cloid[(rec.user, rec.cloid)] = rec.oid
 
 
@@ -81,25 +104,41 @@ def _place(world: World, user: str, wire: dict[str, Any], now_ms: int) -> dict[s
     if not valid_px(px, szd):
         return _reject(world, rec, "tickRejected", f"Price must be divisible by tick size. asset={asset}")
     quote_name = world.universe.token(pair.quote).name
-    if px * sz < MIN_NOTIONAL:
+    mid = world.mid(pair, now_ms)
+    low, high = PRICE_BAND
+    if not low * mid <= px <= high * mid:
+        return _reject(world, rec, "oracleRejected", f"Order price too far from oracle. asset={asset}")
+    acct = world.account(user)
+    buy = rec.side == "B"
+    paying = pair.quote if buy else pair.base
+    if acct.available(paying) <= 0:  # a zero balance wins over everything after it (§7)
+        return _reject(
+            world, rec, "insufficientSpotBalanceRejected", "Order has insufficient spot balance to trade"
+        )
+    book = world.books[pair.index]
+    side = "asks" if buy else "bids"
+    top = book.levels(side, mid, now_ms)
+    crosses = bool(top) and (px >= top[0].px if buy else px <= top[0].px)
+    if tif == "Ioc" and not crosses:  # "no crossing liquidity" wins over the minimum
+        return _reject(
+            world, rec, "iocCancelRejected",
+            f"Order could not immediately match against any resting orders. asset={asset}",
+        )
+    # the minimum is measured at the first price that crosses (the limit for an order that rests)
+    first = top[0].px if crosses and tif != "Alo" else px
+    if first * sz < MIN_NOTIONAL:
         return _reject(
             world,
             rec,
             "minTradeNtlRejected",
             f"Order must have minimum value of 10 {quote_name}. asset={asset}",
         )
-    acct = world.account(user)
-    buy = rec.side == "B"
-    if (acct.available(pair.quote) < px * sz) if buy else (acct.available(pair.base) < sz):
-        return _reject(
+    if tif in ("Gtc", "Alo") and acct.available(paying) < (px * sz if buy else sz):
+        return _reject(  # what rests must be held in full
             world, rec, "insufficientSpotBalanceRejected", "Order has insufficient spot balance to trade"
         )
-    mid = world.mid(pair, now_ms)
-    book = world.books[pair.index]
-    side = "asks" if buy else "bids"
     if tif == "Alo":
-        top = book.levels(side, mid, now_ms)
-        if top and (px >= top[0].px if buy else px <= top[0].px):
+        if crosses:
             bids, asks = book.levels("bids", mid, now_ms), book.levels("asks", mid, now_ms)
             bbo = f"{quote_decimal(bids[0].px) if bids else '0'}@{quote_decimal(asks[0].px) if asks else '0'}"
             return _reject(
@@ -109,8 +148,21 @@ def _place(world: World, user: str, wire: dict[str, Any], now_ms: int) -> dict[s
                 f"Post only order would have immediately matched, bbo was {bbo}. asset={asset}",
             )
         fills: list[tuple[Decimal, Decimal]] = []
+    elif not crosses:
+        fills = []  # a GTC below the book rests whole (held above)
     else:
-        fills = book.take(side, mid, now_ms, px, sz)
+        # affordability at execution prices: an affordable, lot-aligned part of the order may fill
+        funds = acct.available(paying)
+        lot = Decimal(1).scaleb(-szd)
+        if buy:
+            want = _affordable(top, px, sz, funds, szd)
+        else:
+            want = min(sz, funds).quantize(lot, rounding=ROUND_DOWN)
+        if want <= 0:
+            return _reject(
+                world, rec, "insufficientSpotBalanceRejected", "Order has insufficient spot balance to trade"
+            )
+        fills = book.take(side, mid, now_ms, px, want)
     _store(world, rec)
     total = sum((q for _p, q in fills), Decimal(0))
     notional = sum((p * q for p, q in fills), Decimal(0))

@@ -210,14 +210,16 @@ def load_universe(path: Path) -> Universe:
 
 
 def quote_decimal(x: Decimal) -> str:
-    """A Decimal as a wire string without exponent or trailing zeros ("12", "0.00001")."""
+    """A Decimal as mainnet writes it: no exponent, no trailing zeros, but an integral value keeps one
+    decimal place ("12.0", "0.0", "0.00001", "107298.0"; §7 "Number text")."""
     s = format(x, "f")
     if "." in s:
         s = s.rstrip("0").rstrip(".")
-    return s if s not in ("", "0", "-0") else "0"
+    if s in ("", "-0"):
+        s = "0"
+    return s + ".0" if "." not in s else s
 
 
 def amount_str(x: Decimal) -> str:
-    """A balance or position as the API shows it: like quote_decimal, but zero is "0.0"."""
-    s = quote_decimal(x)
-    return "0.0" if s == "0" else s
+    """A balance or position as the API shows it (like :func:`quote_decimal`; zero is "0.0")."""
+    return quote_decimal(x)

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 UNLISTED_PRICE_QUANTUM = Decimal("1e-8")
 
 
+def _plain(x: Decimal) -> str:
+    return format(x.normalize(), "f")
+
+
 def apply_caps(
     amounts: Sequence[Decimal], per_run: Decimal | None, per_day: Decimal | None, day_committed: Decimal
 ) -> list[str | None]:
@@ -58,7 +62,8 @@ def round_order(
     """(size in base units, limit price in USDC) for an IOC buy of ``usd``, or why it is skipped.
 
     Listed assets: the limit is the ask that fills the whole size plus ``margin``, never above
-    mid × (1 + bps); both rounded to the exchange's rules, size floored so size × limit ≤ usd.
+    mid × (1 + bps); both rounded to the exchange's rules, size floored so size × limit ≤ usd; the
+    10 USDC minimum holds at the best ask too (the exchange checks it at the first crossing price).
     Unlisted (paper at a CoinGecko quote): the quote plus half the modelled spread.
     """
     if market.listed:
@@ -70,6 +75,14 @@ def round_order(
         order = plan_buy(usd, limit, szd)
         if isinstance(order, SkippedBuy):
             return order.reason
+        crossing = next((level.px for level in quote.asks if level.px <= order.limit_px), None)
+        if crossing is not None and order.size * crossing < MIN_NOTIONAL_USDC:
+            # the exchange measures the minimum at the first price that crosses, not at our limit
+            return (
+                f"under the {MIN_NOTIONAL_USDC} USDC minimum at the price it would trade at (size "
+                f"{_plain(order.size)} × best ask {_plain(crossing)} = {_plain(order.size * crossing)} USDC;"
+                " the exchange would refuse it)"
+            )
         return order.size, order.limit_px
     limit = quote_price(quote.mid).quantize(UNLISTED_PRICE_QUANTUM)
     size = (usd / limit).quantize(Decimal(1).scaleb(-market.sz_decimals), rounding=ROUND_DOWN)

@@ -24,18 +24,26 @@ def _status(res: dict) -> dict:
     return res["response"]["data"]["statuses"][0]
 
 
-def test_insufficient_balance_and_no_match(dn: DevnetThread, exchange: Exchange) -> None:
-    """Buying more than the USDC held, or below the ask, is refused with the real texts."""
-    assert _status(exchange.order("@142", True, 0.2, 100000.0, IOC)) == {
-        "error": "Order has insufficient spot balance to trade"
-    }
+def test_insufficient_balance_and_no_match(dn: DevnetThread, exchange: Exchange, info: Info) -> None:
+    """§7's order rules: affordability at execution prices (20 000 USDC of UBTC with 10 000 held fills the
+    affordable, lot-aligned part), nothing to sell is refused, a limit below the book finds no match
+    (the order's asset id at the end), and a refused order gets no order id (orderStatus: unknownOid)."""
     assert _status(exchange.order("@142", False, 0.001, 50000.0, IOC)) == {
         "error": "Order has insufficient spot balance to trade"
     }
-    assert _status(exchange.order("@142", True, 0.001, 20000.0, IOC)) == {
-        "error": "Order could not immediately match against any resting orders."
+    limit = float(round(Decimal(info.all_mids()["@142"]) * Decimal("1.01")))
+    big = _status(exchange.order("@142", True, 0.2, limit, IOC))
+    assert "filled" in big, big
+    filled = big["filled"]
+    spent = Decimal(filled["totalSz"]) * Decimal(filled["avgPx"])
+    assert Decimal(filled["totalSz"]) < Decimal("0.2") and Decimal("9900") < spent <= Decimal("10000"), big
+    assert Decimal(filled["totalSz"]) == Decimal(filled["totalSz"]).quantize(Decimal("0.00001"))
+    cloid = Cloid.from_int(5)
+    assert _status(exchange.order("@142", True, 0.001, 30000.0, IOC, cloid=cloid)) == {
+        "error": "Order could not immediately match against any resting orders. asset=10142"
     }
     assert dn.admin.orders()[-1]["status"] == "iocCancelRejected"
+    assert info.query_order_by_cloid(exchange.wallet.address, cloid) == {"status": "unknownOid"}
 
 
 def test_gtc_rests_holds_and_cancels(
@@ -47,7 +55,8 @@ def test_gtc_rests_holds_and_cancels(
     r2 = _status(exchange.order("@142", True, 0.002, 50000.0, GTC, cloid=cloid))
     assert "resting" in r1 and r2["resting"]["cloid"] == cloid.to_raw()
     usdc = info.spot_user_state(wallet.address)["balances"][0]
-    assert usdc == {"coin": "USDC", "token": 0, "hold": "150", "total": "10000", "entryNtl": "0.0"}
+    # integral decimals keep one decimal place, as mainnet writes them (§7)
+    assert usdc == {"coin": "USDC", "token": 0, "hold": "150.0", "total": "10000.0", "entryNtl": "0.0"}
     assert [o["oid"] for o in info.open_orders(wallet.address)] == [
         r2["resting"]["oid"],
         r1["resting"]["oid"],
@@ -69,7 +78,7 @@ def test_sell_charges_fee_in_usdc(dn: DevnetThread, exchange: Exchange, wallet: 
     dn.admin.set_clock(dn.admin.time())
     dn.admin.set_price("UBTC", "100000", pin=True)
     res = _status(exchange.order("@142", False, 0.001, 99000.0, IOC))
-    assert res["filled"]["avgPx"] == "99970"  # 100000 × (1 − 0.0003)
+    assert res["filled"]["avgPx"] == "99970.0"  # 100000 × (1 − 0.0003)
     fill = exchange.info.user_fills(wallet.address)[0]
     assert (fill["side"], fill["dir"], fill["feeToken"], fill["fee"]) == ("A", "Sell", "USDC", "0.069979")
     bal = dn.admin.balances(wallet.address)["balances"]
@@ -116,6 +125,12 @@ def test_nonce_rules(dn: DevnetThread, exchange: Exchange) -> None:
         (
             "/exchange",
             b'{"action": {"type": "noop"}, "nonce": "soon", "signature": {"r": "0x1", "s": "0x1", "v": 27}}',
+        ),
+        (  # a ninth decimal in the size: refused before the signature is recovered (§7)
+            "/exchange",
+            b'{"action": {"type": "order", "orders": [{"a": 10142, "b": true, "p": "100000",'
+            b' "s": "0.000100001", "r": false, "t": {"limit": {"tif": "Ioc"}}}], "grouping": "na"},'
+            b' "nonce": 1, "signature": {"r": "0x1", "s": "0x1", "v": 27}}',
         ),
     ],
 )

@@ -80,18 +80,18 @@ def test_partial_fill_then_worse_price(dn: DevnetThread, info: Info, exchange: E
     asks = info.l2_snapshot("@151")["levels"][1]
     # mid 3000, UETH depth $40 000: ask 0 = 3000 × 1.0003 = 3000.9, size floor(40000/3000, 4) = 13.3333
     assert asks[0] == {"px": "3000.9", "sz": "13.3333", "n": 1}
-    assert asks[1] == {"px": "3002.4", "sz": "20", "n": 2}  # 3000 × 1.0008; 1.5 × 40000/3000
+    assert asks[1] == {"px": "3002.4", "sz": "20.0", "n": 2}  # 3000 × 1.0008; 1.5 × 40000/3000
     res = exchange.order("@151", True, 20.0, 3000.9, {"limit": {"tif": "Ioc"}})
     assert res["response"]["data"]["statuses"][0]["filled"]["totalSz"] == "13.3333"
     res2 = exchange.order("@151", True, 1.0, 3002.4, {"limit": {"tif": "Ioc"}})
     assert res2["response"]["data"]["statuses"][0]["filled"] == {
-        "totalSz": "1",
+        "totalSz": "1.0",
         "avgPx": "3002.4",
         "oid": res["response"]["data"]["statuses"][0]["filled"]["oid"] + 1,
     }
     res3 = exchange.order("@151", True, 1.0, 3000.9, {"limit": {"tif": "Ioc"}})
     assert res3["response"]["data"]["statuses"] == [
-        {"error": "Order could not immediately match against any resting orders."}
+        {"error": "Order could not immediately match against any resting orders. asset=10151"}
     ]
 
 
@@ -113,9 +113,9 @@ def test_set_and_shock_move_mid(dn: DevnetThread, info: Info) -> None:
     """set_price moves the mid to px; a shock of -10 % multiplies it by 0.9 and persists."""
     dn.admin.set_clock(dn.admin.time())
     assert dn.admin.set_price("UBTC", "100000") == Decimal(100_000)
-    assert info.all_mids()["@142"] == "100000"
+    assert info.all_mids()["@142"] == "100000.0"
     assert dn.admin.shock("BTC", -10) == Decimal(90_000)  # BTC finds UBTC
-    assert info.all_mids()["@142"] == "90000"
+    assert info.all_mids()["@142"] == "90000.0"
 
 
 def test_replay_csv_reproduces_candles(dn: DevnetThread, http: httpx.Client) -> None:

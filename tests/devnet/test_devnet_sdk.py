@@ -238,7 +238,13 @@ def test_mainnet_signature_rejected(exchange: Exchange) -> None:
 @pytest.mark.parametrize(
     ("coin", "sz", "px", "error"),
     [
-        ("@142", 0.0001, 96000.0, "Order must have minimum value of 10 USDC. asset=10142"),
+        # measured at the first ask that crosses (~100 000), not the limit: 0.00009 × 1e5 = 9 USDC
+        ("@142", 0.00009, 115000.0, "Order must have minimum value of 10 USDC. asset=10142"),
+        # a limit below the book: "no crossing liquidity" wins over the minimum
+        ("@142", 0.0001, 96000.0,
+         "Order could not immediately match against any resting orders. asset=10142"),
+        # outside 0.2 × – 5 × the mark
+        ("@142", 0.001, 19000.0, "Order price too far from oracle. asset=10142"),
         ("@151", 0.01, 3250.55, "Price must be divisible by tick size. asset=10151"),
         ("@107", 1.0, 36.12345, "Price must be divisible by tick size. asset=10107"),
         ("@142", 0.000001, 96000.0, "Order has invalid size."),
