@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dcactl.ingest.sync import CURSOR, HISTORY_CAP, PAGE_CAP, sync_fills
+from dcactl.ingest.sync import CURSOR, HISTORY_CAP, LOOKBACK_MS, PAGE_CAP, sync_fills
 from dcactl.ledger import Ledger
 from dcactl.models import OrderIntent
 
@@ -21,12 +21,15 @@ COINS = {"@142": "BTC", "@151": "ETH", "@156": "SOL"}
 
 
 class FakeExchange:
-    """userFillsByTime over a recorded list: the earliest ≤ 2000 fills with start ≤ time ≤ end,
-    of the newest ``keep`` fills only, with a log of the requests it served."""
+    """userFillsByTime over a recorded list: the earliest (or with ``newest`` the most recent) ≤ 2000
+    fills with start ≤ time ≤ end, of the newest ``keep`` fills only, ascending (or with
+    ``descending`` newest first), with a log of the requests it served."""
 
-    def __init__(self, keep: int = HISTORY_CAP) -> None:
+    def __init__(self, keep: int = HISTORY_CAP, *, newest: bool = False, descending: bool = False) -> None:
         self.fills: list[dict[str, Any]] = []
         self.keep = keep
+        self.newest = newest  # a full window answers its most recent 2000 (§7's other reading)
+        self.descending = descending  # answers newest first (the SDK's 2023 recording)
         self.requests: list[tuple[int, int | None]] = []
         self._tid = 1000
 
@@ -50,7 +53,8 @@ class FakeExchange:
         self.requests.append((start_ms, end_ms))
         kept = sorted(self.fills, key=lambda f: (f["time"], f["tid"]))[-self.keep:]
         hits = [f for f in kept if f["time"] >= start_ms and (end_ms is None or f["time"] <= end_ms)]
-        return [dict(f) for f in hits[:PAGE_CAP]]
+        page = hits[-PAGE_CAP:] if self.newest else hits[:PAGE_CAP]
+        return [dict(f) for f in (page[::-1] if self.descending else page)]
 
 
 def sync(ledger: Ledger, ex: FakeExchange, **kw: Any) -> Any:
@@ -92,11 +96,16 @@ def test_25000_fills_synced_in_rounds_are_all_kept_exactly_once(ledger: Ledger) 
     assert {f.pair for f in stored} == set(COINS)
     assert sum(p.buys for p in ledger.positions()) == 25_000
     again = sync(ledger, ex)
-    assert (again.inserted, again.pages) == (0, 1)
+    cursor = ledger.get_cursor(CURSOR)
+    assert cursor is not None
+    held = ex.fills[-HISTORY_CAP:]
+    in_lookback = sum(1 for f in held if f["time"] >= cursor - LOOKBACK_MS and f["coin"] != "BTC")
+    assert (again.inserted, again.duplicates) == (0, in_lookback)
 
 
 def test_fills_sharing_a_timestamp_across_a_page_boundary_are_kept_once(ledger: Ledger) -> None:
-    """40 fills in one ms straddling fill #2000 are all stored once; the overlap counts as duplicates."""
+    """40 fills in one ms straddling fill #2000 are all stored once: the full first answer is split at its
+    median time (fill #1001, T0 + 1000) and both halves are read whole."""
     ex = FakeExchange()
     for i in range(1980):
         ex.add(T0_MS + i)
@@ -105,10 +114,10 @@ def test_fills_sharing_a_timestamp_across_a_page_boundary_are_kept_once(ledger: 
     for i in range(100):
         ex.add(T0_MS + 6000 + i)
     report = sync(ledger, ex)
-    assert report.pages == 2
-    assert ex.requests == [(0, ex.requests[0][1]), (T0_MS + 5000, ex.requests[0][1])]
+    end = ex.requests[0][1]
+    assert ex.requests == [(0, end), (0, T0_MS + 1000), (T0_MS + 1001, end)]
     assert (report.inserted, report.spot, ledger.fill_count()) == (2120, 2120, 2120)
-    assert report.seen == 2000 + 140  # the second page repeats the 20 fills of the shared ms
+    assert report.seen == 2000 + 1001 + 1119  # the full answer, then the two halves
     assert ledger.get_cursor(CURSOR) == T0_MS + 6099
 
 
@@ -130,8 +139,8 @@ def test_resync_full_and_since_rescans_add_nothing(ledger: Ledger) -> None:
     for i in range(2500):
         ex.add(T0_MS + i * 10)
     assert sync(ledger, ex).inserted == 2500
-    plain = sync(ledger, ex)
-    assert (plain.inserted, plain.duplicates, plain.start_ms) == (0, 1, T0_MS + 24_990)
+    plain = sync(ledger, ex)  # from the lookback before the cursor: the 25 s of fills again
+    assert (plain.inserted, plain.duplicates, plain.start_ms) == (0, 2500, T0_MS + 24_990 - LOOKBACK_MS)
     full = sync(ledger, ex, full=True)
     assert (full.inserted, full.duplicates, full.start_ms) == (0, 2500, 0)
     since = sync(ledger, ex, since=datetime(2026, 1, 1, 0, 0, 20, tzinfo=UTC))
@@ -184,7 +193,10 @@ def test_page_of_2000_fills_in_one_millisecond_warns_instead_of_looping(ledger: 
     report = sync(ledger, ex)
     assert report.inserted == 2001
     assert any("share the instant" in w for w in report.warnings)
-    assert report.pages == 3
+    # [0, now] full → split at T0: [0, T0] full → [0, T0 − 1] empty and [T0, T0] (one instant: warn,
+    # keep what it gives); then [T0 + 1, now]
+    end = ex.requests[0][1]
+    assert ex.requests == [(0, end), (0, T0_MS), (0, T0_MS - 1), (T0_MS, T0_MS), (T0_MS + 1, end)]
 
 
 def test_warns_when_the_exchange_no_longer_holds_the_requested_start(ledger: Ledger) -> None:
@@ -233,3 +245,42 @@ def test_report_json_shape() -> None:
     doc = SyncReport(pages=1, start_ms=T0_MS, cursor_ms=T0_MS + 1000).to_json()
     assert doc["start"] == "2026-01-01T00:00:00Z" and doc["cursor"] == "2026-01-01T00:00:01Z"
     assert doc["pages"] == 1 and doc["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    ("newest", "descending"), [(False, False), (True, False), (False, True), (True, True)]
+)
+def test_every_fill_is_kept_whichever_2000_a_full_window_returns(
+    ledger: Ledger, newest: bool, descending: bool
+) -> None:
+    """6,500 fills (1,000 of them in one millisecond) against an exchange that answers a full window
+    with its earliest or its most recent 2000, oldest or newest first: every fill is stored once, the
+    cursor is the newest, and a second sync adds nothing."""
+    ex = FakeExchange(newest=newest, descending=descending)
+    for i in range(5_500):
+        ex.add(T0_MS + i * 7)
+    for _ in range(1_000):
+        ex.add(T0_MS + 20_000)
+    report = sync(ledger, ex)
+    assert (report.inserted, ledger.fill_count()) == (6_500, 6_500)
+    assert {f.tid for f in ledger.fills()} == {str(f["tid"]) for f in ex.fills}
+    assert ledger.get_cursor(CURSOR) == T0_MS + 5_499 * 7
+    assert report.warnings == []
+    assert sync(ledger, ex).inserted == 0
+
+
+def test_a_fill_that_shows_up_after_a_newer_one_is_synced(ledger: Ledger) -> None:
+    """A fill the exchange shows only after a newer one was synced (it is older than the cursor) is
+    found by the next plain sync's lookback; one older than the lookback needs --since."""
+    ex = FakeExchange()
+    ex.add(T0_MS + 600_000)
+    assert sync(ledger, ex).inserted == 1
+    late = ex.add(T0_MS + 590_000)  # 10 s before the fill already synced
+    report = sync(ledger, ex)
+    assert (report.inserted, report.duplicates) == (1, 1)
+    assert str(late["tid"]) in {f.tid for f in ledger.fills()}
+    assert ledger.get_cursor(CURSOR) == T0_MS + 600_000
+    ancient = ex.add(T0_MS + 600_000 - LOOKBACK_MS - 1)
+    assert sync(ledger, ex).inserted == 0
+    assert sync(ledger, ex, since=datetime(2025, 12, 31, tzinfo=UTC)).inserted == 1
+    assert str(ancient["tid"]) in {f.tid for f in ledger.fills()}

@@ -134,13 +134,16 @@ def test_25000_fills_in_rounds_are_all_kept_exactly_once(
 def test_shared_millisecond_across_a_page_boundary(
     tmp_path: Path, devnet: Any, cli: Any, portfolio: Path
 ) -> None:
-    """1,500 stepped fills then 1,000 in one millisecond: the first 2000-fill page ends inside that
-    millisecond, the next page re-reads it, and all 2,500 are kept exactly once."""
+    """1,500 stepped fills then 1,000 in one millisecond: the first answer is full (2000), so its window
+    is split at the answer's median time; both halves come back whole and all 2,500 are kept once."""
     t = devnet.admin.time() - 60_000
     devnet.admin.inject_fills(ME, "UBTC", 1_500, "0.0001", "100000", start_ms=t, step_ms=1)
     devnet.admin.inject_fills(ME, "UETH", 1_000, "0.003", "3500", start_ms=t + 1_500, step_ms=0)
     report = _sync(cli, portfolio).json()
-    assert (report["pages"], report["seen"], report["inserted"]) == (2, 2_000 + 1_000, 2_500)
+    # [lo, now] answers its newest 2000 (1000 stepped, the 1000 of one ms at t + 1500): split at their
+    # median, t + 1500: [lo, t + 1500] is full again, split before that instant: [lo, t + 1499] (1500)
+    # and [t + 1500, t + 1500] (1000) come back whole, then (t + 1500, now] is empty: 5 requests
+    assert (report["pages"], report["inserted"]) == (5, 2_500)
     with _ledger(tmp_path, devnet) as ledger:
         fills = ledger.fills()
     assert len(fills) == len({f.tid for f in fills}) == 2_500

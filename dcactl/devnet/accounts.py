@@ -101,9 +101,16 @@ class Account:
         self.balances[token] = self.balances.get(token, Decimal(0)) + amount
 
     def add_fill(self, fill: dict[str, Any]) -> None:
-        """Append a fill (times must not decrease) and drop the oldest past FILLS_KEPT."""
-        self.fills.append(fill)
-        self.fill_times.append(int(fill["time"]))
+        """Add a fill in time order (a back-dated one goes where its time puts it) and drop the oldest
+        past FILLS_KEPT."""
+        t = int(fill["time"])
+        if not self.fill_times or t >= self.fill_times[-1]:
+            self.fills.append(fill)
+            self.fill_times.append(t)
+        else:
+            at = bisect.bisect_right(self.fill_times, t)
+            self.fills.insert(at, fill)
+            self.fill_times.insert(at, t)
         if len(self.fills) > FILLS_KEPT + 1_000:  # trim in batches: amortised O(1)
             del self.fills[:-FILLS_KEPT]
             del self.fill_times[:-FILLS_KEPT]
@@ -114,11 +121,13 @@ class Account:
         return kept[::-1][:n]
 
     def fills_between(self, start: int, end: int, n: int) -> list[dict[str, Any]]:
-        """The earliest `n` kept fills with start ≤ time ≤ end (ms), ascending."""
+        """The *most recent* `n` kept fills with start ≤ time ≤ end (ms), ascending — the harder of
+        the two readings of userFillsByTime (§7): a client paging forward from the last time it saw
+        skips the older fills of a full window here, as it would on mainnet if that reading holds."""
         base = max(0, len(self.fills) - FILLS_KEPT)
         i = max(base, bisect.bisect_left(self.fill_times, start))
         j = bisect.bisect_right(self.fill_times, end)
-        return self.fills[i : min(j, i + n)]
+        return self.fills[max(i, j - n) : j]
 
 
 @dataclass

@@ -1,13 +1,21 @@
 """``dcactl sync``: the account's exchange fills → the ledger, exactly once each.
 
-Hyperliquid's ``userFillsByTime`` returns the *earliest* ≤ 2000 fills with startTime ≤ time ≤
-endTime, and keeps only an account's 10,000 most recent fills. So sync pages forward from a stored
-cursor (per network and account), starting each page at the **last time seen** — many fills share a
-millisecond, so the boundary is overlapped on purpose and the overlap is deduplicated by trade id
-(``tid``; never by ``oid``, which would lose partial fills). Spot fills only (coin ``@N`` or
-``BASE/QUOTE``); perp fills are ignored. Fills are matched to our order intents by cloid, else oid
-(source ``dcactl``, with the intent's period); the rest are ``external``. Imported legacy fills that
-turn out to be exchange fills are then marked superseded (never counted twice).
+Hyperliquid's ``userFillsByTime`` returns at most 2000 fills with startTime ≤ time ≤ endTime, and
+keeps only an account's 10,000 most recent fills. Sources disagree on *which* 2000 of a fuller window
+it returns (the earliest, or the most recent) and in which order (fact sheet §7), so sync assumes
+neither: each answer is sorted, and a window whose answer is full is split in two at the answer's
+median time, left half first, until every window's answer is complete. Windows are finished in time
+order, so the stored cursor (per network and account) only ever moves past fills that are all stored.
+Every plain sync starts :data:`LOOKBACK_MS` before the cursor, so a fill that became visible after a
+newer one is still picked up; the overlap costs nothing (fills are deduplicated by their id: the
+trade id, or for trade-id-0 dust conversions the oid, time, coin and size — :func:`fill_id`; never
+the oid alone, which would lose partial fills). Spot fills only (coin ``@N`` or ``BASE/QUOTE``);
+perp fills are ignored. Fills are matched to our order intents by cloid, else oid (source ``dcactl``,
+with the intent's period); the rest are ``external``. Imported legacy fills that turn out to be
+exchange fills are then marked superseded (never counted twice).
+
+Requests: one for a window of fewer than 2000 fills; a full window of N fills costs about
+2·N/1000 + 1 more (each split halves the answer), whichever 2000 the exchange returns.
 """
 
 from __future__ import annotations
@@ -30,7 +38,10 @@ PAGE_CAP = 2000
 HISTORY_CAP = 10_000
 """The exchange keeps only this many of an account's most recent fills."""
 CURSOR = "sync.fills_ms"
-"""Ledger cursor: the newest fill time (ms) stored by a sync; the next sync starts there."""
+"""Ledger cursor: the newest fill time (ms) stored by a sync; the next sync starts a lookback before it."""
+LOOKBACK_MS = 3_600_000
+"""A plain sync rescans this much before its cursor: a fill the exchange shows only after newer ones
+(seconds late in practice) is still found. An hour of a DCA account's fills is one request."""
 
 FetchPage = Callable[[int, int | None], Awaitable[list[dict[str, Any]]]]
 
@@ -166,22 +177,34 @@ async def sync_fills(
     elif full or cursor is None:
         start = 0
     else:
-        start = cursor
+        start = max(0, cursor - LOOKBACK_MS)
     report.start_ms = start
     end = codec.to_us(now) // 1000
     intents = _IntentIndex(ledger)
-    seen_tids: set[str] = set()
-    held: set[str] = set()  # distinct fills of every coin the exchange returned (overlaps once)
+    seen_ids: set[str] = set()
+    held: set[str] = set()  # distinct fills of every coin the exchange returned
     newest = cursor
     first_time: int | None = None
-    while True:
-        page = sorted(await fetch_page(start, end), key=lambda f: int(f.get("time", 0)))
+    windows = [(start, end)]  # a stack: the left (older) half is always taken first
+    while windows:
+        lo, hi = windows.pop()
+        page = sorted(await fetch_page(lo, hi), key=lambda f: int(f.get("time", 0)))
         report.pages += 1
         report.seen += len(page)
         held.update(_safe_id(f) for f in page)
-        if page and first_time is None:
+        if len(page) >= PAGE_CAP and lo < hi:
+            # some 2000 of this window (which ones depends on the exchange): split at the median
+            mid = min(max(int(page[len(page) // 2]["time"]), lo), hi - 1)
+            windows += [(mid + 1, hi), (lo, mid)]
+            continue
+        if len(page) >= PAGE_CAP:
+            report.warnings.append(
+                f"{len(page)} fills share the instant {iso_utc(from_ms(lo))}; fills beyond the"
+                f" exchange's {PAGE_CAP}-per-request cap at that instant may be missing"
+            )
+        if page and (first_time is None or int(page[0]["time"]) < first_time):
             first_time = int(page[0]["time"])
-        fills = _page_fills(page, coin_to_asset, intents, seen_tids, report)
+        fills = _page_fills(page, coin_to_asset, intents, seen_ids, report)
         known = ledger.known_tids([f.tid for f in fills])
         new = [f for f in fills if f.tid not in known]
         report.inserted += ledger.add_fills(new)
@@ -190,22 +213,12 @@ async def sync_fills(
         report.matched += sum(1 for f in new if f.source == "dcactl")
         last = int(page[-1]["time"]) if page else None
         if last is not None and (newest is None or last > newest):
-            newest = last
+            newest = last  # every window before this one is complete: all fills up to here are stored
             ledger.set_cursor(CURSOR, newest)
-        if len(page) < PAGE_CAP or last is None:
-            break
-        if last <= start:
-            # 2000 fills in one millisecond: the exchange cannot page past them with startTime alone.
-            report.warnings.append(
-                f"{len(page)} fills share the instant {iso_utc(from_ms(start))}; fills beyond the"
-                f" exchange's {PAGE_CAP}-per-request cap at that instant may be missing"
-            )
-            start = last + 1
-        else:
-            start = last
     report.cursor_ms = newest
     # Only an account at the cap can have lost older fills (``seen`` counts page overlaps twice).
-    if first_time is not None and first_time > report.start_ms and len(held) >= HISTORY_CAP:
+    needed_from = cursor if since is None and not full and cursor is not None else report.start_ms
+    if first_time is not None and first_time > needed_from and len(held) >= HISTORY_CAP:
         report.warnings.append(
             f"the exchange's history starts at {iso_utc(from_ms(first_time))}, after the requested start"
             f" {iso_utc(from_ms(report.start_ms))}: it keeps only the {HISTORY_CAP:,} most recent fills,"

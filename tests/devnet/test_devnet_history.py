@@ -23,24 +23,38 @@ def test_user_fills_newest_2000(dn: DevnetThread, info: Info, wallet: LocalAccou
     assert len({f["tid"] for f in fills}) == 2_000
 
 
-def test_fills_by_time_keeps_10000_and_pages(dn: DevnetThread, info: Info, wallet: LocalAccount) -> None:
-    """Only the 10 000 newest of 12 000 fills exist; pages of ≤ 2000 from startTime, ascending."""
+def test_fills_by_time_keeps_10000_and_answers_a_full_window_with_its_newest(
+    dn: DevnetThread, info: Info, wallet: LocalAccount
+) -> None:
+    """Only the 10 000 newest of 12 000 fills exist; a window holding more than 2000 answers its *most
+    recent* 2000, ascending (§7's harder reading): paging forward from the last time seen then finds
+    nothing older, so a client must narrow the window; five 2000-fill windows give all 10 000."""
     dn.admin.inject_fills(wallet.address, "@142", 12_000, "0.0001", "100000", start_ms=T0, step_ms=1_000)
     first = info.user_fills_by_time(wallet.address, 0)
-    assert len(first) == 2_000 and first[0]["time"] == T0 + 2_000_000  # fills 0..1999 were dropped
+    assert len(first) == 2_000
+    assert (first[0]["time"], first[-1]["time"]) == (T0 + 10_000_000, T0 + 11_999_000)
     assert [f["time"] for f in first] == sorted(f["time"] for f in first)
+    forward = info.user_fills_by_time(wallet.address, first[-1]["time"])
+    assert [f["tid"] for f in forward] == [first[-1]["tid"]], "paging forward never reaches the older fills"
     seen: dict[int, dict] = {}
-    start = 0
-    while True:
-        page = info.user_fills_by_time(wallet.address, start)
-        new = [f for f in page if f["tid"] not in seen]
-        if not new:
-            break
+    for k in range(5):  # fills 0..1999 were dropped: the kept ones start at T0 + 2 000 000
+        lo = T0 + 2_000_000 + k * 2_000_000
+        page = info.user_fills_by_time(wallet.address, lo, lo + 1_999_000)
+        assert len(page) == 2_000
         seen.update((f["tid"], f) for f in page)
-        start = page[-1]["time"]
     assert len(seen) == 10_000
     window = info.user_fills_by_time(wallet.address, T0 + 5_000_000, T0 + 5_009_000)
     assert [f["time"] for f in window] == [T0 + 5_000_000 + 1_000 * i for i in range(10)]
+
+
+def test_back_dated_fills_are_answered_in_time_order(
+    dn: DevnetThread, info: Info, wallet: LocalAccount
+) -> None:
+    """Fills injected with earlier times than those already there take their place in time order."""
+    dn.admin.inject_fills(wallet.address, "@142", 3, "0.0001", "100000", start_ms=T0 + 10_000, step_ms=1_000)
+    dn.admin.inject_fills(wallet.address, "@142", 2, "0.0001", "100000", start_ms=T0, step_ms=1_000)
+    times = [f["time"] for f in info.user_fills_by_time(wallet.address, 0)]
+    assert times == [T0, T0 + 1_000, T0 + 10_000, T0 + 11_000, T0 + 12_000]
 
 
 def test_same_ms_fills_across_page_boundary(dn: DevnetThread, info: Info, wallet: LocalAccount) -> None:
