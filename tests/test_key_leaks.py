@@ -96,7 +96,7 @@ def test_key_never_leaks_through_failures(
     assert res.code == 0, res.err
 
     cfg, wallet = account("drained")
-    devnet.admin.faults(kind="latency", path="/exchange", ms=300, count=1)
+    devnet.admin.faults(kind="latency", path="/exchange", ms=700, count=1)
     with when_logged(devnet, "spotClearinghouseState", lambda a: a.fund(wallet.address, usdc="-900")):
         res = run("drained", cfg)
     assert res.code == 1 and "insufficient spot balance" in res.out

@@ -118,7 +118,7 @@ def test_ioc_miss_is_retried_with_the_next_attempt(
     """ETH jumps 3 % between the read and the order: its IOC matches nothing (failed, intent unfilled)
     while BTC and SOL in the same batch fill; the next run buys ETH with attempt 2's cloid."""
     cfg = _cfg(tmp_path, devnet, wallet)
-    devnet.admin.faults(kind="latency", ms=400, path="/exchange", count=1)
+    devnet.admin.faults(kind="latency", ms=1500, path="/exchange", count=1)  # room for the drain
     with when_logged(devnet, "l2Book", lambda admin: admin.shock("UETH", 3), coin="@151") as shocked:
         res = cli("--config", str(cfg), "--json", "run")
     assert shocked.is_set()
@@ -148,7 +148,7 @@ def test_per_order_rejection_leaves_the_others_filled(
     is done), and SOL, with nothing left, is refused for insufficient balance; exit 1; SOL's intent is
     rejected and retried next run."""
     cfg = _cfg(tmp_path, devnet, wallet)
-    devnet.admin.faults(kind="latency", ms=400, path="/exchange", count=1)
+    devnet.admin.faults(kind="latency", ms=1500, path="/exchange", count=1)  # room for the drain
     with when_logged(devnet, "spotClearinghouseState", lambda admin: admin.fund(wallet.address, usdc="-870")):
         res = cli("--config", str(cfg), "--json", "run")
     assert res.code == 1
