@@ -472,3 +472,27 @@ def test_caps_line_by_hand(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     ok = caps_check(config.assets, D(300), D(300))
     assert ok is not None and ok.status == "ok"
     assert caps_check(config.assets, None, None) is None
+
+
+def test_a_book_too_thin_for_the_amount_fails_its_market() -> None:
+    """100 USDC of a pair whose asks hold 0.5 × 100.1 = 50.05 USDC up to the limit (mid 100 + 50 bps =
+    100.5): the IOC would fill only in part each period, so doctor fails it and says what to change;
+    25 USDC fits in that depth and passes."""
+    from dcactl.config.schema import AssetConfig
+    from dcactl.market.data import Quote
+    from dcactl.models import Market
+    from dcactl.reports.doctorchecks import market_check
+    from dcactl.schedule.periods import parse_every
+    from dcactl.venues.paper import Level
+
+    market = Market(symbol="THIN", venue="hyperliquid", coin="@300", asset_id=10300, base_token="THIN",
+                    sz_decimals=2)
+    quote = Quote(mid=D(100), asks=(Level(D("100.1"), D("0.5")),))
+    big = AssetConfig(symbol="THIN", amount=D(100), every="day", schedule=parse_every("day"))
+    check = market_check(big, market, quote, 50, D("0.001"))
+    assert check.status == "fail"
+    assert check.detail == ("@300 (asset 10300, szDecimals 2): the book holds only 50.05 USDC of asks up to"
+                            " 100.5 (mid + 50 bps); a buy of 100 USDC would fill only in part")
+    assert check.fix is not None and "max_slippage_bps" in check.fix
+    small = AssetConfig(symbol="THIN", amount=D(25), every="day", schedule=parse_every("day"))
+    assert market_check(small, market, quote, 50, D("0.001")).status == "ok"

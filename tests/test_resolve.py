@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from dcactl.errors import ResolveError
+from dcactl.ledger import Ledger
 from dcactl.market.resolve import AssetSpec, coin_to_symbol, ctx_by_coin, resolve_markets
 from dcactl.models import Market
 
@@ -172,6 +173,12 @@ def test_an_unsettled_namesake_is_an_error_naming_each_candidate() -> None:
                         "@102 (UABC, 'Ultra ABC'); set assets.ABC.pair to the one you mean")
     chosen = one(("ABC", "auto", "@102", None), meta)
     assert isinstance(chosen, Market) and chosen.base_token == "UABC"
+    # with the pairs' contexts cached beside the meta, each candidate shows its 24 h volume
+    meta["ctxs"] = [{"coin": "@102", "dayNtlVlm": "98765.4"}, {"coin": "@101", "dayNtlVlm": "1234.5"}]
+    err = one(("ABC", "auto", None, None), meta)
+    assert str(err) == ("ABC: more than one listed pair could be meant: @101 (ABC, 'Abc Token', 24 h volume "
+                        "1,234 USDC); @102 (UABC, 'Ultra ABC', 24 h volume 98,765 USDC); set assets.ABC.pair "
+                        "to the one you mean")
 
 
 def test_markets_says_why_each_asset_resolved(tmp_path: Path, devnet: Any, cli: Any) -> None:
@@ -192,3 +199,22 @@ def test_markets_says_why_each_asset_resolved(tmp_path: Path, devnet: Any, cli: 
         "LINK": "not listed on Hyperliquid spot: paper at CoinGecko (chainlink)",
         "PURR": "pair PURR/USDC set in the config",
     }
+
+
+def test_bridged_assets_beside_namesakes_buy_the_bridged_pair(tmp_path: Path, devnet: Any, cli: Any) -> None:
+    """The devnet lists HIP-1 namesakes (PUMP @247, SOL @252: little depth, no "Unit" name) beside the
+    bridge's UPUMP @171 and USOL @156, as mainnet does: SOL and PUMP resolve to the bridged pairs, markets
+    says why, and a paper run walks the bridged books, never the namesakes'."""
+    from support import write_portfolio
+
+    body = "".join(f'[assets.{a}]\namount = 20\nevery = "day"\n' for a in ("SOL", "PUMP"))
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
+    res = cli("--config", str(cfg), "--json", "markets")
+    assert res.code == 0, res.err
+    got = {m["asset"]: (m["pair"], m["note"]) for m in res.json()["markets"]}
+    assert got["SOL"][0] == "@156" and got["PUMP"][0] == "@171", got
+    assert "namesake" in got["PUMP"][1] or "bridge" in got["PUMP"][1], got
+    run = cli("--config", str(cfg), "--json", "run")
+    assert run.code == 0, run.err
+    with Ledger.open(tmp_path / "ledger.db", network=devnet.url, account=None) as ledger:
+        assert sorted(f.pair for f in ledger.fills()) == ["@156", "@171"]

@@ -14,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from eth_hash.auto import keccak
+
 __all__ = ["Pair", "Token", "Universe", "default_universe", "load_universe"]
 
 
@@ -102,7 +104,7 @@ class Universe:
                     "index": t.index,
                     "tokenId": t.token_id,
                     "isCanonical": t.index < 2,
-                    "evmContract": None,
+                    "evmContract": _evm_contract(t),
                     "fullName": t.full_name,
                     "deployerTradingFeeShare": "0.0" if t.index < 2 else "1.0",
                 }
@@ -124,7 +126,7 @@ _TOKENS: list[tuple[str, int, int, str | None]] = [
     ("USDH", 2, 8, "Hyperliquid USD"),
     ("UBTC", 5, 10, "Unit Bitcoin"),
     ("UETH", 4, 9, "Unit Ethereum"),
-    ("USOL", 3, 9, "Unit Solana"),
+    ("USOL", 3, 8, "Unit Solana"),
     ("UFART", 1, 6, "Unit Fartcoin"),
     ("UPUMP", 0, 6, "Unit Pump"),
     ("FEUSD", 2, 8, None),
@@ -139,6 +141,10 @@ _TOKENS: list[tuple[str, int, int, str | None]] = [
     ("BUDDY", 0, 6, None),
     ("UTRX", 0, 6, "Unit Tron"),
     ("UAAVE", 3, 8, "Unit Aave"),
+    # old HIP-1 tokens named like bridged assets (mainnet has several): illiquid namesakes a plain-name
+    # match would buy instead of the bridge's token (§7)
+    ("PUMP", 0, 5, "Pump"),
+    ("SOL", 2, 7, None),
 ]
 
 # pair index, base token name, quote token name, base price, annual vol, best-level depth (USD)
@@ -169,11 +175,21 @@ _PAIRS: list[tuple[int, str, str, float, float, float]] = [
     (230, "UTRX", "USDC", 0.29, 0.6, 5_000),
     (236, "UAAVE", "USDC", 265.0, 0.85, 8_000),
     (241, "UBTC", "USDH", 101_000.0, 0.5, 10_000),
+    (247, "PUMP", "USDC", 0.0009, 1.6, 150),
+    (252, "SOL", "USDC", 0.37, 1.5, 120),
 ]
 
 
+def _evm_contract(token: Token) -> dict[str, Any] | None:
+    """The bridge's tokens (full name "Unit …") carry an EVM contract object, as on mainnet."""
+    if not (token.full_name or "").startswith("Unit "):
+        return None
+    return {"address": f"0x{keccak(token.name.encode()).hex()[:40]}", "evm_extra_wei_decimals": 0}
+
+
 def default_universe() -> Universe:
-    """The built-in universe: 25 USDC pairs plus UBTC/USDH (a non-USDC quote keeps clients honest)."""
+    """The built-in universe: 27 USDC pairs (two of them namesakes of bridged tokens) plus UBTC/USDH
+    (a non-USDC quote keeps clients honest)."""
     names = {n: i for i, (n, *_rest) in enumerate(_TOKENS)}
     tokens = [Token(i, n, sd, wd, fn) for i, (n, sd, wd, fn) in enumerate(_TOKENS)]
     pairs = [Pair(ix, names[b], names[q], px, vol, depth) for ix, b, q, px, vol, depth in _PAIRS]

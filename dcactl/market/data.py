@@ -55,12 +55,12 @@ async def load_spot_meta(
         background.append(asyncio.create_task(_refresh_meta(hl, ledger, now, cached[1])))
         return json.loads(cached[0]), None
     try:
-        meta = await hl.spot_meta()
+        meta = await fetch_meta(hl)
     except DcactlError as exc:
         if cached is None:
             raise
         return json.loads(cached[0]), _stale_warning(exc, now, cached[1])
-    ledger.cache_put(META_CACHE_KEY, json.dumps(meta), now)
+    ledger.cache_put(META_CACHE_KEY, json.dumps(meta, default=str), now)
     return meta, None
 
 
@@ -69,13 +69,20 @@ def _stale_warning(exc: DcactlError, now: datetime, fetched_at: datetime) -> str
     return f"spot metadata unavailable ({exc}); using the copy cached {hours} h ago"
 
 
+async def fetch_meta(hl: Any) -> dict[str, Any]:
+    """spotMeta with the pairs' contexts under ``"ctxs"`` (``spotMetaAndAssetCtxs``, one request of the
+    same weight): resolution can then name each candidate's 24 h volume."""
+    meta, ctxs = await hl.spot_meta_and_ctxs()
+    return {**meta, "ctxs": list(ctxs)}
+
+
 async def _refresh_meta(hl: Any, ledger: Any, now: datetime, fetched_at: datetime) -> str | None:
     """Refresh the cached spotMeta; a failure is a warning (the next run tries again), never an error."""
     try:
-        meta = await hl.spot_meta()
+        meta = await fetch_meta(hl)
     except DcactlError as exc:
         return _stale_warning(exc, now, fetched_at)
-    ledger.cache_put(META_CACHE_KEY, json.dumps(meta), now)
+    ledger.cache_put(META_CACHE_KEY, json.dumps(meta, default=str), now)
     return None
 
 

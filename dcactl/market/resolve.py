@@ -20,6 +20,7 @@ Rules (fact sheet §1, §2):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from dcactl.errors import ResolveError
@@ -82,6 +83,10 @@ class _Index:
             base, quote = int(pair["tokens"][0]), int(pair["tokens"][1])
             if quote == USDC_TOKEN:
                 self.usdc_pair_by_base.setdefault(base, pair)
+        ctxs = spot_meta.get("ctxs")  # the pairs' contexts when the meta came with them (fetch_meta)
+        self.ctx: dict[str, Mapping[str, Any]] = {}
+        if isinstance(ctxs, list):
+            self.ctx = ctx_by_coin((spot_meta, ctxs))
 
     def market(self, symbol: str, pair: Mapping[str, Any], coingecko_id: str | None, venue: Venue) -> Market:
         base = self.tokens.get(int(pair["tokens"][0]), {})
@@ -116,7 +121,7 @@ class _Index:
             return bridged[0][1]
         others = [hit for _, hit in found]
         if plain is not None and others:
-            listed = "; ".join(_describe(t, p) for t, p in [plain, *others])
+            listed = "; ".join(_describe(t, p, self.ctx.get(str(p["name"]))) for t, p in [plain, *others])
             return ResolveError(f"{symbol}: more than one listed pair could be meant: {listed}; set "
                                 f"assets.{symbol}.pair to the one you mean")
         if plain is not None:
@@ -130,9 +135,16 @@ def is_bridged(token: Mapping[str, Any]) -> bool:
     return isinstance(full, str) and full.startswith("Unit ")
 
 
-def _describe(token: Mapping[str, Any], pair: Mapping[str, Any]) -> str:
+def _describe(token: Mapping[str, Any], pair: Mapping[str, Any], ctx: Mapping[str, Any] | None = None) -> str:
+    """``@101 (ABC, 'Abc Token', 24 h volume 1,234 USDC)``: a candidate as the user can tell it apart."""
     full = token.get("fullName")
-    return f"{pair['name']} ({token.get('name')}{', ' + repr(full) if full else ', no full name'})"
+    volume = ""
+    if ctx is not None:
+        try:
+            volume = f", 24 h volume {Decimal(str(ctx['dayNtlVlm'])):,.0f} USDC"
+        except (KeyError, ArithmeticError, ValueError):
+            volume = ""
+    return f"{pair['name']} ({token.get('name')}{', ' + repr(full) if full else ', no full name'}{volume})"
 
 
 def _pair_ok(pair: Any) -> bool:

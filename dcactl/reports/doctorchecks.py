@@ -313,6 +313,13 @@ def market_check(
     price = _limit_near_minimum(market, quote, order, max_slippage_bps, margin)
     minimum = min_order(price, market.sz_decimals)
     if isinstance(order, tuple):
+        thin = _too_thin(market, quote, largest_amount(asset), max_slippage_bps, margin)
+        if thin is not None:
+            return Check(
+                name, "fail", f"{where}: {thin}",
+                f"lower assets.{asset.symbol}.amount, raise settings.max_slippage_bps, or set "
+                f"assets.{asset.symbol}.pair to a deeper market",
+            )
         return Check(name, "ok", f"{where}: min order {minimum} USDC at {price:,f}; your {key} {amount:f} OK")
     return Check(
         name, "fail",
@@ -320,6 +327,26 @@ def market_check(
         f"raise assets.{asset.symbol}.{key} to at least {minimum} USDC (a little more leaves room for "
         "price moves)",
     )
+
+
+def _too_thin(market: Market, quote: Quote, usd: Decimal, bps: int, margin: Decimal) -> str | None:
+    """Why the book cannot fill a buy of ``usd`` within ``max_slippage_bps`` (an IOC would fill only
+    part of it every period), else None."""
+    from dcactl.run.sizing import round_order
+    from dcactl.venues.paper import price_to_fill
+
+    if not market.listed or market.venue != "hyperliquid":
+        return None
+    order = round_order(market, quote, usd, bps, margin)
+    if not isinstance(order, tuple):
+        return None
+    size, limit = order
+    needed = price_to_fill(quote.asks, size)
+    if needed is not None and needed <= limit:
+        return None
+    depth = sum((lv.px * lv.sz for lv in quote.asks if lv.px <= limit), Decimal(0))
+    return (f"the book holds only {fmt_usd(depth)} USDC of asks up to {limit:,f} (mid + {bps} bps); a buy of "
+            f"{usd:f} USDC would fill only in part")
 
 
 PROBE_AMOUNTS = (Decimal(25), Decimal(100), Decimal(1000), Decimal(10000))
