@@ -216,3 +216,16 @@ def require_faketime() -> None:
 def faketime_env(base: Mapping[str, str]) -> dict[str, str]:
     """``base`` without any faketime of the suite's own, so a child's clock comes from its own alone."""
     return {k: v for k, v in base.items() if not k.startswith("FAKETIME") and k != "LD_PRELOAD"}
+
+
+PINNED = {"UBTC": "100000", "UETH": "3000", "USOL": "150"}
+"""Mids that ``pin_prices`` holds still, so a test's order arithmetic is exact: asks one are
+100030 (UBTC), 3000.9 (UETH) and 150.05 (USOL); BTC's 100 USDC buy is 0.00099 at 100030 = 99.0297."""
+BTC_COST_PINNED = D("99.0297")
+"""What the BTC buy of THREE (100 USDC) costs at the pinned prices: 0.00099 × 100030."""
+
+
+def pin_prices(devnet: Any, *tokens: str) -> None:
+    """Hold the mids of ``tokens`` (default: UBTC, UETH, USOL) at :data:`PINNED` (the walk stops)."""
+    for token in tokens or tuple(PINNED):
+        devnet.admin.set_price(token, PINNED[token], pin=True)

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import logging
 import socket
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from live_support import (
+    BTC_COST_PINNED,
     THREE,
     child_env,
     funded_wallet,
     key_hex,
     live_portfolio,
+    pin_prices,
     run_child,
     when_logged,
 )
@@ -96,8 +99,10 @@ def test_key_never_leaks_through_failures(
     assert res.code == 0, res.err
 
     cfg, wallet = account("drained")
+    pin_prices(devnet)  # exact costs: after BTC, 0.10 USDC is left, less than a lot of ETH or SOL
     devnet.admin.faults(kind="latency", path="/exchange", ms=700, count=1)
-    with when_logged(devnet, "spotClearinghouseState", lambda a: a.fund(wallet.address, usdc="-900")):
+    drain = Decimal(1000) - BTC_COST_PINNED - Decimal("0.10")
+    with when_logged(devnet, "spotClearinghouseState", lambda a: a.fund(wallet.address, usdc=f"-{drain}")):
         res = run("drained", cfg)
     assert res.code == 1 and "insufficient spot balance" in res.out
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from live_support import (
+    BTC_COST_PINNED,
     THREE,
     WITH_AVAX,
     assert_ledger_matches_devnet,
@@ -17,6 +18,7 @@ from live_support import (
     live_portfolio,
     open_ledger,
     orders_per_period,
+    pin_prices,
     statuses,
     when_logged,
 )
@@ -117,8 +119,9 @@ def test_ioc_miss_is_retried_with_the_next_attempt(
 ) -> None:
     """ETH jumps 3 % between the read and the order: its IOC matches nothing (failed, intent unfilled)
     while BTC and SOL in the same batch fill; the next run buys ETH with attempt 2's cloid."""
+    pin_prices(devnet, "UBTC", "USOL")  # only ETH moves: the others cannot miss by a minute's walk
     cfg = _cfg(tmp_path, devnet, wallet)
-    devnet.admin.faults(kind="latency", ms=1500, path="/exchange", count=1)  # room for the drain
+    devnet.admin.faults(kind="latency", ms=1500, path="/exchange", count=1)  # room for the shock
     with when_logged(devnet, "l2Book", lambda admin: admin.shock("UETH", 3), coin="@151") as shocked:
         res = cli("--config", str(cfg), "--json", "run")
     assert shocked.is_set()
@@ -143,30 +146,32 @@ def test_ioc_miss_is_retried_with_the_next_attempt(
 def test_per_order_rejection_leaves_the_others_filled(
     tmp_path: Path, devnet: Any, wallet: Any, cli: Any
 ) -> None:
-    """USDC drained after the balance read, to 130: the exchange judges affordability at execution prices
-    (§7), so BTC (≤ 100) fills, ETH gets the affordable, lot-aligned part of its 50 (partial: the period
-    is done), and SOL, with nothing left, is refused for insufficient balance; exit 1; SOL's intent is
-    rejected and retried next run."""
+    """USDC drained after the balance read to BTC's cost + 0.10 (prices pinned, so that cost is exact):
+    BTC fills; the 0.10 left buys no lot of ETH (0.0001 × 3000.9) or SOL (0.001 × 150.05), so the
+    exchange refuses both for insufficient balance; exit 1; their intents are rejected and retried."""
+    pin_prices(devnet)
     cfg = _cfg(tmp_path, devnet, wallet)
     devnet.admin.faults(kind="latency", ms=1500, path="/exchange", count=1)  # room for the drain
-    with when_logged(devnet, "spotClearinghouseState", lambda admin: admin.fund(wallet.address, usdc="-870")):
+    drain = D(1000) - BTC_COST_PINNED - D("0.10")
+    drained = lambda admin: admin.fund(wallet.address, usdc=f"-{drain}")  # noqa: E731
+    with when_logged(devnet, "spotClearinghouseState", drained):
         res = cli("--config", str(cfg), "--json", "run")
     assert res.code == 1
     results = {r["asset"]: r for r in res.json()["results"]}
-    expected = {"BTC": "filled", "ETH": "partial", "SOL": "failed"}
+    expected = {"BTC": "filled", "ETH": "failed", "SOL": "failed"}
     assert {a: r["status"] for a, r in results.items()} == expected
-    assert D(results["BTC"]["usd_filled"]) + D(results["ETH"]["usd_filled"]) <= D(130)
-    assert D(results["ETH"]["size"]) < D(results["ETH"]["usd_requested"]) / D(results["ETH"]["avg_price"])
-    assert "insufficient spot balance" in results["SOL"]["reason"]
+    assert D(results["BTC"]["usd_filled"]) == D("99.03")  # 99.0297 to the cent
+    assert all("insufficient spot balance" in results[a]["reason"] for a in ("ETH", "SOL"))
     orders = devnet.admin.orders(user=wallet.address.lower())
-    assert [o["status"] for o in orders] == ["filled", "filled", "insufficientSpotBalanceRejected"]
+    assert [o["status"] for o in orders] == ["filled", *["insufficientSpotBalanceRejected"] * 2]
     with open_ledger(cfg, devnet.url, wallet.address) as ledger:
-        intent = ledger.intent(results["SOL"]["cloid"])
-        assert intent is not None and intent.status == "rejected"
+        for a in ("ETH", "SOL"):
+            intent = ledger.intent(results[a]["cloid"])
+            assert intent is not None and intent.status == "rejected"
     assert_ledger_matches_devnet(cfg, devnet.url, wallet.address)
     devnet.admin.fund(wallet.address, usdc="100")
     retry = cli("--config", str(cfg), "--json", "run")
-    assert statuses(retry.json()) == {"BTC": "not_due", "ETH": "not_due", "SOL": "filled"}
+    assert statuses(retry.json()) == {"BTC": "not_due", "ETH": "filled", "SOL": "filled"}
 
 
 def test_run_cap_cuts_in_config_order(tmp_path: Path, devnet: Any, wallet: Any, cli: Any) -> None:

@@ -157,7 +157,8 @@ def test_stale_metadata_is_used_then_refreshed(tmp_path: Path, devnet: Any, cli:
     devnet.admin.clear_requests()
     res = cli("--config", str(cfg), "--json", "buy", "BTC", "--force", "--amount", "20")
     assert res.code == 0, res.err
-    assert [r["type"] for r in devnet.admin.requests(path="/info", type="spotMeta")] == ["spotMeta"]
+    refreshes = devnet.admin.requests(path="/info", type="spotMetaAndAssetCtxs")  # meta + the pairs' ctxs
+    assert [r["type"] for r in refreshes] == ["spotMetaAndAssetCtxs"]
     with _ledger(tmp_path, devnet.url) as ledger:
         refreshed = ledger.cache_get(META_CACHE_KEY)
         assert refreshed is not None and utcnow() - refreshed[1] < timedelta(minutes=1)

@@ -142,10 +142,12 @@ def backup(
         raise UsageError(f"{path}: already exists; not overwriting it (choose a new path)")
 
     async def work(session: Any) -> Any:
+        if not session.db_path.exists():
+            raise UsageError(f"{session.db_path}: no ledger here to back up (check --db or $DCACTL_DB)")
         session.ledger.backup(path)
         return session.db_path
 
-    source = with_session(ctx, work)
+    source = with_session(ctx, work, create=False)
     render_document({"backup": str(path), "ledger": str(source)}, [f"Backed up {source} to {path}"])
 
 

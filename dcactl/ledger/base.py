@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +59,21 @@ class LedgerBase:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LedgerError(f"{path}: cannot create the ledger's directory: {exc.strerror or exc}") from exc
+        new = not path.exists()
+        try:
+            return cls._open_checked(path, upto)
+        except (sqlite3.Error, LedgerError) as exc:
+            if new:  # nothing half-written: an empty ledger this call began to create goes again
+                _remove_if_empty(path)
+            problem = storage_problem(path)
+            if problem is None:
+                raise
+            raise LedgerError(
+                f"{path}: cannot use the ledger: {problem} (the ledger itself is not damaged)"
+            ) from exc
+
+    @classmethod
+    def _open_checked(cls, path: Path, upto: int | None) -> sqlite3.Connection:
         existed = migrations.check_header(path)
         try:
             conn = sqlite3.connect(
@@ -126,3 +142,37 @@ class LedgerBase:
 
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         return self._conn.execute(sql, params).fetchone()
+
+
+def _remove_if_empty(path: Path) -> None:
+    """Remove ``path`` (and its WAL files) when it is an empty file: what a failed first open leaves."""
+    with contextlib.suppress(OSError):
+        if path.exists() and path.stat().st_size == 0:
+            for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"), path):
+                leftover.unlink(missing_ok=True)
+
+
+FREE_BYTES_MIN = 1 << 20
+"""Less free space than this on the ledger's disk is reported as a full disk."""
+
+
+def storage_problem(path: Path) -> str | None:
+    """Why the file system keeps ``path`` from being written, when it does: a read-only file system, a
+    folder or file without write permission, a full disk; else None. Used to name the real cause of
+    an SQLite error instead of calling a good ledger corrupt."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        fs = os.statvfs(folder)
+    except OSError:
+        return None
+    if fs.f_flag & os.ST_RDONLY:
+        return f"{folder} is on a read-only file system"
+    if not os.access(folder, os.W_OK):
+        return f"no permission to write in {folder}"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"no permission to write {path}"
+    if fs.f_bavail * fs.f_frsize < FREE_BYTES_MIN:
+        return f"the disk holding {folder} is full"
+    return None

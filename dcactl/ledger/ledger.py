@@ -541,6 +541,7 @@ class Ledger(FillStore):
         if dest.exists() and not overwrite:
             raise UsageError(f"{dest}: already exists (pass --force to overwrite it)")
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        _remove_stale_copies(dest)
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             target = sqlite3.connect(tmp)
@@ -554,3 +555,24 @@ class Ledger(FillStore):
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise LedgerError(f"{dest}: backup failed: {exc}") from exc
+
+
+def _remove_stale_copies(dest: Path) -> None:
+    """Remove the half-written copies (``.<name>.<pid>.tmp``) that backups killed mid-copy left
+    beside ``dest``: their process is gone."""
+    for stale in dest.parent.glob(f".{dest.name}.*.tmp"):
+        pid = stale.name[len(dest.name) + 2 : -len(".tmp")]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

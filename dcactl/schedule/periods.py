@@ -45,7 +45,7 @@ from types import TracebackType
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dcactl.errors import LockTimeout
+from dcactl.errors import LockTimeout, UsageError
 
 __all__ = [
     "DueCheck",
@@ -429,8 +429,11 @@ class RunLock:
         """Take the lock or raise LockTimeout after ``wait_s`` seconds."""
         if self._fd is not None:
             raise RuntimeError(f"lock {self.path} is already held by this RunLock")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise UsageError(f"{self.path}: cannot create the run lock: {exc.strerror or exc}") from exc
         deadline = time.monotonic() + self.wait_s
         while True:
             try:
@@ -445,8 +448,9 @@ class RunLock:
                         f"gave up after {self.wait_s:g} s (lock_wait)"
                     ) from None
                 time.sleep(self.poll_s)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid={os.getpid()} started={_iso(datetime.now(UTC))}\n".encode(), 0)
+        with contextlib.suppress(OSError):  # the holder line only informs; a full disk must not stop us here
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid={os.getpid()} started={_iso(datetime.now(UTC))}\n".encode(), 0)
         self._fd = fd
 
     def release(self) -> None:
