@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,10 +66,17 @@ class LegacyConversion:
     not_converted: list[str] = field(default_factory=list)
 
 
+MAX_NUMBER = Decimal("1e15")
+"""Larger prices, amounts or sizes are no real trade of the earlier bot (and would not fit the ledger's
+exact integer columns): a record holding one is refused."""
+EARLIEST = datetime(2009, 1, 3, tzinfo=UTC)
+"""No trade of any crypto asset is older than this (Bitcoin's first block)."""
+
+
 def _number(
     record: dict[str, Any], key: str, *, positive: bool = True, required: bool = True
 ) -> Decimal | str:
-    """A JSON number → exact Decimal, or a problem text."""
+    """A JSON number → exact Decimal (never negative; positive when ``positive``), or a problem text."""
     if key not in record or record[key] is None:
         return "missing" if required else Decimal(0)
     value = record[key]
@@ -83,6 +90,10 @@ def _number(
         return f"not a finite number: {value!r}"
     if positive and number <= 0:
         return f"must be positive, got {value!r}"
+    if number < 0:
+        return f"must not be negative, got {value!r}"
+    if number > MAX_NUMBER:
+        return f"implausibly large ({value!r}; over {MAX_NUMBER:,.0f})"
     return number
 
 
@@ -93,7 +104,12 @@ def _timestamp(value: Any) -> datetime | str:
         t = datetime.fromisoformat(value)
     except ValueError:
         return f"not an ISO-8601 time: {value!r}"
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    if t < EARLIEST:
+        return f"{value!r} is before any crypto trade (2009-01-03)"
+    if t > datetime.now(UTC) + timedelta(days=1):
+        return f"{value!r} is in the future"
+    return t
 
 
 def synthetic_tid(record: dict[str, Any]) -> str:
