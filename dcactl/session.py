@@ -64,6 +64,23 @@ def account_lock_path(config: Config) -> Path:
     return Path(folder) / name
 
 
+def is_devnet(api_url: str, timeout: float) -> bool:
+    """Whether ``api_url`` is a dcactl devnet (it answers ``GET /devnet/health``). Named networks are
+    known without asking; any other URL is asked once, within ``min(timeout, 2)`` seconds."""
+    from dcactl.networks import NETWORK_URLS, canonical_network
+
+    network = canonical_network(api_url)
+    if network in NETWORK_URLS:
+        return network == "devnet"
+    import httpx
+
+    try:
+        answer = httpx.get(f"{api_url}/devnet/health", timeout=min(timeout, 2.0))
+        return answer.status_code == 200 and answer.json().get("ok") is True
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
+
+
 def ledger_account(config: Config) -> str:
     """Whose ledger this is: the configured master account, else ``paper``."""
     return (config.settings.account or PAPER_ACCOUNT).lower()
@@ -136,9 +153,12 @@ class Session:
 
             s = self.config.settings
             key = read_key_text(s.coingecko_key) if s.coingecko_key else None
-            paced = default_budget(s.coingecko_base_url)
-            budget = shared_budget(s.coingecko_base_url, paced.per_minute) if paced is not None else None
-            self._cg = CoinGeckoClient(s.coingecko_base_url, key, timeout=s.request_timeout, budget=budget)
+            base = s.coingecko_base_url
+            if not s.coingecko_url and is_devnet(s.api_url, s.request_timeout):
+                base = f"{s.api_url}/coingecko/api/v3"  # a devnet at any address has its own CoinGecko
+            paced = default_budget(base)
+            budget = shared_budget(base, paced.per_minute) if paced is not None else None
+            self._cg = CoinGeckoClient(base, key, timeout=s.request_timeout, budget=budget)
             self._closers.append(self._cg)
         return self._cg
 

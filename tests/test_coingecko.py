@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -177,3 +178,20 @@ def test_id_table_has_the_documented_entries() -> None:
         "avalanche-2", "chainlink", "polygon-ecosystem-token", "polygon-ecosystem-token")
     assert (COINGECKO_IDS["HYPE"], COINGECKO_IDS["PURR"], COINGECKO_IDS["BTC"]) == ("hyperliquid", "purr-2",
                                                                                     "bitcoin")
+
+
+def test_a_devnet_at_any_address_prices_paper_assets_with_its_own_coingecko(
+    tmp_path: Path, devnet: Any, cli: Any
+) -> None:
+    """network = the devnet's URL (not the name "devnet") and no coingecko_url: dcactl asks the URL's
+    /devnet/health, finds a devnet, and prices LINK (unlisted: paper) from the devnet's CoinGecko
+    double instead of the real CoinGecko this machine cannot reach."""
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(f'[settings]\nnetwork = "{devnet.url}"\ndatabase = "ledger.db"\n'
+                   '[assets.LINK]\namount = 20\nevery = "day"\n')
+    res = cli("--config", str(cfg), "--json", "run")
+    assert res.code == 0, res.err
+    (result,) = res.json()["results"]
+    assert (result["venue"], result["status"]) == ("paper", "paper"), result
+    asked = devnet.admin.requests(path="/coingecko")
+    assert asked, "the devnet's CoinGecko double was asked"

@@ -201,13 +201,16 @@ def create_app(
     universe: Path | None = None,
     rate_limit: bool = True,
 ) -> web.Application:
-    """A devnet application: `fund` maps addresses to USDC credited at start (when the state file
-    does not already exist); `state` is the SQLite file loaded now and saved every 0.5 s when
+    """A devnet application: `fund` maps addresses to USDC credited at start to every one the state
+    file does not already hold; `state` is the SQLite file loaded now and saved every 0.5 s when
     changed and at shutdown. Raises ValueError for a bad universe file."""
     world = World(load_universe(universe) if universe is not None else default_universe(), seed)
-    loaded = state is not None and state_mod.load(world, state)
-    if not loaded:
-        for addr, amount in (fund or {}).items():
+    if state is not None:
+        state_mod.load(world, state)
+    for addr, amount in (fund or {}).items():
+        # a state file keeps its balances: only an account it does not hold yet is funded (a restart
+        # with the same --fund never mints the money again; a new --fund address still gets it)
+        if not world.is_funded(addr.lower()):
             world.fund(addr.lower(), 0, amount)
     dice = random.Random(seed)  # noqa: S311 (reproducible fault dice, not cryptography)
     ctl = Control(world, rate_limit=rate_limit, state=state, faults=Faults(dice))

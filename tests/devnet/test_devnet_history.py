@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 from eth_account.signers.local import LocalAccount
@@ -90,3 +91,15 @@ def test_batched_orders_fill_each(
     assert sum("filled" in s for s in statuses) == 39
     assert len(exchange.info.user_fills(wallet.address)) >= 39
     assert len(dn.admin.actions()) == 1 and len(dn.admin.orders()) == 40
+
+
+def test_fund_credits_accounts_a_state_file_does_not_hold_yet(tmp_path: Path) -> None:
+    """`serve --state S --fund A=100`, restarted with `--fund A=100 --fund B=50`: A keeps its 100 (a
+    restart never mints it again), B, new to the state, gets its 50."""
+    a, b = "0x" + "a" * 40, "0x" + "b" * 40
+    state = tmp_path / "devnet.sqlite"
+    with DevnetThread(seed=3, fund={a: Decimal(100)}, state=state) as first:
+        assert first.admin.balances(a)["balances"]["USDC"] == "100.0"
+    with DevnetThread(seed=3, fund={a: Decimal(100), b: Decimal(50)}, state=state) as again:
+        assert again.admin.balances(a)["balances"]["USDC"] == "100.0"
+        assert again.admin.balances(b)["balances"]["USDC"] == "50.0"
