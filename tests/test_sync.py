@@ -284,3 +284,20 @@ def test_a_fill_that_shows_up_after_a_newer_one_is_synced(ledger: Ledger) -> Non
     assert sync(ledger, ex).inserted == 0
     assert sync(ledger, ex, since=datetime(2025, 12, 31, tzinfo=UTC)).inserted == 1
     assert str(ancient["tid"]) in {f.tid for f in ledger.fills()}
+
+
+def test_a_maker_fill_with_a_rebate_is_kept_and_summed(ledger: Ledger) -> None:
+    """A maker buy (crossed false) with a negative USDC fee (a rebate) beside a taker buy paying its fee
+    in UBTC: both stored as they came; units 0.002 − 0.0000004 = 0.0019996; USDC fees −0.05; all fees in
+    USD −0.05 + 0.0000004 × 100000 = −0.01."""
+    ex = FakeExchange()
+    maker = ex.add(T0_MS, sz="0.001", px="100000", fee="-0.05", fee_token="USDC")
+    maker["crossed"] = False
+    ex.add(T0_MS + 1, sz="0.001", px="100000", fee="0.0000004", fee_token="UBTC")
+    assert sync(ledger, ex).inserted == 2
+    fees = [(f.fee, f.fee_token) for f in ledger.fills()]
+    assert fees == [(Decimal("-0.05"), "USDC"), (Decimal("4E-7"), "UBTC")]
+    (pos,) = ledger.positions()
+    assert (pos.units, pos.invested_usd, pos.buy_fees_usdc, pos.fees_usd) == (
+        Decimal("0.0019996"), Decimal(200), Decimal("-0.05"), Decimal("-0.01")
+    )
