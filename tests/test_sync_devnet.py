@@ -232,8 +232,15 @@ def test_dust_conversions_with_trade_id_0_are_all_kept(
     assert sorted((f.oid, f.pair, f"{f.size:f}", f.side) for f in zero) == sorted(
         (d["oid"], "@142" if i != 1 else "@151", "0.00000042" if i != 1 else "0.0000131", "A")
         for i, d in enumerate(dust))
+    assert {f.reason for f in zero} == {"dust conversion"}, "their own kind in history and lots"
+    assert {f.reason for f in ledger_fills(tmp_path, devnet) if not f.tid.startswith("0:")} == {None}
     again = _sync(cli, portfolio, "--full").json()
     assert again["inserted"] == 0 and again["duplicates"] == 6
+
+
+def ledger_fills(tmp_path: Path, devnet: Any) -> list[Any]:
+    with _ledger(tmp_path, devnet) as ledger:
+        return ledger.fills()
 
 
 def test_the_one_dust_conversion_an_old_ledger_kept_is_not_doubled(tmp_path: Path) -> None:
@@ -259,3 +266,23 @@ def test_the_one_dust_conversion_an_old_ledger_kept_is_not_doubled(tmp_path: Pat
         (kept,) = ledger.fills()
         assert kept.tid == fill_id(raw) == "0:77:1790000000123:@142:0.00000042"
         assert ledger.known_tids([fill_id(raw)]) == {fill_id(raw)}
+
+
+def test_dust_conversions_kept_before_they_had_a_kind_get_it(tmp_path: Path) -> None:
+    """Migration 0012: a ledger that kept dust conversions (ids 0:…) before sync named them gets their
+    reason; other fills keep theirs."""
+    from dcactl.ledger.migrations import MIGRATIONS
+    from dcactl.models import Fill
+
+    path = tmp_path / "old.db"
+    with Ledger.open(path, network="devnet", account=ME, _upto=len(MIGRATIONS) - 1) as ledger:
+        common = {"asset": "BTC", "pair": "@142", "side": "A", "size": Decimal("0.00000042"),
+                  "price": Decimal("98765.4321"), "fee": Decimal(0), "fee_token": "USDC",
+                  "source": "external"}
+        ledger.add_fills([
+            Fill(time=from_ms(1_790_000_000_123), tid="0:77:1790000000123:@142:0.00000042", oid=77, **common),
+            Fill(time=from_ms(1_790_000_000_124), tid="555", oid=78, reason="by hand", **common),
+        ])
+    with Ledger.open(path, network="devnet", account=ME) as ledger:
+        assert ledger.migrations()[-1] == "0012_dust_reason"
+        assert [f.reason for f in ledger.fills()] == ["dust conversion", "by hand"]

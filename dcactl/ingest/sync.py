@@ -37,6 +37,10 @@ PAGE_CAP = 2000
 """The exchange's maximum number of fills per ``userFillsByTime`` response."""
 HISTORY_CAP = 10_000
 """The exchange keeps only this many of an account's most recent fills."""
+DUST_DIR = "Spot Dust Conversion"
+"""The ``dir`` of a fill the exchange made itself, converting a dust balance into USDC (trade id 0)."""
+DUST_REASON = "dust conversion"
+"""Such a fill's reason in the ledger: ``history`` and ``lots`` show it as its own kind of disposal."""
 CURSOR = "sync.fills_ms"
 """Ledger cursor: the newest fill time (ms) stored by a sync; the next sync starts a lookback before it."""
 LOOKBACK_MS = 3_600_000
@@ -117,6 +121,7 @@ def to_fill(raw: Mapping[str, Any], asset: str, intent: tuple[str, str] | None) 
         cloid=intent[0] if intent else (str(raw_cloid) if raw_cloid else None),
         hash=raw.get("hash") or None,
         period=intent[1] if intent else None,
+        reason=DUST_REASON if raw.get("dir") == DUST_DIR else None,
     )
 
 

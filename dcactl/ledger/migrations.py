@@ -244,6 +244,13 @@ def _m0011_canonical_networks(conn: sqlite3.Connection) -> None:
                 conn.execute(f"DELETE FROM {table} WHERE network = ?", (network,))  # noqa: S608
 
 
+_M0012_DUST_REASON = _sql(
+    # Dust conversions (the only fills with trade id 0, renamed 0:<oid>:... by 0010) are a kind of their
+    # own: sync now stores them with this reason; give it to those already kept.
+    "UPDATE fills SET reason = 'dust conversion' WHERE tid LIKE '0:%' AND reason IS NULL",
+)
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_core", _M0001_CORE),
     ("0002_candles", _M0002_CANDLES),
@@ -254,6 +261,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0009_notices", _M0009_NOTICES),
     ("0010_dust_conversion_ids", _M0010_DUST_CONVERSION_IDS),
     ("0011_canonical_networks", _m0011_canonical_networks),
+    ("0012_dust_reason", _M0012_DUST_REASON),
 ]
 """Append-only. Never edit, reorder or remove an entry once released."""
 
