@@ -48,7 +48,8 @@ def test_canonical_url_is_idempotent() -> None:
 def _old_ledger(path: Path) -> None:
     """A ledger at migration 0010 holding one account under three spellings of the devnet: two books
     bought the same period (attempt 1 each, the same exchange fill seen by both), one has a cursor."""
-    Ledger.open(path, network="devnet", account="0xabc", _upto=len(MIGRATIONS) - 1).close()
+    before_0011 = [name for name, _ in MIGRATIONS].index("0011_canonical_networks")
+    Ledger.open(path, network="devnet", account="0xabc", _upto=before_0011).close()
     conn = sqlite3.connect(path)
     with conn:
         conn.execute("INSERT INTO books (network, account) VALUES ('http://localhost:3001/', '0xabc')")
@@ -80,7 +81,7 @@ def test_migration_merges_the_books_of_one_exchange(tmp_path: Path) -> None:
     db = tmp_path / "ledger.db"
     _old_ledger(db)
     with Ledger.open(db, network="devnet", account="0xabc") as ledger:
-        assert ledger.migrations()[-1] == "0011_canonical_networks"
+        assert "0011_canonical_networks" in ledger.migrations()
         conn = ledger._conn
         assert conn.execute("SELECT network FROM books").fetchall() == [("devnet",)]
         attempts = conn.execute("SELECT cloid, attempt FROM intents ORDER BY cloid").fetchall()
