@@ -10,6 +10,7 @@ Domain separators and type hashes are computed once, by hand, with keccak.
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgpack
@@ -44,9 +45,61 @@ _EXCHANGE_DOMAIN = _domain(b"Exchange", 1337)
 _SOURCE_HASH = keccak(SOURCE.encode())
 
 
+def _wire_decimal(text: Any) -> Any:
+    """A decimal string as the canonical wire writes it ("100000.0" → "100000", "0.00010" → "0.0001")."""
+    if not isinstance(text, str):
+        return text
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return text
+    return f"{value.normalize():f}" if value.is_finite() else text
+
+
+def _canonical_order(o: Any) -> Any:
+    if not isinstance(o, dict):
+        return o
+    t = o.get("t")
+    if isinstance(t, dict) and isinstance(t.get("trigger"), dict):
+        trig = t["trigger"]
+        t = {"trigger": {"isMarket": trig.get("isMarket"), "triggerPx": _wire_decimal(trig.get("triggerPx")),
+                         "tpsl": trig.get("tpsl")}}
+    elif isinstance(t, dict) and "limit" in t:
+        t = {"limit": t["limit"]}
+    out = {"a": o.get("a"), "b": o.get("b"), "p": _wire_decimal(o.get("p")), "s": _wire_decimal(o.get("s")),
+           "r": o.get("r"), "t": t}
+    if o.get("c") is not None:
+        out["c"] = o["c"].lower() if isinstance(o["c"], str) else o["c"]
+    return out
+
+
+def canonical_action(action: Any) -> Any:
+    """The action as the exchange re-encodes it before hashing (§7): keys in the wire order, decimals
+    without trailing zeros, cloids lower-case. A signature made over this form recovers its signer
+    however the action was sent; one made over another form recovers some other address."""
+    if not isinstance(action, dict):
+        return action
+    kind = action.get("type")
+    if kind == "order" and isinstance(action.get("orders"), list):
+        out: dict[str, Any] = {"type": "order", "orders": [_canonical_order(o) for o in action["orders"]],
+                               "grouping": action.get("grouping")}
+        if action.get("builder") is not None:
+            out["builder"] = action["builder"]
+        return out
+    if kind == "cancel" and isinstance(action.get("cancels"), list):
+        return {"type": "cancel", "cancels": [
+            {"a": c.get("a"), "o": c.get("o")} if isinstance(c, dict) else c for c in action["cancels"]]}
+    if kind == "cancelByCloid" and isinstance(action.get("cancels"), list):
+        return {"type": "cancelByCloid", "cancels": [
+            {"asset": c.get("asset"), "cloid": str(c.get("cloid", "")).lower()} if isinstance(c, dict) else c
+            for c in action["cancels"]]}
+    return action
+
+
 def l1_action_hash(action: Any, nonce: int, vault: str | None, expires_after: int | None) -> bytes:
-    """keccak(msgpack(action) ‖ nonce ‖ vault ‖ expiresAfter): the phantom agent's connectionId."""
-    data = msgpack.packb(action) + nonce.to_bytes(8, "big")
+    """keccak(msgpack(canonical action) ‖ nonce ‖ vault ‖ expiresAfter): the phantom agent's
+    connectionId (:func:`canonical_action`)."""
+    data = msgpack.packb(canonical_action(action)) + nonce.to_bytes(8, "big")
     data += b"\x00" if vault is None else b"\x01" + bytes.fromhex(vault.removeprefix("0x"))
     if expires_after is not None:
         data += b"\x00" + expires_after.to_bytes(8, "big")

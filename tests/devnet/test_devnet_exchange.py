@@ -296,3 +296,31 @@ def test_coingecko_daily_chart_at_any_time_of_day(dn: DevnetThread, http: httpx.
     days = [t for t, _ in prices[:-1]]
     assert all(t % 86_400_000 == 0 for t in days) and days[-1] <= now
     assert len(days) in (30, 31) and all(p > 0 for _, p in prices)
+
+
+def test_signatures_are_checked_over_the_canonical_action(
+    dn: DevnetThread, http: httpx.Client, wallet: LocalAccount
+) -> None:
+    """§7: the exchange re-encodes the action before hashing. Signed over the canonical form, an order
+    sent with its keys in another order, a zero-padded price and an upper-case cloid is still the
+    wallet's; signed over a non-canonical form ("p": "200000.0"), it recovers another address."""
+    mid = Decimal(dn.admin.set_price("UBTC", "100000", pin=True))
+    px = f"{mid * Decimal('1.01'):.0f}"
+    canonical = {"type": "order", "orders": [
+        {"a": 10142, "b": True, "p": px, "s": "0.001", "r": False, "t": {"limit": {"tif": "Ioc"}},
+         "c": "0x" + "ab" * 16}], "grouping": "na"}
+    nonce = get_timestamp_ms()
+    signature = sign_l1_action(wallet, canonical, None, nonce, None, False)
+    sent = {"grouping": "na", "type": "order", "orders": [
+        {"t": {"limit": {"tif": "Ioc"}}, "s": "0.00100", "r": False, "p": f"{px}.0", "b": True, "a": 10142,
+         "c": "0x" + "AB" * 16}]}
+    ok = http.post("/exchange", json={"action": sent, "nonce": nonce, "signature": signature}).json()
+    assert ok["status"] == "ok" and "filled" in ok["response"]["data"]["statuses"][0], ok
+    assert dn.admin.orders()[-1]["signer"] == wallet.address.lower()
+    padded = {"type": "order", "orders": [
+        {"a": 10142, "b": True, "p": f"{px}.0", "s": "0.001", "r": False, "t": {"limit": {"tif": "Ioc"}}}],
+        "grouping": "na"}
+    wrong = sign_l1_action(wallet, padded, None, nonce + 1, None, False)
+    refused = http.post("/exchange", json={"action": padded, "nonce": nonce + 1, "signature": wrong}).json()
+    assert refused["status"] == "err" and "does not exist" in refused["response"]
+    assert wallet.address.lower() not in refused["response"].lower()
