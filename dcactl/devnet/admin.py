@@ -249,6 +249,18 @@ async def inject_fills(request: web.Request) -> web.Response:
     return json_response({"user": user, "fills": count, "lastTime": t - step})
 
 
+async def maker_rate(request: web.Request) -> web.Response:
+    """POST {"user", "rate"}: the user's maker fee rate from now on (0.0004 by default; negative: a
+    rebate, as the exchange pays makers in its higher tiers)."""
+    ctl = request.app[CTL]
+    body = await read_json(request)
+    user, rate = address(body), _dec(body, "rate")
+    if not Decimal("-0.01") <= rate <= Decimal("0.01"):
+        raise BadRequest(f"rate: expected a fraction within ±0.01, got {rate}")
+    ctl.world.maker_rates[user] = rate
+    return json_response({"user": user, "rate": str(rate)})
+
+
 async def dust(request: web.Request) -> web.Response:
     """POST {"user", "coin", "sz", "px", "timeMs"?}: a spot dust conversion as mainnet records one —
     the token sold into USDC off the tick grid, ``tid`` 0, an all-zero hash, no fee — so a client
@@ -308,6 +320,7 @@ def routes() -> list[web.RouteDef]:
         r.post("/devnet/clock", clock),
         r.post("/devnet/fills", inject_fills),
         r.post("/devnet/dust", dust),
+        r.post("/devnet/maker-rate", maker_rate),
         r.post("/devnet/save", save),
         r.get("/devnet/health", health),
     ]

@@ -159,6 +159,10 @@ class DevnetAdmin:
             body["timeMs"] = time_ms
         return dict(self._post("/devnet/dust", body))
 
+    def maker_rate(self, user: str, rate: str) -> dict[str, Any]:
+        """Set `user`'s maker fee rate (a fraction; negative is a rebate) for resting orders that fill."""
+        return dict(self._post("/devnet/maker-rate", {"user": user, "rate": rate}))
+
     def inject_fills(
         self,
         user: str,

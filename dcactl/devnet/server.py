@@ -22,6 +22,7 @@ from dcactl.devnet.coingecko import market_chart, simple_price
 from dcactl.devnet.faults import Faults
 from dcactl.devnet.handlers_exchange import exchange
 from dcactl.devnet.handlers_info import WEIGHTS, info
+from dcactl.devnet.trading import match_resting
 from dcactl.devnet.universe import default_universe, load_universe
 from dcactl.devnet.wire import BadRequest, json_response, read_json, unprocessable
 from dcactl.devnet.world import World
@@ -90,6 +91,8 @@ async def handle_info(request: web.Request) -> web.StreamResponse:
     early = await _pre(request, "/info", kind, WEIGHTS.get(kind or "", 20))
     if early is not None:
         return early
+    if match_resting(ctl.world, ctl.world.now_ms()):  # the walk went through resting orders: maker fills
+        ctl.dirty = True
     ctl.world.log(
         ctl.world.request_log, {"time": ctl.world.now_ms(), "path": "/info", "type": kind, "body": body}
     )
@@ -118,6 +121,8 @@ async def handle_exchange(request: web.Request) -> web.StreamResponse:
     early = await _pre(request, "/exchange", kind, 1 + n // 40)
     if early is not None:
         return early
+    if match_resting(ctl.world, ctl.world.now_ms()):
+        ctl.dirty = True
     try:
         out, _entry = exchange(ctl.world, body)
     except BadRequest as exc:

@@ -14,7 +14,7 @@ from eth_hash.auto import keccak
 from dcactl.devnet.accounts import OrderRec
 from dcactl.devnet.universe import Pair, amount_str, quote_decimal
 from dcactl.devnet.validation import parse_decimal, valid_px, valid_sz
-from dcactl.devnet.world import TAKER_FEE, World
+from dcactl.devnet.world import MAKER_FEE, TAKER_FEE, World
 
 __all__ = ["cancel", "place_order", "settle"]
 
@@ -190,21 +190,26 @@ def _place(world: World, user: str, wire: dict[str, Any], now_ms: int) -> dict[s
     return {"filled": filled}
 
 
-def settle(world: World, rec: OrderRec, pair: Pair, fills: list[tuple[Decimal, Decimal]], now: int) -> None:
-    """Move balances and record one fill per level taken."""
+def settle(
+    world: World, rec: OrderRec, pair: Pair, fills: list[tuple[Decimal, Decimal]], now: int,
+    *, maker: bool = False,
+) -> None:
+    """Move balances and record one fill per level taken (a ``maker`` fill: the user's maker rate, which
+    may be a rebate, and ``crossed: false``)."""
     acct = world.account(rec.user)
+    rate = world.maker_rates.get(rec.user, MAKER_FEE) if maker else TAKER_FEE
     base, quote = world.universe.token(pair.base), world.universe.token(pair.quote)
     buy = rec.side == "B"
     tx_hash = "0x" + keccak(f"{world.seed}:{rec.oid}:{rec.user}".encode()).hex()
     for px, q in fills:
         start = acct.balances.get(pair.base, Decimal(0))
         if buy:
-            fee = _q(q * TAKER_FEE, base.wei_decimals)
+            fee = _q(q * rate, base.wei_decimals)
             acct.add(pair.quote, -(px * q))
             acct.add(pair.base, q - fee)
             fee_token = base.name
         else:
-            fee = _q(px * q * TAKER_FEE, quote.wei_decimals)
+            fee = _q(px * q * rate, quote.wei_decimals)
             acct.add(pair.base, -q)
             acct.add(pair.quote, px * q - fee)
             fee_token = quote.name
@@ -219,7 +224,7 @@ def settle(world: World, rec: OrderRec, pair: Pair, fills: list[tuple[Decimal, D
             "closedPnl": "0.0",
             "hash": tx_hash,
             "oid": rec.oid,
-            "crossed": True,
+            "crossed": not maker,
             "fee": quote_decimal(fee),
             "tid": world.new_tid(),
             "feeToken": fee_token,
@@ -228,6 +233,26 @@ def settle(world: World, rec: OrderRec, pair: Pair, fills: list[tuple[Decimal, D
         if rec.cloid is not None:
             fill["cloid"] = rec.cloid
         acct.add_fill(fill)
+
+
+def match_resting(world: World, now_ms: int) -> int:
+    """Resting orders the book has moved through fill now, whole, at their limit, as maker fills (the
+    price walk is the rest of the market trading against them). Returns how many filled."""
+    filled = 0
+    for acct in list(world.accounts.values()):
+        for oid, rec in list(acct.open.items()):
+            pair = world.universe.by_asset[rec.asset]
+            buy = rec.side == "B"
+            top = world.books[pair.index].levels("asks" if buy else "bids", world.mid(pair, now_ms), now_ms)
+            if not top or (top[0].px > rec.limit_px if buy else top[0].px < rec.limit_px):
+                continue
+            token = pair.quote if buy else pair.base
+            acct.holds[token] = acct.holds.get(token, Decimal(0)) - (rec.limit_px * rec.sz if buy else rec.sz)
+            del acct.open[oid]
+            settle(world, rec, pair, [(rec.limit_px, rec.sz)], now_ms, maker=True)
+            rec.sz, rec.status, rec.status_ts = Decimal(0), "filled", now_ms
+            filled += 1
+    return filled
 
 
 def cancel(world: World, user: str, oid: int | None, asset: int, now_ms: int) -> str | dict[str, str]:

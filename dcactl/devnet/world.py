@@ -14,9 +14,10 @@ from dcactl.devnet.coingecko_assets import CG_ASSETS
 from dcactl.devnet.prices import Series
 from dcactl.devnet.universe import Pair, Universe
 
-__all__ = ["TAKER_FEE", "World"]
+__all__ = ["MAKER_FEE", "TAKER_FEE", "World"]
 
 TAKER_FEE = Decimal("0.0007")  # 0.07 % of the traded amount, in the token received
+MAKER_FEE = Decimal("0.0004")  # 0.04 % for a resting order that fills; per user in World.maker_rates
 LOG_KEPT = 100_000
 
 
@@ -33,6 +34,7 @@ class World:
     accounts: dict[str, Account] = field(default_factory=dict)
     orders: dict[int, OrderRec] = field(default_factory=dict)
     by_cloid: dict[tuple[str, str], int] = field(default_factory=dict)
+    maker_rates: dict[str, Decimal] = field(default_factory=dict)  # user → maker rate (< 0: a rebate)
     nonces: Nonces = field(default_factory=Nonces)
     agents: dict[str, dict[str, tuple[str, int | None]]] = field(default_factory=dict)
     agent_of: dict[str, str] = field(default_factory=dict)

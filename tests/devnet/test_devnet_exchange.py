@@ -324,3 +324,25 @@ def test_signatures_are_checked_over_the_canonical_action(
     refused = http.post("/exchange", json={"action": padded, "nonce": nonce + 1, "signature": wrong}).json()
     assert refused["status"] == "err" and "does not exist" in refused["response"]
     assert wallet.address.lower() not in refused["response"].lower()
+
+
+def test_resting_orders_the_price_walks_through_fill_as_maker(
+    dn: DevnetThread, exchange: Exchange, info: Info, wallet: LocalAccount
+) -> None:
+    """A GTC buy resting at 99 000 fills whole, at its limit, once the market falls through it: a maker
+    fill (crossed false) with the maker fee 0.04 % in UBTC; with a rebate rate set, the fee is negative."""
+    dn.admin.set_price("UBTC", "100000", pin=True)
+    rested = _status(exchange.order("@142", True, 0.001, 99000.0, GTC))
+    assert "resting" in rested
+    dn.admin.set_price("UBTC", "98000", pin=True)  # the asks now start at 98 029.4, below the bid
+    (fill,) = info.user_fills(wallet.address)
+    assert (fill["px"], fill["sz"], fill["crossed"], fill["fee"], fill["feeToken"]) == (
+        "99000.0", "0.001", False, "0.0000004", "UBTC"  # 0.001 × 0.0004
+    )
+    assert info.open_orders(wallet.address) == []
+    assert info.spot_user_state(wallet.address)["balances"][0]["hold"] == "0.0"
+    dn.admin.maker_rate(wallet.address, "-0.0001")
+    _status(exchange.order("@142", True, 0.001, 97000.0, GTC))
+    dn.admin.set_price("UBTC", "96000", pin=True)
+    newest = info.user_fills(wallet.address)[0]
+    assert (newest["px"], newest["crossed"], newest["fee"]) == ("97000.0", False, "-0.0000001")
