@@ -286,3 +286,49 @@ def test_dust_conversions_kept_before_they_had_a_kind_get_it(tmp_path: Path) -> 
     with Ledger.open(path, network="devnet", account=ME) as ledger:
         assert ledger.migrations()[-1] == "0012_dust_reason"
         assert [f.reason for f in ledger.fills()] == ["dust conversion", "by hand"]
+
+
+def test_dust_maker_rebates_and_a_full_window_sync_exactly(tmp_path: Path, devnet: Any, cli: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """One account with 2,100 fills in the last minute (a full window, answered with its newest 2000),
+    two resting buys filled as maker (one at the 0.04 % fee, one with a 0.01 % rebate) and two dust
+    conversions of UBTC: sync stores every fill once, and the UBTC held is exact by hand and equal to
+    the devnet's own balance."""
+    from eth_account import Account
+    from hyperliquid.exchange import Exchange
+
+    monkeypatch.setattr("dcactl.session.HL_WEIGHT_PER_MINUTE", None)
+    wallet = Account.create()
+    me = wallet.address.lower()
+    devnet.admin.fund(me, usdc="30000")  # the injected fills spend 21,000
+    t = devnet.admin.time() - 60_000
+    devnet.admin.inject_fills(me, "UBTC", 2_100, "0.0001", "100000", start_ms=t, step_ms=1)
+    devnet.admin.set_price("UBTC", "100000", pin=True)
+    ex = Exchange(wallet, base_url=devnet.url)
+    try:
+        for rate, px in (("0.0004", 99000.0), ("-0.0001", 98000.0)):
+            devnet.admin.maker_rate(me, rate)
+            res = ex.order("@142", True, 0.001, px, {"limit": {"tif": "Gtc"}})
+            assert "resting" in res["response"]["data"]["statuses"][0], res
+            devnet.admin.set_price("UBTC", str(px - 1000), pin=True)  # the market falls through the bid
+            devnet.admin.balances(me)  # any request lets the devnet match
+            ex.info.user_fills(me)
+    finally:
+        ex.session.close()
+        ex.info.session.close()
+    for i in range(2):
+        devnet.admin.dust(me, "UBTC", "0.00000042", "98765.4321", time_ms=devnet.admin.time() + i)
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, ASSETS, settings=f'account = "{me}"')
+    report = _sync(cli, cfg).json()
+    assert report["inserted"] == 2_100 + 2 + 2, report
+    with Ledger.open(tmp_path / "ledger.db", network=devnet.url, account=me) as ledger:
+        fills = ledger.fills()
+        (btc,) = [p for p in ledger.positions() if p.asset == "BTC"]
+    assert len({f.tid for f in fills}) == len(fills) == 2_104
+    makers = sorted((f.price, f.fee) for f in fills if f.oid is not None and f.price in (99000, 98000))
+    assert makers == [(Decimal(98000), Decimal("-1E-7")), (Decimal(99000), Decimal("4E-7"))]
+    # 2,100 × (0.0001 − 0.00000007 taker fee) + (0.001 − 0.0000004) + (0.001 + 0.0000001) − 2 × 0.00000042
+    by_hand = (2_100 * (Decimal("0.0001") - Decimal("0.00000007")) + Decimal("0.0019997")
+               - Decimal("0.00000084"))
+    assert btc.units == by_hand
+    assert Decimal(devnet.admin.balances(me)["balances"]["UBTC"]) == by_hand
