@@ -218,3 +218,43 @@ def test_bridged_assets_beside_namesakes_buy_the_bridged_pair(tmp_path: Path, de
     assert run.code == 0, run.err
     with Ledger.open(tmp_path / "ledger.db", network=devnet.url, account=None) as ledger:
         assert sorted(f.pair for f in ledger.fills()) == ["@156", "@171"]
+
+
+def test_an_unsettled_namesake_on_the_devnet_fails_the_asset_and_buys_nothing(
+    tmp_path: Path, cli: Any
+) -> None:
+    """A devnet universe with ABC and a UABC that is not the bridge's ("Ultra ABC"): a paper run of
+    [assets.ABC] fails that asset naming both pairs with their 24 h volume, buys nothing, and
+    the other asset is bought; `pair = "@4"` settles it."""
+    import json as json_mod
+
+    from support import write_portfolio
+
+    from dcactl.devnet.control import DevnetThread
+
+    universe = tmp_path / "universe.json"
+    universe.write_text(json_mod.dumps({
+        "tokens": [{"name": "USDC", "szDecimals": 8, "weiDecimals": 8},
+                   {"name": "ABC", "szDecimals": 1, "weiDecimals": 6, "fullName": "Abc"},
+                   {"name": "UABC", "szDecimals": 1, "weiDecimals": 6, "fullName": "Ultra ABC"},
+                   {"name": "UBTC", "szDecimals": 5, "weiDecimals": 10, "fullName": "Unit Bitcoin"}],
+        "pairs": [{"index": 3, "base": "ABC", "price": 2.5}, {"index": 4, "base": "UABC", "price": 7.0},
+                  {"index": 5, "base": "UBTC", "price": 100000}],
+    }))
+    with DevnetThread(seed=2, universe=universe) as dn:
+        body = '[assets.ABC]\namount = 20\nevery = "day"\n[assets.BTC]\namount = 20\nevery = "day"\n'
+        cfg = write_portfolio(tmp_path / "p.toml", dn.url, body)
+        res = cli("--config", str(cfg), "--json", "run")
+        results = {r["asset"]: r for r in res.json()["results"]}
+        assert res.code == 1 and results["BTC"]["status"] == "paper"
+        assert results["ABC"]["status"] == "failed"
+        reason = results["ABC"]["reason"]
+        assert "@3 (ABC, 'Abc', 24 h volume" in reason and "@4 (UABC, 'Ultra ABC', 24 h volume" in reason
+        assert "set assets.ABC.pair" in reason
+        with Ledger.open(tmp_path / "ledger.db", network=dn.url, account=None) as ledger:
+            assert [f.pair for f in ledger.fills()] == ["@5"]
+        settled = write_portfolio(tmp_path / "p.toml", dn.url, body.replace(
+            '[assets.BTC]', 'pair = "@4"\n[assets.BTC]'))
+        again = cli("--config", str(settled), "--json", "run")
+        statuses = {r["asset"]: r["status"] for r in again.json()["results"]}
+        assert statuses == {"ABC": "paper", "BTC": "not_due"}
