@@ -165,6 +165,13 @@ def test_history_formats_and_filters(live: Live, cli: Any) -> None:
     assert _history(live, cli, "--limit", "1") == fills[-1:], "the newest fill"
     bad = cli("--config", str(live.cfg), "history", "--since", "yesterday")
     assert bad.code == 2 and bad.out == "" and len(bad.err.splitlines()) == 1
+    assert _history(live, cli, "--source", "paper") == [f for f in fills if f["source"] == "paper"]
+    assert _history(live, cli, "--source", "real") == ours
+    assert _history(live, cli, "--source", "external") == []
+    table = cli("--config", str(live.cfg), "history", "--source", "dcactl", "--limit", "10")
+    assert table.code == 0 and "paper" not in table.out
+    wrong = cli("--config", str(live.cfg), "history", "--source", "mine")
+    assert wrong.code == 2 and wrong.err.startswith("dcactl: error: --source 'mine': expected real, paper")
 
 
 def test_lots_fifo_and_average_in_usdc(live: Live, cli: Any) -> None:
@@ -195,6 +202,12 @@ def test_lots_fifo_and_average_in_usdc(live: Live, cli: Any) -> None:
     assert len(btc) >= 2 and pooled["BTC"]["fills"] == len(btc) and pooled["BTC"]["tid"] is None
     assert Decimal(pooled["BTC"]["units"]) == sum(Decimal(f["size"]) - Decimal(f["fee"]) for f in btc)
     assert Decimal(pooled["BTC"]["cost_usd"]) == sum(Decimal(f["size"]) * Decimal(f["price"]) for f in btc)
+    as_csv = cli("--config", str(live.cfg), "lots", "--year", str(year), "--format", "csv")
+    assert as_csv.code == 0, as_csv.err
+    rows = list(csv.DictReader(io.StringIO(as_csv.out)))
+    assert [r["tid"] for r in rows] == [lot["tid"] for lot in lots]
+    assert [(r["units"], r["cost_usd"], r["in_year"]) for r in rows] == [
+        (lot["units"], lot["cost_usd"], str(lot["in_year"])) for lot in lots]
     earlier = cli("--config", str(live.cfg), "--json", "lots", "--year", str(year - 1))
     assert earlier.code == 0 and earlier.json()["lots"] == []
     table = cli("--config", str(live.cfg), "lots", "--year", str(year))

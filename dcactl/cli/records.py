@@ -54,28 +54,42 @@ def history(
     since: Annotated[str | None, typer.Option("--since", help="From this date (portfolio timezone).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N fills (the newest).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Only these fills: real (dcactl+external+imported), paper, dcactl, "
+                                      "external or imported."),
+    ] = None,
 ) -> None:
     """The ledger: every fill (real and paper, marked), with the columns tax tools need."""
     from dcactl.cli.render import render_history, stream_history
 
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"--format {fmt!r}: expected table, csv or json")
+    if source is not None and source not in SOURCES:
+        raise UsageError(f"--source {source!r}: expected {', '.join(SOURCES)}")
+    sources = SOURCES[source] if source is not None else None
 
     async def work(session: Any) -> None:
         start = _parse_when(since, session.config.settings.timezone, "--since") if since else None
         wanted = asset.upper() if asset else None
         export = "json" if output.OPTIONS.json else fmt
         if export != "table" and limit is None:  # an export: stream every fill, constant memory
-            stream_history(session.ledger.iter_fills(asset=wanted, since=start), export)
+            stream_history(session.ledger.iter_fills(asset=wanted, since=start, source=sources), export)
             return
         page = limit or TABLE_PAGE
-        newest = session.ledger.fills(asset=wanted, since=start, limit=page + 1, newest_first=True)
+        newest = session.ledger.fills(asset=wanted, since=start, source=sources, limit=page + 1,
+                                      newest_first=True)
         more = len(newest) > page and limit is None
         render_history(list(reversed(newest[:page])), fmt, more=more)
 
     with_session(ctx, work, create=False)
 
 
+SOURCES: dict[str, tuple[str, ...]] = {
+    "real": ("dcactl", "external", "imported"), "paper": ("paper",), "dcactl": ("dcactl",),
+    "external": ("external",), "imported": ("imported",),
+}
+"""``history --source``: the ledger sources each choice means (real = what status counts as real)."""
 TABLE_PAGE = 50
 """Fills the ``history`` table shows without ``--limit`` (the newest); exports have no such page."""
 
@@ -85,6 +99,7 @@ def lots(
     ctx: typer.Context,
     year: Annotated[int, typer.Option("--year", min=2009, max=2200, help="Tax year (in settings.timezone).")],
     method: Annotated[str, typer.Option("--method", help="fifo or average.")] = "fifo",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Cost-basis lots of all real buys (dcactl, external, imported) for a tax year, in USDC."""
     from dcactl.cli.render import render_lots
@@ -92,6 +107,8 @@ def lots(
 
     if method not in ("fifo", "average"):
         raise UsageError(f"--method {method!r}: expected fifo or average")
+    if fmt not in ("table", "csv", "json"):
+        raise UsageError(f"--format {fmt!r}: expected table, csv or json")
 
     async def work(session: Any) -> Any:
         tz = session.config.settings.timezone
@@ -99,7 +116,7 @@ def lots(
         return compute_lots(real, year, tz, method), tz  # type: ignore[arg-type]
 
     result, tz = with_session(ctx, work, create=False)
-    render_lots(result, year, method, tz)
+    render_lots(result, year, method, tz, fmt)
 
 
 @app.command(short_help="Fetch the account's fills into the ledger.")

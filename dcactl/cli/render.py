@@ -248,9 +248,25 @@ def _d(text: str) -> Decimal:
     return Decimal(text)
 
 
-def render_lots(lots: list[Lot], year: int, method: str, tz: str) -> None:
-    """``lots``: cost-basis lots for a tax year, values in USDC."""
-    if output.OPTIONS.json:
+LOT_COLUMNS = ("asset", "acquired", "source", "tid", "units", "cost_usd", "unit_cost", "units_remaining",
+               "cost_remaining_usd", "proceeds_usd", "in_year")
+"""``lots --format csv``: one lot a row (USDC values, times ISO UTC), as in the JSON document."""
+
+
+def render_lots(lots: list[Lot], year: int, method: str, tz: str, fmt: str = "table") -> None:
+    """``lots``: cost-basis lots for a tax year, values in USDC (a table, CSV with the JSON's fields,
+    or the JSON document)."""
+    if fmt == "csv" and not output.OPTIONS.json:
+        import csv
+        import sys
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(LOT_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for lot in lots:
+            record = lot.to_json()
+            writer.writerow({k: record[k] for k in LOT_COLUMNS})
+        return
+    if output.OPTIONS.json or fmt == "json":
         output.print_json(
             {
                 "year": year,

@@ -7,7 +7,7 @@ matching of imported (legacy) fills to the exchange fills they turned out to be.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -102,7 +102,7 @@ class FillStore(LedgerBase):
 
     def fills(
         self, *, asset: str | None = None, since: datetime | None = None, until: datetime | None = None,
-        source: str | None = None, limit: int | None = None, newest_first: bool = False,
+        source: str | Sequence[str] | None = None, limit: int | None = None, newest_first: bool = False,
         include_superseded: bool = False,
     ) -> list[Fill]:
         """Fills of this book with ``since <= time < until``, oldest first (or newest first).
@@ -120,7 +120,8 @@ class FillStore(LedgerBase):
         return [row_fill(r) for r in self._conn.execute(sql, params)]
 
     def iter_fills(
-        self, *, asset: str | None = None, since: datetime | None = None, source: str | None = None,
+        self, *, asset: str | None = None, since: datetime | None = None,
+        source: str | Sequence[str] | None = None,
     ) -> Iterator[Fill]:
         """Fills oldest first, one at a time from the cursor (exports stream: memory stays flat however
         large the ledger); superseded imports left out. Consume it while the ledger is open."""
@@ -170,7 +171,7 @@ class FillStore(LedgerBase):
 
     def _where(
         self, *, asset: str | None = None, since: datetime | None = None, until: datetime | None = None,
-        source: str | None = None, include_superseded: bool = False,
+        source: str | Sequence[str] | None = None, include_superseded: bool = False,
     ) -> tuple[str, list[Any]]:
         clauses: list[str] = ["book = ?"]
         params: list[Any] = [self._book]
@@ -183,9 +184,12 @@ class FillStore(LedgerBase):
         if until is not None:
             clauses.append("time_us < ?")
             params.append(codec.to_us(until))
-        if source is not None:
+        if isinstance(source, str):
             clauses.append("source = ?")
             params.append(source)
+        elif source is not None:  # any of several sources
+            clauses.append(f"source IN ({', '.join('?' * len(source))})")
+            params.extend(source)
         if not include_superseded:
             clauses.append("superseded_by IS NULL")
         return " AND ".join(clauses), params
