@@ -316,3 +316,34 @@ def test_the_command_list_is_never_truncated(cli: Any, monkeypatch: pytest.Monke
     res = cli("--help")
     listing = res.out.split("Commands:")[1]
     assert listing.strip() and "..." not in listing
+
+
+def test_devnet_keygen_writes_a_private_key_file_and_prints_only_the_address(
+    tmp_path: Path, cli: Any
+) -> None:
+    """`devnet keygen --out F`: F holds a new key (mode 600), the output its address and how to use it,
+    never the key; a second keygen to the same file is refused (exit 2) and leaves it as it was."""
+    import stat
+
+    from eth_account import Account
+
+    key_file = tmp_path / "k.txt"
+    res = cli("--json", "devnet", "keygen", "--out", str(key_file))
+    assert res.code == 0, res.err
+    key = key_file.read_text().strip()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    address = Account.from_key(key).address
+    assert res.json() == {"address": address, "key_file": str(key_file)}
+    text = cli("devnet", "keygen", "--out", str(tmp_path / "k2.txt"))
+    assert "--fund 0x" in text.out and "file:" in text.out
+    for out in (res.out + res.err, text.out + text.err):
+        assert key[2:].lower() not in out.lower()
+    again = cli("devnet", "keygen", "--out", str(key_file))
+    assert again.code == 2 and "already exists" in again.err and key_file.read_text().strip() == key
+
+
+def test_devnet_fund_refuses_what_is_not_an_address(cli: Any) -> None:
+    res = cli("devnet", "serve", "--port", "0", "--fund", "alice=100")
+    assert res.code == 2
+    assert res.err.startswith("dcactl: error: --fund 'alice=100': 'alice' is not an address")
+    assert len(res.err.splitlines()) == 1

@@ -6,6 +6,7 @@ This is the only place that turns :class:`~dcactl.errors.DcactlError` into exit 
 
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from decimal import Decimal, InvalidOperation
@@ -56,6 +57,9 @@ def _globals(
     ctx.obj = AppState(config=config, db=db)
 
 
+ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
 def _parse_fund(items: list[str]) -> dict[str, Decimal]:
     funds: dict[str, Decimal] = {}
     for item in items:
@@ -68,6 +72,8 @@ def _parse_fund(items: list[str]) -> dict[str, Decimal]:
             raise UsageError(f"--fund {item!r}: expected ADDRESS=AMOUNT, e.g. 0xabc...=10000") from None
         if not value.is_finite() or value <= 0:
             raise UsageError(f"--fund {item!r}: the amount must be a positive number of USDC")
+        if not ADDRESS_RE.fullmatch(address):
+            raise UsageError(f"--fund {item!r}: {address!r} is not an address (0x and 40 hex digits)")
         funds[address.lower()] = value
     return funds
 
@@ -95,6 +101,37 @@ def devnet_serve(
               rate_limit=rate_limit)
     except DevnetAddressInUse as exc:
         raise UsageError(str(exc)) from None
+
+
+@devnet_app.command("keygen")
+def devnet_keygen(
+    out: Annotated[
+        Path, typer.Option("--out", help="Write the key here (mode 600; never overwrites).")
+    ] = Path("devnet-key.txt"),
+) -> None:
+    """A throwaway key for the devnet: written to a mode-600 file, its address printed (never the key)."""
+    import os
+
+    from eth_account import Account
+
+    from dcactl.cli.render import render_document
+
+    wallet = Account.create()
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{out}: already exists; not overwriting a key (pass --out NEW_FILE)") from None
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot write the key: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(wallet.key.hex() + "\n")
+    address = wallet.address
+    render_document({"address": address, "key_file": str(out)}, [
+        f"Wrote a throwaway devnet key to {out} (mode 600). Its address: {address}",
+        f"  devnet:    dcactl devnet serve --fund {address}=10000",
+        f"  portfolio: account = \"{address}\", key = \"file:{out.resolve()}\", mode = \"live\"",
+        "Never use it, or any key written to a plain file, for real money.",
+    ])
 
 
 def _run_command(ctx: typer.Context, request: Any) -> None:

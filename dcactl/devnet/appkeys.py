@@ -29,6 +29,7 @@ class Control:
     faults: Faults = field(default_factory=lambda: Faults(random.Random(0)))  # noqa: S311
     limiter: RateLimiter = field(default_factory=RateLimiter)
     dirty: bool = False
+    kept_funds: list[str] = field(default_factory=list)  # --fund addresses the state already held
 
     def save(self) -> None:
         """Write the state file when there is one (errors are logged, never raised to a client)."""

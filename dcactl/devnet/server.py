@@ -212,13 +212,16 @@ def create_app(
     world = World(load_universe(universe) if universe is not None else default_universe(), seed)
     if state is not None:
         state_mod.load(world, state)
+    kept: list[str] = []
     for addr, amount in (fund or {}).items():
         # a state file keeps its balances: only an account it does not hold yet is funded (a restart
         # with the same --fund never mints the money again; a new --fund address still gets it)
-        if not world.is_funded(addr.lower()):
+        if world.is_funded(addr.lower()):
+            kept.append(addr.lower())
+        else:
             world.fund(addr.lower(), 0, amount)
     dice = random.Random(seed)  # noqa: S311 (reproducible fault dice, not cryptography)
-    ctl = Control(world, rate_limit=rate_limit, state=state, faults=Faults(dice))
+    ctl = Control(world, rate_limit=rate_limit, state=state, faults=Faults(dice), kept_funds=kept)
     app = web.Application(middlewares=[_guard], client_max_size=8 * 1024 * 1024)
     app[CTL] = ctl
     app.add_routes(
@@ -274,6 +277,8 @@ def serve(
     import errno
 
     app = create_app(seed=seed, fund=fund, state=state, universe=universe, rate_limit=rate_limit)
+    for addr in app[CTL].kept_funds:
+        print(f"devnet: {state} already holds {addr}; --fund left its balance as it was", file=sys.stderr)
     try:
         asyncio.run(run_app(app, host, port))
     except OSError as exc:
