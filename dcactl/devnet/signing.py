@@ -10,12 +10,13 @@ Domain separators and type hashes are computed once, by hand, with keccak.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgpack
 from coincurve import PublicKey
 from eth_hash.auto import keccak
+
+from dcactl.devnet.validation import parse_decimal
 
 __all__ = ["SignatureError", "approve_agent_digest", "l1_action_hash", "l1_digest", "recover"]
 
@@ -46,14 +47,10 @@ _SOURCE_HASH = keccak(SOURCE.encode())
 
 
 def _wire_decimal(text: Any) -> Any:
-    """A decimal string as the canonical wire writes it ("100000.0" → "100000", "0.00010" → "0.0001")."""
-    if not isinstance(text, str):
-        return text
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return text
-    return f"{value.normalize():f}" if value.is_finite() else text
+    """A decimal string as the canonical wire writes it ("100000.0" → "100000", "0.00010" → "0.0001");
+    anything else as it came."""
+    value = parse_decimal(text)
+    return text if value is None else f"{value.normalize():f}"
 
 
 def _canonical_order(o: Any) -> Any:
