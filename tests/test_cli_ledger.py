@@ -135,6 +135,15 @@ def test_status_after_a_live_round_and_a_paper_asset(live: Live, cli: Any) -> No
     assert totals["paper"]["buys"] == rows["AVAX", "paper"]["buys"]
     spent = Decimal(1000) - Decimal(balances["USDC"])
     assert spent == Decimal(totals["real"]["invested_usd"]), "USDC left the account exactly as invested"
+    # cash and runway: BTC 100 + ETH 50 a day spend USDC (AVAX is on paper): 150 a round, 150 a day
+    cash = doc["cash"]
+    usdc = Decimal(balances["USDC"])
+    assert (Decimal(cash["usdc"]), Decimal(cash["one_round_usd"]), Decimal(cash["per_day_usd"])) == (
+        usdc, Decimal(150), Decimal(150))
+    assert cash["runway_periods"] == int(usdc // 150) == 5  # 1000 − ~150 spent = ~850
+    assert Decimal(cash["runway_days"]) == (usdc / 150).quantize(Decimal("0.1"))
+    table = cli("--config", str(live.cfg), "status")
+    assert f"Cash: {usdc:,.2f} USDC in spot; runway 5 period(s)" in table.out
 
 
 def test_history_formats_and_filters(live: Live, cli: Any) -> None:

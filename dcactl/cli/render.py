@@ -154,6 +154,16 @@ def render_status(report: StatusReport) -> None:
         right=("invested", "fees", "value", "PnL", "PnL %", "buys"),
         caption="real = dcactl + external + imported; paper is never mixed in",
     )
+    if report.cash is not None and not output.OPTIONS.quiet:
+        from dcactl.reports.stats import RUNWAY_WARN_PERIODS
+
+        c = report.cash
+        style = "red" if c.periods < 1 else "yellow" if c.periods < RUNWAY_WARN_PERIODS else None
+        output.out().print(
+            f"Cash: {fmt_usd(c.usdc)} USDC in spot; runway {c.periods} period(s) of every asset "
+            f"({fmt_usd(c.one_round)} USDC), about {c.days} days at {fmt_usd(c.per_day)} USDC/day",
+            markup=False, style=style,
+        )
     _render_last_run(report.last_run)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from dcactl.cli.output import fmt_usd
 from dcactl.errors import DcactlError, ResolveError, SecretError
+from dcactl.reports.stats import RUNWAY_WARN_PERIODS, largest_amount, runway
 
 if TYPE_CHECKING:
     from dcactl.config.keys import Signer
@@ -30,14 +31,8 @@ AGENT_EXPIRY_WARN = timedelta(days=7)
 """An agent (API wallet) expiring sooner than this is a warning."""
 CLOCK_WARN_S = Decimal(2)
 """Clock skew (seconds) above which doctor warns: cron timing and period boundaries drift."""
-RUNWAY_WARN_PERIODS = 3
-"""Fewer periods of runway than this is a warning; less than one is a failure."""
 SLOW_S = 2.0
 """A probe slower than this (seconds) is a warning."""
-DAYS_PER_UNIT: Mapping[str, Decimal] = {
-    "hour": Decimal(1) / 24, "day": Decimal(1), "week": Decimal(7), "month": Decimal("30.4375"),
-}
-"""Nominal length in days of a calendar period (a month is 365.25 / 12 days)."""
 MIN_NOTIONAL = Decimal(10)
 CENT = Decimal("0.01")
 
@@ -192,21 +187,6 @@ def agent_check(
 # --- balance and runway --------------------------------------------------------------------------
 
 
-def period_days(asset: AssetConfig) -> Decimal:
-    """The nominal length of ``asset``'s period in days (calendar month 30.4375, fixed N×h/d/w exact)."""
-    schedule = asset.schedule
-    if schedule.fixed_seconds is not None:
-        return Decimal(schedule.fixed_seconds) / 86400
-    return DAYS_PER_UNIT[schedule.unit or "day"]
-
-
-def largest_amount(asset: AssetConfig) -> Decimal:
-    """The most one buy may spend (USDC): ``amount``, or ``sizing.max`` with volatility sizing."""
-    if asset.sizing.kind == "volatility" and asset.sizing.max is not None:
-        return asset.sizing.max
-    return asset.amount
-
-
 def smallest_amount(asset: AssetConfig) -> tuple[Decimal, str]:
     """The least one buy may spend (USDC) and its name in the config."""
     if asset.sizing.kind == "volatility" and asset.sizing.min is not None:
@@ -231,10 +211,8 @@ def balance_check(
     head = f"{fmt_usd(available)} USDC available in spot"
     if not live_assets:
         return Check("balance", "ok", f"{head}; no live asset to buy")
-    one_round = sum((largest_amount(a) for a in live_assets), Decimal(0))
-    per_day = sum((largest_amount(a) / period_days(a) for a in live_assets), Decimal(0))
-    periods = int(available // one_round)
-    days = (available / per_day).quantize(Decimal("0.1"))
+    way = runway(available, live_assets)
+    one_round, per_day, periods, days = way.one_round, way.per_day, way.periods, way.days
     detail = (f"{head}; one period of every live asset costs {fmt_usd(one_round)} USDC: runway {periods} "
               f"periods, about {days} days at {fmt_usd(per_day)} USDC/day")
     status: Status = "fail" if periods < 1 else "warn" if periods < RUNWAY_WARN_PERIODS else "ok"

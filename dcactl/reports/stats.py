@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from dcactl.models import QUOTE, Fill, json_record, json_value
 
 if TYPE_CHECKING:  # importing dcactl.ledger at run time would pull in sqlite; stats stays pure
+    from dcactl.config.schema import AssetConfig
     from dcactl.ledger.records import PositionRow
 
 REAL_SOURCES = ("dcactl", "external", "imported")
@@ -301,3 +302,54 @@ __all__ = [
     "HISTORY_COLUMNS", "Lot", "StatusRow", "Totals", "history_record", "lots", "status_row", "status_rows",
     "totals", "year_bounds",
 ]
+
+
+# --- spending and runway -------------------------------------------------------------------
+
+RUNWAY_WARN_PERIODS = 3
+"""Fewer periods of runway than this is a warning (doctor, status); less than one is a failure."""
+
+DAYS_PER_UNIT: Mapping[str, Decimal] = {
+    "hour": Decimal(1) / 24, "day": Decimal(1), "week": Decimal(7), "month": Decimal("30.4375"),
+}
+"""Nominal length in days of a calendar period (a month is 365.25 / 12 days)."""
+
+
+def period_days(asset: AssetConfig) -> Decimal:
+    """The nominal length of ``asset``'s period in days (calendar month 30.4375, fixed N×h/d/w exact)."""
+    schedule = asset.schedule
+    if schedule.fixed_seconds is not None:
+        return Decimal(schedule.fixed_seconds) / 86400
+    return DAYS_PER_UNIT[schedule.unit or "day"]
+
+
+def largest_amount(asset: AssetConfig) -> Decimal:
+    """The most one buy may spend (USDC): ``amount``, or ``sizing.max`` with volatility sizing."""
+    if asset.sizing.kind == "volatility" and asset.sizing.max is not None:
+        return Decimal(asset.sizing.max)
+    return Decimal(asset.amount)
+
+
+@dataclass(frozen=True)
+class Runway:
+    """How long ``usdc`` lasts: ``one_round`` (every live asset buying once, its largest amount),
+    ``per_day`` (at the nominal spend), whole ``periods`` of that round and ``days`` (to 0.1)."""
+
+    usdc: Decimal
+    one_round: Decimal
+    per_day: Decimal
+    periods: int
+    days: Decimal
+
+    def to_json(self) -> dict[str, Any]:
+        """Decimals as strings."""
+        return {"usdc": str(self.usdc), "one_round_usd": str(self.one_round),
+                "per_day_usd": str(self.per_day.quantize(Decimal("0.01"))), "runway_periods": self.periods,
+                "runway_days": str(self.days)}
+
+
+def runway(usdc: Decimal, live_assets: Sequence[AssetConfig]) -> Runway:
+    """The runway of ``usdc`` for ``live_assets`` (non-empty); see :class:`Runway`."""
+    one_round = sum((largest_amount(a) for a in live_assets), Decimal(0))
+    per_day = sum((largest_amount(a) / period_days(a) for a in live_assets), Decimal(0))
+    return Runway(usdc, one_round, per_day, int(usdc // one_round), (usdc / per_day).quantize(Decimal("0.1")))

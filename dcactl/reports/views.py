@@ -19,7 +19,7 @@ from dcactl.models import Market, iso_utc, to_ms, utcnow
 
 if TYPE_CHECKING:
     from dcactl.reports.runlog import RunEntry
-    from dcactl.reports.stats import StatusRow, Totals
+    from dcactl.reports.stats import Runway, StatusRow, Totals
     from dcactl.session import Session
 
 
@@ -154,6 +154,9 @@ class StatusReport:
     trends: dict[str, list[Decimal]] = field(default_factory=dict)
     """Asset → its last 30 daily closes from the ledger's candle cache (the table's sparkline; not
     in ``--json``). Empty for an asset whose candles were never cached."""
+    cash: Runway | None = None
+    """Live: the spot USDC available and how long it lasts at the configured buys (None in paper
+    mode, or when the balance cannot be read)."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``status --json`` document of PRODUCT.md (plus ``missed_periods`` per asset row)."""
@@ -169,6 +172,7 @@ class StatusReport:
             "account": self.account,
             "assets": assets,
             "totals": {k: v.to_json() for k, v in self.totals.items()},
+            "cash": None if self.cash is None else self.cash.to_json(),
             "last_run": None
             if self.last_run is None
             else {
@@ -213,13 +217,17 @@ async def status_report(session: Session) -> StatusReport:
     configured = {a.symbol for a in session.config.assets}
     extra = sorted({p.asset for p in positions} - configured)
     prices: dict[str, Decimal | None] = {}
+    cash: Runway | None = None
     resolved: dict[str, Market | DcactlError] = {}
     try:
         resolved = await resolved_markets(session)
         if extra:
             meta, _ = await load_spot_meta(session.hl, session.ledger, now)
             resolved.update(resolve_markets([(s, "auto", None, None) for s in extra], meta))
-        prices = await current_prices(session, [m for m in resolved.values() if isinstance(m, Market)])
+        prices, cash = await asyncio.gather(
+            current_prices(session, [m for m in resolved.values() if isinstance(m, Market)]),
+            _cash(session, resolved),
+        )
     except DcactlError as exc:  # the ledger is the record: show it even when no price can be read
         session.warn(f"no prices ({exc}); values and PnL are not shown")
     rows = status_rows(positions, prices)
@@ -234,8 +242,26 @@ async def status_report(session: Session) -> StatusReport:
 
     return StatusReport(
         now, session.network, session.account, rows, totals(rows), sched, last_run(session.ledger),
-        cached_trends(session.ledger, resolved, now),
+        cached_trends(session.ledger, resolved, now), cash,
     )
+
+
+async def _cash(session: Session, markets: Mapping[str, Market | DcactlError]) -> Runway | None:
+    """Live: the spot USDC available (total − hold) and its runway at the buys of the enabled assets
+    bought on Hyperliquid (an unlisted asset is bought on paper and spends none)."""
+    from dcactl.reports.stats import runway
+
+    buying = [a for a in session.config.assets if a.enabled and isinstance(m := markets.get(a.symbol), Market)
+              and m.venue == "hyperliquid"]
+    if not session.live or not buying:
+        return None
+    try:
+        balances = await session.hl.spot_balances(session.account)
+    except DcactlError as exc:
+        session.warn(f"cannot read the USDC balance ({exc}); cash and runway are not shown")
+        return None
+    usdc = balances.get("USDC")
+    return runway(usdc.available if usdc is not None else Decimal(0), buying)
 
 
 TREND_DAYS = 30

@@ -36,6 +36,7 @@ from dcactl.models import (
     to_ms,
     utcnow,
 )
+from dcactl.reports.stats import RUNWAY_WARN_PERIODS
 from dcactl.run.plan import Candidate, RunRequest, prepare, select_assets
 from dcactl.run.reconcile import (
     CLOCK_MARGIN_S,
@@ -382,10 +383,6 @@ async def _spendable_usdc(session: Session) -> Decimal | None:
         return None
     usdc = balances.get("USDC")
     return usdc.available if usdc is not None else Decimal(0)
-
-
-RUNWAY_WARN_PERIODS = 3
-"""A live run warns when the USDC left covers fewer than this many more periods."""
 
 
 def _warn_runway(session: Session, candidates: Sequence[Candidate], left: Decimal) -> None:
