@@ -9,6 +9,10 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,keyring]'
+	# ccxt (tests only: it trades against the devnet) pins its dependencies exactly (multidict 6.9.1,
+	# idna, cffi, ...); it is installed without them, so it runs on this project's pinned versions
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt \
+		ccxt aiohttp-fast-zlib zlib-ng uvloop orjson
 	touch $(STAMP)
 
 install: $(STAMP)
