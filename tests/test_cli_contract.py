@@ -204,8 +204,11 @@ def _commands_in(text: str, *, bare_table: bool) -> set[tuple[str, ...]]:
 
 
 def _readme_commands() -> set[tuple[str, ...]]:
-    """The commands README.md shows in its code blocks and command table."""
-    return _commands_in((ROOT / "README.md").read_text(), bare_table=False)
+    """The commands README.md and docs/*.md show in their code blocks and command tables."""
+    found = _commands_in((ROOT / "README.md").read_text(), bare_table=False)
+    for doc in sorted((ROOT / "docs").glob("*.md")):
+        found |= _commands_in(doc.read_text(), bare_table=False)
+    return found
 
 
 def _product_commands() -> set[tuple[str, ...]]:
@@ -220,7 +223,8 @@ def _product_commands() -> set[tuple[str, ...]]:
 def test_readme_and_product_list_the_commands_we_expect() -> None:
     """The parsers find the documented commands (so the --help test below checks something real)."""
     readme = _readme_commands()
-    assert {("run",), ("status",), ("schedule", "cron"), ("schedule", "systemd")} <= readme
+    assert {("run",), ("status",), ("schedule", "cron"), ("schedule", "systemd"), ("devnet", "keygen"),
+            ("init",), ("runs",)} <= readme
     product = _product_commands()
     if not product:
         pytest.skip("PRODUCT.md is not next to the repository (../shared)")
@@ -234,7 +238,8 @@ def _documented() -> list[tuple[str, ...]]:
 
 @pytest.mark.parametrize("command", _documented(), ids=lambda c: " ".join(c))
 def test_documented_command_has_help(command: tuple[str, ...], cli: Any) -> None:
-    """Every command in README.md's code blocks and PRODUCT.md's table answers `--help` with exit 0."""
+    """Every command in the code blocks of README.md and docs/, and PRODUCT.md's table, answers `--help`
+    with exit 0."""
     res = cli(*command, "--help")
     assert res.code == 0, (res.out, res.err)
     assert "Usage: dcactl " + " ".join(command) in res.out
