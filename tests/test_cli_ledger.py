@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -482,3 +484,40 @@ def test_reading_commands_never_create_a_ledger(tmp_path: Path, cli: Any) -> Non
         assert res.code == 0, (args, res.err)
     assert cli("--config", str(cfg), "--db", str(db), "--json", "runs").json() == {"runs": []}
     assert not db.exists() and not db.parent.exists()
+
+
+def split_values(text: str) -> list[tuple[str, str]]:
+    """Pairs (end of one line, start of the next) where a table cell holding a number or a date went
+    on to the next line: a row whose first cell is empty continues the row above it."""
+    split = []
+    rows = [line for line in text.splitlines() if line.startswith("│")]
+    for above, below in itertools.pairwise(rows):
+        cells_above = [c.strip() for c in above.strip("│").split("│")]
+        cells_below = [c.strip() for c in below.strip("│").split("│")]
+        if cells_below[0] or len(cells_above) != len(cells_below):
+            continue  # a new row
+        for a, b in zip(cells_above, cells_below, strict=True):
+            if a and b and re.search(r"[0-9.,:-]$", a) and re.match(r"[0-9.,:%]", b):
+                split.append((a, b))
+    return split
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_no_number_or_date_is_split_at_any_width(live: Live, cli: Any, width: int,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run`, `status`, `history` and `plan` at 80, 100 and 120 columns: text may wrap, numbers and
+    dates never (the narrow layouts drop columns instead); PnL % has two decimals."""
+    monkeypatch.setenv("COLUMNS", str(width))
+    first = cli("--config", str(live.cfg), "run")
+    assert first.code == 0, first.err
+    outputs = {"run": first.out}
+    for command in ("status", "history", "plan"):
+        res = cli("--config", str(live.cfg), command)
+        assert res.code == 0, res.err
+        outputs[command] = res.out
+    for command, text in outputs.items():
+        assert split_values(text) == [], (command, width, text)
+        table_lines = [line for line in text.splitlines() if line[:1] in "┏┃┡│└"]
+        assert all(len(line) <= width for line in table_lines), (command, width)
+    assert re.search(r"-?\d+\.\d\d%", outputs["status"]), outputs["status"]
+    assert "-0%" not in outputs["status"] and "-0.00%" not in outputs["status"]

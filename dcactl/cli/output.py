@@ -149,6 +149,14 @@ def fmt_usd(value: Decimal | None, places: int = 2) -> str:
     return f"{value.quantize(q):,f}"
 
 
+def fmt_pct(value: Decimal | None) -> str | None:
+    """A percentage with two decimals (``-0.06%``, ``0.00%``, never ``-0%``); None stays None."""
+    if value is None:
+        return None
+    text = f"{value.quantize(Decimal('0.01')):.2f}"
+    return ("0.00" if text == "-0.00" else text) + "%"
+
+
 def fmt_dec(value: Decimal | None) -> str:
     """A decimal as exact plain text without exponent or trailing zeros; ``-`` for None."""
     if value is None:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dcactl.cli import output
-from dcactl.cli.output import fmt_dec, fmt_price, fmt_units, fmt_usd
+from dcactl.cli.output import fmt_dec, fmt_pct, fmt_price, fmt_units, fmt_usd
 from dcactl.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -34,6 +34,10 @@ _STATUS_STYLE = {
 }
 
 
+RUN_WIDE = 110
+"""Below this terminal width the ``run`` table leaves out the venue column."""
+
+
 def render_run(result: RunResult, code: ExitCode) -> None:
     """Show a run: JSON document, a table, or nothing at all when ``--quiet`` and all went well."""
     if output.OPTIONS.json:
@@ -45,34 +49,33 @@ def render_run(result: RunResult, code: ExitCode) -> None:
     from rich.text import Text
 
     table = Table(title=f"dcactl {result.mode} run on {result.network}", title_justify="left")
-    for name, right in (
-        ("asset", False),
-        ("venue", False),
-        ("status", False),
-        ("USDC", True),
-        ("size", True),
-        ("avg price", True),
-        ("fee", True),
-        ("reason", False),
-    ):
-        table.add_column(name, justify="right" if right else "left", overflow="fold")
+    narrow = output.out().width < RUN_WIDE  # the venue goes and each reason gets a line of its own
+    columns = [("asset", False), *([] if narrow else [("venue", False)]), ("status", False), ("USDC", True),
+               ("size", True), ("avg price", True), ("fee", True), *([] if narrow else [("reason", False)])]
+    for name, right in columns:
+        table.add_column(name, justify="right" if right else "left", overflow="fold",
+                         no_wrap=name != "reason")
     for r in result.results:
         usd = r.usd_filled if r.usd_filled is not None else r.usd_requested
         fee = f"{fmt_dec(r.fee)} {r.fee_token}" if r.fee is not None else "-"
         table.add_row(
             Text(r.asset),
-            Text(r.venue),
+            *([] if narrow else [Text(r.venue)]),
             Text(r.status, style=_STATUS_STYLE.get(r.status, "")),
             Text(fmt_usd(usd)),
             Text(fmt_units(r.size)),
             Text(fmt_price(r.avg_price)),
             Text(fee),
-            Text(r.reason or ""),
+            *([] if narrow else [Text(r.reason or "")]),
         )
     if not result.results:
         output.out().print("No assets selected.", markup=False)
         return
     output.out().print(table)
+    if narrow:
+        for r in result.results:
+            if r.reason:
+                output.out().print(f"{r.asset} ({r.venue}): {r.reason}", markup=False)
 
 
 def render_markets(rows: list[MarketRow]) -> None:
@@ -110,7 +113,7 @@ def render_status(report: StatusReport) -> None:
             fmt_usd(r.fees_usd),
             fmt_usd(r.value_usd),
             fmt_usd(r.pnl_usd),
-            None if r.pnl_pct is None else f"{r.pnl_pct}%",
+            fmt_pct(r.pnl_pct),
             r.buys,
             _when(r.last_buy),
             _when(r.next_due),
@@ -146,7 +149,7 @@ def render_status(report: StatusReport) -> None:
                 fmt_usd(t.fees_usd),
                 fmt_usd(t.value_usd),
                 fmt_usd(t.pnl_usd),
-                None if t.pnl_pct is None else f"{t.pnl_pct}%",
+                fmt_pct(t.pnl_pct),
                 t.buys,
             ]
             for name, t in report.totals.items()
@@ -230,28 +233,46 @@ def render_history(fills: list[Fill], fmt: str, more: bool = False) -> None:
     elif not records:
         output.info("no fills in the ledger for this selection")
     else:
-        output.print_table(
-            "Ledger (newest first)",
-            ["time (UTC)", "asset", "source", "size", "price", "USDC", "fee", "period", "reason"],
+        columns = ["time (UTC)", "asset", "source", "size", "price", "USDC", "fee", "period", "reason"]
+        rows = [
             [
-                [
-                    r["time"][:19].replace("T", " "),
-                    r["asset"],
-                    r["source"],
-                    r["size"],
-                    r["price"],
-                    fmt_usd(_d(r["usd"])),
-                    f"{r['fee']} {r['fee_token']}",
-                    r["period"],
-                    r["reason"],
-                ]
-                for r in reversed(records)
-            ],
-            right=("size", "price", "USDC"),
-        )
+                r["time"][:19].replace("T", " "),
+                r["asset"],
+                r["source"],
+                r["size"],
+                r["price"],
+                fmt_usd(_d(r["usd"])),
+                f"{r['fee']} {r['fee_token']}",
+                _period_cell(r["period"]),
+                r["reason"],
+            ]
+            for r in reversed(records)
+        ]
+        keep = ["time (UTC)", "size", "price", "USDC", "fee", "period"]
+        caption = None
+        if output.out().width < HISTORY_WIDE:  # narrow: what matters, each value whole
+            chosen = [columns.index(c) for c in ("time (UTC)", "asset", "source", "size", "USDC", "fee")]
+            rows = [[(row[i][:16] if i == 0 else row[i]) for i in chosen] for row in rows]
+            columns = [columns[i] for i in chosen]
+            keep = columns
+            caption = f"price, period and reason: a terminal of {HISTORY_WIDE}+ columns, or --format csv"
+        output.print_table("Ledger (newest first)", columns, rows, right=("size", "price", "USDC"), keep=keep,
+                           caption=caption)
         if more:
             output.info(f"the newest {len(records)} fills; older ones exist: --limit N shows more, "
                         "--format csv or json exports them all")
+
+
+def _period_cell(period: str | None) -> str | None:
+    """A period id as a table shows it: its start to the minute (``2026-11-30 00:00``), or ``forced``."""
+    if period is None:
+        return None
+    return "forced" if period.startswith("forced:") else period[:16].replace("T", " ")
+
+
+HISTORY_WIDE = 150
+"""Below this terminal width the ``history`` table drops price, period and reason (each kept value
+fits whole)."""
 
 
 def _d(text: str) -> Decimal:
