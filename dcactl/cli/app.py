@@ -291,12 +291,56 @@ def markets(
 def plan(
     ctx: typer.Context,
     asset: Annotated[str | None, typer.Argument(help="One configured asset (default: all enabled).")] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="The calendar of coming buys up to this date (portfolio timezone) "
+                                     "and what they spend per day, against the caps and the balance."),
+    ] = None,
 ) -> None:
     """What `run` would do now and why: amount, indicators, each rule's effect; places nothing."""
-    from dcactl.cli.render import render_plan
+    from dcactl.cli.render import render_calendar, render_plan
     from dcactl.run.execute import plan as make_plan
 
+    if until is not None:
+        render_calendar(with_session(ctx, lambda s: _calendar(s, until, asset), create=False))
+        return
     render_plan(with_session(ctx, lambda s: make_plan(s, (asset,) if asset else ())))
+
+
+async def _calendar(session: Any, until_text: str, asset: str | None) -> dict[str, Any]:
+    """``plan --until``: the coming buys, the spend per day, the caps and (live) the balance."""
+    from dcactl.cli.context import parse_when
+    from dcactl.models import iso_utc, utcnow
+    from dcactl.reports.calendar import coming_buys, spend_by_day
+    from dcactl.run.plan import last_buy_of
+
+    settings = session.config.settings
+    now = utcnow()
+    until = parse_when(until_text, settings.timezone, "--until")
+    if until <= now:
+        raise UsageError(f"--until {until_text!r}: must be after now ({iso_utc(now)})")
+    assets = [session.config.asset(asset)] if asset else list(session.config.assets)
+    lasts = {a.symbol: last_buy_of(session.ledger, a) for a in assets}
+    buys = coming_buys(assets, settings.timezone, now, until, lasts)
+    days = spend_by_day(buys, settings.timezone, settings.max_usd_per_day)
+    balance = None
+    if session.live:
+        try:
+            usdc = (await session.hl.spot_balances(session.account)).get("USDC")
+            balance = usdc.available if usdc is not None else Decimal(0)
+        except DcactlError as exc:
+            session.warn(f"cannot read the USDC balance ({exc}); the spend is not checked against it")
+    short = next((d.day for d in days if balance is not None and d.cumulative_high > balance), None)
+    return {
+        "as_of": iso_utc(now), "until": iso_utc(until), "timezone": settings.timezone,
+        "buys": [{"at": iso_utc(b.at), "asset": b.asset, "usd_min": str(b.low), "usd_max": str(b.high),
+                  "exact": b.exact} for b in buys],
+        "days": [{"day": d.day, "usd_min": str(d.low), "usd_max": str(d.high),
+                  "cumulative_max": str(d.cumulative_high), "over_day_cap": d.over_cap} for d in days],
+        "max_usd_per_day": None if settings.max_usd_per_day is None else str(settings.max_usd_per_day),
+        "balance_usdc": None if balance is None else str(balance),
+        "short_from": short,
+    }
 
 
 @app.command(short_help="Preflight: config, key, balance, markets, clock.")

@@ -78,6 +78,46 @@ def render_run(result: RunResult, code: ExitCode) -> None:
                 output.out().print(f"{r.asset} ({r.venue}): {r.reason}", markup=False)
 
 
+def render_calendar(doc: dict[str, Any]) -> None:
+    """``plan --until``: the coming buys (exact, or the range the rules allow), then per day."""
+    if output.OPTIONS.json:
+        output.print_json(doc)
+        return
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(doc["timezone"])
+
+    def usd(low: str, high: str, exact: bool = False) -> str:
+        if exact or low == high:
+            return fmt_usd(Decimal(low))
+        return f"{fmt_usd(Decimal(low))}–{fmt_usd(Decimal(high))}"
+
+    rows = [[datetime.fromisoformat(b["at"]).astimezone(zone).strftime("%Y-%m-%d %H:%M"), b["asset"],
+             usd(b["usd_min"], b["usd_max"], b["exact"])] for b in doc["buys"]]
+    if not rows:
+        output.info(f"no buy is due before {doc['until']}")
+        return
+    title = f"Coming buys until {doc['until'][:10]} ({doc['timezone']})"
+    ranged = not all(b["exact"] for b in doc["buys"])
+    caption = "a range: what the rules allow (bank and caps not counted)" if ranged else None
+    output.print_table(title, ["when", "asset", "USDC"], rows, right=("USDC",), keep=("when", "USDC"),
+                       caption=caption)
+    per_day = [[d["day"], usd(d["usd_min"], d["usd_max"]) + (" > day cap" if d["over_day_cap"] else ""),
+                fmt_usd(Decimal(d["cumulative_max"]))] for d in doc["days"]]
+    output.print_table("Per day", ["day", "USDC", "to date (at most)"], per_day,
+                       right=("USDC", "to date (at most)"), keep=("day", "USDC", "to date (at most)"))
+    if doc["max_usd_per_day"] is not None and any(d["over_day_cap"] for d in doc["days"]):
+        output.warn(f"on the days marked, the buys can exceed max_usd_per_day {doc['max_usd_per_day']}: "
+                    "the later assets (config order) are skipped those days")
+    if doc["balance_usdc"] is not None:
+        balance = fmt_usd(Decimal(doc["balance_usdc"]))
+        if doc["short_from"] is None:
+            output.out().print(f"The spot balance ({balance} USDC) covers every buy until then.",
+                               markup=False)
+        else:
+            output.warn(f"the spot balance ({balance} USDC) may run out on {doc['short_from']}: top it up")
+
+
 def render_markets(rows: list[MarketRow]) -> None:
     """``markets``: how each asset resolves."""
     if output.OPTIONS.json:
