@@ -31,6 +31,11 @@ FINISHED_INTENT_STATES: frozenset[str] = frozenset({"filled", "partial", "unfill
 QUOTE = "USDC"
 
 
+DUST_REASON = "dust conversion"
+"""The ledger's reason for a fill the exchange made itself, selling a dust balance into USDC (trade id 0):
+``history``, ``status`` and ``lots`` show such fills as their own kind of disposal."""
+
+
 def utcnow() -> datetime:
     """The current instant, UTC-aware."""
     return datetime.now(UTC)

@@ -233,6 +233,17 @@ def test_dust_conversions_with_trade_id_0_are_all_kept(
         (d["oid"], "@142" if i != 1 else "@151", "0.00000042" if i != 1 else "0.0000131", "A")
         for i, d in enumerate(dust))
     assert {f.reason for f in zero} == {"dust conversion"}, "their own kind in history and lots"
+    status = cli("--config", str(portfolio), "--json", "status").json()
+    btc_usd = (2 * Decimal("0.00000042") * Decimal("98765.4321")).quantize(Decimal("0.01"))
+    eth_usd = (Decimal("0.0000131") * Decimal("3456.789")).quantize(Decimal("0.01"))
+    assert status["dust_conversions"] == [
+        {"asset": "BTC", "count": 2, "units": "0.00000084", "usd": str(btc_usd)},
+        {"asset": "ETH", "count": 1, "units": "0.0000131", "usd": str(eth_usd)},
+    ]
+    year = datetime.now(UTC).year
+    lots = cli("--config", str(portfolio), "--json", "lots", "--year", str(year)).json()
+    kinds = sorted((d["asset"], d["kind"], d["units"]) for d in lots["disposals"])
+    assert kinds == [("BTC", "dust conversion", "0.00000042")] * 2 + [("ETH", "dust conversion", "0.0000131")]
     assert {f.reason for f in ledger_fills(tmp_path, devnet) if not f.tid.startswith("0:")} == {None}
     again = _sync(cli, portfolio, "--full").json()
     assert again["inserted"] == 0 and again["duplicates"] == 6

@@ -103,6 +103,7 @@ def lots(
 ) -> None:
     """Cost-basis lots of all real buys (dcactl, external, imported) for a tax year, in USDC."""
     from dcactl.cli.render import render_lots
+    from dcactl.reports.stats import disposals
     from dcactl.reports.stats import lots as compute_lots
 
     if method not in ("fifo", "average"):
@@ -113,10 +114,10 @@ def lots(
     async def work(session: Any) -> Any:
         tz = session.config.settings.timezone
         real = [f for f in session.ledger.fills() if f.source != "paper"]
-        return compute_lots(real, year, tz, method), tz  # type: ignore[arg-type]
+        return compute_lots(real, year, tz, method), disposals(real, year, tz), tz  # type: ignore[arg-type]
 
-    result, tz = with_session(ctx, work, create=False)
-    render_lots(result, year, method, tz, fmt)
+    result, sold, tz = with_session(ctx, work, create=False)
+    render_lots(result, year, method, tz, fmt, sold)
 
 
 @app.command(short_help="Fetch the account's fills into the ledger.")

@@ -6,7 +6,7 @@ one place and ``cli.py`` stays thin.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ from dcactl.errors import ExitCode
 if TYPE_CHECKING:
     from dcactl.models import Fill, RunResult
     from dcactl.reports.runlog import RunEntry
-    from dcactl.reports.stats import Lot
+    from dcactl.reports.stats import Disposal, Lot
     from dcactl.reports.views import MarketRow, StatusReport
     from dcactl.run.execute import PlanReport
 
@@ -197,6 +197,11 @@ def render_status(report: StatusReport) -> None:
         right=("invested", "fees", "value", "PnL", "PnL %", "buys"),
         caption="real = dcactl + external + imported; paper is never mixed in",
     )
+    if report.dust and not output.OPTIONS.quiet:
+        each = "; ".join(f"{a} {n}× {fmt_units(units)} for {fmt_usd(usd)} USDC"
+                         for a, (n, units, usd) in sorted(report.dust.items()))
+        output.out().print(f"Dust conversions (sold by the exchange, in the external rows): {each}",
+                           markup=False)
     if report.cash is not None and not output.OPTIONS.quiet:
         from dcactl.reports.stats import RUNWAY_WARN_PERIODS
 
@@ -324,9 +329,11 @@ LOT_COLUMNS = ("asset", "acquired", "source", "tid", "units", "cost_usd", "unit_
 """``lots --format csv``: one lot a row (USDC values, times ISO UTC), as in the JSON document."""
 
 
-def render_lots(lots: list[Lot], year: int, method: str, tz: str, fmt: str = "table") -> None:
+def render_lots(
+    lots: list[Lot], year: int, method: str, tz: str, fmt: str = "table", sold: Sequence[Disposal] = (),
+) -> None:
     """``lots``: cost-basis lots for a tax year, values in USDC (a table, CSV with the JSON's fields,
-    or the JSON document)."""
+    or the JSON document), and the year's disposals with their kind (sell or dust conversion)."""
     if fmt == "csv" and not output.OPTIONS.json:
         import csv
         import sys
@@ -345,6 +352,7 @@ def render_lots(lots: list[Lot], year: int, method: str, tz: str, fmt: str = "ta
                 "timezone": tz,
                 "currency": "USDC",
                 "lots": [lot.to_json() for lot in lots],
+                "disposals": [d.to_json() for d in sold],
             }
         )
         return
@@ -379,6 +387,14 @@ def render_lots(lots: list[Lot], year: int, method: str, tz: str, fmt: str = "ta
         ],
         right=("units", "cost", "unit cost", "remaining", "cost remaining", "proceeds"),
     )
+    if sold:
+        output.print_table(
+            f"Disposals {year} (what the lots above gave up)",
+            ["asset", "when", "kind", "source", "units", "proceeds"],
+            [[d.asset, _when(d.time), d.kind, d.source, fmt_units(d.units), fmt_usd(d.proceeds_usd, 4)]
+             for d in sold],
+            right=("units", "proceeds"), keep=("when", "units", "proceeds"),
+        )
 
 
 def render_document(document: dict[str, Any], lines: list[str]) -> None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from dcactl.errors import UsageError
 from dcactl.ledger import Ledger, codec
-from dcactl.models import Fill, from_ms, iso_utc
+from dcactl.models import DUST_REASON, Fill, from_ms, iso_utc
 
 if TYPE_CHECKING:
     from dcactl.session import Session
@@ -39,8 +39,6 @@ HISTORY_CAP = 10_000
 """The exchange keeps only this many of an account's most recent fills."""
 DUST_DIR = "Spot Dust Conversion"
 """The ``dir`` of a fill the exchange made itself, converting a dust balance into USDC (trade id 0)."""
-DUST_REASON = "dust conversion"
-"""Such a fill's reason in the ledger: ``history`` and ``lots`` show it as its own kind of disposal."""
 CURSOR = "sync.fills_ms"
 """Ledger cursor: the newest fill time (ms) stored by a sync; the next sync starts a lookback before it."""
 LOOKBACK_MS = 3_600_000

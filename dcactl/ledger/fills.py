@@ -135,6 +135,19 @@ class FillStore(LedgerBase):
         where, params = self._where(source=source, include_superseded=include_superseded)
         return int(self._one(f"SELECT COUNT(*) FROM fills WHERE {where}", tuple(params))[0])
 
+    def dust_conversions(self) -> dict[str, tuple[int, Decimal, Decimal]]:
+        """Per asset: (how many, units, USDC) of the exchange's dust conversions kept in this book. They
+        are the fills with trade id 0 (ids ``0:…``, found through the trade-id index, not a scan)."""
+        out: dict[str, tuple[int, Decimal, Decimal]] = {}
+        for asset, size, price in self._conn.execute(
+            "SELECT asset, size, price FROM fills WHERE book = ? AND tid >= '0:' AND tid < '0;'"
+            " AND superseded_by IS NULL",
+            (self._book,),
+        ):
+            count, units, usd = out.get(asset, (0, Decimal(0), Decimal(0)))
+            out[asset] = (count + 1, units + Decimal(size), usd + Decimal(size) * Decimal(price))
+        return out
+
     def fills_for_order(self, *, cloid: str | None = None, oid: int | None = None) -> list[Fill]:
         """Every fill (all partial fills) of one order, by cloid or by oid, oldest first.
 

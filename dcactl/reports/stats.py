@@ -28,7 +28,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from dcactl.models import QUOTE, Fill, json_record, json_value
+from dcactl.models import DUST_REASON, QUOTE, Fill, json_record, json_value
 
 if TYPE_CHECKING:  # importing dcactl.ledger at run time would pull in sqlite; stats stays pure
     from dcactl.config.schema import AssetConfig
@@ -261,6 +261,38 @@ def _lots(fills: Iterable[Fill], start: datetime, end: datetime, method: str) ->
             _consume(pool.lots, sold, proceeds)
     out = [lot for pool in pools.values() for lot in pool.lots]
     return sorted(out, key=lambda lot: (lot.asset, lot.acquired, lot.tid or ""))
+
+
+@dataclass(frozen=True)
+class Disposal:
+    """A real sell within the tax year: its units (fee in the base token included), proceeds in USDC
+    (size × price − a USDC fee) and kind: ``sell``, or ``dust conversion`` (the exchange sold a dust
+    balance into USDC)."""
+
+    asset: str
+    time: datetime
+    source: str
+    kind: str
+    units: Decimal
+    proceeds_usd: Decimal
+
+    def to_json(self) -> dict[str, Any]:
+        """Decimals as strings, times ISO UTC."""
+        return {k: json_value(v) for k, v in self.__dict__.items()}
+
+
+def disposals(fills: Iterable[Fill], year: int, tz: str | tzinfo) -> list[Disposal]:
+    """The real sells of tax ``year`` (boundaries in ``tz``), oldest first, each with its kind."""
+    start, end = year_bounds(year, tz)
+    out = []
+    sells = (f for f in fills if f.source in REAL_SOURCES and f.side == "A" and start <= f.time < end)
+    for f in sorted(sells, key=lambda f: (f.time, f.tid)):
+        fee_base = f.fee_token.upper() != QUOTE
+        units = f.size + (f.fee if fee_base else Decimal(0))
+        proceeds = f.size * f.price - (Decimal(0) if fee_base else f.fee)
+        kind = "dust conversion" if f.reason == DUST_REASON else "sell"
+        out.append(Disposal(f.asset, f.time, f.source, kind, units, _q(proceeds, USD_PLACES)))
+    return out
 
 
 def _pool_into(pooled: Lot, lot: Lot) -> None:

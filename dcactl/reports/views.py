@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dcactl.errors import DcactlError
 from dcactl.market.data import load_spot_meta
-from dcactl.models import Market, iso_utc, to_ms, utcnow
+from dcactl.models import Market, iso_utc, json_value, to_ms, utcnow
 
 if TYPE_CHECKING:
     from dcactl.reports.runlog import RunEntry
@@ -157,6 +157,9 @@ class StatusReport:
     cash: Runway | None = None
     """Live: the spot USDC available and how long it lasts at the configured buys (None in paper
     mode, or when the balance cannot be read)."""
+    dust: dict[str, tuple[int, Decimal, Decimal]] = field(default_factory=dict)
+    """Asset → (count, units, USDC) of the exchange's dust conversions: sells it made itself, counted
+    in the ``external`` row and shown apart."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``status --json`` document of PRODUCT.md (plus ``missed_periods`` per asset row)."""
@@ -173,6 +176,11 @@ class StatusReport:
             "assets": assets,
             "totals": {k: v.to_json() for k, v in self.totals.items()},
             "cash": None if self.cash is None else self.cash.to_json(),
+            "dust_conversions": [
+                {"asset": a, "count": n, "units": json_value(units),
+                 "usd": json_value(usd.quantize(Decimal("0.01")))}
+                for a, (n, units, usd) in sorted(self.dust.items())
+            ],
             "last_run": None
             if self.last_run is None
             else {
@@ -242,7 +250,7 @@ async def status_report(session: Session) -> StatusReport:
 
     return StatusReport(
         now, session.network, session.account, rows, totals(rows), sched, last_run(session.ledger),
-        cached_trends(session.ledger, resolved, now), cash,
+        cached_trends(session.ledger, resolved, now), cash, session.ledger.dust_conversions(),
     )
 
 
