@@ -138,13 +138,16 @@ class Nonces:
 
     def check(self, signer: str, nonce: int, now_ms: int) -> str | None:
         """None when `nonce` is acceptable for `signer`, else the exchange's error text."""
-        if abs(nonce - now_ms) > 86_400_000:
-            return f"Invalid nonce: nonce {nonce} is not within one day of the exchange time {now_ms}"
+        # the texts of §7: the window is about (now − 2 days, now + 1 day)
+        if nonce < now_ms - 2 * 86_400_000:
+            return f"Invalid nonce: nonce too low {nonce} < {now_ms - 2 * 86_400_000}"
+        if nonce > now_ms + 86_400_000:
+            return f"Invalid nonce: nonce too high {nonce} > {now_ms + 86_400_000}"
         got = self.kept.get(signer, [])
         if nonce in got:
-            return "Invalid nonce: duplicate nonce"
+            return f"Invalid nonce: duplicate nonce {nonce}"
         if len(got) >= NONCES_KEPT and nonce <= got[0]:
-            return f"Invalid nonce: nonce {nonce} is too small, must exceed {got[0]}"
+            return f"Invalid nonce: nonce too low {nonce} < {got[0]}"
         return None
 
     def use(self, signer: str, nonce: int) -> None:

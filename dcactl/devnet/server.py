@@ -24,7 +24,7 @@ from dcactl.devnet.handlers_exchange import exchange
 from dcactl.devnet.handlers_info import WEIGHTS, info
 from dcactl.devnet.trading import match_resting
 from dcactl.devnet.universe import default_universe, load_universe
-from dcactl.devnet.wire import BadRequest, json_response, read_json, unprocessable
+from dcactl.devnet.wire import BadRequest, NotJson, json_response, read_api_json, unprocessable
 from dcactl.devnet.world import World
 
 __all__ = ["create_app", "serve"]
@@ -47,14 +47,14 @@ async def _pre(request: web.Request, path: str, kind: str | None, weight: int) -
         if rule.kind == "error":
             return web.Response(status=rule.status, text=f"{rule.status} injected server error")
         if rule.kind == "429":
-            return web.Response(status=429, text="429 Too Many Requests")
+            return json_response(None, 429)  # the real 429's body is the JSON null (§7)
         if not rule.after:
             await asyncio.sleep(rule.hang_ms / 1000)
             _drop(request)
             return web.Response(status=504, text="hung")
         request[HANG_AFTER] = rule.hang_ms
     if ctl.rate_limit and not ctl.limiter.charge(_ip(request), weight):
-        return web.Response(status=429, text="429 Too Many Requests")
+        return json_response(None, 429)
     return None
 
 
@@ -84,7 +84,9 @@ async def handle_info(request: web.Request) -> web.StreamResponse:
     """POST /info."""
     ctl = request.app[CTL]
     try:
-        body = await read_json(request)
+        body = await read_api_json(request)
+    except NotJson as exc:
+        return exc.response()
     except BadRequest as exc:
         return unprocessable(str(exc))
     kind = body.get("type") if isinstance(body.get("type"), str) else None
@@ -109,7 +111,9 @@ async def handle_exchange(request: web.Request) -> web.StreamResponse:
     """POST /exchange."""
     ctl = request.app[CTL]
     try:
-        body = await read_json(request)
+        body = await read_api_json(request)
+    except NotJson as exc:
+        return exc.response()
     except BadRequest as exc:
         return unprocessable(str(exc))
     action = body.get("action")

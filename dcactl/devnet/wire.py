@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["BadRequest", "address", "json_response", "read_json", "unprocessable"]
+__all__ = ["BadRequest", "NotJson", "address", "json_response", "read_api_json", "read_json", "unprocessable"]
 
 _ADDR = re.compile(r"^0x[0-9a-fA-F]{40}$")
 DESERIALIZE = "Failed to deserialize the JSON body into the target type"
@@ -28,6 +28,31 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(
         status=status, body=json.dumps(data, separators=(",", ":")).encode(), content_type="application/json"
     )
+
+
+class NotJson(Exception):
+    """A body that is no JSON at all, or not sent as JSON: the real API answers 400 or 415 (§7)."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status, self.text = status, text
+
+    def response(self) -> web.Response:
+        """The plain-text answer of the real API."""
+        return web.Response(status=self.status, text=self.text)
+
+
+async def read_api_json(request: web.Request) -> dict[str, Any]:
+    """An /info or /exchange body as the real API reads it: a missing or other Content-Type → 415, a
+    body that is not JSON → 400 (:class:`NotJson`); JSON of the wrong shape → :class:`BadRequest` (422)."""
+    if request.content_type != "application/json":
+        raise NotJson(415, "Expected request with `Content-Type: application/json`")
+    raw = await request.read()
+    try:
+        json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise NotJson(400, f"Failed to parse the request body as JSON: {exc.__class__.__name__}") from exc
+    return await read_json(request)
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

@@ -98,20 +98,21 @@ def test_nonce_rules(dn: DevnetThread, exchange: Exchange) -> None:
 
     for i in range(20):
         assert send(now + 100 + i)["status"] == "ok"
-    assert send(now + 50)["response"].startswith("Invalid nonce: nonce")
+    assert send(now + 50)["response"] == f"Invalid nonce: nonce too low {now + 50} < {now + 100}"
     assert send(now + 200)["status"] == "ok"  # new and above the smallest kept
-    assert "within one day" in send(now + 2 * 86_400_000)["response"]
+    assert send(now + 200)["response"] == f"Invalid nonce: duplicate nonce {now + 200}"
+    ahead, behind = now + 2 * 86_400_000, now - 3 * 86_400_000  # the window: (now − 2 days, now + 1 day)
+    assert send(ahead)["response"].startswith(f"Invalid nonce: nonce too high {ahead} > ")
+    assert send(behind)["response"].startswith(f"Invalid nonce: nonce too low {behind} < ")
 
 
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        ("/info", b"{not json"),
         ("/info", b'{"type": "noSuchType"}'),
         ("/info", b'{"type": "spotClearinghouseState", "user": 42}'),
         ("/info", b'{"type": "candleSnapshot", "req": {"coin": "@142", "interval": "7m", "startTime": 0}}'),
         ("/info", b"[1, 2]"),
-        ("/exchange", b"{not json"),
         (
             "/exchange",
             b'{"action": {"type": "launchRocket"}, "nonce": 1,'
@@ -140,6 +141,16 @@ def test_bad_input_gets_422(http: httpx.Client, path: str, body: bytes) -> None:
     assert r.status_code == 422
     assert r.text.startswith("Failed to deserialize the JSON body into the target type")
     assert "Traceback" not in r.text
+
+
+@pytest.mark.parametrize("path", ["/info", "/exchange"])
+def test_no_json_or_no_json_content_type_gets_the_real_codes(http: httpx.Client, path: str) -> None:
+    """§7: a body that is not JSON → 400 "Failed to parse the request body as JSON"; a missing or other
+    Content-Type → 415. (JSON of the wrong shape is 422, above.)"""
+    bad = http.post(path, content=b"{not json", headers={"Content-Type": "application/json"})
+    assert bad.status_code == 400 and bad.text.startswith("Failed to parse the request body as JSON")
+    typed = http.post(path, content=b'{"type": "allMids"}', headers={"Content-Type": "text/plain"})
+    assert typed.status_code == 415 and "Content-Type: application/json" in typed.text
 
 
 def test_garbage_signature_is_err_not_500(http: httpx.Client) -> None:
@@ -261,7 +272,8 @@ def test_state_survives_restart(tmp_path: Path) -> None:
             assert len(info.user_fills(w.address)) == 1
             assert info.user_role(Account.from_key(agent_key).address)["role"] == "agent"
             replay = info.post("/exchange", envelope)
-            assert replay == {"status": "err", "response": "Invalid nonce: duplicate nonce"}
+            assert replay["status"] == "err"
+            assert replay["response"].startswith("Invalid nonce: duplicate nonce ")
         finally:
             info.session.close()
 
