@@ -154,6 +154,9 @@ def test_a_renamed_entry_keeps_its_periods_and_two_entries_on_one_market_are_ref
     assert first.code == 0 and statuses(first.json()) == {"BTC": "filled"}, first.err
     renamed = run('[assets.UBTC]\namount = 20\nevery = "day"\n')
     assert statuses(renamed.json()) == {"UBTC": "not_due"}
+    status = cli("--config", str(cfg), "--json", "status").json()
+    (row,) = [r for r in status["assets"] if r["asset"] == "UBTC"]
+    assert row["next_due"] > status["as_of"] and row["missed_periods"] == 0, row  # its history, by market
     by_pair = run('[assets.MINE]\namount = 20\nevery = "day"\npair = "@142"\n')
     assert statuses(by_pair.json()) == {"MINE": "not_due"}
     both = run('[assets.BTC]\namount = 20\nevery = "day"\n[assets.UBTC]\namount = 20\nevery = "day"\n')

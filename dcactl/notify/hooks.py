@@ -194,16 +194,17 @@ def _holdings(session: Session, source: str) -> dict[str, Holding]:
 
 def missed_now(session: Session, now: datetime) -> list[Missed]:
     """Enabled assets with periods that passed without a buy since their last scheduled buy."""
-    from dcactl.reports.views import schedule_state
+    from dcactl.reports.views import cached_pairs, schedule_state
     from dcactl.run.plan import last_buy_of
 
     out = []
     state = schedule_state(session, now)
+    pairs = cached_pairs(session)
     for asset in session.config.assets:
         next_due, count = state.get(asset.symbol, (None, 0))
         if count <= 0:
             continue
-        last = last_buy_of(session.ledger, asset)
+        last = last_buy_of(session.ledger, asset, None, pairs.get(asset.symbol))
         period = "-" if last is None else last.period_start.isoformat()
         out.append(Missed(asset.symbol, count, period, next_due))
     return out

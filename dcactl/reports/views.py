@@ -191,6 +191,22 @@ class StatusReport:
         }
 
 
+def cached_pairs(session: Session) -> dict[str, str]:
+    """Each configured asset's market pair, resolved offline from the ledger's cached spot metadata
+    (no request): last buys are found by market, as the run finds them, so a renamed entry keeps its
+    history here too. Empty when nothing is cached yet."""
+    import json
+
+    from dcactl.market.data import META_CACHE_KEY
+    from dcactl.market.resolve import resolve_markets
+
+    cached = session.ledger.cache_get(META_CACHE_KEY)
+    meta = json.loads(cached[0]) if cached is not None else {"tokens": [], "universe": []}
+    resolved = resolve_markets(session.config.assets, meta)
+    return {a.symbol: m.pair for a in session.config.assets
+            if isinstance(m := resolved.get(a.symbol), Market)}
+
+
 def schedule_state(session: Session, now: datetime) -> dict[str, tuple[datetime | None, int]]:
     """For each enabled configured asset: when it is next due and how many periods were missed: ended
     without a buy and without a reason in the run log (a rule's skip, a cap, a failure)."""
@@ -200,7 +216,9 @@ def schedule_state(session: Session, now: datetime) -> dict[str, tuple[datetime 
 
     tz = session.config.settings.timezone
     out: dict[str, tuple[datetime | None, int]] = {}
-    lasts = {a.symbol: last_buy_of(session.ledger, a) for a in session.config.assets if a.enabled}
+    pairs = cached_pairs(session)
+    lasts = {a.symbol: last_buy_of(session.ledger, a, None, pairs.get(a.symbol))
+             for a in session.config.assets if a.enabled}
     oldest = min((b.at for b in lasts.values() if b is not None), default=now)
     explained = explained_periods(session.ledger, oldest) if any(lasts.values()) else set()
     for asset in session.config.assets:
