@@ -120,14 +120,19 @@ class Account:
         kept = self.fills[-FILLS_KEPT:]
         return kept[::-1][:n]
 
-    def fills_between(self, start: int, end: int, n: int) -> list[dict[str, Any]]:
+    def fills_between(self, start: int, end: int, n: int, newest: bool = True) -> list[dict[str, Any]]:
         """The *most recent* `n` kept fills with start ≤ time ≤ end (ms), ascending — the harder of
         the two readings of userFillsByTime (§7): a client paging forward from the last time it saw
-        skips the older fills of a full window here, as it would on mainnet if that reading holds."""
+        skips the older fills of a full window here, as it would on mainnet if that reading holds.
+        With ``newest=False`` the *earliest* `n` of the window instead (the other reading)."""
         base = max(0, len(self.fills) - FILLS_KEPT)
         i = max(base, bisect.bisect_left(self.fill_times, start))
         j = bisect.bisect_right(self.fill_times, end)
-        return self.fills[max(i, j - n) : j]
+        return self.fills[max(i, j - n) : j] if newest else self.fills[i : min(j, i + n)]
+
+    def kept_fills(self) -> list[dict[str, Any]]:
+        """Every fill the exchange still holds for this account (the newest FILLS_KEPT), ascending."""
+        return self.fills[-FILLS_KEPT:]
 
 
 @dataclass

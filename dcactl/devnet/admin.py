@@ -249,6 +249,37 @@ async def inject_fills(request: web.Request) -> web.Response:
     return json_response({"user": user, "fills": count, "lastTime": t - step})
 
 
+async def fill_paging(request: web.Request) -> web.Response:
+    """GET {"keep", "order", "cap"}; POST any of them: how ``userFillsByTime`` answers a window holding
+    more than ``cap`` fills — its most recent (``"newest"``, the default) or its ``"earliest"`` ``cap``,
+    oldest first (``"asc"``, the default) or newest first (``"desc"``) — the readings of the real API
+    that sources disagree on (hyperliquid-api.md §7); ``cap`` (default 2000) lets a test fill a window
+    with a handful of fills. ``reset`` restores the defaults."""
+    ctl = request.app[CTL]
+    world = ctl.world
+    if request.method == "POST":
+        body = await read_json(request)
+        keep, order, cap = body.get("keep"), body.get("order"), body.get("cap")
+        if keep is not None and keep not in ("newest", "earliest"):
+            raise BadRequest(f"keep: expected 'newest' or 'earliest', got {keep!r}")
+        if order is not None and order not in ("asc", "desc"):
+            raise BadRequest(f"order: expected 'asc' or 'desc', got {order!r}")
+        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+            raise BadRequest(f"cap: expected a positive integer, got {cap!r}")
+        world.fills_keep = keep or world.fills_keep
+        world.fills_order = order or world.fills_order
+        world.fills_cap = cap or world.fills_cap
+    return json_response({"keep": world.fills_keep, "order": world.fills_order, "cap": world.fills_cap})
+
+
+async def get_fills(request: web.Request) -> web.Response:
+    """GET ?user=: every fill the devnet holds for ``user`` (its newest 10 000), oldest first — the
+    truth a test compares a synced ledger with (``userFills`` stops at 2000)."""
+    world = request.app[CTL].world
+    acct = world.accounts.get(address(dict(request.query)))
+    return json_response([] if acct is None else acct.kept_fills())
+
+
 async def maker_rate(request: web.Request) -> web.Response:
     """POST {"user", "rate"}: the user's maker fee rate from now on (0.0004 by default; negative: a
     rebate, as the exchange pays makers in its higher tiers)."""
@@ -319,6 +350,9 @@ def routes() -> list[web.RouteDef]:
         r.get("/devnet/clock", clock),
         r.post("/devnet/clock", clock),
         r.post("/devnet/fills", inject_fills),
+        r.get("/devnet/fills", get_fills),
+        r.get("/devnet/fill-paging", fill_paging),
+        r.post("/devnet/fill-paging", fill_paging),
         r.post("/devnet/dust", dust),
         r.post("/devnet/maker-rate", maker_rate),
         r.post("/devnet/save", save),

@@ -163,6 +163,21 @@ class DevnetAdmin:
         """Set `user`'s maker fee rate (a fraction; negative is a rebate) for resting orders that fill."""
         return dict(self._post("/devnet/maker-rate", {"user": user, "rate": rate}))
 
+    def fill_paging(
+        self, keep: str | None = None, order: str | None = None, cap: int | None = None
+    ) -> dict[str, Any]:
+        """How ``userFillsByTime`` answers a full window: its ``keep`` = "newest" (default) or
+        "earliest" ``cap`` (default 2000) fills, ``order`` = "asc" (default) or "desc"; None leaves a
+        setting as it is. Returns the settings now in force."""
+        body = {k: v for k, v in (("keep", keep), ("order", order), ("cap", cap)) if v is not None}
+        out: dict[str, Any] = self._post("/devnet/fill-paging", body)
+        return out
+
+    def fills(self, user: str) -> list[dict[str, Any]]:
+        """Every fill the devnet holds for `user` (its newest 10 000), oldest first."""
+        out: list[dict[str, Any]] = self._get("/devnet/fills", user=user)
+        return out
+
     def inject_fills(
         self,
         user: str,

@@ -231,7 +231,10 @@ def _user_fills_by_time(world: World, body: dict[str, Any]) -> Any:
     if acct is None:
         return []
     assert start is not None
-    return acct.fills_between(start, end if end is not None else 2**63, 2_000)
+    page = acct.fills_between(
+        start, end if end is not None else 2**63, world.fills_cap, newest=world.fills_keep == "newest"
+    )
+    return page[::-1] if world.fills_order == "desc" else page
 
 
 def _historical_orders(world: World, body: dict[str, Any]) -> Any:

@@ -14,11 +14,12 @@ from dcactl.devnet.coingecko_assets import CG_ASSETS
 from dcactl.devnet.prices import Series
 from dcactl.devnet.universe import Pair, Universe
 
-__all__ = ["MAKER_FEE", "TAKER_FEE", "World"]
+__all__ = ["FILLS_CAP", "MAKER_FEE", "TAKER_FEE", "World"]
 
 TAKER_FEE = Decimal("0.0007")  # 0.07 % of the traded amount, in the token received
 MAKER_FEE = Decimal("0.0004")  # 0.04 % for a resting order that fills; per user in World.maker_rates
 LOG_KEPT = 100_000
+FILLS_CAP = 2_000  # fills per userFillsByTime answer, as on the exchange
 
 
 @dataclass
@@ -35,6 +36,12 @@ class World:
     orders: dict[int, OrderRec] = field(default_factory=dict)
     by_cloid: dict[tuple[str, str], int] = field(default_factory=dict)
     maker_rates: dict[str, Decimal] = field(default_factory=dict)  # user → maker rate (< 0: a rebate)
+    # userFillsByTime of a window holding more than `fills_cap` fills: its most recent (`"newest"`) or
+    # its earliest (`"earliest"`) `fills_cap`, answered oldest first (`"asc"`) or newest first
+    # (`"desc"`) — sources disagree on the real API (hyperliquid-api.md §7); admin /devnet/fill-paging
+    fills_keep: str = "newest"
+    fills_order: str = "asc"
+    fills_cap: int = FILLS_CAP
     nonces: Nonces = field(default_factory=Nonces)
     agents: dict[str, dict[str, tuple[str, int | None]]] = field(default_factory=dict)
     agent_of: dict[str, str] = field(default_factory=dict)

@@ -1,4 +1,5 @@
-"""Fill history limits: userFills (2000 newest), userFillsByTime (earliest 2000 in range, 10 000 kept)."""
+"""Fill history limits: userFills (2000 newest), userFillsByTime (the newest or, switched, the earliest
+2000 of a window, ascending or newest first), 10 000 kept."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 from eth_account.signers.local import LocalAccount
 from hyperliquid.exchange import Exchange
 from hyperliquid.info import Info
@@ -56,6 +58,40 @@ def test_back_dated_fills_are_answered_in_time_order(
     dn.admin.inject_fills(wallet.address, "@142", 2, "0.0001", "100000", start_ms=T0, step_ms=1_000)
     times = [f["time"] for f in info.user_fills_by_time(wallet.address, 0)]
     assert times == [T0, T0 + 1_000, T0 + 10_000, T0 + 11_000, T0 + 12_000]
+
+
+def test_fill_paging_switch_answers_a_full_window_either_way(
+    dn: DevnetThread, info: Info, wallet: LocalAccount
+) -> None:
+    """/devnet/fill-paging: a full window answers its newest or its earliest `cap` fills, oldest or
+    newest first; /devnet/fills is the account's whole kept history; reset restores the defaults."""
+    dn.admin.inject_fills(wallet.address, "@142", 12, "0.0001", "100000", start_ms=T0, step_ms=10)
+
+    def times(start: int = 0, end: int | None = None) -> list[int]:
+        return [f["time"] - T0 for f in info.user_fills_by_time(wallet.address, start, end)]
+
+    assert dn.admin.fill_paging() == {"keep": "newest", "order": "asc", "cap": 2_000}
+    assert times() == list(range(0, 120, 10))
+    assert dn.admin.fill_paging(cap=5) == {"keep": "newest", "order": "asc", "cap": 5}
+    assert times() == [70, 80, 90, 100, 110]
+    assert times(T0, T0 + 60) == [20, 30, 40, 50, 60]
+    assert times(T0, T0 + 30) == [0, 10, 20, 30]  # not full: the whole window
+    dn.admin.fill_paging(keep="earliest")
+    assert times() == [0, 10, 20, 30, 40]
+    assert times(T0 + 45) == [50, 60, 70, 80, 90]
+    dn.admin.fill_paging(order="desc")
+    assert times() == [40, 30, 20, 10, 0]
+    dn.admin.fill_paging(keep="newest")
+    assert times() == [110, 100, 90, 80, 70]
+    held = dn.admin.fills(wallet.address)
+    assert [f["time"] - T0 for f in held] == list(range(0, 120, 10))
+    assert held == info.user_fills(wallet.address)[::-1]
+    with pytest.raises(httpx.HTTPStatusError):
+        dn.admin.fill_paging(keep="middle")
+    with pytest.raises(httpx.HTTPStatusError):
+        dn.admin.fill_paging(cap=0)
+    dn.admin.reset()
+    assert dn.admin.fill_paging() == {"keep": "newest", "order": "asc", "cap": 2_000}
 
 
 def test_same_ms_fills_across_page_boundary(dn: DevnetThread, info: Info, wallet: LocalAccount) -> None:
