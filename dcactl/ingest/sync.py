@@ -14,8 +14,12 @@ perp fills are ignored. Fills are matched to our order intents by cloid, else oi
 with the intent's period); the rest are ``external``. Imported legacy fills that turn out to be
 exchange fills are then marked superseded (never counted twice).
 
-Requests: one for a window of fewer than 2000 fills; a full window of N fills costs about
-2·N/1000 + 1 more (each split halves the answer), whichever 2000 the exchange returns.
+Requests: one for a window of fewer than 2000 fills (PAGE_CAP); one of N ≥ 2000 fills costs about
+2·N/1000 + 1 in all, whichever 2000 the exchange returns: each full answer is split at its median,
+and one half holds only about 1000 of the answer's fills (the later half when the exchange kept the
+window's newest, the earlier when it kept its earliest), so it comes back whole: a full request and a
+whole one per 1000 fills, then the last window. Many fills sharing a millisecond at a split can add a
+few more (tests/test_sync_paging.py counts 13 requests for 9 fills at a cap of 3).
 """
 
 from __future__ import annotations
