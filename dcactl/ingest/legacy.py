@@ -71,6 +71,14 @@ MAX_NUMBER = Decimal("1e15")
 exact integer columns): a record holding one is refused."""
 EARLIEST = datetime(2009, 1, 3, tzinfo=UTC)
 """No trade of any crypto asset is older than this (Bitcoin's first block)."""
+_SYMBOL_CHARS = 12
+"""The longest asset symbol (as in portfolio.toml): longer text in ``asset`` is no symbol."""
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` for a message, shortened when long: a pasted blob is not echoed whole."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}… ({len(text):,} characters)"
 
 
 def _number(
@@ -81,7 +89,7 @@ def _number(
         return "missing" if required else Decimal(0)
     value = record[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"expected a number, got {type(value).__name__} {value!r}"
+        return f"expected a number, got {type(value).__name__} {_short(value)}"
     try:
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except InvalidOperation:
@@ -99,12 +107,15 @@ def _number(
 
 def _timestamp(value: Any) -> datetime | str:
     if not isinstance(value, str):
-        return "missing" if value is None else f"expected an ISO-8601 string, got {value!r}"
+        return "missing" if value is None else f"expected an ISO-8601 string, got {_short(value)}"
     try:
         t = datetime.fromisoformat(value)
     except ValueError:
-        return f"not an ISO-8601 time: {value!r}"
-    t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+        return f"not an ISO-8601 time: {_short(value)}"
+    try:
+        t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 or 9999-12-31T23:59-05:00: past the calendar's ends
+        t = datetime.min.replace(tzinfo=UTC) if t.year < EARLIEST.year else datetime.max.replace(tzinfo=UTC)
     if t < EARLIEST:
         return f"{value!r} is before any crypto trade (2009-01-03)"
     if t > datetime.now(UTC) + timedelta(days=1):
@@ -135,11 +146,13 @@ def parse_record(record: Any) -> tuple[Fill | None, list[str]]:
     asset = record.get("asset")
     if asset is None:
         asset, size_key = "BTC", "amount_btc"  # the BTC-only records of older versions
-    elif isinstance(asset, str) and asset.strip():
+    elif isinstance(asset, str) and asset.strip().isalnum() and len(asset.strip()) <= _SYMBOL_CHARS:
         asset = asset.strip().upper()
         size_key = "amount_asset" if "amount_asset" in record or asset != "BTC" else "amount_btc"
     else:
-        problems.append(f"asset: expected a symbol string, got {asset!r}")
+        problems.append(
+            f"asset: expected a symbol (1 to {_SYMBOL_CHARS} letters or digits), got {_short(asset)}"
+        )
         asset, size_key = "?", ""
     size = _number(record, size_key) if size_key else "unknown asset"
     if isinstance(size, str) and size_key:
@@ -149,7 +162,7 @@ def parse_record(record: Any) -> tuple[Fill | None, list[str]]:
         problems.append(f"volatility: {volatility}")
     tx_hash = record.get("tx_hash")
     if tx_hash is not None and not isinstance(tx_hash, str):
-        problems.append(f"tx_hash: expected a string or null, got {tx_hash!r}")
+        problems.append(f"tx_hash: expected a string or null, got {_short(tx_hash)}")
     if problems:
         return None, problems
     assert isinstance(time, datetime) and isinstance(price, Decimal) and isinstance(size, Decimal)
@@ -159,6 +172,9 @@ def parse_record(record: Any) -> tuple[Fill | None, list[str]]:
         time=time, asset=asset, pair=f"{asset}/USDC", side="B", size=size, price=price, fee=Decimal(0),
         fee_token=QUOTE, tid=synthetic_tid(record), source="imported", hash=tx_hash or None, reason=reason,
     ), []
+
+
+_NOT_THE_BOTS = "not a file of the earlier bot"
 
 
 def _load_json(path: Path) -> Any:
@@ -172,6 +188,10 @@ def _load_json(path: Path) -> Any:
         raise ConfigError(
             f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from exc
+    except ValueError as exc:  # an integer of thousands of digits (Python's int-from-text limit)
+        raise ConfigError(f"{path}: {_NOT_THE_BOTS}: a number of thousands of digits") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: {_NOT_THE_BOTS}: arrays or objects nested too deeply") from exc
 
 
 def parse_history(path: Path, *, skip_bad: bool) -> LegacyHistory:
