@@ -69,6 +69,9 @@ _FIXED_UNIT_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 _FIXED_UNIT_NAMES = {"h": "hour", "d": "day", "w": "week"}
 _CALENDAR: tuple[Unit, ...] = ("hour", "day", "week", "month")
 _EVERY_RE = re.compile(r"^([1-9][0-9]{0,5})([hdw])$")
+MAX_FIXED_SECONDS = 366 * 86400
+"""The longest fixed interval (8784h, 366d, 52w): longer ones are typos, and their periods would run
+past the calendar's end (year 9999) within a few thousand weeks."""
 
 
 # --- schedules -----------------------------------------------------------------------------------
@@ -101,7 +104,8 @@ class Schedule:
 
 
 def parse_every(text: str) -> Schedule:
-    """Parse ``hour | day | week | month | "<N>h" | "<N>d" | "<N>w"`` (N a positive integer).
+    """Parse ``hour | day | week | month | "<N>h" | "<N>d" | "<N>w"`` (N a positive integer, the
+    interval at most :data:`MAX_FIXED_SECONDS`).
 
     Surrounding spaces and case are ignored. Raises ValueError naming the accepted forms otherwise.
     """
@@ -113,6 +117,12 @@ def parse_every(text: str) -> Schedule:
     match = _EVERY_RE.match(norm)
     if match:
         n, letter = int(match.group(1)), match.group(2)
+        if n * _FIXED_UNIT_SECONDS[letter] > MAX_FIXED_SECONDS:
+            longest = MAX_FIXED_SECONDS // _FIXED_UNIT_SECONDS[letter]
+            raise ValueError(
+                f"schedule {norm!r} is longer than a year: at most {longest}{letter}"
+                ' (or "month" for a monthly buy)'
+            )
         return Schedule(text=f"{n}{letter}", fixed_seconds=n * _FIXED_UNIT_SECONDS[letter])
     named = repr(text) if len(text) <= 40 else f"{text[:20]!r}… ({len(text):,} characters)"
     spoken = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month"}
@@ -433,7 +443,9 @@ class RunLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise UsageError(f"{self.path}: cannot create the run lock: {exc.strerror or exc}") from exc
+            blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+            why = f"{blocker} is a file, not a folder" if blocker is not None else exc.strerror or exc
+            raise UsageError(f"{self.path}: cannot create the run lock: {why}") from exc
         deadline = time.monotonic() + self.wait_s
         while True:
             try:
