@@ -38,7 +38,10 @@ class Problems:
         self.lines: list[str] = []
 
     def add(self, keypath: str, message: str) -> None:
-        """Record ``<file>: <keypath>: <message>``."""
+        """Record ``<file>: <keypath>: <message>``; an overlong key path (a pasted file as a key) is
+        shortened like a value, so one problem stays one readable line."""
+        if len(keypath) > SHOWN_CHARS:
+            keypath = f"{keypath[:40]}… ({len(keypath):,} characters)"
         self.lines.append(f"{self.filename}: {keypath}: {message}")
 
     def __bool__(self) -> bool:
@@ -69,6 +72,8 @@ def show(value: Any) -> str:
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
     """The closest of ``choices`` to ``word`` (difflib), or None when nothing is close."""
+    if len(word) > SHOWN_CHARS:  # no key is that long, and difflib's time grows with the length
+        return None
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return matches[0] if matches else None
 
