@@ -33,13 +33,13 @@ def _version(value: bool) -> None:
 def _globals(
     ctx: typer.Context,
     config: Annotated[
-        Path | None,
+        str | None,  # text, not Path: Path("") is "." and an empty value must be refused, not a folder
         typer.Option(
             "--config", help="portfolio.toml (else $DCACTL_CONFIG, ./portfolio.toml, user config dir)."
         ),
     ] = None,
     db: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--db", help="Ledger file (else $DCACTL_DB, settings.database, the user data dir)."),
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
@@ -54,7 +54,16 @@ def _globals(
     output.OPTIONS.json = json_
     output.OPTIONS.quiet = quiet
     output.OPTIONS.verbose = verbose
-    ctx.obj = AppState(config=config, db=db)
+    ctx.obj = AppState(config=_given_path("--config", config), db=_given_path("--db", db))
+
+
+def _given_path(option: str, value: str | None) -> Path | None:
+    """A path option's value; an empty one (``--db ""``, an unset variable in a script) is an error."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise UsageError(f'{option} "{value}": an empty path; give a file name')
+    return Path(value)
 
 
 ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
