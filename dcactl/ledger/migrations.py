@@ -343,7 +343,10 @@ def migrate(conn: sqlite3.Connection, path: Path, *, upto: int | None = None) ->
                 )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite rolls back by itself on some errors (a full disk): a second ROLLBACK would
+                # fail with "cannot rollback - no transaction is active" and hide the real error
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise LedgerError(f"{path}: migration {name} failed: {exc}") from exc
