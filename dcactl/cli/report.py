@@ -37,7 +37,7 @@ def report(
         return await gather(session, start, lambda s: output.info(f"fetching the price history of {s}..."))
 
     with output.progress("dcactl report: reading the ledger and prices..."):
-        data = with_session(ctx, work)
+        data = with_session(ctx, work, create=False)
         page = report_page(data)
     try:
         write_text_atomic(out, page)

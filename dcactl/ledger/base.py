@@ -6,6 +6,7 @@ import contextlib
 import functools
 import os
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,18 +26,32 @@ class LedgerBase:
 
     Not safe for simultaneous use from several threads (one connection); several *processes* may
     share a ledger file (WAL, busy timeout).
+
+    ``read_only`` is None for a ledger open for writing, else why it could only be opened for reading
+    (``"/x is on a read-only file system"``): then every read works, cached market data is not
+    kept, and any other write raises LedgerError naming that cause.
     """
 
     path: Path
     network: str
     account: str
+    read_only: str | None
     _conn: sqlite3.Connection
     _book: int
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, network: str, account: str, book: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        network: str,
+        account: str,
+        book: int,
+        read_only: str | None = None,
+    ) -> None:
         self.path = path
         self.network = network
         self.account = account
+        self.read_only = read_only
         self._conn = conn
         self._book = book
 
@@ -52,22 +67,32 @@ class LedgerBase:
         return sqlite_utils.Database(self._conn, recursive_triggers=False, execute_plugins=False)
 
     @classmethod
-    def _connect(cls, path: Path, *, upto: int | None = None) -> sqlite3.Connection:
-        """Open, check and migrate ``path``; raises LedgerError (the file is left untouched on error)."""
+    def _connect(cls, path: Path, *, upto: int | None = None) -> tuple[sqlite3.Connection, str | None]:
+        """Open, check and migrate ``path``; raises LedgerError (the file is left untouched on error).
+
+        Returns the connection and None, or — when the file system lets an existing, up-to-date
+        ledger be read but not written (a read-only mount, no write permission) — a read-only
+        connection and that cause, so that looking at a ledger (status, history, ...) still works.
+        """
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise LedgerError(f"{path}: cannot create the ledger's directory: {exc.strerror or exc}") from exc
+            problem = storage_problem(path)
+            why = problem or exc.strerror or str(exc)
+            raise LedgerError(f"{path}: cannot create the ledger's directory: {why}") from exc
         new = not path.exists()
         try:
-            return cls._open_checked(path, upto)
+            return cls._open_checked(path, upto), None
         except (sqlite3.Error, LedgerError) as exc:
             if new:  # nothing half-written: an empty ledger this call began to create goes again
                 _remove_if_empty(path)
-            problem = storage_problem(path)
-            if problem is None:
+            found = _storage(path, exc)
+            if found is None:
                 raise
+            kind, problem = found
+            if kind != "full" and not new and upto is None:
+                return _open_read_only(path, problem), problem
             raise LedgerError(
                 f"{path}: cannot use the ledger: {problem} (the ledger itself is not damaged)"
             ) from exc
@@ -99,15 +124,21 @@ class LedgerBase:
         return conn
 
     @staticmethod
-    def _book_id(conn: sqlite3.Connection, path: Path, network: str, account: str) -> int:
+    def _book_id(
+        conn: sqlite3.Connection, path: Path, network: str, account: str, *, read_only: bool = False
+    ) -> int:
+        """The book's id, created when missing; a read-only ledger without the book gets an id no row
+        carries (its book is empty)."""
         try:
-            conn.execute("INSERT OR IGNORE INTO books (network, account) VALUES (?, ?)", (network, account))
+            if not read_only:
+                add = "INSERT OR IGNORE INTO books (network, account) VALUES (?, ?)"
+                conn.execute(add, (network, account))
             row = conn.execute(
                 "SELECT id FROM books WHERE network = ? AND account = ?", (network, account)
             ).fetchone()
         except sqlite3.Error as exc:
             raise LedgerError(f"{path}: cannot write to the ledger: {exc}") from exc
-        return int(row[0])
+        return -1 if row is None else int(row[0])
 
     def close(self) -> None:
         """Close the connection (idempotent). A WAL checkpoint happens when the last user closes."""
@@ -120,23 +151,37 @@ class LedgerBase:
         writer waits on ``busy_timeout`` instead of failing mid-way). Rolls back on any error.
 
         Raises TemporaryError when another process held the write lock past the busy timeout,
-        LedgerError when SQLite cannot write (disk full, read-only file, I/O error); constraint
-        violations (sqlite3.IntegrityError) propagate for the caller to translate.
+        LedgerError when SQLite cannot write (disk full, read-only file, I/O error: the cause named,
+        as in ``open``) or the ledger was opened read-only; constraint violations
+        (sqlite3.IntegrityError) propagate for the caller to translate.
         """
+        if self.read_only is not None:
+            raise LedgerError(
+                f"{self.path}: cannot write to the ledger: {self.read_only}"
+                " (it could only be opened for reading; the ledger itself is not damaged)"
+            )
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")
             except BaseException:
+                # SQLite may have rolled back already (a full disk does): ROLLBACK then would raise
+                # "no transaction is active" and hide the real error
                 if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise TemporaryError(
                     f"{self.path}: the ledger stayed locked by another process for"
                     f" {BUSY_TIMEOUT_MS // 1000} s; try again"
+                ) from exc
+            found = _storage(self.path, exc)
+            if found is not None:
+                raise LedgerError(
+                    f"{self.path}: cannot write to the ledger: {found[1]} (the ledger itself is not damaged)"
                 ) from exc
             raise LedgerError(f"{self.path}: cannot write to the ledger: {exc}") from exc
 
@@ -156,10 +201,17 @@ FREE_BYTES_MIN = 1 << 20
 """Less free space than this on the ledger's disk is reported as a full disk."""
 
 
-def storage_problem(path: Path) -> str | None:
+def storage_problem(path: Path, error: BaseException | None = None) -> str | None:
     """Why the file system keeps ``path`` from being written, when it does: a read-only file system, a
     folder or file without write permission, a full disk; else None. Used to name the real cause of
-    an SQLite error instead of calling a good ledger corrupt."""
+    an SQLite ``error`` (when given: a "disk full" from SQLite counts whatever the free space now)
+    instead of calling a good ledger corrupt."""
+    found = _storage(path, error)
+    return None if found is None else found[1]
+
+
+def _storage(path: Path, error: BaseException | None = None) -> tuple[str, str] | None:
+    """(kind, text) of :func:`storage_problem`; kind is ``read-only``, ``permission`` or ``full``."""
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -168,11 +220,62 @@ def storage_problem(path: Path) -> str | None:
     except OSError:
         return None
     if fs.f_flag & os.ST_RDONLY:
-        return f"{folder} is on a read-only file system"
+        return "read-only", f"{folder} is on a read-only file system"
     if not os.access(folder, os.W_OK):
-        return f"no permission to write in {folder}"
+        return "permission", f"no permission to write in {folder}"
     if path.exists() and not os.access(path, os.W_OK):
-        return f"no permission to write {path}"
-    if fs.f_bavail * fs.f_frsize < FREE_BYTES_MIN:
-        return f"the disk holding {folder} is full"
+        return "permission", f"no permission to write {path}"
+    if fs.f_bavail * fs.f_frsize < FREE_BYTES_MIN or _sqlite_code(error) == sqlite3.SQLITE_FULL:
+        return "full", f"the disk holding {folder} is full"
     return None
+
+
+def _sqlite_code(error: BaseException | None) -> int | None:
+    """The primary SQLite result code of ``error`` or of the first SQLite error among its causes."""
+    while error is not None:
+        code = getattr(error, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return code & 0xFF
+        error = error.__cause__
+    return None
+
+
+def _open_read_only(path: Path, problem: str) -> sqlite3.Connection:
+    """A read-only connection to the existing ledger ``path`` (which the file system will not let be
+    written, because of ``problem``), checked like any other; it must need no migration.
+
+    A ledger in WAL mode needs its ``-shm`` file, which a read-only folder cannot get: then it is
+    opened ``immutable`` (nobody can change a file there), unless a ``-wal`` holds data only a
+    writable folder can bring in. Raises LedgerError naming ``problem``.
+    """
+    damaged = f"{path}: cannot use the ledger: {problem}"
+    uri = "file:" + urllib.parse.quote(str(path.absolute())) + "?mode=ro"
+    wal = path.with_name(path.name + "-wal")
+    conn: sqlite3.Connection | None = None
+    for tail in ("", "&immutable=1"):
+        if tail and wal.exists() and wal.stat().st_size > 0:
+            raise LedgerError(f"{damaged}, and its write-ahead log {wal} needs writing to be read")
+        try:
+            conn = sqlite3.connect(uri + tail, uri=True, isolation_level=None, check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            break
+        except sqlite3.OperationalError:
+            if conn is not None:
+                conn.close()
+            conn = None
+    if conn is None:
+        raise LedgerError(f"{damaged} (and it cannot be opened for reading either)")
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        applied = migrations.inspect(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    pending = [name for name, _ in migrations.MIGRATIONS if name not in applied]
+    if pending:
+        conn.close()
+        raise LedgerError(
+            f"{damaged}, and this dcactl must first upgrade it ({len(pending)} migrations), which writes"
+            " it (the ledger itself is not damaged)"
+        )
+    return conn

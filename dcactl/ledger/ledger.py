@@ -95,18 +95,21 @@ class Ledger(FillStore):
 
         ``account`` is the master address (stored lower-case) or None for ``"paper"``. Raises
         LedgerError naming the path when the file is not an SQLite database, is corrupt, belongs to
-        another program or was written by a newer dcactl — in each case without writing to it.
+        another program or was written by a newer dcactl — in each case without writing to it — and
+        naming the real cause when the file system does not let it be created or written (a full
+        disk, a read-only mount, no permission). An existing, up-to-date ledger that can be read but
+        not written is opened read-only (``read_only`` says why): reads work, writes raise LedgerError.
         ``_upto`` (tests only) applies just the first N migrations.
         """
         path = Path(path)
-        conn = cls._connect(path, upto=_upto)
+        conn, read_only = cls._connect(path, upto=_upto)
         account_id = (account or "paper").lower()
         try:
-            book = cls._book_id(conn, path, network, account_id)
+            book = cls._book_id(conn, path, network, account_id, read_only=read_only is not None)
         except BaseException:
             conn.close()
             raise
-        return cls(path, conn, network, account_id, book)
+        return cls(path, conn, network, account_id, book, read_only)
 
     def __enter__(self) -> Self:
         return self
@@ -450,7 +453,10 @@ class Ledger(FillStore):
         return None if row is None else (row[0], codec.from_us(row[1]))
 
     def cache_put(self, key: str, value: str, fetched_at: datetime) -> None:
-        """Store (replace) cached text for ``key`` on this network with its fetch time."""
+        """Store (replace) cached text for ``key`` on this network with its fetch time (not kept by a
+        ledger opened read-only: a cache is only a shortcut)."""
+        if self.read_only is not None:
+            return
         with self._tx() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO cache (network, key, value, fetched_us) VALUES (?, ?, ?, ?)",
@@ -475,7 +481,7 @@ class Ledger(FillStore):
             )
             for c in candles
         ]
-        if rows:
+        if rows and self.read_only is None:  # a read-only ledger keeps no cache
             with self._tx() as conn:
                 conn.executemany(
                     "INSERT OR REPLACE INTO candles (network, source, interval, open_ms, close_ms, open,"
