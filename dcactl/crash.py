@@ -7,7 +7,9 @@ buy and prove that a rerun never buys twice and never loses a fill:
 - ``after_send``: the signed ``/exchange`` request has been written to the socket, no byte of the
   answer has been read (see :func:`send_transport`);
 - ``after_response``: the answer is parsed, nothing about it is in the ledger yet;
-- ``before_fills_recorded``: the fills were read from the exchange, not yet written.
+- ``before_fills_recorded``: the fills were read from the exchange, not yet written;
+- ``mid_backup``: ``backup`` has copied one page of the ledger into its temporary file (armed, the
+  copy goes page by page so that there is a "middle").
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ import httpx
 
 ENV = "DCACTL_CRASH_AT"
 POINTS = ("after_intent", "after_send", "after_response", "before_fills_recorded")
+"""The steps of a buy."""
+MID_BACKUP = "mid_backup"
+
+
+def is_armed(name: str) -> bool:
+    """True when ``$DCACTL_CRASH_AT`` names this point."""
+    return os.environ.get(ENV) == name
 
 
 def crash_point(name: str) -> None:

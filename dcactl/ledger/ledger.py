@@ -18,6 +18,7 @@ from typing import Any, Self, get_args
 
 from dcactl.errors import LedgerError, UsageError
 from dcactl.ledger import codec
+from dcactl.ledger.base import storage_problem
 from dcactl.ledger.fills import FILL_INSERT, FillStore, fill_row
 from dcactl.ledger.records import Candle, DuplicateIntent, LastBuyRecord
 from dcactl.models import FINISHED_INTENT_STATES, Fill, IntentStatus, OrderIntent, utcnow
@@ -536,11 +537,15 @@ class Ledger(FillStore):
         """A consistent copy of the whole ledger file (every book) at ``dest``.
 
         Uses SQLite's online backup API in one step, i.e. one read snapshot: safe while other
-        processes write (WAL readers never block writers). The copy is written beside ``dest`` and
-        renamed into place, so ``dest`` is never a half-written file, and is a self-contained
+        processes write (WAL readers never block writers). The copy is written beside ``dest`` (as
+        ``.<name>.<pid>.tmp``), flushed to disk and only then put in place, so ``dest`` is never a
+        half-written file, even after a kill or a power cut; the next backup to ``dest`` removes what
+        a killed one left (the copy and its ``-journal``). The result is a self-contained
         rollback-journal database. Raises UsageError when ``dest`` exists and not ``overwrite``, or
         is the ledger itself; LedgerError when the copy fails.
         """
+        from dcactl.crash import MID_BACKUP, crash_point, is_armed
+
         dest = Path(dest)
         if dest.exists() and dest.resolve() == self.path.resolve():
             raise UsageError(f"{dest}: is the ledger itself; choose another backup path")
@@ -552,26 +557,62 @@ class Ledger(FillStore):
             dest.parent.mkdir(parents=True, exist_ok=True)
             target = sqlite3.connect(tmp)
             try:
-                self._conn.backup(target)
+                # one step (one read snapshot); page by page only for the crash test of a killed copy
+                pages = 1 if is_armed(MID_BACKUP) else -1
+                self._conn.backup(target, pages=pages, progress=lambda *_: crash_point(MID_BACKUP))
                 target.execute("PRAGMA journal_mode = DELETE")
             finally:
                 target.close()
-            os.replace(tmp, dest)
+            _fsync(tmp)
+            if overwrite:
+                os.replace(tmp, dest)
+            else:  # a link cannot replace a file that appeared at dest meanwhile
+                try:
+                    os.link(tmp, dest)
+                    tmp.unlink()
+                except FileExistsError:
+                    _remove_copy(tmp)
+                    raise UsageError(f"{dest}: already exists (pass --force to overwrite it)") from None
+                except OSError:  # a file system without hard links (FAT): checked, then renamed
+                    if dest.exists():
+                        _remove_copy(tmp)
+                        raise UsageError(f"{dest}: already exists (pass --force to overwrite it)") from None
+                    os.replace(tmp, dest)
+            _fsync(dest.parent)
         except (OSError, sqlite3.Error) as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise LedgerError(f"{dest}: backup failed: {exc}") from exc
+            _remove_copy(tmp)
+            problem = storage_problem(dest, exc)
+            raise LedgerError(f"{dest}: backup failed: {problem or exc}") from exc
+
+
+_COPY_LEFTOVERS = ("", "-journal", "-wal", "-shm")
+"""What a copy in progress may have beside it: SQLite's journal of the copy's own transaction."""
+
+
+def _remove_copy(tmp: Path) -> None:
+    for tail in _COPY_LEFTOVERS:
+        with contextlib.suppress(OSError):
+            tmp.with_name(tmp.name + tail).unlink()
 
 
 def _remove_stale_copies(dest: Path) -> None:
-    """Remove the half-written copies (``.<name>.<pid>.tmp``) that backups killed mid-copy left
-    beside ``dest``: their process is gone."""
-    for stale in dest.parent.glob(f".{dest.name}.*.tmp"):
-        pid = stale.name[len(dest.name) + 2 : -len(".tmp")]
-        if not pid.isdigit() or _alive(int(pid)):
+    """Remove the half-written copies (``.<name>.<pid>.tmp`` and their ``-journal``) that backups
+    killed mid-copy left beside ``dest``: their process is gone."""
+    for stale in dest.parent.glob(f".{dest.name}.*.tmp*"):
+        pid, dot, tail = stale.name[len(dest.name) + 2 :].partition(".tmp")
+        if not dot or tail not in _COPY_LEFTOVERS or not pid.isdigit() or _alive(int(pid)):
             continue
         with contextlib.suppress(OSError):
             stale.unlink()
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path`` (a file, or a folder after a rename in it) to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _alive(pid: int) -> bool:
