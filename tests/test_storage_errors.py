@@ -19,7 +19,7 @@ BODY = '[settings]\nnetwork = "devnet"\n[assets.BTC]\namount = 20\nevery = "day"
 
 
 @contextmanager
-def _mounted(args: list[str], where: Path) -> Iterator[None]:
+def mounted(args: list[str], where: Path) -> Iterator[None]:
     where.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(["mount", *args, str(where)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -32,7 +32,7 @@ def _mounted(args: list[str], where: Path) -> Iterator[None]:
 
 @contextmanager
 def read_only_view(src: Path, where: Path) -> Iterator[None]:
-    with _mounted(["--bind", str(src)], where):
+    with mounted(["--bind", str(src)], where):
         remount = ["mount", "-o", "remount,bind,ro", str(where)]
         done = subprocess.run(remount, capture_output=True, check=False)
         if done.returncode != 0:
@@ -47,6 +47,7 @@ def _portfolio(tmp_path: Path) -> Path:
 
 
 def test_a_ledger_on_a_read_only_file_system_is_not_called_corrupt(tmp_path: Path, cli: Any) -> None:
+    """status reads a ledger behind a read-only mount; run cannot take its lock there: one line, exit 2."""
     from dcactl.ledger import Ledger
 
     src, view = tmp_path / "src", tmp_path / "ro"
@@ -57,9 +58,7 @@ def test_a_ledger_on_a_read_only_file_system_is_not_called_corrupt(tmp_path: Pat
     with read_only_view(src, view):
         status = cli("--config", str(cfg), "--db", str(view / "l.db"), "status")
         run = cli("--config", str(cfg), "--db", str(view / "l.db"), "run")
-    assert status.code == 2 and len(status.err.splitlines()) == 1, status.err
-    assert "read-only file system" in status.err and "not damaged" in status.err
-    assert "corrupt" not in status.err
+    assert status.code == 0 and "corrupt" not in status.err, status.err  # read-only: it only looks
     assert run.code == 2 and "cannot create the run lock: Read-only file system" in run.err, run.err
     assert (src / "l.db").read_bytes() == before
 
@@ -67,7 +66,7 @@ def test_a_ledger_on_a_read_only_file_system_is_not_called_corrupt(tmp_path: Pat
 def test_a_full_disk_is_named_and_leaves_no_empty_ledger(tmp_path: Path, cli: Any) -> None:
     disk = tmp_path / "disk"
     cfg = _portfolio(tmp_path)
-    with _mounted(["-t", "tmpfs", "-o", "size=256k", "tmpfs"], disk):
+    with mounted(["-t", "tmpfs", "-o", "size=256k", "tmpfs"], disk):
         with contextlib.suppress(OSError), open(disk / "filler", "wb") as f:  # fills the disk
             f.write(b"\0" * (1 << 20))
             f.flush()
