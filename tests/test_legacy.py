@@ -94,7 +94,7 @@ MALFORMED = [
     ({"amount_btc": "0.001"}, "record 2: amount_btc: expected a number, got str '0.001'"),
     ({"timestamp": "last tuesday"}, "record 2: timestamp: not an ISO-8601 time: 'last tuesday'"),
     ({"amount_btc": -0.001}, "record 2: amount_btc: must be positive, got -0.001"),
-    ({"asset": 42}, "record 2: asset: expected a symbol string, got 42"),
+    ({"asset": 42}, "record 2: asset: expected a symbol (1 to 12 letters or digits), got 42"),
     # values no real trade has: they used to end in an internal error or be imported as they were
     ({"price": 1e308}, "record 2: price: implausibly large (1e+308; over 1,000,000,000,000,000)"),
     ({"amount_usd": -5.0}, "record 2: amount_usd: must not be negative, got -5.0"),
