@@ -207,16 +207,19 @@ def cached_pairs(session: Session) -> dict[str, str]:
             if isinstance(m := resolved.get(a.symbol), Market)}
 
 
-def schedule_state(session: Session, now: datetime) -> dict[str, tuple[datetime | None, int]]:
+def schedule_state(
+    session: Session, now: datetime, pairs: Mapping[str, str] | None = None
+) -> dict[str, tuple[datetime | None, int]]:
     """For each enabled configured asset: when it is next due and how many periods were missed: ended
-    without a buy and without a reason in the run log (a rule's skip, a cap, a failure)."""
+    without a buy and without a reason in the run log (a rule's skip, a cap, a failure). ``pairs``:
+    each asset's market, when the caller has resolved them (else from the cached metadata)."""
     from dcactl.reports.runlog import explained_periods
     from dcactl.run.plan import last_buy_of
     from dcactl.schedule.periods import is_due, passed_periods
 
     tz = session.config.settings.timezone
     out: dict[str, tuple[datetime | None, int]] = {}
-    pairs = cached_pairs(session)
+    pairs = cached_pairs(session) if pairs is None else pairs
     lasts = {a.symbol: last_buy_of(session.ledger, a, None, pairs.get(a.symbol))
              for a in session.config.assets if a.enabled}
     oldest = min((b.at for b in lasts.values() if b is not None), default=now)
@@ -262,7 +265,8 @@ async def status_report(session: Session) -> StatusReport:
     for asset in session.config.assets:  # a configured asset never bought still shows its schedule
         if not any(a == asset.symbol for a, _ in held):
             rows.append(_empty_row(asset.symbol, source, prices.get(asset.symbol)))
-    sched = schedule_state(session, now)
+    pairs = {a: m.pair for a, m in resolved.items() if isinstance(m, Market)}
+    sched = schedule_state(session, now, pairs if pairs else None)
     rows = [replace(r, next_due=sched.get(r.asset, (None, 0))[0]) for r in rows]
     from dcactl.reports.runlog import last_run
 
