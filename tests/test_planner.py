@@ -12,7 +12,7 @@ from typing import Any
 from support import write_portfolio
 
 from dcactl.config.schema import AssetConfig, DynamicFrequencyRule, MaDipsRule, RsiRule, Sizing
-from dcactl.run.plan import needs_history
+from dcactl.run.core import needs_history
 from dcactl.schedule.periods import parse_every
 from dcactl.strategy import history_days, history_hours
 

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 from dcactl.market.data import Quote
 from dcactl.models import Market
-from dcactl.run.sizing import apply_caps, round_order
+from dcactl.run.sizing import NoOrder, Order, apply_caps, round_order
 from dcactl.venues.paper import Level
 
 UBTC = Market(
@@ -18,33 +18,34 @@ ASKS = (Level(D("100010"), D("0.0005")), Level(D("100020"), D("0.001")), Level(D
 def test_limit_is_fill_price_plus_margin() -> None:
     """100 USDC of UBTC: the ask filling 0.00099 is 100020; +0.1 % → 100120.02 → 100121 (up)."""
     order = round_order(UBTC, Quote(mid=D("100000"), asks=ASKS), D("100"), 50, D("0.001"))
-    assert order == (D("0.00099"), D("100121"))
+    assert order == Order(D("0.00099"), D("100121"))
 
 
 def test_limit_never_above_slippage_cap() -> None:
     """When the book is too thin to fill, the limit is mid × 1.005 = 100500 and the size fits it."""
     thin = (Level(D("100010"), D("0.0005")),)
     order = round_order(UBTC, Quote(mid=D("100000"), asks=thin), D("100"), 50, D("0.001"))
-    assert order == (D("0.00099"), D("100500"))  # 100/100500 = 0.000995.. floored to 0.00099
+    assert order == Order(D("0.00099"), D("100500"))  # 100/100500 = 0.000995.. floored to 0.00099
 
 
 def test_fill_price_above_cap_is_capped() -> None:
     """Asks far above the mid: the limit stays at the cap (100 bps → 101000)."""
     far = (Level(D("105000"), D("1")),)
     order = round_order(UBTC, Quote(mid=D("100000"), asks=far), D("200"), 100, D("0.001"))
-    assert order == (D("0.00198"), D("101000"))
+    assert order == Order(D("0.00198"), D("101000"))
 
 
 def test_under_minimum_after_rounding_is_skipped() -> None:
     """10 USDC → 0.00009 UBTC × 100111 = 9.00999 USDC, under the minimum: a reason, not an order."""
     reason = round_order(UBTC, Quote(mid=D("100000"), asks=ASKS), D("10"), 50, D("0.001"))
-    assert reason == "under the 10 USDC minimum after rounding (size 0.00009 × price 100111 = 9.00999 USDC)"
+    assert reason == NoOrder(
+        "under the 10 USDC minimum after rounding (size 0.00009 × price 100111 = 9.00999 USDC)")
 
 
 def test_unlisted_quote_price() -> None:
     """AVAX at 20 on CoinGecko: price 20 × (1 + 10 bps / 2) = 20.01, size floor(50 / 20.01, 8)."""
     avax = Market(symbol="AVAX", venue="paper", coingecko_id="avalanche-2", sz_decimals=8)
-    assert round_order(avax, Quote(mid=D("20"), source="coingecko"), D("50"), 50, D("0.001")) == (
+    assert round_order(avax, Quote(mid=D("20"), source="coingecko"), D("50"), 50, D("0.001")) == Order(
         D("2.49875062"),
         D("20.01"),
     )
@@ -95,9 +96,9 @@ def test_minimum_is_met_at_the_price_that_crosses_not_only_at_the_limit() -> Non
     that crosses: 0.0001 × 99000 = 9.9 USDC, refused; so it is skipped here, never sent."""
     asks = (Level(D("99000"), D("0.00005")), Level(D("103000"), D("1")))
     reason = round_order(UBTC, Quote(mid=D("99500"), asks=asks), D("10.50"), 500, D("0.001"))
-    assert reason == ("under the 10 USDC minimum at the price it would trade at (size 0.0001 × best ask 99000"
-                      " = 9.9 USDC; the exchange would refuse it)")
+    assert reason == NoOrder("under the 10 USDC minimum at the price it would trade at (size 0.0001 × best"
+                             " ask 99000 = 9.9 USDC; the exchange would refuse it)")
     # 12 USDC: 0.00011 at limit 103103 (11.34 USDC), and 0.00011 × 99000 = 10.89 at the best ask: sent
-    assert round_order(UBTC, Quote(mid=D("99500"), asks=asks), D("12"), 500, D("0.001")) == (
+    assert round_order(UBTC, Quote(mid=D("99500"), asks=asks), D("12"), 500, D("0.001")) == Order(
         D("0.00011"), D("103103"),
     )

@@ -340,6 +340,48 @@ def test_skip_banks_once_and_the_next_dip_spends_it(
 
 
 
+def test_plan_is_the_pure_core_on_the_shell_s_snapshot(
+    tmp_path: Path, devnet: Any, clock: Clock, cli: Cli
+) -> None:
+    """Day 2 of the banking path (a bank of 100, a dip spending part of it): the shell's snapshot,
+    decided again by the pure core with the ledger as its view, gives the very decisions the shell
+    made, and `plan --json` shows exactly those, field by field."""
+    import asyncio
+    import json
+
+    from live_support import pin_prices
+
+    from dcactl.run.core import RunRequest, decide_run
+    from dcactl.run.execute import PlanReport, plan_entry
+    from dcactl.run.plan import prepare, select_assets
+    from dcactl.session import open_session
+
+    others = '[assets.ETH]\namount = 50\nevery = "day"\n[assets.LINK]\namount = 15\nevery = "week"\n'
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, BANKING + others)
+    replay_daily(devnet, "BTC", RISING, yesterday(clock))
+    assert cli("--config", str(cfg), "run").code == 0
+    clock.set(T0 + timedelta(days=1))
+    replay_daily(devnet, "BTC", [*RISING, 58_000], yesterday(clock))
+    devnet.admin.set_price("BTC", "57000", pin=True)
+    pin_prices(devnet, "UETH")
+    shown = cli("--config", str(cfg), "--json", "plan").json()
+
+    async def decide_twice() -> tuple[list[Any], list[Any], str, str]:
+        async with open_session(cfg, None) as session:
+            request = RunRequest(command="plan", dry_run=True)
+            assets = select_assets(session, request)
+            made, snapshot = await prepare(session, assets, request, clock.now)
+            again = decide_run(session.config, request, assets, snapshot, session.ledger)
+            return made, again, session.network, session.config.settings.mode
+
+    made, again, network, mode = asyncio.run(decide_twice())
+    assert again == made
+    report = PlanReport(as_of=clock.now, network=network, mode=mode, assets=[plan_entry(d) for d in again])
+    assert json.loads(json.dumps(report.to_json())) == shown
+    btc = next(d for d in again if d.symbol == "BTC")
+    assert btc.decision is not None and (btc.amount, btc.decision.bank_after) == (D(300), D(50))
+
+
 def test_forced_buys_never_bank(tmp_path: Path, devnet: Any, clock: Clock, cli: Cli) -> None:
     """`buy --force` while RSI skips: bought anyway at the base amount (PRODUCT.md "Forced buys"), its
     reason says forced and why the rules would skip; only the scheduled period's skip banks (100)."""

@@ -36,10 +36,9 @@ from dcactl.backtest.prices import Series
 from dcactl.backtest.variants import Strategy
 from dcactl.config.schema import AssetConfig, Config
 from dcactl.models import BacktestBuy, CurvePoint, StrategyCurve, iso_utc
-from dcactl.run.sizing import apply_caps
-from dcactl.schedule.periods import DueCheck, LastBuy, Schedule, is_due
-from dcactl.strategy import AssetState, PriceHistory, add_rebalance, allocate_rebalance, decide
-from dcactl.strategy.decide import effective_schedule
+from dcactl.run.core import AmountInput, check_due, decide_amounts
+from dcactl.schedule.periods import LastBuy
+from dcactl.strategy import PriceHistory
 from dcactl.venues.rounding import MIN_NOTIONAL_USDC
 
 ZERO = Decimal(0)
@@ -269,28 +268,23 @@ def _ticks(
             if start <= bar.at < end:
                 events.setdefault(bar.at, []).append((i, bar))
     tz = config.settings.timezone
-    settings = config.settings
-    portfolio = config.portfolio
     day_spent: dict[Any, Decimal] = {}
     zone = ZoneInfo(tz)
     for at in sorted(events):
         at_ms = _ms(at)
-        due: list[tuple[_AssetTrack, Any, Any, Decimal]] = []  # (track, decision, period, open)
+        due: list[tuple[_AssetTrack, AmountInput, Any]] = []  # (track, what decides its amount, period)
         prices: dict[str, Decimal] = {}
         for i, bar in sorted(events[at], key=lambda e: e[0]):
             track = tracks[i]
             asset = track.config
             prices[asset.symbol] = bar.open
-            schedule = asset.schedule
             dynamic = asset.dynamic_frequency is not None and asset.dynamic_frequency.enabled
             if not dynamic and track.not_due_until is not None and at < track.not_due_until:
                 # is_due said so for this last buy and schedule: nothing changes before next_due
                 note(asset.symbol, False, None, ZERO, "not_due")
                 continue
             history = history_at(track, at_ms, bar.open)
-            if dynamic:
-                schedule = effective_schedule(asset, history)
-            check = _is_due(schedule, zone, at, track.last_buy)
+            check = check_due(asset, zone, at, track.last_buy, history.closes)
             if not check.due:
                 track.not_due_until = None if dynamic else check.next_due
                 note(asset.symbol, False, None, ZERO, "not_due")
@@ -299,52 +293,27 @@ def _ticks(
             if track.bank_period != period.id:  # a new period: the last one's bank stands
                 track.bank_before = track.bank_current
                 track.bank_period = period.id
-            decision = decide(asset, history, AssetState(bank_usd=track.bank_before), at)
-            if decision.skip is not None:
-                track.bank_current = decision.bank_after  # a rule skip stands (it banks)
-                skips["rules"] += 1
-                note(asset.symbol, True, decision.skip, decision.amount, "rules")
-                continue
-            due.append((track, decision, period, bar.open))
+            due.append((track, AmountInput(asset, True, history.closes, bar.open, track.bank_before,
+                                           history.hourly), period))
         if not due:
             continue
-        if portfolio.targets and portfolio.budget_per_run:
-            held = {
-                t.config.symbol: t.holding.units * prices.get(t.config.symbol, _last_close(t, at_ms))
-                for t in tracks
-            }
-            shares = allocate_rebalance(
-                portfolio.targets, held, [t.config.symbol for t, *_ in due], portfolio.budget_per_run
-            )
-            due = [
-                (
-                    t,
-                    add_rebalance(d, shares.get(t.config.symbol, ZERO))
-                    if shares.get(t.config.symbol, ZERO) > 0
-                    else d,
-                    p,
-                    o,
-                )
-                for t, d, p, o in due
-            ]
         day = at.astimezone(zone).date()
-        verdicts = apply_caps(
-            [d.amount for _, d, _, _ in due],
-            settings.max_usd_per_run,
-            settings.max_usd_per_day,
-            day_spent.get(day, ZERO),
-        )
-        for (track, decision, period, open_px), verdict in zip(due, verdicts, strict=True):
-            symbol = track.config.symbol
-            if verdict is not None:
-                skips["cap"] += 1
-                note(symbol, True, None, decision.amount, "cap")
-                continue
-            if decision.amount <= 0:
+
+        amounts = decide_amounts(config, [i for _, i, _ in due], at, day_committed=day_spent.get(day, ZERO),
+                                 held=functools.partial(_held, tracks, prices, at_ms))
+        for (track, _, period), amount in zip(due, amounts, strict=True):
+            symbol, decision = track.config.symbol, amount.decision
+            if amount.skip == "rules":
+                track.bank_current = decision.bank_after  # a rule skip stands (it banks)
                 skips["rules"] += 1
-                note(symbol, True, None, decision.amount, "rules")
+                note(symbol, True, decision.skip, decision.amount, "rules")
                 continue
-            bought = _fill(track, at, open_px * slip, decision.amount, costs)
+            if amount.skip is not None:  # a cap, or an amount of nothing
+                outcome = "cap" if amount.skip == "cap" else "rules"
+                skips[outcome] += 1
+                note(symbol, True, None, decision.amount, outcome)
+                continue
+            bought = _fill(track, at, prices[symbol] * slip, decision.amount, costs)
             if isinstance(bought, str):
                 skips[bought] += 1
                 note(symbol, True, None, decision.amount, bought)
@@ -357,11 +326,11 @@ def _ticks(
             track.not_due_until = None
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _is_due(schedule: Schedule, zone: ZoneInfo, at: datetime, last_buy: LastBuy | None) -> DueCheck:
-    """:func:`dcactl.schedule.periods.is_due`, remembered: the strategies of one backtest tick at the
-    same instants and often share a last buy, so most checks repeat (same inputs, same answer)."""
-    return is_due(schedule, zone, at, last_buy)
+def _held(tracks: Sequence[_AssetTrack], prices: Mapping[str, Decimal], at_ms: int) -> dict[str, Decimal]:
+    """Every asset's holding (USDC) at the tick's price, else its last completed close."""
+    return {
+        t.config.symbol: t.holding.units * prices.get(t.config.symbol, _last_close(t, at_ms)) for t in tracks
+    }
 
 
 def _last_close(track: _AssetTrack, at_ms: int) -> Decimal:

@@ -224,7 +224,7 @@ def run(
     only: Annotated[list[str] | None, typer.Option("--only", help="Only this asset (repeatable).")] = None,
 ) -> None:
     """Buy every enabled asset whose period is due (cron runs this)."""
-    from dcactl.run.execute import RunRequest
+    from dcactl.run.core import RunRequest
 
     par = parallel
     if par is None:
@@ -251,7 +251,7 @@ def buy(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the exact order; place none.")] = False,
 ) -> None:
     """Buy one asset now; without --force only if it is due."""
-    from dcactl.run.execute import RunRequest
+    from dcactl.run.core import RunRequest
 
     usd = _parse_amount(amount) if amount is not None else None
     _run_command(
@@ -321,7 +321,7 @@ async def _calendar(session: Any, until_text: str, asset: str | None) -> dict[st
     from dcactl.cli.context import parse_when
     from dcactl.models import iso_utc, utcnow
     from dcactl.reports.calendar import coming_buys, spend_by_day
-    from dcactl.run.plan import last_buy_of
+    from dcactl.run.core import last_buy_of
 
     settings = session.config.settings
     now = utcnow()

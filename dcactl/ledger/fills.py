@@ -209,6 +209,11 @@ class FillStore(LedgerBase):
 
     # -- statistics ---------------------------------------------------------------------------
 
+    def last_price(self, asset: str) -> Decimal | None:
+        """The price of ``asset``'s newest fill (any source), or None without fills."""
+        last = self.fills(asset=asset, limit=1, newest_first=True)
+        return last[0].price if last else None
+
     def positions(self) -> list[PositionRow]:
         """Per (asset, source), aggregated in SQL over the non-superseded fills; see PositionRow.
 

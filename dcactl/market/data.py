@@ -12,29 +12,19 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from dcactl.errors import DcactlError, PriceSourceError
 from dcactl.models import Market
-from dcactl.venues.paper import Level
+from dcactl.venues.paper import Level, Quote
 
 META_TTL = timedelta(hours=1)
 """How long cached spotMeta is used without asking the exchange again."""
 META_MAX_AGE = timedelta(days=7)
 """A cached spotMeta older than this is refreshed before a run uses it (not in the background)."""
 META_CACHE_KEY = "hl:spotMeta"
-
-
-@dataclass(frozen=True)
-class Quote:
-    """What a buy is priced from: the book's asks (listed) or a CoinGecko price (unlisted), in USDC."""
-
-    mid: Decimal
-    asks: tuple[Level, ...] = ()
-    source: str = "book"
 
 
 async def load_spot_meta(

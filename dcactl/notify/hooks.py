@@ -195,7 +195,7 @@ def _holdings(session: Session, source: str) -> dict[str, Holding]:
 def missed_now(session: Session, now: datetime) -> list[Missed]:
     """Enabled assets with periods that passed without a buy since their last scheduled buy."""
     from dcactl.reports.views import cached_pairs, schedule_state
-    from dcactl.run.plan import last_buy_of
+    from dcactl.run.core import last_buy_of
 
     out = []
     state = schedule_state(session, now)

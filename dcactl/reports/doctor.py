@@ -155,7 +155,7 @@ async def run_doctor(session: Session) -> DoctorReport:
     from dcactl.ledger.migrations import MIGRATIONS
     from dcactl.market.data import load_spot_meta
     from dcactl.market.resolve import resolve_markets
-    from dcactl.run.plan import PRICE_MARGIN
+    from dcactl.run.core import PRICE_MARGIN
 
     config, settings = session.config, session.config.settings
     report = DoctorReport([config_check(config)])

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from dcactl.config.schema import AssetConfig, Config
     from dcactl.market.data import Quote
     from dcactl.models import Market
+    from dcactl.run.sizing import NoOrder, Order
     from dcactl.venues.base import Agent, ServerProbe
 
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -272,7 +273,7 @@ def market_check(
     The minimum shown is at the limit price dcactl would send (the book's fill price plus ``margin``,
     capped at mid × (1 + bps)), so it is what ``run`` would face right now.
     """
-    from dcactl.run.sizing import round_order
+    from dcactl.run.sizing import Order, round_order
 
     name = f"market {asset.symbol}"
     if isinstance(market, ResolveError):
@@ -290,7 +291,7 @@ def market_check(
     order = round_order(market, quote, amount, max_slippage_bps, margin)
     price = _limit_near_minimum(market, quote, order, max_slippage_bps, margin)
     minimum = min_order(price, market.sz_decimals)
-    if isinstance(order, tuple):
+    if isinstance(order, Order):
         thin = _too_thin(market, quote, largest_amount(asset), max_slippage_bps, margin)
         if thin is not None:
             return Check(
@@ -301,7 +302,8 @@ def market_check(
         return Check(name, "ok", f"{where}: min order {minimum} USDC at {price:,f}; your {key} {amount:f} OK")
     return Check(
         name, "fail",
-        f"{where}: min order {minimum} USDC at {price:,f}; your {key} {amount:f} is too small: {order}",
+        f"{where}: min order {minimum} USDC at {price:,f}; your {key} {amount:f} is too small: "
+        f"{order.reason}",
         f"raise assets.{asset.symbol}.{key} to at least {minimum} USDC (a little more leaves room for "
         "price moves)",
     )
@@ -310,15 +312,15 @@ def market_check(
 def _too_thin(market: Market, quote: Quote, usd: Decimal, bps: int, margin: Decimal) -> str | None:
     """Why the book cannot fill a buy of ``usd`` within ``max_slippage_bps`` (an IOC would fill only
     part of it every period), else None."""
-    from dcactl.run.sizing import round_order
+    from dcactl.run.sizing import Order, round_order
     from dcactl.venues.paper import price_to_fill
 
     if not market.listed or market.venue != "hyperliquid":
         return None
     order = round_order(market, quote, usd, bps, margin)
-    if not isinstance(order, tuple):
+    if not isinstance(order, Order):
         return None
-    size, limit = order
+    size, limit = order.size, order.limit_px
     needed = price_to_fill(quote.asks, size)
     if needed is not None and needed <= limit:
         return None
@@ -332,17 +334,17 @@ PROBE_AMOUNTS = (Decimal(25), Decimal(100), Decimal(1000), Decimal(10000))
 
 
 def _limit_near_minimum(
-    market: Market, quote: Quote, order: tuple[Decimal, Decimal] | str, bps: int, margin: Decimal
+    market: Market, quote: Quote, order: Order | NoOrder, bps: int, margin: Decimal
 ) -> Decimal:
     """The limit price (USDC) dcactl would send for the configured order, or for the smallest probe
     budget that makes an order when the configured one does not (the limit depends on the size)."""
-    from dcactl.run.sizing import UNLISTED_PRICE_QUANTUM, round_order
+    from dcactl.run.sizing import UNLISTED_PRICE_QUANTUM, Order, round_order
     from dcactl.venues.paper import quote_price
     from dcactl.venues.rounding import round_price
 
     for attempt in (order, *(round_order(market, quote, usd, bps, margin) for usd in PROBE_AMOUNTS)):
-        if isinstance(attempt, tuple):
-            return attempt[1]
+        if isinstance(attempt, Order):
+            return attempt.limit_px
     if market.listed:
         return round_price(quote.mid * (1 + Decimal(bps) / 10000), market.sz_decimals)
     return quote_price(quote.mid).quantize(UNLISTED_PRICE_QUANTUM)

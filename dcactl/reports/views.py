@@ -214,7 +214,7 @@ def schedule_state(
     without a buy and without a reason in the run log (a rule's skip, a cap, a failure). ``pairs``:
     each asset's market, when the caller has resolved them (else from the cached metadata)."""
     from dcactl.reports.runlog import explained_periods
-    from dcactl.run.plan import last_buy_of
+    from dcactl.run.core import last_buy_of
     from dcactl.schedule.periods import is_due, passed_periods
 
     tz = session.config.settings.timezone

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from dcactl.errors import DcactlError, ExitCode
 from dcactl.models import (
+    AssetResult,
     IntentStatus,
     OrderIntent,
     RunResult,
@@ -37,7 +38,8 @@ from dcactl.models import (
     utcnow,
 )
 from dcactl.reports.stats import RUNWAY_WARN_PERIODS
-from dcactl.run.plan import Candidate, RunRequest, prepare, select_assets
+from dcactl.run.core import AssetDecision, RunRequest
+from dcactl.run.plan import prepare, select_assets
 from dcactl.run.reconcile import (
     CLOCK_MARGIN_S,
     CLOCK_REFUSE_S,
@@ -71,7 +73,9 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
     result = RunResult(
         run_id=run_id, started_at=started, network=session.network, mode=session.config.settings.mode
     )
-    candidates = [Candidate(asset=a) for a in select_assets(session, request)]
+    assets = select_assets(session, request)
+    decisions: list[AssetDecision] = []
+    results: dict[str, AssetResult] = {}
     if not request.dry_run:
         ledger.begin_run(run_id, started, session.config.settings.mode, request.command)
     code: int | None = None
@@ -83,14 +87,15 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
             _ = session.signer
             for note in await reconcile_intents(session):
                 session.info(note)
-        await prepare(session, candidates, request, started)
+        decisions, _ = await prepare(session, assets, request, started)
+        results.update((d.symbol, d.result) for d in decisions if d.result is not None)
         if not request.dry_run:
-            left = await _place(session, [c for c in candidates if c.result is None], request)
+            left = await _place(session, [d for d in decisions if d.result is None], request, results)
             if left is not None:
-                _warn_runway(session, candidates, left)
-        for c in candidates:
-            if c.result is None:  # every path sets a result; this guards against a silent miss
-                c.finish("failed", "internal: no outcome recorded")
+                _warn_runway(session, decisions, left)
+        for d in decisions:
+            if d.symbol not in results:  # every path sets a result; this guards against a silent miss
+                results[d.symbol] = d.outcome("failed", "internal: no outcome recorded")
     except DcactlError as exc:  # stops every asset (a key, the ledger): the run log keeps its code
         code, error = exc.exit_code, str(exc)
         raise
@@ -101,9 +106,9 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
         code, error = ExitCode.FAILED, f"internal error: {type(exc).__name__}"
         raise
     finally:
-        result.results.extend(c.result for c in candidates if c.result is not None)
+        result.results.extend(results[a.symbol] for a in assets if a.symbol in results)
         if not request.dry_run:
-            _record_decisions(session, run_id, candidates)
+            _record_decisions(session, run_id, decisions, results)
             summary = result.to_json() | ({"error": error} if error else {})
             final = code if code is not None else exit_code_for(result, request)
             ledger.end_run(run_id, utcnow(), summary, int(final))
@@ -114,33 +119,32 @@ async def plan(session: Session, only: tuple[str, ...] = ()) -> PlanReport:
     """What ``run`` would do now and why, for every enabled asset (or ``only``); places nothing."""
     now = utcnow()
     request = RunRequest(command="plan", dry_run=True, only=only)
-    candidates = [Candidate(asset=a) for a in select_assets(session, request)]
-    await prepare(session, candidates, request, now)
+    decisions, _ = await prepare(session, select_assets(session, request), request, now)
     return PlanReport(
         as_of=now,
         network=session.network,
         mode=session.config.settings.mode,
-        assets=[_plan_entry(c) for c in candidates],
+        assets=[plan_entry(d) for d in decisions],
     )
 
 
-def _plan_entry(c: Candidate) -> dict[str, Any]:
+def plan_entry(a: AssetDecision) -> dict[str, Any]:
     """One asset of ``plan --json``: venue, due, amount, skip, reasons (due check first), indicators."""
-    d = c.decision
+    d = a.decision
     skip = None
-    if c.result is not None and c.result.status in ("skipped", "failed", "pending"):
-        skip = c.result.reason
-    reasons = [c.due_reason] if c.due_reason else []
+    if a.result is not None and a.result.status in ("skipped", "failed", "pending"):
+        skip = a.result.reason
+    reasons = [a.due_reason] if a.due_reason else []
     reasons += d.reasons if d is not None else []
     return {
-        "asset": c.symbol,
-        "venue": c.venue,
-        "due": c.due,
-        "period": c.period or None,
+        "asset": a.symbol,
+        "venue": a.venue,
+        "due": a.due,
+        "period": a.period or None,
         "amount_usd": json_value(d.amount) if d is not None else None,
         "skip": skip or (d.skip if d else None),
-        "summary": d.summary if d is not None else (c.result.reason if c.result else None),
-        "order": {"size": json_value(c.size), "limit_px": json_value(c.limit_px)} if c.size > 0 else None,
+        "summary": d.summary if d is not None else (a.result.reason if a.result else None),
+        "order": {"size": json_value(a.size), "limit_px": json_value(a.limit_px)} if a.size > 0 else None,
         "reasons": reasons,
         "indicators": dict(d.indicators) if d is not None else {},
         "bank_usd": json_value(d.bank_after) if d is not None else None,
@@ -166,14 +170,17 @@ class PlanReport:
         }
 
 
-def _record_decisions(session: Session, run_id: str, candidates: Sequence[Candidate]) -> None:
+def _record_decisions(
+    session: Session, run_id: str, decisions: Sequence[AssetDecision], results: dict[str, AssetResult]
+) -> None:
     """Store each due asset's decision and outcome (the bank is read back from these next time)."""
-    for c in candidates:
-        if c.decision is None or not c.due or c.result is None or not c.period:
+    for d in decisions:
+        result = results.get(d.symbol)
+        if d.decision is None or not d.due or result is None or not d.period:
             continue
-        outcome = "rule_skip" if c.decision.skip else c.result.status
+        outcome = "rule_skip" if d.decision.skip else result.status
         session.ledger.record_decision(
-            c.symbol, c.period, run_id, c.decision.to_json(), c.decision.bank_after, outcome
+            d.symbol, d.period, run_id, d.decision.to_json(), d.decision.bank_after, outcome
         )
 
 
@@ -194,42 +201,45 @@ def exit_code_for(result: RunResult, request: RunRequest | None = None) -> ExitC
     return ExitCode.FAILED
 
 
-async def _place(session: Session, ready: list[Candidate], request: RunRequest) -> Decimal | None:
-    """Write each intent ahead, then fill paper ones and send live ones (one action if parallel).
+async def _place(
+    session: Session, ready: list[AssetDecision], request: RunRequest, results: dict[str, AssetResult]
+) -> Decimal | None:
+    """Write each intent ahead, then fill paper ones and send live ones (one action if parallel);
+    each asset's result goes into ``results`` as soon as it is known.
 
     Returns the spendable USDC read after the last live order, or None when none was read.
     """
-    if any(c.market is not None and c.market.venue == "hyperliquid" for c in ready):
+    if any(d.venue == "hyperliquid" for d in ready):
         session.signer  # noqa: B018 - a bad or unsafe key stops the run (SecretError, exit 2) before any write
     now = utcnow()
-    live_ones: list[tuple[Candidate, OrderIntent]] = []
-    for c in ready:
-        assert c.market is not None and c.quote is not None
+    live_ones: list[tuple[AssetDecision, OrderIntent]] = []
+    for d in ready:
+        assert d.market is not None and d.quote is not None
         intent = OrderIntent(
-            cloid=c.cloid,
-            asset=c.symbol,
-            venue=c.market.venue,
-            period=c.period,
-            attempt=c.attempt,
-            usd_requested=c.amount,
-            size=c.size,
-            limit_px=c.limit_px,
+            cloid=d.cloid,
+            asset=d.symbol,
+            venue=d.market.venue,
+            period=d.period,
+            attempt=d.attempt,
+            usd_requested=d.amount,
+            size=d.size,
+            limit_px=d.limit_px,
             created_at=now,
-            pair=c.market.pair,
-            asset_id=c.market.asset_id,
-            period_end=c.period_end,
-            reason=c.reason,
+            pair=d.market.pair,
+            asset_id=d.market.asset_id,
+            period_end=d.period_end,
+            reason=d.reason,
         )
-        if c.market.venue == "paper":
-            _fill_paper(session, c, intent, now)
+        if d.market.venue == "paper":
+            results[d.symbol] = _fill_paper(session, d, intent, now)
         else:
-            live_ones.append((c, intent))
+            live_ones.append((d, intent))
     if not live_ones:
         return None
     refusal = _clock_refusal(session)
     if refusal is not None:
-        for c, intent in live_ones:
-            c.finish("failed", refusal, usd_requested=intent.usd_requested)
+        for d, intent in live_ones:
+            results[d.symbol] = d.outcome("failed", refusal, usd_requested=intent.usd_requested)
         return None
     from dcactl.crash import crash_point
 
@@ -243,36 +253,36 @@ async def _place(session: Session, ready: list[Candidate], request: RunRequest) 
         for _, intent in batch:
             session.ledger.record_intent(intent)
         crash_point("after_intent")
-        left = await _send(session, batch)
+        left = await _send(session, batch, results)
     return left
 
 
-def _fill_paper(session: Session, c: Candidate, intent: OrderIntent, now: datetime) -> None:
-    assert c.market is not None and c.quote is not None
-    if c.market.listed:
+def _fill_paper(session: Session, d: AssetDecision, intent: OrderIntent, now: datetime) -> AssetResult:
+    assert d.market is not None and d.quote is not None
+    if d.market.listed:
         fill = paper.fill_from_book(
-            c.market,
-            c.quote.asks,
-            c.size,
-            c.limit_px,
+            d.market,
+            d.quote.asks,
+            d.size,
+            d.limit_px,
             time=now,
-            cloid=c.cloid,
-            period=c.period,
-            reason=c.reason,
+            cloid=d.cloid,
+            period=d.period,
+            reason=d.reason,
         )
     else:
         fill = paper.fill_from_quote(
-            c.market, c.size, c.limit_px, time=now, cloid=c.cloid, period=c.period, reason=c.reason
+            d.market, d.size, d.limit_px, time=now, cloid=d.cloid, period=d.period, reason=d.reason
         )
     status: IntentStatus = "paper" if fill is not None else "unfilled"
     session.ledger.record_intent(replace(intent, status=status), [fill] if fill is not None else [])
     if fill is None:
-        c.finish("failed", "paper: the book had no asks within the limit price", usd_requested=c.amount)
-        return
-    c.finish(
+        return d.outcome(
+            "failed", "paper: the book had no asks within the limit price", usd_requested=d.amount)
+    return d.outcome(
         "paper",
-        f"on paper: {c.reason}" if c.reason else "on paper",
-        usd_requested=c.amount,
+        f"on paper: {d.reason}" if d.reason else "on paper",
+        usd_requested=d.amount,
         usd_filled=fill.usd.quantize(Decimal("0.01")),
         size=fill.size,
         avg_price=fill.price,
@@ -281,7 +291,9 @@ def _fill_paper(session: Session, c: Candidate, intent: OrderIntent, now: dateti
     )
 
 
-async def _send(session: Session, batch: list[tuple[Candidate, OrderIntent]]) -> Decimal | None:
+async def _send(
+    session: Session, batch: list[tuple[AssetDecision, OrderIntent]], results: dict[str, AssetResult]
+) -> Decimal | None:
     """Sign and send one order action for ``batch``; read outcomes position by position.
 
     Returns the spendable USDC read (with the fills, in the same round) after the orders, or None.
@@ -308,23 +320,23 @@ async def _send(session: Session, batch: list[tuple[Candidate, OrderIntent]]) ->
             notes = await reconcile_intents(session, only={i.cloid for i in unknown}, refusal=exc.refusal)
         for note in notes:
             session.info(note)
-        report_settled(session, batch)
+        results.update((r.asset, r) for r in report_settled(session, batch))
         return None
     crash_point("after_response")
-    filled_oids: dict[int, tuple[Candidate, OrderIntent]] = {}
-    for (c, intent), outcome in zip(batch, outcomes, strict=True):
+    filled_oids: dict[int, tuple[AssetDecision, OrderIntent]] = {}
+    for (d, intent), outcome in zip(batch, outcomes, strict=True):
         if outcome.kind == "error":
             text = outcome.error or "rejected"
             state: IntentStatus = "unfilled" if outcome.error_kind == "no_match" else "rejected"
             session.ledger.update_intent(intent.cloid, status=state, reason=text)
-            c.finish(
+            results[d.symbol] = d.outcome(
                 "failed",
-                f"{text} ({c.symbol} {intent.size} @ {intent.limit_px}); the period stays due",
+                f"{text} ({d.symbol} {intent.size} @ {intent.limit_px}); the period stays due",
                 usd_requested=intent.usd_requested,
             )
         elif outcome.oid is not None:
             session.ledger.update_intent(intent.cloid, status="sent", oid=outcome.oid)
-            filled_oids[outcome.oid] = (c, replace(intent, oid=outcome.oid, status="sent"))
+            filled_oids[outcome.oid] = (d, replace(intent, oid=outcome.oid, status="sent"))
     if not filled_oids:
         return None
     since = fills_since(session, [i for _, i in filled_oids.values()])
@@ -339,7 +351,7 @@ async def _send(session: Session, batch: list[tuple[Candidate, OrderIntent]]) ->
         crash_point("before_fills_recorded")
         for oid, (_, intent) in filled_oids.items():
             settle_intent(session, intent, found.get(oid, []), finished=False)
-    report_settled(session, list(filled_oids.values()))
+    results.update((r.asset, r) for r in report_settled(session, list(filled_oids.values())))
     return left if isinstance(left, Decimal) else None
 
 
@@ -385,22 +397,22 @@ async def _spendable_usdc(session: Session) -> Decimal | None:
     return usdc.available if usdc is not None else Decimal(0)
 
 
-def _warn_runway(session: Session, candidates: Sequence[Candidate], left: Decimal) -> None:
+def _warn_runway(session: Session, decisions: Sequence[AssetDecision], left: Decimal) -> None:
     """Warn (a session note) when ``left`` USDC (read after this run's orders) covers fewer than
     :data:`RUNWAY_WARN_PERIODS` more periods of every enabled live asset of the run at its configured
     amount (``amount``; ``sizing.max`` under volatility sizing)."""
-    live = [c for c in candidates if c.venue == "hyperliquid" and c.asset.enabled]
+    live = [d for d in decisions if d.venue == "hyperliquid" and d.asset.enabled]
     per_period = Decimal(0)
-    for c in live:
-        sizing = c.asset.sizing
-        per_period += sizing.max if sizing.kind == "volatility" and sizing.max else c.asset.amount
+    for d in live:
+        sizing = d.asset.sizing
+        per_period += sizing.max if sizing.kind == "volatility" and sizing.max else d.asset.amount
     if per_period <= 0:
         return
     periods = int(left // per_period)
     if periods < RUNWAY_WARN_PERIODS:
         session.warn(
             f"the spot account has {left.quantize(Decimal('0.01'))} USDC left: {periods} more period(s) at "
-            f"{per_period:f} USDC per period ({', '.join(c.symbol for c in live)}); top it up"
+            f"{per_period:f} USDC per period ({', '.join(d.symbol for d in live)}); top it up"
         )
 
 

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 from dcactl.errors import DcactlError
 from dcactl.http import ServerClock
 from dcactl.ingest.sync import to_fill
-from dcactl.models import Fill, IntentStatus, OrderIntent, iso_utc, to_ms, utcnow
+from dcactl.models import AssetResult, Fill, IntentStatus, OrderIntent, iso_utc, to_ms, utcnow
 
 if TYPE_CHECKING:
-    from dcactl.run.plan import Candidate
+    from dcactl.run.core import AssetDecision
     from dcactl.session import Session
     from dcactl.venues.base import OrderStatus
 
@@ -215,78 +215,79 @@ async def reconcile_intents(
     return notes
 
 
-ADOPT_ATTEMPTS = 3
-"""A run about to place a period's first attempt also asks for the cloids of the next ones up to this
-number: another ledger of the account may have bought the period under a later attempt."""
-
-
-async def adopt_orders(session: Session, found: Sequence[tuple[Candidate, int, str, OrderStatus]]) -> None:
-    """Orders the exchange already has under cloids of this period (``(candidate, attempt, cloid,
+async def adopt_orders(
+    session: Session, found: Sequence[tuple[AssetDecision, int, str, OrderStatus]]
+) -> dict[str, AssetResult]:
+    """Orders the exchange already has under cloids of this period (``(decision, attempt, cloid,
     status)``) with no intent in this ledger: the ledger was lost or replaced, or another ledger of
     the account placed them.
 
     Each is adopted as the period's buy: an intent rebuilt from ``orderStatus`` (its size, limit, oid
     and exchange time) is recorded with the order's fills, so ``status``, ``plan`` and ``run`` agree,
-    the fills are dcactl's (not ``external``), and the order is never placed again. The candidate's
-    result is its last attempt's.
+    the fills are dcactl's (not ``external``), and the order is never placed again. Returns each
+    asset's result (its last attempt's).
     """
-    adopted: list[tuple[Candidate, OrderIntent, OrderStatus]] = []
-    for c, attempt, cloid, st in sorted(found, key=lambda f: f[1]):
-        if c.market is None or st.orig_sz is None or st.limit_px is None or st.oid is None:
-            c.finish("pending", f"the exchange already has order {cloid}; the next run resolves it")
+    results: dict[str, AssetResult] = {}
+    adopted: list[tuple[AssetDecision, OrderIntent, OrderStatus]] = []
+    for d, attempt, cloid, st in sorted(found, key=lambda f: f[1]):
+        if d.market is None or st.orig_sz is None or st.limit_px is None or st.oid is None:
+            results[d.symbol] = replace(d, cloid=cloid, attempt=attempt).outcome(
+                "pending", f"the exchange already has order {cloid}; the next run resolves it")
             continue
         intent = OrderIntent(
-            cloid=cloid, asset=c.symbol, venue="hyperliquid", period=c.period, attempt=attempt,
+            cloid=cloid, asset=d.symbol, venue="hyperliquid", period=d.period, attempt=attempt,
             usd_requested=(st.orig_sz * st.limit_px).quantize(Decimal("0.01")), size=st.orig_sz,
-            limit_px=st.limit_px, created_at=st.placed_time or utcnow(), pair=c.market.pair,
-            asset_id=c.market.asset_id, period_end=c.period_end, status="sent", oid=st.oid,
+            limit_px=st.limit_px, created_at=st.placed_time or utcnow(), pair=d.market.pair,
+            asset_id=d.market.asset_id, period_end=d.period_end, status="sent", oid=st.oid,
             reason=ADOPTED,
         )
         session.ledger.record_intent(intent)
-        adopted.append((c, intent, st))
+        adopted.append((d, intent, st))
     if not adopted:
-        return
+        return results
     try:
         grouped = await fills_by_oid(
             session, [i.oid for _, i, _ in adopted if i.oid is not None],
             fills_since(session, [i for _, i, _ in adopted], [st for _, _, st in adopted]),
         )
     except DcactlError as exc:
-        for c, intent, _ in adopted:
-            c.cloid, c.attempt = intent.cloid, intent.attempt
-            c.finish("pending", f"adopted order {intent.cloid}; its fills cannot be read yet ({exc})")
-        return
-    last: dict[int, tuple[Candidate, OrderIntent]] = {}
-    for c, intent, st in adopted:
+        for d, intent, _ in adopted:
+            results[d.symbol] = replace(d, cloid=intent.cloid, attempt=intent.attempt).outcome(
+                "pending", f"adopted order {intent.cloid}; its fills cannot be read yet ({exc})")
+        return results
+    last: dict[str, tuple[AssetDecision, OrderIntent]] = {}
+    for d, intent, st in adopted:
         settle_intent(session, intent, grouped.get(intent.oid or -1, []),
                       finished=st.finished and st.status != "filled")
-        last[id(c)] = (c, intent)
-    for c, intent in last.values():
-        c.reason, c.cloid, c.attempt = ADOPTED, intent.cloid, intent.attempt
-    report_settled(session, list(last.values()))
+        last[d.symbol] = (replace(d, reason=ADOPTED, cloid=intent.cloid, attempt=intent.attempt), intent)
+    results.update((r.asset, r) for r in report_settled(session, list(last.values())))
+    return results
 
 
 ADOPTED = "adopted: the exchange already had this period's order (placed outside this ledger)"
 
 
-def report_settled(session: Session, batch: Sequence[tuple[Candidate, OrderIntent]]) -> None:
-    """Turn each intent's ledger state (after settling) into the asset's result."""
-    for c, intent in batch:
+def report_settled(session: Session, batch: Sequence[tuple[AssetDecision, OrderIntent]]) -> list[AssetResult]:
+    """Each intent's ledger state (after settling) as its asset's result."""
+    out = []
+    for d, intent in batch:
         current = session.ledger.intent(intent.cloid)
         fills = session.ledger.fills_for_order(cloid=intent.cloid)
         status = current.status if current else "new"
         if status in ("filled", "partial"):
-            c.finish(status, c.reason, oid=current.oid if current else None, **fill_fields(intent, fills))
+            out.append(d.outcome(status, d.reason, oid=current.oid if current else None,
+                                 **fill_fields(intent, fills)))
         elif status in ("new", "sent"):
-            c.finish(
+            out.append(d.outcome(
                 "pending",
                 "the order's outcome is not known yet; the next run resolves it",
                 usd_requested=intent.usd_requested,
-            )
+            ))
         else:
-            c.finish(
+            out.append(d.outcome(
                 "failed", (current.reason if current else None) or status, usd_requested=intent.usd_requested
-            )
+            ))
+    return out
 
 
 def fill_fields(intent: OrderIntent, fills: Sequence[Fill]) -> dict[str, Any]:

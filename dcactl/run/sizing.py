@@ -8,17 +8,32 @@ exchange's rules, and checked against the 10 USDC minimum (docs/smart-dca.md has
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
-from dcactl.venues.paper import price_to_fill, quote_price
+from dcactl.venues.paper import Quote, price_to_fill, quote_price
 from dcactl.venues.rounding import MIN_NOTIONAL_USDC, SkippedBuy, plan_buy, round_price
 
 if TYPE_CHECKING:
-    from dcactl.market.data import Quote
     from dcactl.models import Market
 
 UNLISTED_PRICE_QUANTUM = Decimal("1e-8")
+
+
+@dataclass(frozen=True)
+class Order:
+    """An IOC buy ready to sign: ``size`` base units at ``limit_px`` USDC, both on the exchange's grid."""
+
+    size: Decimal
+    limit_px: Decimal
+
+
+@dataclass(frozen=True)
+class NoOrder:
+    """Why an amount cannot become a valid order (the user-facing sentence)."""
+
+    reason: str
 
 
 def _plain(x: Decimal) -> str:
@@ -58,8 +73,8 @@ def apply_caps(
 
 def round_order(
     market: Market, quote: Quote, usd: Decimal, max_slippage_bps: int, margin: Decimal
-) -> tuple[Decimal, Decimal] | str:
-    """(size in base units, limit price in USDC) for an IOC buy of ``usd``, or why it is skipped.
+) -> Order | NoOrder:
+    """The IOC buy of ``usd`` (size in base units, limit price in USDC), or why there is none.
 
     Listed assets: the limit is the ask that fills the whole size plus ``margin``, never above
     mid × (1 + bps); both rounded to the exchange's rules, size floored so size × limit ≤ usd; the
@@ -74,22 +89,22 @@ def round_order(
         limit = cap if needed is None else min(cap, round_price(needed * (1 + margin), szd, up=True))
         order = plan_buy(usd, limit, szd)
         if isinstance(order, SkippedBuy):
-            return order.reason
+            return NoOrder(order.reason)
         crossing = next((level.px for level in quote.asks if level.px <= order.limit_px), None)
         if crossing is not None and order.size * crossing < MIN_NOTIONAL_USDC:
             # the exchange measures the minimum at the first price that crosses, not at our limit
-            return (
+            return NoOrder(
                 f"under the {MIN_NOTIONAL_USDC} USDC minimum at the price it would trade at (size "
                 f"{_plain(order.size)} × best ask {_plain(crossing)} = {_plain(order.size * crossing)} USDC;"
                 " the exchange would refuse it)"
             )
-        return order.size, order.limit_px
+        return Order(order.size, order.limit_px)
     limit = quote_price(quote.mid).quantize(UNLISTED_PRICE_QUANTUM)
     size = (usd / limit).quantize(Decimal(1).scaleb(-market.sz_decimals), rounding=ROUND_DOWN)
     notional = size * limit
     if size <= 0 or notional < MIN_NOTIONAL_USDC:
-        return (
+        return NoOrder(
             f"under the {MIN_NOTIONAL_USDC} USDC minimum after rounding "
             f"(size {size:f} × price {limit:f} = {notional:f} USDC)"
         )
-    return size, limit
+    return Order(size, limit)

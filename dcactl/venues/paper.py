@@ -34,6 +34,15 @@ class Level:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """What a buy is priced from: the book's asks (listed) or a CoinGecko price (unlisted), in USDC."""
+
+    mid: Decimal
+    asks: tuple[Level, ...] = ()
+    source: str = "book"
+
+
+@dataclass(frozen=True)
 class BookFill:
     """What walking a book side gave: base size filled and its average price (USDC)."""
 
