@@ -259,6 +259,50 @@ def test_json_is_accepted_after_the_command(work: Path, cli: Any) -> None:
     assert res.code == 0 and res.json() == {"written": str(work / "b.toml")}
 
 
+def _leaf_commands() -> list[tuple[str, ...]]:
+    """Every command path of the app (``("run",)``, ``("devnet", "serve")``, ...)."""
+    import typer
+
+    from dcactl.cli.app import app
+
+    out: list[tuple[str, ...]] = []
+
+    def walk(group: Any, path: tuple[str, ...]) -> None:
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                walk(command, (*path, name))
+            else:
+                out.append((*path, name))
+
+    walk(typer.main.get_command(app), ())
+    return out
+
+
+def test_every_command_lists_and_takes_the_global_options_after_it(work: Path, cli: Any) -> None:
+    """Each command's ``--help`` lists --config, --db, --json, -q and -v; given after the command they
+    act as before it (``runs --config A --db B --json`` reads ledger B of portfolio A)."""
+    commands = _leaf_commands()
+    assert {("run",), ("plan",), ("status",), ("devnet", "serve"), ("import", "legacy")} <= set(commands)
+    for path in commands:
+        res = cli(*path, "--help")
+        assert res.code == 0, path
+        for option in ("--config PATH", "--db PATH", "--json", "-q, --quiet", "-v, --verbose"):
+            assert option in res.out, (path, option)
+    cfg = work / "a.toml"
+    assert cli("--config", str(cfg), "init").code == 0
+    before = cli("--config", str(cfg), "--json", "runs")
+    after = cli("runs", "--config", str(cfg), "--json")
+    assert before.code == after.code == 0 and after.json() == before.json() == {"runs": []}
+    (work / "junk.db").write_text("not a database")
+    for args in (("--db", str(work / "junk.db"), "runs"), ("runs", "--db", str(work / "junk.db"))):
+        res = cli("--config", str(cfg), *args)
+        assert res.code == 2 and "junk.db" in res.err, args
+    missing = cli("runs", "--config", str(work / "missing.toml"))
+    assert missing.code == 2 and "missing.toml" in missing.err
+    empty = cli("runs", "--db", "")
+    assert empty.code == 2 and empty.err.startswith('dcactl: error: --db "": an empty path')
+
+
 def test_help_imports_nothing_heavy() -> None:
     """`import dcactl.cli.app` (all `--help` needs) imports none of the heavy run-path libraries."""
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import dcactl.cli.app"],

@@ -17,7 +17,7 @@ import typer
 
 from dcactl.cli import output
 from dcactl.cli.apps import app, devnet_app
-from dcactl.cli.context import AppState, finish, state_of, with_session
+from dcactl.cli.context import finish, state_of, with_session
 from dcactl.errors import DcactlError, ExitCode, UsageError
 
 
@@ -31,39 +31,13 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _globals(
-    ctx: typer.Context,
-    config: Annotated[
-        str | None,  # text, not Path: Path("") is "." and an empty value must be refused, not a folder
-        typer.Option(
-            "--config", help="portfolio.toml (else $DCACTL_CONFIG, ./portfolio.toml, user config dir)."
-        ),
-    ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help="Ledger file (else $DCACTL_DB, settings.database, the user data dir)."),
-    ] = None,
-    json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and details.")] = False,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = None,
 ) -> None:
     """Recurring buys (DCA) on Hyperliquid spot, with an exact SQLite ledger."""
-    output.OPTIONS.json = json_
-    output.OPTIONS.quiet = quiet
-    output.OPTIONS.verbose = verbose
-    ctx.obj = AppState(config=_given_path("--config", config), db=_given_path("--db", db))
-
-
-def _given_path(option: str, value: str | None) -> Path | None:
-    """A path option's value; an empty one (``--db ""``, an unset variable in a script) is an error."""
-    if value is None:
-        return None
-    if not value.strip():
-        raise UsageError(f'{option} "{value}": an empty path; give a file name')
-    return Path(value)
+    # the global options (--config, --db, --json, -q, -v) are declared once in dcactl.cli.apps
 
 
 ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -372,20 +346,6 @@ app.add_typer(notify_app, name="notify")
 app.command("report", short_help="Write an offline HTML report with charts.")(report)
 app.command("backtest", short_help="Replay your rules over past prices beside plain DCA.")(backtest)
 
-_MOVABLE = ("--json", "-q", "--quiet", "-v", "--verbose")
-
-
-def _normalise_argv(argv: list[str]) -> list[str]:
-    """Accept the value-less global flags after the command too (``dcactl run --json -q``) by moving
-    them to the front, where the app's callback reads them."""
-    stop = argv.index("--") if "--" in argv else len(argv)
-    moved = [a for a in argv[:stop] if a in _MOVABLE]
-    if not moved:
-        return argv
-    head = [a for a in argv[:stop] if a not in _MOVABLE]
-    return [*moved, *head, *argv[stop:]]
-
-
 def _print_traceback() -> None:
     """The current traceback on stderr (``-v``), with anything shaped like a key redacted."""
     from dcactl.config.values import redact
@@ -395,7 +355,7 @@ def _print_traceback() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: run the app, map errors to one stderr line and an exit code."""
-    args = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    args = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args or "--verbose" in args
     try:
         code = app(args=args, prog_name="dcactl", standalone_mode=False)

@@ -35,6 +35,15 @@ def state_of(ctx: typer.Context) -> AppState:
     return state
 
 
+def given_path(option: str, value: str | None) -> Path | None:
+    """A path option's value; an empty one (``--db ""``, an unset variable in a script) is an error."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise UsageError(f'{option} "{value}": an empty path; give a file name')
+    return Path(value)
+
+
 def finish(code: ExitCode) -> None:
     """End the command with ``code`` (nothing to do for OK)."""
     if code != ExitCode.OK:

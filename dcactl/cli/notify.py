@@ -5,10 +5,11 @@ from __future__ import annotations
 import typer
 
 from dcactl.cli import output
+from dcactl.cli.apps import Group
 from dcactl.cli.context import finish, state_of
 from dcactl.errors import ExitCode, UsageError
 
-notify_app = typer.Typer(help="Notifications and the heartbeat ([notify] in the portfolio).",
+notify_app = typer.Typer(cls=Group, help="Notifications and the heartbeat ([notify] in the portfolio).",
                          no_args_is_help=True)
 
 
