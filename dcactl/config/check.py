@@ -17,6 +17,7 @@ from dcactl.config.values import (
     _MISSING,
     _SYMBOL,
     MAX_AMOUNT,
+    MAX_REQUEST_TIMEOUT_S,
     Problems,
     _Table,
     account,
@@ -101,7 +102,7 @@ def _check_settings(t: _Table) -> dict[str, Any]:
         "max_usd_per_run": t.get("max_usd_per_run", usdc("USDC")),
         "max_usd_per_day": t.get("max_usd_per_day", usdc("USDC")),
         "timezone": t.get("timezone", timezone, "UTC"),
-        "request_timeout": t.get("request_timeout", seconds(True, 300), 10.0),
+        "request_timeout": t.get("request_timeout", seconds(True, MAX_REQUEST_TIMEOUT_S), 10.0),
     }
     # step 3: consistency
     if s["mode"] == "live":

@@ -21,6 +21,10 @@ from urllib.parse import urlsplit
 MAX_AMOUNT = Decimal(1_000_000)
 """USDC: a per-buy amount (or sizing bound) above this is taken for a typo."""
 
+MAX_REQUEST_TIMEOUT_S = 300
+"""The largest ``settings.request_timeout`` (seconds). An order's expiry and the wait before an order
+the exchange does not know counts as void depend on it (:mod:`dcactl.run.reconcile`)."""
+
 NETWORK_NAMES = ("mainnet", "testnet", "devnet")
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,12}$")
 _ACCOUNT = re.compile(r"^0x[0-9a-fA-F]{40}$")

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from dcactl.config.values import MAX_REQUEST_TIMEOUT_S
 from dcactl.errors import DcactlError
 from dcactl.http import ServerClock
 from dcactl.ingest.sync import to_fill
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from dcactl.session import Session
     from dcactl.venues.base import OrderStatus
 
-MAX_REQUEST_TIMEOUT_S = 300.0
-"""The largest ``request_timeout`` the config accepts (configcheck); the fallback for old intents."""
 SEND_SLACK_S = 2.0
 """Seconds an order action may take beyond ``request_timeout`` between its intent and the exchange."""
 CLOCK_MARGIN_S = 5.0
