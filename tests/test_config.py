@@ -457,6 +457,23 @@ def test_starter_loads_with_every_default(workdir: Path) -> None:
     assert load_text(uncommented).assets[0].sizing.kind == "volatility"
 
 
+def test_every_key_is_its_dataclass_field_and_has_one_check() -> None:
+    """The keys each table accepts are its dataclass's fields, and every plain key has exactly one value
+    check (so a field added to a dataclass without a check, or the reverse, fails here)."""
+    from dcactl.config import check, notifycheck, rules
+    from dcactl.config.model import AssetConfig, RsiRule, table_keys
+
+    assert set(check.SETTINGS_CHECKS) == set(check.SETTINGS_KEYS) == {f.name for f in fields(Settings)}
+    assert set(check.SIZING_CHECKS) == set(check.SIZING_KEYS)
+    tables = {"amount", "every", "sizing", *rules.RULE_TABLES}
+    asset_keys = set(table_keys(AssetConfig)) - {"symbol", "schedule"}
+    assert set(check.ASSET_KEYS) == asset_keys
+    assert set(check.ASSET_CHECKS) | tables == asset_keys
+    assert rules.RSI_KEYS == tuple(f.name for f in fields(RsiRule))
+    assert notifycheck.DEFAULT_EVENTS == ("failed", "missed")
+    assert check.TOP_KEYS == ("settings", "assets", "portfolio", "notify")
+
+
 def test_starter_round_trips_through_dump_portfolio(workdir: Path) -> None:
     """starter → tomllib → dump_portfolio (tomli-w) → load gives the same Config."""
     first = load_text(starter_toml())

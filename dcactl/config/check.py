@@ -9,10 +9,10 @@ here echoes a value that could be a secret (``key``, ``coingecko_key``, ``accoun
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
-from dcactl.config.rules import check_portfolio, check_rule_tables
+from dcactl.config.model import AssetConfig, Config, Settings, Sizing, table_keys
+from dcactl.config.rules import RULE_TABLES, check_portfolio, check_rule_tables, checked
 from dcactl.config.values import (
     _MISSING,
     _SYMBOL,
@@ -37,17 +37,44 @@ from dcactl.config.values import (
     usdc,
 )
 
-SETTINGS_KEYS = (
-    "network", "mode", "account", "key", "database", "parallel", "lock_wait", "coingecko_url",
-    "coingecko_key", "max_slippage_bps", "max_usd_per_run", "max_usd_per_day", "timezone",
-    "request_timeout",
-)
-ASSET_KEYS = (
-    "amount", "every", "enabled", "venue", "pair", "coingecko_id", "sizing",
-    "rsi", "ma_dips", "dynamic_frequency", "banking",  # rule tables: dcactl.config.rules
-)
-SIZING_KEYS = ("kind", "min", "max", "window_days", "low_vol", "high_vol")
-TOP_KEYS = ("settings", "assets", "portfolio", "notify")  # [notify]: dcactl.config.notifycheck
+SETTINGS_KEYS = table_keys(Settings)
+ASSET_KEYS = table_keys(AssetConfig, skip=("symbol", "schedule"))  # rule tables: dcactl.config.rules
+SIZING_KEYS = table_keys(Sizing)
+TOP_KEYS = table_keys(Config, skip=("path",))  # [notify]: dcactl.config.notifycheck
+assert set(RULE_TABLES) < set(ASSET_KEYS)
+
+SETTINGS_CHECKS = {
+    "network": network,
+    "mode": choice("paper", "live"),
+    "account": account,
+    "key": secret_source,
+    "database": path,
+    "parallel": boolean,
+    "lock_wait": seconds(False, 86_400),
+    "coingecko_url": http_url,
+    "coingecko_key": secret_source,
+    "max_slippage_bps": integer(1, 1000, "basis points"),
+    "max_usd_per_run": usdc("USDC"),
+    "max_usd_per_day": usdc("USDC"),
+    "timezone": timezone,
+    "request_timeout": seconds(True, MAX_REQUEST_TIMEOUT_S),
+}
+"""The value check of each ``[settings]`` key (its default: :class:`~dcactl.config.model.Settings`)."""
+ASSET_CHECKS = {
+    "enabled": boolean,
+    "venue": choice("auto", "hyperliquid", "paper"),
+    "pair": pair,
+    "coingecko_id": coingecko_id,
+}
+"""The plain keys of an ``[assets.X]`` table (``amount`` and ``every`` are required; tables aside)."""
+SIZING_CHECKS = {
+    "kind": choice("fixed", "volatility"),
+    "min": usdc("USDC", MAX_AMOUNT),
+    "max": usdc("USDC", MAX_AMOUNT),
+    "window_days": integer(2, 365, "days"),
+    "low_vol": percent,
+    "high_vol": percent,
+}
 
 
 # ---- the document -------------------------------------------------------------------------------
@@ -88,22 +115,7 @@ def _check_never_fits(
 
 
 def _check_settings(t: _Table) -> dict[str, Any]:
-    s: dict[str, Any] = {
-        "network": t.get("network", network, "mainnet"),
-        "mode": t.get("mode", choice("paper", "live"), "paper"),
-        "account": t.get("account", account),
-        "key": t.get("key", secret_source),
-        "database": t.get("database", path),
-        "parallel": t.get("parallel", boolean, True),
-        "lock_wait": t.get("lock_wait", seconds(False, 86_400), 30.0),
-        "coingecko_url": t.get("coingecko_url", http_url),
-        "coingecko_key": t.get("coingecko_key", secret_source),
-        "max_slippage_bps": t.get("max_slippage_bps", integer(1, 1000, "basis points"), 50),
-        "max_usd_per_run": t.get("max_usd_per_run", usdc("USDC")),
-        "max_usd_per_day": t.get("max_usd_per_day", usdc("USDC")),
-        "timezone": t.get("timezone", timezone, "UTC"),
-        "request_timeout": t.get("request_timeout", seconds(True, MAX_REQUEST_TIMEOUT_S), 10.0),
-    }
+    s = checked(t, Settings, SETTINGS_CHECKS)
     # step 3: consistency
     if s["mode"] == "live":
         if "account" not in t.data:
@@ -147,10 +159,7 @@ def _check_asset(t: _Table, symbol: str, problems: Problems) -> dict[str, Any]:
         "amount": amount,
         "every": parsed[0] if parsed else None,
         "schedule": parsed[1] if parsed else None,
-        "enabled": t.get("enabled", boolean, True),
-        "venue": t.get("venue", choice("auto", "hyperliquid", "paper"), "auto"),
-        "pair": t.get("pair", pair),
-        "coingecko_id": t.get("coingecko_id", coingecko_id),
+        **checked(t, AssetConfig, ASSET_CHECKS),
         "sizing": {},
     }
     raw_sizing = t.data.get("sizing", {})
@@ -163,14 +172,7 @@ def _check_asset(t: _Table, symbol: str, problems: Problems) -> dict[str, Any]:
 
 
 def _check_sizing(t: _Table) -> dict[str, Any]:
-    s: dict[str, Any] = {
-        "kind": t.get("kind", choice("fixed", "volatility"), "fixed"),
-        "min": t.get("min", usdc("USDC", MAX_AMOUNT)),
-        "max": t.get("max", usdc("USDC", MAX_AMOUNT)),
-        "window_days": t.get("window_days", integer(2, 365, "days"), 30),
-        "low_vol": t.get("low_vol", percent, Decimal(35)),
-        "high_vol": t.get("high_vol", percent, Decimal(85)),
-    }
+    s = checked(t, Sizing, SIZING_CHECKS)
     # step 3: consistency
     if s["kind"] == "volatility":
         for key in ("min", "max"):

@@ -10,11 +10,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from dcactl.config.model import Notify, default_of, table_keys
+from dcactl.config.rules import checked
 from dcactl.config.values import Problems, _Table, choice, seconds, secret_source, show
 
-NOTIFY_KEYS = ("urls", "events", "heartbeat", "summary", "timeout")
+NOTIFY_KEYS = table_keys(Notify)
 EVENTS = ("failed", "missed", "skipped", "filled")
-DEFAULT_EVENTS = ("failed", "missed")
+DEFAULT_EVENTS: tuple[str, ...] = default_of(Notify, "events")
 SUMMARIES = ("day", "week", "month")
 MAX_URLS = 20
 
@@ -86,9 +88,9 @@ def check_notify(raw: Any, problems: Problems) -> dict[str, Any]:
     n: dict[str, Any] = {
         "urls": tuple(urls),
         "events": tuple(events),
-        "heartbeat": t.get("heartbeat", _http_or_source),
-        "summary": t.get("summary", choice(*SUMMARIES)),
-        "timeout": t.get("timeout", seconds(True, 60), 5.0),
+        **checked(t, Notify, {
+            "heartbeat": _http_or_source, "summary": choice(*SUMMARIES), "timeout": seconds(True, 60),
+        }),
     }
     # step 3: consistency
     if not urls and n["heartbeat"] is None and not problems:

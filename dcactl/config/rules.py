@@ -15,6 +15,15 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from dcactl.config.model import (
+    BankingRule,
+    DynamicFrequencyRule,
+    MaDipsRule,
+    Portfolio,
+    RsiRule,
+    default_of,
+    table_keys,
+)
 from dcactl.config.values import (
     MAX_AMOUNT,
     Problems,
@@ -42,14 +51,11 @@ __all__ = [
     "check_rule_tables",
 ]
 
-RSI_KEYS = (
-    "enabled", "period", "wilder", "overbought", "oversold", "overbought_action", "trim_factor",
-    "oversold_factor", "interval",
-)
-MA_DIPS_KEYS = ("enabled", "periods", "kind", "thresholds", "tier_bounds", "multipliers")
-DYNAMIC_FREQUENCY_KEYS = ("enabled", "low_vol", "high_vol", "low_every", "high_every", "window_days")
-BANKING_KEYS = ("enabled", "max_bank_usd", "max_spend_multiple")
-PORTFOLIO_KEYS = ("targets", "budget_per_run")
+RSI_KEYS = table_keys(RsiRule)
+MA_DIPS_KEYS = table_keys(MaDipsRule)
+DYNAMIC_FREQUENCY_KEYS = table_keys(DynamicFrequencyRule)
+BANKING_KEYS = table_keys(BankingRule)
+PORTFOLIO_KEYS = table_keys(Portfolio)
 RULE_TABLES: dict[str, tuple[str, ...]] = {
     "rsi": RSI_KEYS,
     "ma_dips": MA_DIPS_KEYS,
@@ -67,6 +73,12 @@ MAX_FACTOR = Decimal(10)
 """A multiplier above 10× is taken for a typo."""
 
 Check = Callable[[Any], tuple[Any, str | None]]
+
+
+def checked(t: _Table, table: type, checks: Mapping[str, Check]) -> dict[str, Any]:
+    """Each key of ``checks`` read from ``t`` through its check; an absent (or bad) key takes its
+    default from the dataclass ``table`` (:func:`dcactl.config.model.default_of`)."""
+    return {key: t.get(key, check, default_of(table, key)) for key, check in checks.items()}
 
 
 def number_in(low: Decimal, high: Decimal, what: str, *, low_open: bool = True) -> Check:
@@ -134,19 +146,17 @@ def check_rule_tables(t: _Table, problems: Problems) -> dict[str, dict[str, Any]
 
 
 def _rsi(t: _Table) -> dict[str, Any]:
-    r: dict[str, Any] = {
-        "enabled": t.get("enabled", boolean, True),
-        "period": t.get("period", integer(2, 365, "candles"), 14),
-        "wilder": t.get("wilder", boolean, True),
-        "overbought": t.get("overbought", rsi_level, Decimal(70)),
-        "oversold": t.get("oversold", rsi_level, Decimal(30)),
-        "overbought_action": t.get("overbought_action", choice("skip", "trim"), "skip"),
-        "trim_factor": t.get("trim_factor", number_in(Decimal(0), Decimal(1), "a factor"), Decimal("0.5")),
-        "oversold_factor": t.get(
-            "oversold_factor", number_in(Decimal(0), MAX_FACTOR, "a factor"), Decimal("1.0")
-        ),
-        "interval": t.get("interval", choice("1d", "1h"), "1d"),
-    }
+    r = checked(t, RsiRule, {
+        "enabled": boolean,
+        "period": integer(2, 365, "candles"),
+        "wilder": boolean,
+        "overbought": rsi_level,
+        "oversold": rsi_level,
+        "overbought_action": choice("skip", "trim"),
+        "trim_factor": number_in(Decimal(0), Decimal(1), "a factor"),
+        "oversold_factor": number_in(Decimal(0), MAX_FACTOR, "a factor"),
+        "interval": choice("1d", "1h"),
+    })
     if t.valid("period", "interval") and r["interval"] == "1h" and r["period"] > MAX_HOURLY_RSI_PERIOD:
         t.error("period", f"must be at most {MAX_HOURLY_RSI_PERIOD} with interval = \"1h\" (RSI reads "
                 f"10 × period hourly closes, and hourly history reaches back 90 days), got {r['period']}")
@@ -161,21 +171,14 @@ def _ma_dips(t: _Table) -> dict[str, Any]:
     pct = number_in(Decimal(0), Decimal(100), "a percentage", low_open=False)
     bound = number_in(Decimal(0), Decimal(100), "a percentage")
     factor = number_in(Decimal(0), MAX_FACTOR, "a multiplier")
-    m: dict[str, Any] = {
-        "enabled": t.get("enabled", boolean, True),
-        "periods": t.get("periods", array_of(period, example="[20, 50, 200]"), (20, 50, 200)),
-        "kind": t.get("kind", ma_kind, "SMA"),
-        "thresholds": t.get(
-            "thresholds", array_of(pct, example="[2, 5, 10]"), (Decimal(2), Decimal(5), Decimal(10))
-        ),
-        "tier_bounds": t.get(
-            "tier_bounds", array_of(bound, example="[2, 5, 10]"), (Decimal(2), Decimal(5), Decimal(10))
-        ),
-        "multipliers": t.get(
-            "multipliers", array_of(factor, example="[1.2, 1.5, 2.0, 2.5]", max_len=11),
-            (Decimal("1.2"), Decimal("1.5"), Decimal("2.0"), Decimal("2.5")),
-        ),
-    }
+    m = checked(t, MaDipsRule, {
+        "enabled": boolean,
+        "periods": array_of(period, example="[20, 50, 200]"),
+        "kind": ma_kind,
+        "thresholds": array_of(pct, example="[2, 5, 10]"),
+        "tier_bounds": array_of(bound, example="[2, 5, 10]"),
+        "multipliers": array_of(factor, example="[1.2, 1.5, 2.0, 2.5]", max_len=11),
+    })
     if t.valid("periods") and len(set(m["periods"])) != len(m["periods"]):
         t.error("periods", f"must not repeat a period, got {list(m['periods'])}")
     if t.valid("periods", "thresholds") and len(m["periods"]) != len(m["thresholds"]):
@@ -194,14 +197,11 @@ def _ma_dips(t: _Table) -> dict[str, Any]:
 def _dynamic(t: _Table) -> dict[str, Any]:
     low_every = t.get("low_every", every, None)
     high_every = t.get("high_every", every, None)
-    d: dict[str, Any] = {
-        "enabled": t.get("enabled", boolean, True),
-        "low_vol": t.get("low_vol", percent, Decimal(25)),
-        "high_vol": t.get("high_vol", percent, Decimal(50)),
-        "low_every": low_every[1].text if low_every else "month",
-        "high_every": high_every[1].text if high_every else "day",
-        "window_days": t.get("window_days", integer(2, 365, "days"), 30),
-    }
+    d = checked(t, DynamicFrequencyRule, {
+        "enabled": boolean, "low_vol": percent, "high_vol": percent, "window_days": integer(2, 365, "days"),
+    })
+    for key, parsed in (("low_every", low_every), ("high_every", high_every)):
+        d[key] = parsed[1].text if parsed else default_of(DynamicFrequencyRule, key)
     if t.valid("low_vol", "high_vol") and d["low_vol"] >= d["high_vol"]:
         key = "high_vol" if "high_vol" in t.data else "low_vol"
         t.error(key, f"low_vol ({d['low_vol']}) must be below high_vol ({d['high_vol']})")
@@ -209,14 +209,11 @@ def _dynamic(t: _Table) -> dict[str, Any]:
 
 
 def _banking(t: _Table) -> dict[str, Any]:
-    return {
-        "enabled": t.get("enabled", boolean, True),
-        "max_bank_usd": t.get("max_bank_usd", usdc("USDC", MAX_AMOUNT * 100)),
-        "max_spend_multiple": t.get(
-            "max_spend_multiple", number_in(Decimal(0), MAX_FACTOR, "a multiple of the base amount"),
-            Decimal(1),
-        ),
-    }
+    return checked(t, BankingRule, {
+        "enabled": boolean,
+        "max_bank_usd": usdc("USDC", MAX_AMOUNT * 100),
+        "max_spend_multiple": number_in(Decimal(0), MAX_FACTOR, "a multiple of the base amount"),
+    })
 
 
 def check_portfolio(raw: Any, symbols: list[str], problems: Problems) -> dict[str, Any]:
