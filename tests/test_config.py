@@ -469,7 +469,7 @@ def test_every_key_is_its_dataclass_field_and_has_one_check() -> None:
     asset_keys = set(table_keys(AssetConfig)) - {"symbol", "schedule"}
     assert set(check.ASSET_KEYS) == asset_keys
     assert set(check.ASSET_CHECKS) | tables == asset_keys
-    assert rules.RSI_KEYS == tuple(f.name for f in fields(RsiRule))
+    assert tuple(f.name for f in fields(RsiRule)) == rules.RSI_KEYS
     assert notifycheck.DEFAULT_EVENTS == ("failed", "missed")
     assert check.TOP_KEYS == ("settings", "assets", "portfolio", "notify")
 
