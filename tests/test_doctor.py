@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from live_support import pin_prices
 from support import approve_agent, write_portfolio
 
 from dcactl.devnet.control import DevnetThread
@@ -310,7 +311,11 @@ def test_table_output_through_cli(tmp_path: Path, dn: DevnetThread, cli: Any) ->
 def test_amount_under_minimum_fails(
     tmp_path: Path, dn: DevnetThread, funded: LocalAccount, doctor: Any
 ) -> None:
-    """10.01 USDC of BTC (szDecimals 5) rounds under 10 USDC: the market line fails with the minimum."""
+    """10.01 USDC of BTC (szDecimals 5) rounds under 10 USDC: the market line fails with the minimum.
+    At the pinned mid 100000 (best ask 100030) the limit is 100030 × 1.001 up to 5 figures = 100140,
+    and ⌊10.01 / 100140⌋₅ = 0.00009 × 100140 = 9.0126 USDC (at any other price the walk could make
+    the failure the crossing-price one instead, so the price is pinned)."""
+    pin_prices(dn, "UBTC")
     key = _key_file(tmp_path / "key", funded)
     body = '[assets.BTC]\namount = 10.01\nevery = "day"\n'
     code, checks = doctor(_live(tmp_path, dn.url, funded, funded.address, f"file:{key}", body))
