@@ -205,6 +205,8 @@ class AssetResult:
     fee: Decimal | None = None
     fee_token: str | None = None
     reason: str | None = None
+    temporary: bool = False
+    """A failure a later run may succeed at (its reason starts with ``temporary:``); not in the JSON."""
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape of PRODUCT.md: decimals as strings, absent values as null."""

@@ -166,6 +166,20 @@ def test_every_asset_failing_temporarily_exits_3(tmp_path: Path, devnet: Any, cl
     assert cli("--config", str(cfg), "run", "-q").code == 0, "the next run buys once the exchange is back"
 
 
+def test_price_history_failing_temporarily_exits_3(tmp_path: Path, devnet: Any, cli: Any) -> None:
+    """Every candle request answering 502 for assets whose RSI reads them: each fails as temporary
+    ("temporary: price history unavailable: ...502..."), so the run exits 3, not 1."""
+    body = ASSETS.replace('every = "day"', 'every = "day"\nrsi = {}')
+    assert body.count("rsi = {}") == 2
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
+    devnet.admin.faults(kind="error", path="/info", status=502, types=["candleSnapshot"])
+    res = cli("--config", str(cfg), "--json", "run")
+    assert res.code == 3, res.out
+    reasons = [r["reason"] for r in res.json()["results"]]
+    assert len(reasons) == 2
+    assert all(r.startswith("temporary: price history unavailable: ") and "502" in r for r in reasons)
+
+
 # -- every documented command exists ---------------------------------------------------------------
 
 _SUBGROUPS = ("schedule", "import", "devnet")

@@ -27,6 +27,7 @@ from dcactl.run.core import (
     Unavailable,
     decide_run,
 )
+from dcactl.run.reasons import Failure
 from dcactl.run.sizing import Order
 from dcactl.venues.paper import Level, Quote
 
@@ -204,9 +205,10 @@ def test_the_balance_admits_orders_in_config_order(tmp_path: Path) -> None:
     assert sol.result.reason == "insufficient USDC in the spot account: need 59.89269, have 10.12281"
     assert avax.result is not None
     assert avax.result.reason == "insufficient USDC in the spot account: need 39.86169, have 10.12281"
-    unreadable = Unavailable("temporary: cannot read the USDC balance: x")
+    unreadable = Unavailable(Failure("cannot read the USDC balance: x", temporary=True))
     unread = decide(cfg, snapshot(cfg, balance=unreadable), View())
     assert {d.result.reason for d in unread if d.result} == {"temporary: cannot read the USDC balance: x"}
+    assert all(d.result is not None and d.result.temporary for d in unread)
     assert all(d.result is not None and d.result.usd_requested == d.amount for d in unread)
 
 
@@ -216,7 +218,7 @@ def test_a_missing_price_fails_alone_and_the_shell_s_verdicts_pass_through(tmp_p
     cfg = config(tmp_path, THREE)
     base = snapshot(cfg)
     shell = AssetResult(asset="AVAX", venue="hyperliquid", status="failed", reason="temporary: cannot check")
-    snap = replace(base, quotes={"ETH": BOOK, "SOL": Unavailable("temporary: timed out after 20 s")},
+    snap = replace(base, quotes={"ETH": BOOK, "SOL": Unavailable(Failure("timed out after 20 s", True))},
                    settled={"AVAX": shell})
     eth, sol, avax = decide(cfg, snap, View())
     assert eth.order == Order(D("0.0249"), D("2003.1"))

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from dcactl.models import AssetResult, Market, ResultStatus, Venue, make_cloid
+from dcactl.run.reasons import Failure
 from dcactl.run.sizing import Order, apply_caps, round_order
 from dcactl.schedule.periods import DueCheck, LastBuy, Schedule, forced_period_id, is_due, period_of
 from dcactl.venues.paper import Quote
@@ -96,10 +97,9 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class Unavailable:
-    """A value the shell could not read, with the failure's wording (``temporary: ...`` when a later
-    run may succeed; :func:`dcactl.run.reasons.failure_reason`)."""
+    """A value the shell could not read, and why."""
 
-    reason: str
+    failure: Failure
 
 
 @dataclass(frozen=True)
@@ -172,14 +172,21 @@ class AssetDecision:
         """The order's limit price in USDC (0 without an order)."""
         return ZERO if self.order is None else self.order.limit_px
 
-    def outcome(self, status: ResultStatus, reason: str | None = None, **fields: Any) -> AssetResult:
-        """This asset's result with ``status``."""
+    def outcome(
+        self, status: ResultStatus, reason: str | Failure | None = None, **fields: Any
+    ) -> AssetResult:
+        """This asset's result with ``status`` (a :class:`Failure` gives its text and whether it is
+        temporary)."""
+        temporary = isinstance(reason, Failure) and reason.temporary
         return AssetResult(
             asset=self.symbol, venue=self.venue, status=status, period=self.period or None,
-            cloid=self.cloid or None, reason=reason, **fields,
+            cloid=self.cloid or None, reason=None if reason is None else str(reason), temporary=temporary,
+            **fields,
         )
 
-    def settle(self, status: ResultStatus, reason: str | None = None, **fields: Any) -> AssetDecision:
+    def settle(
+        self, status: ResultStatus, reason: str | Failure | None = None, **fields: Any
+    ) -> AssetDecision:
         """This decision, settled with ``status``."""
         return replace(self, result=self.outcome(status, reason, **fields))
 
@@ -437,7 +444,7 @@ def decide_run(
         if isinstance(quote, Quote):
             slots[n] = replace(d, quote=quote)
         else:
-            slots[n] = d.settle("failed", quote.reason if quote is not None else "no price")
+            slots[n] = d.settle("failed", quote.failure if quote is not None else "no price")
     deciding = [n for n in active if slots[n].result is None]
     settings = config.settings
 
@@ -477,7 +484,7 @@ def decide_run(
     if isinstance(snapshot.balance, Unavailable):
         for n, d in enumerate(slots):
             if d.result is None and d.venue == "hyperliquid":
-                slots[n] = d.settle("failed", snapshot.balance.reason, usd_requested=d.amount)
+                slots[n] = d.settle("failed", snapshot.balance.failure, usd_requested=d.amount)
     elif snapshot.balance is not None:
         live = [n for n, d in enumerate(slots) if d.result is None and d.venue == "hyperliquid"]
         for n, verdict in zip(live, admit_balance([slots[n].size * slots[n].limit_px for n in live],

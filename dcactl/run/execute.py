@@ -196,7 +196,7 @@ def exit_code_for(result: RunResult, request: RunRequest | None = None) -> ExitC
     if not failed:
         return ExitCode.OK
     attempted = [r for r in result.results if r.status not in ("not_due", "skipped")]
-    if attempted and all((r.reason or "").startswith("temporary:") for r in attempted):
+    if attempted and all(r.temporary for r in attempted):
         return ExitCode.TEMPORARY
     return ExitCode.FAILED
 

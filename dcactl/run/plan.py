@@ -45,7 +45,7 @@ from dcactl.run.core import (
     reads_history_for_schedule,
     valuation_symbols,
 )
-from dcactl.run.reasons import ASSET_TIMEOUT_S, failure_reason
+from dcactl.run.reasons import ASSET_TIMEOUT_S, Failure, failure_of
 from dcactl.run.reconcile import adopt_orders
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ class _Gathered:
             balance=self.balance, settled=dict(self.settled),
         )
 
-    def fail(self, asset: AssetConfig, reason: str) -> None:
+    def fail(self, asset: AssetConfig, reason: str | Failure) -> None:
         market = self.markets.pop(asset.symbol, None)
         self.settled[asset.symbol] = AssetDecision(asset=asset, market=market).outcome("failed", reason)
 
@@ -131,7 +131,7 @@ async def resolve(session: Session, assets: Sequence[AssetConfig], got: _Gathere
         pending = [a for a in assets if a.venue == "paper" and a.coingecko_id]
         for a in assets:
             if a not in pending:
-                got.fail(a, failure_reason(exc))
+                got.fail(a, failure_of(exc))
         meta, warning = {"tokens": [], "universe": []}, None
     if warning:
         session.warn(warning)
@@ -189,7 +189,7 @@ async def load_histories(
         if a.symbol in got.settled:
             continue
         if id(r) in failed:
-            got.fail(a, f"price history unavailable: {failure_reason(failed[id(r)])}")
+            got.fail(a, failure_of(failed[id(r)]).about("price history unavailable"))
             continue
         closes = [float(x) for x in candles.cached_closes(session.ledger, r)]
         (got.hourly if r.interval == "1h" else got.closes)[a.symbol] = closes
@@ -243,9 +243,10 @@ async def read_round(
     for m in markets:
         q = quotes.get(m.symbol) if isinstance(quotes, dict) else quotes
         got.quotes[m.symbol] = q if isinstance(q, Quote) else Unavailable(
-            failure_reason(q) if isinstance(q, BaseException) else "no price")
+            failure_of(q) if isinstance(q, BaseException) else Failure("no price"))
     if isinstance(balance, BaseException):
-        got.balance = Unavailable(f"temporary: cannot read the USDC balance: {balance}")
+        unread = failure_of(balance).about("cannot read the USDC balance")
+        got.balance = Unavailable(replace(unread, temporary=True))  # whatever the cause, a later run may
     elif balance is not None:
         usdc = balance.get("USDC")
         got.balance = usdc.available if usdc is not None else Decimal(0)
@@ -254,7 +255,8 @@ async def read_round(
         if d.symbol in got.settled:
             continue
         if isinstance(status, BaseException):
-            got.fail(d.asset, f"temporary: cannot check order {cloid} before placing it: {status}")
+            checking = failure_of(status).about(f"cannot check order {cloid} before placing it")
+            got.fail(d.asset, replace(checking, temporary=True))
         elif status.known:
             found.append((by_symbol[d.symbol], attempt, cloid, status))
     if found:
