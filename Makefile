@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test test-clock lint demo bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,15 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
+
+# The whole suite with the clock (libfaketime, relative so child processes agree) at 23:59:50 UTC, so
+# the run straddles midnight, then at 00:30 UTC. Tests must not depend on the time of day.
+test-clock: $(STAMP)
+	@for at in "23:59:50" "00:30:00"; do \
+		off=$$(( $$(date -u -d "tomorrow $$at" +%s) - $$(date -u +%s) )); \
+		echo "== make test with the clock at $$at UTC"; \
+		FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "+$$off" $(PY) -m pytest -n 2 -q || exit 1; \
+	done
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dcactl tests bench
