@@ -107,6 +107,12 @@ class Market:
         return self.coin is not None and self.asset_id is not None
 
     @property
+    def real(self) -> bool:
+        """Orders on this market go to the exchange: they spend the account's spot USDC and need its
+        verdict (paper ones are simulated)."""
+        return self.venue == "hyperliquid"
+
+    @property
     def pair(self) -> str:
         """The pair name for the ledger: ``@142``, ``PURR/USDC`` or ``coingecko:<id>``."""
         if self.coin is not None:

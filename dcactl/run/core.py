@@ -163,6 +163,11 @@ class AssetDecision:
         return "paper" if self.asset.venue == "paper" else "hyperliquid"
 
     @property
+    def real(self) -> bool:
+        """Its order goes to the exchange (spends the account's spot USDC), not to paper."""
+        return self.market is not None and self.market.real
+
+    @property
     def size(self) -> Decimal:
         """The order's size in base units (0 without an order)."""
         return ZERO if self.order is None else self.order.size
@@ -483,10 +488,10 @@ def decide_run(
         slots[n] = d
     if isinstance(snapshot.balance, Unavailable):
         for n, d in enumerate(slots):
-            if d.result is None and d.venue == "hyperliquid":
+            if d.result is None and d.real:
                 slots[n] = d.settle("failed", snapshot.balance.failure, usd_requested=d.amount)
     elif snapshot.balance is not None:
-        live = [n for n, d in enumerate(slots) if d.result is None and d.venue == "hyperliquid"]
+        live = [n for n, d in enumerate(slots) if d.result is None and d.real]
         for n, verdict in zip(live, admit_balance([slots[n].size * slots[n].limit_px for n in live],
                                                   snapshot.balance), strict=True):
             if verdict is not None:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dcactl.errors import DcactlError, ExitCode
 from dcactl.models import (
@@ -201,18 +201,85 @@ def exit_code_for(result: RunResult, request: RunRequest | None = None) -> ExitC
     return ExitCode.FAILED
 
 
+class Venue(Protocol):
+    """Where a decided order goes: :class:`Exchange` (Hyperliquid) or :class:`Paper`. The executor
+    picks one per market (``Market.venue``) and knows nothing else of either."""
+
+    async def check(self, session: Session) -> None:
+        """Before anything is written: raise when this venue cannot take orders at all (a key)."""
+
+    async def place(
+        self, session: Session, orders: list[tuple[AssetDecision, OrderIntent]], request: RunRequest,
+        results: dict[str, AssetResult],
+    ) -> Decimal | None:
+        """Write each intent ahead and place it; each asset's result goes into ``results``. Returns the
+        spendable USDC read after the orders, or None when none was read."""
+
+
+class Paper:
+    """Simulated fills at the book read this run (listed) or the CoinGecko quote (unlisted); nothing
+    leaves the machine. The intent and its fill are recorded in one transaction."""
+
+    async def check(self, session: Session) -> None:
+        return None
+
+    async def place(
+        self, session: Session, orders: list[tuple[AssetDecision, OrderIntent]], request: RunRequest,
+        results: dict[str, AssetResult],
+    ) -> Decimal | None:
+        for d, intent in orders:
+            results[d.symbol] = _fill_paper(session, d, intent, intent.created_at)
+        return None
+
+
+class Exchange:
+    """Hyperliquid: the clock guard, each intent written ahead, then signed and sent (one action for
+    the batch when parallel), outcomes read position by position and the fills by oid."""
+
+    async def check(self, session: Session) -> None:
+        session.signer  # noqa: B018 - a bad or unsafe key stops the run (SecretError, exit 2) before any write
+
+    async def place(
+        self, session: Session, orders: list[tuple[AssetDecision, OrderIntent]], request: RunRequest,
+        results: dict[str, AssetResult],
+    ) -> Decimal | None:
+        refusal = _clock_refusal(session)
+        if refusal is not None:
+            for d, intent in orders:
+                results[d.symbol] = d.outcome("failed", refusal, usd_requested=intent.usd_requested)
+            return None
+        from dcactl.crash import crash_point
+
+        left = None
+        # sequential: each intent is written just before its own order, so the expiresAfter signed into
+        # it (intent time + request_timeout, reconcile.order_expiry) is not used up by the earlier sends
+        for batch in [orders] if request.parallel else [[pair] for pair in orders]:
+            at = utcnow()
+            batch = [
+                (c, replace(intent, created_at=at, expires_at=signing_expiry(session, at)))
+                for c, intent in batch
+            ]
+            for _, intent in batch:
+                session.ledger.record_intent(intent)
+            crash_point("after_intent")
+            left = await _send(session, batch, results)
+        return left
+
+
+VENUES: dict[str, Venue] = {"paper": Paper(), "hyperliquid": Exchange()}
+"""The venue of each ``Market.venue``."""
+
+
 async def _place(
     session: Session, ready: list[AssetDecision], request: RunRequest, results: dict[str, AssetResult]
 ) -> Decimal | None:
-    """Write each intent ahead, then fill paper ones and send live ones (one action if parallel);
-    each asset's result goes into ``results`` as soon as it is known.
+    """Each decided order to its venue (paper first, then the exchange); each asset's result goes
+    into ``results`` as soon as it is known.
 
     Returns the spendable USDC read after the last live order, or None when none was read.
     """
-    if any(d.venue == "hyperliquid" for d in ready):
-        session.signer  # noqa: B018 - a bad or unsafe key stops the run (SecretError, exit 2) before any write
     now = utcnow()
-    live_ones: list[tuple[AssetDecision, OrderIntent]] = []
+    by_venue: dict[str, list[tuple[AssetDecision, OrderIntent]]] = {}
     for d in ready:
         assert d.market is not None and d.quote is not None
         intent = OrderIntent(
@@ -230,30 +297,12 @@ async def _place(
             period_end=d.period_end,
             reason=d.reason,
         )
-        if d.market.venue == "paper":
-            results[d.symbol] = _fill_paper(session, d, intent, now)
-        else:
-            live_ones.append((d, intent))
-    if not live_ones:
-        return None
-    refusal = _clock_refusal(session)
-    if refusal is not None:
-        for d, intent in live_ones:
-            results[d.symbol] = d.outcome("failed", refusal, usd_requested=intent.usd_requested)
-        return None
-    from dcactl.crash import crash_point
-
-    # sequential: each intent is written just before its own order, so the expiresAfter signed into
-    # it (intent time + request_timeout, reconcile.order_expiry) is not used up by the earlier sends
-    for batch in [live_ones] if request.parallel else [[pair] for pair in live_ones]:
-        at = utcnow()
-        batch = [
-            (c, replace(intent, created_at=at, expires_at=signing_expiry(session, at))) for c, intent in batch
-        ]
-        for _, intent in batch:
-            session.ledger.record_intent(intent)
-        crash_point("after_intent")
-        left = await _send(session, batch, results)
+        by_venue.setdefault(d.market.venue, []).append((d, intent))
+    for name in by_venue:
+        await VENUES[name].check(session)
+    left = None
+    for name in sorted(by_venue, key=lambda n: n != "paper"):
+        left = await VENUES[name].place(session, by_venue[name], request, results)
     return left
 
 
@@ -401,7 +450,7 @@ def _warn_runway(session: Session, decisions: Sequence[AssetDecision], left: Dec
     """Warn (a session note) when ``left`` USDC (read after this run's orders) covers fewer than
     :data:`RUNWAY_WARN_PERIODS` more periods of every enabled live asset of the run at its configured
     amount (``amount``; ``sizing.max`` under volatility sizing)."""
-    live = [d for d in decisions if d.venue == "hyperliquid" and d.asset.enabled]
+    live = [d for d in decisions if d.real and d.asset.enabled]
     per_period = Decimal(0)
     for d in live:
         sizing = d.asset.sizing

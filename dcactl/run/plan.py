@@ -226,7 +226,7 @@ async def read_round(
     snap = got.snapshot(session, now)
     checks = [
         (d, attempt, cloid)
-        for d in active if live and d.due and d.venue == "hyperliquid"
+        for d in active if live and d.due and d.real
         for attempt, cloid in cloids_to_check(snap, d)
     ]
     # in the same round: the candles of every asset still to decide (failures settle the asset)
