@@ -20,6 +20,16 @@ counted from the devnet's own logs: every /info request and /exchange action of 
 it was handled; since each waits the same latency first, requests whose start overlaps were handled
 within a few ms of each other, so a new round begins whenever a request comes ≥ latency/2 after
 the first of the current round. Targets (issue 4): parallel ≤ 3 rounds and ≤ 3 × latency + 0.6 s.
+
+Where the time of a parallel run goes (issue 17), each against its goal:
+
+- **start-up**: from launching the process to its first request reaching the devnet (the devnet logs
+  each request when handled, after the latency: arrival = logged − latency); goal 0.12 s;
+- **book→order**: from the last answer of the read round to the signed order leaving, read from the
+  run's own ``timings`` (``run --json``); goal 0.05 s: the age of the book an order is priced from;
+- **tail**: from the exchange answering the order (its action is logged when handled, and the answer
+  leaves then) to the process having exited; goal 0.05 s;
+- **wall** against 3 × latency + 0.3 s.
 """
 
 from __future__ import annotations
@@ -103,15 +113,21 @@ def _measure(
         cmd.append("--parallel" if parallel else "--sequential")
         dn.admin.clear_requests()
         since = dn.admin.time()
+        launched = time.time()
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - t0
+        exited = time.time()
     if proc.returncode != 0 and not _only_ioc_misses(proc):
         raise SystemExit(f"run failed ({proc.returncode}): {proc.stderr or proc.stdout}")
     infos = [r["time"] for r in dn.admin.requests(path="/info")]
     actions = [a["time"] for a in dn.admin.actions(user=wallet.address.lower(), since=since)]
-    statuses = {r["status"] for r in json.loads(proc.stdout)["results"]}
+    doc = json.loads(proc.stdout)
+    statuses = {r["status"] for r in doc["results"]}
     return {
+        "startup": (min(infos + actions) - latency_ms) / 1000 - launched,
+        "book_to_order": doc["timings"].get("book_to_order_ms", float("nan")) / 1000,
+        "tail": exited - max(actions) / 1000 if actions else float("nan"),
         "wall": wall,
         "rounds": _rounds(infos + actions, latency_ms),
         "info": len(infos),
@@ -145,8 +161,12 @@ def main() -> int:
               f"{rules}")
         print(f"# `python -m dcactl --version` alone: {bare:.3f} s; target for parallel: <= 3 rounds and "
               f"<= {target_wall:.2f} s")
+        goal = 3 * lat / 1000 + 0.3
+        print(f"# parallel run goals (issue 17): wall <= {goal:.2f} s (3 x latency + 0.3), start-up <= 0.12"
+              " s, book->order <= 0.05 s, tail <= 0.05 s; each shown as seconds (ratio to goal)")
         print(f"{'assets':>6} {'cache':>5} | {'parallel s':>10} {'rounds':>6} {'/info':>5} {'acts':>4} | "
-              f"{'sequential s':>12} {'rounds':>6} {'acts':>4} | {'seq/par':>7} | target")
+              f"{'sequential s':>12} {'rounds':>6} {'acts':>4} | {'seq/par':>7} | target | "
+              f"{'wall/goal':>9} {'start-up':>14} {'book->order':>14} {'tail':>14}")
         for n in sizes:
             for warm in (False, True):
                 row: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
@@ -165,9 +185,13 @@ def main() -> int:
                     f"{'rounds ' if pr > 3 else ''}{'wall' if pw > target_wall else ''}".strip() + " over"
                 )
                 cache = "warm" if warm else "cold"
+                spans = [statistics.median(m[k] for m in par) for k in ("startup", "book_to_order", "tail")]
+                goals = (0.12, 0.05, 0.05)
+                shown = " ".join(f"{v:>6.3f} ({v / g:>4.2f})" for v, g in zip(spans, goals, strict=True))
                 print(
                     f"{n:>6} {cache:>5} | {pw:>10.3f} {pr:>6} {par[0]['info']:>5} {par[0]['actions']:>4} | "
-                    f"{sw:>12.3f} {sr:>6} {seq[0]['actions']:>4} | {sw / pw:>7.2f} | {ok}"
+                    f"{sw:>12.3f} {sr:>6} {seq[0]['actions']:>4} | {sw / pw:>7.2f} | {ok:<6} | "
+                    f"{pw / goal:>9.2f} {shown}"
                 )
     return 0
 

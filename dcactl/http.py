@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 
 from dcactl.errors import DcactlError, ExchangeError, ExchangeUnavailable, RateLimited
+from dcactl.timing import mark
 
 MAX_ATTEMPTS = 3
 """Attempts in all (first try included) for a retried read."""
@@ -418,6 +419,7 @@ class JsonHttp:
         retry: bool,
         what: str,
     ) -> JsonResponse:
+        mark("first_request")
         """Send one request (retried up to :data:`MAX_ATTEMPTS` times when ``retry``).
 
         ``what`` names the call in messages (e.g. ``"/info l2Book @142"``); it must not contain secrets.

@@ -70,8 +70,17 @@ def test_parallel_round_is_one_signed_action(tmp_path: Path, devnet: Any, wallet
         assert D(r["size"]) == sum(f.size for f in mine)
         assert D(r["fee"]) == sum(f.fee for f in mine) and r["fee_token"] == mine[0].fee_token
         assert "E" not in r["avg_price"], "decimals are spelled out"
+    # where the time went (issue 17): the stages in their order, and the spans derived from them
+    t = doc["timings"]
+    order = ["first_request_ms", "reads_done_ms", "decided_ms", "order_sent_ms", "order_answered_ms",
+             "recorded_ms"]
+    assert [t[k] for k in order] == sorted(t[k] for k in order)
+    assert t["startup_ms"] == t["first_request_ms"]
+    assert t["book_to_order_ms"] == pytest.approx(t["order_sent_ms"] - t["reads_done_ms"], abs=0.2)
+    assert t["after_answer_ms"] >= t["recorded_ms"] - t["order_answered_ms"] - 0.2
     again = cli("--config", str(cfg), "--json", "run")
     assert again.code == 0 and set(statuses(again.json()).values()) == {"not_due"}
+    assert "order_sent_ms" not in again.json()["timings"], "nothing sent, no order span"
     assert len(devnet.admin.orders(user=wallet.address.lower())) == 3
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from dcactl import timing
 from dcactl.cli import output
 from dcactl.cli.apps import app, devnet_app
 from dcactl.cli.context import finish, state_of, with_session
@@ -355,6 +356,7 @@ def _print_traceback() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: run the app, map errors to one stderr line and an exit code."""
+    timing.reset()
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args or "--verbose" in args
     try:

@@ -40,9 +40,15 @@ RUN_WIDE = 110
 
 def render_run(result: RunResult, code: ExitCode) -> None:
     """Show a run: JSON document, a table, or nothing at all when ``--quiet`` and all went well."""
+    from dcactl import timing
+
+    timings = timing.report()
     if output.OPTIONS.json:
-        output.print_json(result.to_json())
+        output.print_json(result.to_json() | {"timings": timings})
         return
+    if output.OPTIONS.verbose:
+        spans = ", ".join(f"{k.removesuffix('_ms')} {v:g}" for k, v in timings.items())
+        output.info(f"timings (ms): {spans}")
     if output.OPTIONS.quiet and code == ExitCode.OK:
         return
     from rich.table import Table

@@ -55,6 +55,7 @@ from dcactl.run.reconcile import (
     signing_expiry,
     void_at,
 )
+from dcactl.timing import mark
 from dcactl.venues import paper
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
             left = await _place(session, [d for d in decisions if d.result is None], request, results)
             if left is not None:
                 _warn_runway(session, decisions, left)
+        mark("recorded")
         for d in decisions:
             if d.symbol not in results:  # every path sets a result; this guards against a silent miss
                 results[d.symbol] = d.outcome("failed", "internal: no outcome recorded")

@@ -47,6 +47,7 @@ from dcactl.run.core import (
 )
 from dcactl.run.reasons import ASSET_TIMEOUT_S, Failure, failure_of
 from dcactl.run.reconcile import adopt_orders
+from dcactl.timing import mark
 
 if TYPE_CHECKING:
     from dcactl.config.schema import AssetConfig
@@ -109,7 +110,9 @@ async def prepare(
     slots = due_phase(session.config, request, assets, got.snapshot(session, now), session.ledger)
     await read_round(session, slots, got, request, now)
     snapshot = got.snapshot(session, now)
-    return decide_run(session.config, request, assets, snapshot, session.ledger), snapshot
+    decisions = decide_run(session.config, request, assets, snapshot, session.ledger)
+    mark("decided")
+    return decisions, snapshot
 
 
 async def _guarded(coro: Awaitable[T]) -> T | DcactlError | TimeoutError:
@@ -240,6 +243,7 @@ async def read_round(
         load_histories(session, deciding, got, request, now), quotes_task,
         balance_task if balance_task is not None else _none(), asyncio.gather(*status_tasks),
     )
+    mark("reads_done")
     for m in markets:
         q = quotes.get(m.symbol) if isinstance(quotes, dict) else quotes
         got.quotes[m.symbol] = q if isinstance(q, Quote) else Unavailable(

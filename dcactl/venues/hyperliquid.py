@@ -25,6 +25,7 @@ from dcactl.crash import send_transport
 from dcactl.errors import ExchangeError, ExchangeUnavailable
 from dcactl.http import JsonHttp, Sleep, WeightBudget
 from dcactl.models import from_ms
+from dcactl.timing import mark
 from dcactl.venues.base import (
     Agent,
     Balance,
@@ -307,7 +308,9 @@ class HyperliquidClient:
         what = _describe_batch(orders)
         cloids = tuple(o.cloid for o in orders if o.cloid)
         try:
+            mark("order_sent")
             data = await self._post_action(body, exchange_weight(len(orders)), what, cloids)
+            mark("order_answered")
             return parse_order_response(data, orders, what, cloids)
         except ExchangeError as exc:
             raise OrderOutcomeUnknown(
