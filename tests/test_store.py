@@ -260,6 +260,17 @@ def test_imported_fill_matches_by_tx_hash_and_not_on_price_mismatch(ledger: Ledg
 # -- intents, runs, caps -------------------------------------------------------------------------
 
 
+def test_a_batch_of_intents_is_written_whole_or_not_at_all(ledger: Ledger) -> None:
+    """record_intents: the orders of one action in one transaction; a duplicate among them (the
+    third repeats the first's cloid) refuses the batch, naming it, and leaves none of it behind."""
+    a, b = intent("BTC", cloid="0x0a"), intent("ETH", cloid="0x0b")
+    with pytest.raises(DuplicateIntent, match=r"for SOL .*\(cloid 0x0a\)"):
+        ledger.record_intents([a, b, intent("SOL", cloid="0x0a")])
+    assert ledger.open_intents() == []
+    ledger.record_intents([a, b])
+    assert ledger.open_intents() == [a, b]
+
+
 def test_intents_lifecycle_and_uniqueness(ledger: Ledger) -> None:
     """record → duplicate refused (cloid, or asset/period/attempt) → update → open_intents/intents_for."""
     first = intent(cloid="0x01")

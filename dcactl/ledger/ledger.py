@@ -9,7 +9,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -80,6 +80,13 @@ def _row_intent(row: tuple[Any, ...]) -> OrderIntent:
         reason=reason,
         expires_at=None if expires_us is None else codec.from_us(expires_us),
     )
+
+
+INTENT_INSERT = (
+    "INSERT INTO intents (cloid, book, asset, venue, period, period_start_us, period_end_us, attempt,"
+    " usd_requested, size, limit_px, pair, asset_id, created_us, updated_us, status, oid, reason,"
+    " expires_us) VALUES (" + ", ".join("?" * 19) + ")"
+)
 
 
 class Ledger(FillStore):
@@ -200,8 +207,29 @@ class Ledger(FillStore):
 
         Raises DuplicateIntent when its cloid, or its (asset, period, attempt) in this book, exists.
         """
+        self.record_intents([intent], fills)
+
+    def record_intents(self, intents: Sequence[OrderIntent], fills: Iterable[Fill] = ()) -> None:
+        """Write several intents (and ``fills``) in ONE durable transaction: the orders of one signed
+        action are written ahead together, with one sync of the disk instead of one each, and a crash
+        keeps all of them or none. Raises DuplicateIntent naming the first that exists."""
         fill_rows = [fill_row(self._book, f) for f in fills]
-        row = (
+        current = intents[0] if intents else None
+        try:
+            with self._tx() as conn:
+                for current in intents:
+                    conn.execute(INTENT_INSERT, self._intent_row(current))
+                if fill_rows:
+                    conn.executemany(FILL_INSERT, fill_rows)
+        except sqlite3.IntegrityError as exc:
+            assert current is not None
+            raise DuplicateIntent(
+                f"an order intent for {current.asset} in period {current.period} attempt {current.attempt}"
+                f" (cloid {current.cloid}) is already in the ledger"
+            ) from exc
+
+    def _intent_row(self, intent: OrderIntent) -> tuple[Any, ...]:
+        return (
             intent.cloid,
             self._book,
             intent.asset,
@@ -222,21 +250,6 @@ class Ledger(FillStore):
             intent.reason,
             None if intent.expires_at is None else codec.to_us(intent.expires_at),
         )
-        try:
-            with self._tx() as conn:
-                conn.execute(
-                    "INSERT INTO intents (cloid, book, asset, venue, period, period_start_us, period_end_us,"
-                    " attempt, usd_requested, size, limit_px, pair, asset_id, created_us, updated_us, status,"
-                    " oid, reason, expires_us) VALUES (" + ", ".join("?" * 19) + ")",
-                    row,
-                )
-                if fill_rows:
-                    conn.executemany(FILL_INSERT, fill_rows)
-        except sqlite3.IntegrityError as exc:
-            raise DuplicateIntent(
-                f"an order intent for {intent.asset} in period {intent.period} attempt {intent.attempt}"
-                f" (cloid {intent.cloid}) is already in the ledger"
-            ) from exc
 
     def update_intent(
         self,

@@ -261,8 +261,7 @@ class Exchange:
                 (c, replace(intent, created_at=at, expires_at=signing_expiry(session, at)))
                 for c, intent in batch
             ]
-            for _, intent in batch:
-                session.ledger.record_intent(intent)
+            session.ledger.record_intents([intent for _, intent in batch])  # one durable write
             crash_point("after_intent")
             left = await _send(session, batch, results)
         return left

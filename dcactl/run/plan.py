@@ -50,6 +50,8 @@ from dcactl.run.reconcile import adopt_orders
 from dcactl.timing import mark
 
 if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
     from dcactl.config.schema import AssetConfig
     from dcactl.session import Session
     from dcactl.venues.base import OrderStatus
@@ -236,12 +238,14 @@ async def read_round(
     # (dynamic-frequency assets had theirs before the due check)
     deciding = [d.asset for d in active
                 if (d.due or request.plan) and not reads_history_for_schedule(d.asset)]
+    signer = session.signer.account if live and any(d.real and d.due for d in active) else None
+    warm = asyncio.to_thread(_warm, signer)  # while the reads are in flight, not after them
     quotes_task = _guarded(quotes_for(session.hl, session.cg, markets))
     balance_task = _guarded(session.hl.spot_balances(session.account)) if funds else None
     status_tasks = [_guarded(session.hl.order_status(session.account, cloid)) for _, _, cloid in checks]
-    _, quotes, balance, statuses = await asyncio.gather(
+    _, quotes, balance, statuses, _ = await asyncio.gather(
         load_histories(session, deciding, got, request, now), quotes_task,
-        balance_task if balance_task is not None else _none(), asyncio.gather(*status_tasks),
+        balance_task if balance_task is not None else _none(), asyncio.gather(*status_tasks), warm,
     )
     mark("reads_done")
     for m in markets:
@@ -269,3 +273,16 @@ async def read_round(
 
 async def _none() -> None:
     return None
+
+
+def _warm(signer: LocalAccount | None) -> None:
+    """What deciding and signing need that the reads do not, done in a thread during the read round:
+    the strategy (numpy) imported, and with ``signer`` the signing path run once on a throwaway action
+    (the first signature of a process costs tens of ms; nothing is sent). So the book's age when the
+    order leaves is only deciding, the write-ahead commit and signing (issue 17)."""
+    import dcactl.strategy  # noqa: F401
+
+    if signer is not None:
+        from dcactl.venues.hl_signing import sign_action
+
+        sign_action(signer, {"type": "dcactl-warm-up"}, 0, vault=None, is_mainnet=False)
