@@ -83,10 +83,17 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
     error: str | None = None
     try:
         if session.live and not request.dry_run:
-            # The key first, due or not: a key that cron cannot read fails the first run after it
-            # broke (exit 2, in the run log), not the first run that has something to buy days later.
-            _ = session.signer
-            for note in await reconcile_intents(session):
+            # The key, due or not: a key that cron cannot read fails the first run after it broke
+            # (exit 2, in the run log), not the first run that has something to buy days later. It
+            # loads (eth_account: a fifth of a second) in a thread while reconciling asks the exchange.
+            key, notes = await asyncio.gather(
+                asyncio.to_thread(lambda: session.signer), reconcile_intents(session), return_exceptions=True
+            )
+            for outcome in (key, notes):  # a bad key first (SecretError, exit 2), before any decision
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            assert isinstance(notes, list)
+            for note in notes:
                 session.info(note)
         decisions, _ = await prepare(session, assets, request, started)
         results.update((d.symbol, d.result) for d in decisions if d.result is not None)
