@@ -191,10 +191,10 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, devnet: Any) -> None:
             time.sleep(0.05)
         time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=30)
     finally:
         devnet.admin.clear_faults()
-    assert proc.returncode == 130
+    assert proc.returncode == 130, (out, err)
     assert err == "dcactl: error: interrupted\n"
     with _ledger(tmp_path, devnet.url) as ledger:
         (run,) = ledger.runs()
