@@ -116,10 +116,10 @@ def test_status_after_a_live_round_and_a_paper_asset(live: Live, cli: Any) -> No
         invested = sum((Decimal(f["size"]) * Decimal(f["price"]) for f in mine), Decimal(0))
         fees = sum((Decimal(f["fee"]) * Decimal(f["price"]) for f in mine), Decimal(0))
         assert Decimal(row["units"]) == units
-        assert Decimal(row["invested_usd"]) == invested
+        assert Decimal(row["invested_usd"]) == _q8(invested), "money at USDC's 8 decimals"
         assert Decimal(row["avg_cost"]) == _q8(invested / units)
-        assert Decimal(row["fees_usd"]) == fees
-        assert Decimal(row["value_usd"]) - Decimal(row["pnl_usd"]) == invested, "PnL is against the cost"
+        assert Decimal(row["fees_usd"]) == _q8(fees)
+        assert Decimal(row["value_usd"]) - Decimal(row["pnl_usd"]) == _q8(invested), "PnL is against the cost"
         assert row["buys"] == len(mine)
         assert row["first_buy"] == min(f["time"] for f in mine)
         assert row["last_buy"] == max(f["time"] for f in mine)
@@ -162,7 +162,7 @@ def test_history_formats_and_filters(live: Live, cli: Any) -> None:
     for f in fills:
         assert list(f) == PRODUCT_COLUMNS
         assert f["side"] == "B" and f["time"].endswith("Z")
-        assert Decimal(f["usd"]) == Decimal(f["size"]) * Decimal(f["price"])
+        assert Decimal(f["usd"]) == _q8(Decimal(f["size"]) * Decimal(f["price"])), "USDC's 8 decimals"
     assert {f["source"] for f in fills} == {"dcactl", "paper"}
     ours = [f for f in fills if f["source"] == "dcactl"]
     assert all(f["tid"] and f["oid"] and f["cloid"] and f["hash"] and f["period"] for f in ours)

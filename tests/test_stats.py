@@ -175,3 +175,20 @@ def test_history_record_has_every_tax_column_exactly() -> None:
     assert list(row) == list(HISTORY_COLUMNS)
     assert (row["usd"], row["fee"], row["time"], row["oid"]) == (
         "99.77392", "0.0000007", "2026-03-02T09:00:00Z", None)
+
+
+def test_export_money_at_usdc_precision_not_float_noise() -> None:
+    """usd = size × price rounded half-even to USDC's 8 decimals: a float-born size 0.00017439352037387182
+    × 86012.37 = 15.0000000000000013144134 → "15"; 0.123456789 × 1.23456789 = 0.15241578750190521 →
+    "0.15241579"; lots' money likewise (the ledger keeps every digit)."""
+    from dcactl.reports.stats import history_record
+
+    noisy = buy("n", "BTC", "0.00017439352037387182", "86012.37", "0", "USDC", source="imported")
+    assert noisy.size * noisy.price == D("15.0000000000000013144134")  # what the export used to show
+    assert history_record(noisy)["usd"] == "15"
+    assert history_record(buy("m", "X", "0.123456789", "1.23456789", "0", "USDC"))["usd"] == "0.15241579"
+    (lot,) = lots([noisy], 2026, "UTC")
+    assert lot.cost_usd == D("15.0000000000000013144134")
+    doc = lot.to_json()
+    assert (doc["cost_usd"], doc["cost_remaining_usd"], doc["proceeds_usd"]) == ("15", "15", "0")
+

@@ -17,6 +17,8 @@ units are base-token units. Definitions (per asset and source; see ``PositionRow
   sells); ``pnl_pct`` = ``pnl_usd`` / that cost × 100, rounded to 0.01.
 Sells (possible among synced external fills) reduce units at average cost; their realised result
 is not part of ``status`` (see :func:`lots` for FIFO disposals).
+
+Money in the JSON documents and exports is given at USDC's precision on the exchange (:func:`money`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ REAL_SOURCES = ("dcactl", "external", "imported")
 AVG_COST_PLACES = Decimal("1E-8")
 """avg_cost and per-unit lot costs are rounded half-even to 8 decimals (USDC per unit)."""
 USD_PLACES = Decimal("1E-8")
-"""Derived USDC amounts (value, PnL, partial lot costs) are rounded half-even to 8 decimals."""
+"""USDC's precision on Hyperliquid (its ``weiDecimals``, 8): derived USDC amounts (value, PnL, partial
+lot costs) and the money in JSON documents and exports are rounded half-even to it."""
 PCT_PLACES = Decimal("0.01")
 
 
@@ -47,6 +50,19 @@ def _q(value: Decimal, places: Decimal) -> Decimal:
     """Round half-even to ``places``, then drop trailing zeros (209.85300000 → 209.853; never 1E+2)."""
     rounded = value.quantize(places, rounding=ROUND_HALF_EVEN).normalize()
     return rounded.quantize(Decimal(1)) if rounded.as_tuple().exponent > 0 else rounded  # type: ignore[operator]
+
+
+def money(value: Decimal | None) -> Decimal | None:
+    """A USDC amount at the exchange's precision for a JSON document or export: rounded half-even to 8
+    decimals, trailing zeros dropped (an imported float's 15.0000000000000013144134 → 15). The ledger
+    keeps every digit; only what is shown is rounded. None stays None."""
+    return None if value is None else _q(value, USD_PLACES)
+
+
+def _money(value: Decimal | None) -> str | None:
+    """:func:`money` as JSON text (None stays None)."""
+    text: str | None = json_value(money(value))
+    return text
 
 
 def _div(a: Decimal, b: Decimal) -> Decimal:
@@ -80,10 +96,13 @@ class StatusRow:
     next_due: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The ``status --json`` asset object of PRODUCT.md: decimals as strings, times ISO UTC."""
-        return json_record(self, ("asset", "source", "units", "invested_usd", "avg_cost", "fees_usd",
-                                  "value_usd", "pnl_usd", "pnl_pct", "buys", "first_buy", "last_buy",
-                                  "next_due"))
+        """The ``status --json`` asset object of PRODUCT.md: decimals as strings (money at USDC's
+        precision), times ISO UTC."""
+        doc = json_record(self, ("asset", "source", "units"))
+        doc |= {"invested_usd": _money(self.invested_usd), "avg_cost": json_value(self.avg_cost),
+                "fees_usd": _money(self.fees_usd), "value_usd": _money(self.value_usd),
+                "pnl_usd": _money(self.pnl_usd)}
+        return doc | json_record(self, ("pnl_pct", "buys", "first_buy", "last_buy", "next_due"))
 
 
 @dataclass(frozen=True)
@@ -100,8 +119,12 @@ class Totals:
     buys: int
 
     def to_json(self) -> dict[str, Any]:
-        """Decimals as strings."""
-        return {k: json_value(v) for k, v in self.__dict__.items()}
+        """Decimals as strings, money at USDC's precision."""
+        return {
+            "invested_usd": _money(self.invested_usd), "cost_usd": _money(self.cost_usd),
+            "fees_usd": _money(self.fees_usd), "value_usd": _money(self.value_usd),
+            "pnl_usd": _money(self.pnl_usd), "pnl_pct": json_value(self.pnl_pct), "buys": self.buys,
+        }
 
 
 def status_row(p: PositionRow, mid: Decimal | None) -> StatusRow:
@@ -165,11 +188,12 @@ HISTORY_COLUMNS = ("time", "asset", "pair", "side", "size", "price", "usd", "fee
 
 
 def history_record(fill: Fill) -> dict[str, Any]:
-    """One fill as a ``history`` row: decimals as plain strings (``usd`` = size × price exactly, USDC,
-    before fees; ``fee`` in ``fee_token``), time ISO-8601 UTC, absent values None."""
+    """One fill as a ``history`` row: decimals as plain strings (size and price as recorded; ``usd`` =
+    size × price, USDC before fees, at USDC's precision: :func:`money`; ``fee`` in ``fee_token``),
+    time ISO-8601 UTC, absent values None."""
     with localcontext() as ctx:
         ctx.prec = 60
-        usd = fill.size * fill.price
+        usd = money(fill.size * fill.price)
     return {name: json_value(usd if name == "usd" else getattr(fill, name)) for name in HISTORY_COLUMNS}
 
 
@@ -205,8 +229,11 @@ class Lot:
         return _q(_div(self.cost_usd, self.units), AVG_COST_PLACES) if self.units > 0 else None
 
     def to_json(self) -> dict[str, Any]:
-        """Decimals as strings, times ISO UTC; values in USDC."""
-        return {k: json_value(v) for k, v in {**self.__dict__, "unit_cost": self.unit_cost}.items()}
+        """Decimals as strings, times ISO UTC; values in USDC at USDC's precision (:func:`money`)."""
+        shown = {**self.__dict__, "unit_cost": self.unit_cost}
+        for key in ("cost_usd", "cost_remaining_usd", "proceeds_usd"):
+            shown[key] = money(shown[key])
+        return {k: json_value(v) for k, v in shown.items()}
 
 
 @dataclass
@@ -331,8 +358,8 @@ def _consume(open_lots: list[Lot], units: Decimal, proceeds: Decimal) -> None:
 
 
 __all__ = [
-    "HISTORY_COLUMNS", "Lot", "StatusRow", "Totals", "history_record", "lots", "status_row", "status_rows",
-    "totals", "year_bounds",
+    "HISTORY_COLUMNS", "Lot", "StatusRow", "Totals", "history_record", "lots", "money", "status_row",
+    "status_rows", "totals", "year_bounds",
 ]
 
 
