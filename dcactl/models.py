@@ -126,7 +126,9 @@ class Fill:
 
     ``tid`` is the exchange's trade id (unique per network and account); paper and imported fills get
     a synthetic, deterministic ``tid`` (``paper:<cloid>``, ``imported:<hash>``).
-    ``fee`` is in ``fee_token`` (the base token for Hyperliquid spot buys, or USDC).
+    ``fee`` is in ``fee_token`` (the base token for Hyperliquid spot buys, or USDC). ``fee_unknown``:
+    the source never said what the fee was (the earlier bot's imported trades); ``fee`` is then 0 and
+    counts as nothing, and every report says the fee is unknown instead of showing 0.
     """
 
     time: datetime
@@ -144,6 +146,7 @@ class Fill:
     hash: str | None = None
     period: str | None = None
     reason: str | None = None
+    fee_unknown: bool = False
 
     @property
     def usd(self) -> Decimal:

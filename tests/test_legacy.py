@@ -47,6 +47,7 @@ def test_parse_sample_history_exactly() -> None:
     assert (first.asset, first.size, first.price) == ("BTC", Decimal("0.00116263"), Decimal("86012.0"))
     assert first.time == datetime(2025, 3, 3, 9, 0, 12, 418233, tzinfo=UTC)
     assert (first.source, first.fee, first.fee_token, first.side) == ("imported", Decimal(0), "USDC", "B")
+    assert all(f.fee_unknown for f in history.fills)  # the bot kept no fees: unknown, not 0
     assert first.hash == "0x6f1c0b2a6e5f8d91c3b7a2e4d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718"
     assert first.reason == "legacy bot, volatility 48.91%"
     assert (second.size, second.hash) == (Decimal("0.001698"), None)  # 0.0016980 as a float is 0.001698
@@ -238,3 +239,43 @@ def test_convert_config_keeps_odd_values_visible(tmp_path: Path) -> None:
     path.write_text("[]")
     with pytest.raises(ConfigError, match="expected a JSON object"):
         convert_config(path)
+
+
+def test_unknown_fees_show_as_unknown_in_history_and_status(
+    tmp_path: Path, devnet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `import legacy` (a bot that kept no fees): `history` says "unknown" in its fee column, its
+    CSV leaves fee and fee_token empty and its JSON has null (never 0); `status` shows the imported
+    fees as unknown, says the totals count known fees only, and its JSON has fees_usd null with
+    fees_unknown 5; the HTML report's status table says unknown too."""
+    import csv
+    import io
+
+    from support import write_portfolio
+
+    monkeypatch.setenv("COLUMNS", "200")
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, '[assets.BTC]\namount = 20\nevery = "day"\n')
+    assert cli("--config", str(cfg), "-q", "import", "legacy", "--history", str(HISTORY)).code == 0
+    table = cli("--config", str(cfg), "history")
+    fee_cells = [line.split("│")[7].strip() for line in table.out.splitlines() if "imported" in line]
+    assert fee_cells == ["unknown"] * 5
+    rows = list(csv.DictReader(io.StringIO(cli("--config", str(cfg), "history", "--format", "csv").out)))
+    assert [(r["fee"], r["fee_token"]) for r in rows] == [("", "")] * 5
+    assert rows[0]["usd"] == "100.00013156"  # 0.00116263 × 86012.0 = 86.012 + 13.98813156
+    fills = json.loads(cli("--config", str(cfg), "history", "--format", "json").out)["fills"]
+    assert [(f["fee"], f["fee_token"]) for f in fills] == [(None, None)] * 5
+    status = cli("--config", str(cfg), "status")
+    assert status.code == 0, status.err
+    assert "Fees unknown for 5 imported fills (the earlier bot kept none)" in status.out
+    totals = status.out.split("Totals by source")[1]
+    assert [line.split("│")[3].strip() for line in totals.splitlines() if "│ imported" in line
+            or "│ real" in line] == ["unknown", "unknown"]
+    doc = cli("--config", str(cfg), "--json", "status").json()
+    imported = {(a["asset"], a["fees_usd"], a["fees_unknown"])
+                for a in doc["assets"] if a["source"] == "imported"}
+    assert imported == {("BTC", None, 3), ("ETH", None, 1), ("SOL", None, 1)}
+    assert (doc["totals"]["real"]["fees_usd"], doc["totals"]["real"]["fees_unknown"]) == (None, 5)
+    page = tmp_path / "report.html"
+    assert cli("--config", str(cfg), "-q", "report", "--output", str(page)).code == 0
+    status_table = page.read_text().split("<h2>Status</h2>")[1].split("</table>")[0]
+    assert status_table.count(">unknown<") == 3  # the fees of the imported BTC, ETH and SOL rows

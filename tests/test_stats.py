@@ -177,6 +177,19 @@ def test_history_record_has_every_tax_column_exactly() -> None:
         "99.77392", "0.0000007", "2026-03-02T09:00:00Z", None)
 
 
+def test_an_unknown_fee_is_none_in_history_never_0() -> None:
+    """An imported fill whose fee the earlier bot never kept: fee and fee_token None (JSON null, CSV
+    empty), not 0 USDC; a known fee of 0 (a maker fill) stays "0"."""
+    from dcactl.reports.stats import history_record
+
+    imported = Fill(time=T, asset="BTC", pair="BTC/USDC", side="B", size=D("0.001"), price=D("86012"),
+                    fee=D(0), fee_token="USDC", tid="imported:1", source="imported", fee_unknown=True)
+    row = history_record(imported)
+    assert (row["fee"], row["fee_token"], row["usd"]) == (None, None, "86.012")
+    free = history_record(buy("2", "BTC", "0.001", "86012", "0", "USDC"))
+    assert (free["fee"], free["fee_token"]) == ("0", "USDC")
+
+
 def test_export_money_at_usdc_precision_not_float_noise() -> None:
     """usd = size × price rounded half-even to USDC's 8 decimals: a float-born size 0.00017439352037387182
     × 86012.37 = 15.0000000000000013144134 → "15"; 0.123456789 × 1.23456789 = 0.15241578750190521 →
@@ -192,3 +205,26 @@ def test_export_money_at_usdc_precision_not_float_noise() -> None:
     doc = lot.to_json()
     assert (doc["cost_usd"], doc["cost_remaining_usd"], doc["proceeds_usd"]) == ("15", "15", "0")
 
+
+def test_status_never_counts_an_unknown_fee_as_0(tmp_path: Path) -> None:
+    """Two imported BTC buys without fees and a dcactl buy with a 0.07 USDC fee: the imported row's
+    fees are unknown (null in JSON), the real total sums the known 0.07 and counts 2 unknown; a total of
+    known fees only has none unknown."""
+    imported = [Fill(time=T, asset="BTC", pair="BTC/USDC", side="B", size=D("0.001"), price=D(p), fee=D(0),
+                     fee_token="USDC", tid=f"imported:{p}", source="imported", fee_unknown=True)
+                for p in ("80000", "90000")]
+    with Ledger.open(tmp_path / "l.db", network="devnet", account="0xabc") as led:
+        led.add_fills([*imported, buy("1", "BTC", "0.001", "100000", "0.07", "USDC")])
+        positions = led.positions()
+    assert [(p.source, p.unknown_fees) for p in positions] == [("dcactl", 0), ("imported", 2)]
+    rows = status_rows(positions, {"BTC": D(100000)})
+    ours, old = rows
+    assert (old.fees_unknown, old.fees_all_unknown, old.to_json()["fees_usd"]) == (2, True, None)
+    assert old.to_json()["fees_unknown"] == 2
+    assert (ours.fees_all_unknown, ours.to_json()["fees_usd"], ours.to_json()["fees_unknown"]) == (
+        False, "0.07", 0)
+    t = totals(rows)
+    assert (t["real"].fees_usd, t["real"].fees_unknown, t["real"].fees_all_unknown) == (D("0.07"), 2, False)
+    assert t["real"].to_json()["fees_usd"] == "0.07" and t["real"].to_json()["fees_unknown"] == 2
+    assert (t["imported"].fees_all_unknown, t["imported"].to_json()["fees_usd"]) == (True, None)
+    assert (t["dcactl"].fees_unknown, t["dcactl"].to_json()["fees_usd"]) == (0, "0.07")

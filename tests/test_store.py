@@ -81,6 +81,35 @@ def test_ledger_made_by_migration_1_only_upgrades(tmp_path: Path) -> None:
         new.upsert_candles("hl:@142", "1d", [Candle(0, 1, *(Decimal(1),) * 5)])  # migration 2's table
 
 
+def test_migration_0013_marks_the_fees_the_earlier_bot_never_kept(tmp_path: Path) -> None:
+    """A ledger from before 0013 stored the legacy bot's fills with fee "0": upgraded, those imported
+    fills have an unknown fee; a dcactl fill whose fee really was 0 and an external one keep theirs;
+    positions count the unknown ones, and new fills store the mark both ways."""
+    path = tmp_path / "old.db"
+    upto = [name for name, _ in MIGRATIONS].index("0013_unknown_fees")
+    with Ledger.open(path, network="devnet", account=ACCOUNT, _upto=upto) as old:
+        insert = ("INSERT INTO fills (book, tid, time_us, asset, pair, side, size, price, fee, fee_token,"
+                  " fee_base, source, units_hi, units_lo, usd_hi, usd_lo, fee_usd_hi, fee_usd_lo)"
+                  " VALUES (?, ?, ?, 'BTC', '@142', 'B', '0.001', '100000', ?, ?, ?, ?, 100000, 0,"
+                  " 10000000000, 0, ?, 0)")
+        for tid, fee, token, base, source, fee_hi in (
+            ("imported:a", "0", "USDC", 0, "imported", 0), ("1", "0", "UBTC", 1, "dcactl", 0),
+            ("2", "0.35", "USDC", 0, "external", 35000000),
+        ):
+            old.db.execute(insert, [old._book, tid, codec.to_us(T0), fee, token, base, source, fee_hi])
+    with Ledger.open(path, network="devnet", account=ACCOUNT) as new:
+        assert new.migrations() == [name for name, _ in MIGRATIONS]
+        assert {f.tid: (f.fee, f.fee_unknown) for f in new.fills()} == {
+            "imported:a": (Decimal(0), True), "1": (Decimal(0), False), "2": (Decimal("0.35"), False)}
+        assert {(p.source, p.unknown_fees, p.fees_usd) for p in new.positions()} == {
+            ("imported", 1, Decimal(0)), ("dcactl", 0, Decimal(0)), ("external", 0, Decimal("0.35"))}
+        new.add_fills([fill("imported:b", source="imported", fee_token="USDC", fee_unknown=True),
+                       fill("3", fee="0.0000007")])
+        got = {f.tid: f.fee_unknown for f in new.fills()}
+        assert (got["imported:b"], got["3"]) == (True, False)
+        assert next(p for p in new.positions() if p.source == "imported").unknown_fees == 2
+
+
 def test_newer_ledger_is_refused_and_left_unchanged(tmp_path: Path) -> None:
     """A ledger naming a migration this version does not know → LedgerError "newer", file untouched."""
     path = tmp_path / "new.db"

@@ -149,6 +149,14 @@ def fmt_usd(value: Decimal | None, places: int = 2) -> str:
     return f"{value.quantize(q):,f}"
 
 
+def fmt_fees(value: Decimal, unknown: int, all_unknown: bool) -> str:
+    """Fees in USDC for a table: ``unknown`` when no fee of the row is known (imported trades of the
+    earlier bot), ``12.34 + unknown`` when some are not, else the amount."""
+    if all_unknown:
+        return "unknown"
+    return f"{fmt_usd(value)} + unknown" if unknown else fmt_usd(value)
+
+
 def fmt_pct(value: Decimal | None) -> str | None:
     """A percentage with two decimals (``-0.06%``, ``0.00%``, never ``-0%``); None stays None."""
     if value is None:

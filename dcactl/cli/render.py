@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dcactl.cli import output
-from dcactl.cli.output import fmt_dec, fmt_pct, fmt_price, fmt_units, fmt_usd
+from dcactl.cli.output import fmt_dec, fmt_fees, fmt_pct, fmt_price, fmt_units, fmt_usd
 from dcactl.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def render_status(report: StatusReport) -> None:
             fmt_units(r.units),
             fmt_usd(r.invested_usd),
             fmt_price(r.avg_cost),
-            fmt_usd(r.fees_usd),
+            fmt_fees(r.fees_usd, r.fees_unknown, r.fees_all_unknown),
             fmt_usd(r.value_usd),
             fmt_usd(r.pnl_usd),
             fmt_pct(r.pnl_pct),
@@ -192,7 +192,7 @@ def render_status(report: StatusReport) -> None:
             [
                 name,
                 fmt_usd(t.invested_usd),
-                fmt_usd(t.fees_usd),
+                fmt_fees(t.fees_usd, t.fees_unknown, t.fees_all_unknown),
                 fmt_usd(t.value_usd),
                 fmt_usd(t.pnl_usd),
                 fmt_pct(t.pnl_pct),
@@ -203,6 +203,11 @@ def render_status(report: StatusReport) -> None:
         right=("invested", "fees", "value", "PnL", "PnL %", "buys"),
         caption="real = dcactl + external + imported; paper is never mixed in",
     )
+    unknown = report.totals["real"].fees_unknown if "real" in report.totals else 0
+    if unknown and not output.OPTIONS.quiet:
+        fills = f"{unknown} imported fill{'s' if unknown != 1 else ''}"
+        output.out().print(f"Fees unknown for {fills} (the earlier bot kept none): the fee totals count "
+                           "the known fees only.", markup=False)
     if report.dust and not output.OPTIONS.quiet:
         each = "; ".join(f"{a} {n}× {fmt_units(units)} for {fmt_usd(usd)} USDC"
                          for a, (n, units, usd) in sorted(report.dust.items()))
@@ -293,7 +298,7 @@ def render_history(fills: list[Fill], fmt: str, more: bool = False) -> None:
                 r["size"],
                 r["price"],
                 fmt_usd(_d(r["usd"])),
-                f"{r['fee']} {r['fee_token']}",
+                "unknown" if r["fee"] is None else f"{r['fee']} {r['fee_token']}",
                 _period_cell(r["period"]),
                 r["reason"],
             ]

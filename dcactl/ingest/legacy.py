@@ -3,7 +3,8 @@
 History (``dca_history.json``): a JSON list of trade records. Old BTC-only records have no ``asset``
 and carry the size in ``amount_btc``; multi-asset records add ``asset`` and ``amount_asset``. Each
 valid record becomes an *imported* buy fill: naive timestamps are taken as UTC, floats are converted
-exactly from their shortest text (``Decimal(repr(x))``), the fee is 0 USDC (the bot kept none), and
+exactly from their shortest text (``Decimal(repr(x))``), the fee is unknown (the bot kept none: stored
+as 0 USDC marked ``fee_unknown``, shown as "unknown", never summed as a fee of 0), and
 the trade id is synthetic and deterministic — ``imported:`` + the first 24 hex digits of the
 SHA-256 of the canonical record (sorted keys, compact JSON) — so importing twice adds nothing.
 Records are numbered from 1 in problems (``dca_history.json: record 3: price: missing``).
@@ -171,6 +172,7 @@ def parse_record(record: Any) -> tuple[Fill | None, list[str]]:
     return Fill(
         time=time, asset=asset, pair=f"{asset}/USDC", side="B", size=size, price=price, fee=Decimal(0),
         fee_token=QUOTE, tid=synthetic_tid(record), source="imported", hash=tx_hash or None, reason=reason,
+        fee_unknown=True,
     ), []
 
 

@@ -19,12 +19,13 @@ from dcactl.ledger.records import PositionRow
 from dcactl.models import QUOTE, Fill
 
 _FILL_COLUMNS = (
-    "time_us, asset, pair, side, size, price, fee, fee_token, tid, source, oid, cloid, hash, period, reason"
+    "time_us, asset, pair, side, size, price, fee, fee_token, tid, source, oid, cloid, hash, period, reason,"
+    " fee_unknown"
 )
 FILL_INSERT = (
     "INSERT OR IGNORE INTO fills (book, tid, time_us, asset, pair, side, size, price, fee, fee_token,"
     " fee_base, source, oid, cloid, hash, period, reason, units_hi, units_lo, usd_hi, usd_lo, fee_usd_hi,"
-    " fee_usd_lo, approx) VALUES (" + ", ".join("?" * 24) + ")"
+    " fee_usd_lo, approx, fee_unknown) VALUES (" + ", ".join("?" * 25) + ")"
 )
 MATCH_WINDOW = timedelta(seconds=120)
 """An imported fill matches an exchange fill of the same asset within this time of it."""
@@ -35,6 +36,10 @@ _POSITION_SQL = (
     " SUM(fee_usd_hi), SUM(fee_usd_lo), COUNT(*), MIN(time_us), MAX(time_us)"
     " FROM fills INDEXED BY fills_positions WHERE book = ? AND superseded_by IS NULL AND approx = 0"
     " GROUP BY asset, source, side, fee_base"
+)
+_UNKNOWN_FEES_SQL = (
+    "SELECT asset, source, COUNT(*) FROM fills INDEXED BY fills_fee_unknown"
+    " WHERE book = ? AND superseded_by IS NULL AND fee_unknown = 1 GROUP BY asset, source"
 )
 
 
@@ -53,18 +58,18 @@ def fill_row(book: int, f: Fill) -> tuple[Any, ...]:
         book, f.tid, codec.to_us(f.time), f.asset, f.pair, f.side, codec.text(f.size),
         codec.text(f.price), codec.text(f.fee),
         f.fee_token, int(fee_base), f.source, f.oid, f.cloid, f.hash, f.period, f.reason,
-        u_hi, u_lo, d_hi, d_lo, fu_hi, fu_lo, int(not (u_ok and d_ok and fu_ok)),
+        u_hi, u_lo, d_hi, d_lo, fu_hi, fu_lo, int(not (u_ok and d_ok and fu_ok)), int(f.fee_unknown),
     )
 
 
 def row_fill(row: tuple[Any, ...]) -> Fill:
     """A row selected with ``_FILL_COLUMNS`` → :class:`Fill`."""
     (time_us, asset, pair, side, size, price, fee, fee_token, tid, source, oid, cloid, hash_, period,
-     reason) = row
+     reason, fee_unknown) = row
     return Fill(
         time=codec.from_us(time_us), asset=asset, pair=pair, side=side, size=Decimal(size),
         price=Decimal(price), fee=Decimal(fee), fee_token=fee_token, tid=tid, source=source, oid=oid,
-        cloid=cloid, hash=hash_, period=period, reason=reason,
+        cloid=cloid, hash=hash_, period=period, reason=reason, fee_unknown=bool(fee_unknown),
     )
 
 
@@ -219,7 +224,8 @@ class FillStore(LedgerBase):
 
         Exact: integer companions are summed by SQLite; rows whose companions are inexact (more than
         18 decimals) and any SQLite integer overflow fall back to exact Decimal sums in Python.
-        Sorted by asset, then source.
+        Sorted by asset, then source. ``unknown_fees`` counts the fills whose fee is unknown (they
+        add no fee to the sums).
         """
         accs: dict[tuple[str, str], _Acc] = {}
         try:
@@ -241,6 +247,7 @@ class FillStore(LedgerBase):
         for asset, source, side, size, price, fee, fee_base, time_us in python_rows:
             _accumulate(accs.setdefault((asset, source), _Acc()), side, Decimal(size), Decimal(price),
                         Decimal(fee), bool(fee_base), time_us)
+        unknown = {(a, s): n for a, s, n in self._conn.execute(_UNKNOWN_FEES_SQL, (self._book,))}
         return [
             PositionRow(
                 asset=asset, source=source, units=codec.plain(a.units), bought_units=codec.plain(a.bought),
@@ -249,6 +256,7 @@ class FillStore(LedgerBase):
                 proceeds_usd=codec.plain(a.proceeds), buys=a.buys, sells=a.sells,
                 first_buy=None if a.first is None else codec.from_us(a.first),
                 last_buy=None if a.last is None else codec.from_us(a.last),
+                unknown_fees=unknown.get((asset, source), 0),
             )
             for (asset, source), a in sorted(accs.items())
         ]

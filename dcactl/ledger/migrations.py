@@ -250,6 +250,17 @@ _M0012_DUST_REASON = _sql(
     "UPDATE fills SET reason = 'dust conversion' WHERE tid LIKE '0:%' AND reason IS NULL",
 )
 
+_M0013_UNKNOWN_FEES = _sql(
+    # A fill whose fee its source never gave (the earlier bot's history: `import legacy`) was stored
+    # with fee 0, which reads as "free". Mark those, so history says "unknown" and status says the
+    # fee totals leave them out. Every imported fill so far came from that bot, which kept no fees.
+    "ALTER TABLE fills ADD COLUMN fee_unknown INTEGER NOT NULL DEFAULT 0",
+    "UPDATE fills SET fee_unknown = 1 WHERE source = 'imported' AND fee = '0'",
+    # status counts them per (asset, source) through this small index, not by reading every row
+    """CREATE INDEX fills_fee_unknown ON fills (book, superseded_by, asset, source)
+        WHERE fee_unknown = 1""",
+)
+
 
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_core", _M0001_CORE),
@@ -262,6 +273,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0010_dust_conversion_ids", _M0010_DUST_CONVERSION_IDS),
     ("0011_canonical_networks", _m0011_canonical_networks),
     ("0012_dust_reason", _M0012_DUST_REASON),
+    ("0013_unknown_fees", _M0013_UNKNOWN_FEES),
 ]
 """Append-only. Never edit, reorder or remove an entry once released."""
 

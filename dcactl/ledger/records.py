@@ -63,6 +63,8 @@ class PositionRow:
       always ``bought_units − units``. ``proceeds_usd``: Σ size × price of sells (USDC, before fees).
     - ``buys``/``sells``: number of buy/sell fills; ``first_buy``/``last_buy``: UTC times (None
       without buys).
+    - ``unknown_fees``: how many of those fills have an unknown fee (imported from the earlier bot,
+      which kept none): the fee sums above leave them out.
     """
 
     asset: str
@@ -78,3 +80,4 @@ class PositionRow:
     sells: int
     first_buy: datetime | None
     last_buy: datetime | None
+    unknown_fees: int = 0

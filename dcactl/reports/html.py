@@ -344,7 +344,8 @@ def report_page(data: ReportData) -> str:
     body = ["<h2>Status</h2>", _table(
         ["asset", "source", "units", "invested", "avg cost", "fees", "value", "PnL", "PnL %", "buys",
          "last buy", "next due"],
-        ([r.asset, r.source, _num(r.units), _fmt(r.invested_usd), _fmt(r.avg_cost), _fmt(r.fees_usd),
+        ([r.asset, r.source, _num(r.units), _fmt(r.invested_usd), _fmt(r.avg_cost),
+          "unknown" if r.fees_all_unknown else _fmt(r.fees_usd) + (" + unknown" if r.fees_unknown else ""),
           _fmt(r.value_usd), _signed(r.pnl_usd), _signed(r.pnl_pct, "%"), r.buys, _when(r.last_buy),
           _when(r.next_due)] for r in s.rows),
         ["source", "last buy", "next due"],

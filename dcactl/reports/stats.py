@@ -18,7 +18,9 @@ units are base-token units. Definitions (per asset and source; see ``PositionRow
 Sells (possible among synced external fills) reduce units at average cost; their realised result
 is not part of ``status`` (see :func:`lots` for FIFO disposals).
 
-Money in the JSON documents and exports is given at USDC's precision on the exchange (:func:`money`).
+A fill whose fee is unknown (the earlier bot's imported trades) adds no fee to any of these; rows
+and totals count such fills in ``fees_unknown`` so nothing presents them as free. Money in the JSON
+documents and exports is given at USDC's precision on the exchange (:func:`money`).
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class StatusRow:
 
     ``next_due`` is filled in by the caller (stats knows no schedules). Fields as in the module
     docstring; ``avg_cost``/``value_usd``/``pnl_*`` are None when undefined (no units, no mid).
+    ``fills``: the fills behind the row; ``fees_unknown``: how many of them have an unknown fee
+    (``fees_usd`` is the sum of the known ones).
     """
 
     asset: str
@@ -94,13 +98,22 @@ class StatusRow:
     last_buy: datetime | None
     mid: Decimal | None = None
     next_due: datetime | None = None
+    fills: int = 0
+    fees_unknown: int = 0
+
+    @property
+    def fees_all_unknown(self) -> bool:
+        """Every fill of the row has an unknown fee: its fees are unknown, not 0."""
+        return self.fees_unknown > 0 and self.fees_unknown >= self.fills
 
     def to_json(self) -> dict[str, Any]:
         """The ``status --json`` asset object of PRODUCT.md: decimals as strings (money at USDC's
-        precision), times ISO UTC."""
+        precision), times ISO UTC; ``fees_usd`` null when every fee of the row is unknown, and
+        ``fees_unknown`` the number of fills whose fee is."""
         doc = json_record(self, ("asset", "source", "units"))
         doc |= {"invested_usd": _money(self.invested_usd), "avg_cost": json_value(self.avg_cost),
-                "fees_usd": _money(self.fees_usd), "value_usd": _money(self.value_usd),
+                "fees_usd": None if self.fees_all_unknown else _money(self.fees_usd),
+                "fees_unknown": self.fees_unknown, "value_usd": _money(self.value_usd),
                 "pnl_usd": _money(self.pnl_usd)}
         return doc | json_record(self, ("pnl_pct", "buys", "first_buy", "last_buy", "next_due"))
 
@@ -108,7 +121,9 @@ class StatusRow:
 @dataclass(frozen=True)
 class Totals:
     """Sums over the rows of one group (a source, or all real sources). ``value_usd``/``pnl_*`` are
-    None when a row of the group has no mid (a partial total would mislead)."""
+    None when a row of the group has no mid (a partial total would mislead). ``fees_usd`` sums the
+    known fees; ``fees_unknown`` counts the group's fills whose fee is unknown, and
+    ``fees_all_unknown`` says no fee of the group is known."""
 
     invested_usd: Decimal
     cost_usd: Decimal
@@ -117,12 +132,15 @@ class Totals:
     pnl_usd: Decimal | None
     pnl_pct: Decimal | None
     buys: int
+    fees_unknown: int = 0
+    fees_all_unknown: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """Decimals as strings, money at USDC's precision."""
+        """Decimals as strings, money at USDC's precision; ``fees_usd`` null when no fee is known."""
         return {
             "invested_usd": _money(self.invested_usd), "cost_usd": _money(self.cost_usd),
-            "fees_usd": _money(self.fees_usd), "value_usd": _money(self.value_usd),
+            "fees_usd": None if self.fees_all_unknown else _money(self.fees_usd),
+            "fees_unknown": self.fees_unknown, "value_usd": _money(self.value_usd),
             "pnl_usd": _money(self.pnl_usd), "pnl_pct": json_value(self.pnl_pct), "buys": self.buys,
         }
 
@@ -145,6 +163,7 @@ def _status_row(p: PositionRow, mid: Decimal | None) -> StatusRow:
         asset=p.asset, source=p.source, units=p.units, invested_usd=p.invested_usd, cost_usd=cost,
         avg_cost=None if avg is None else _q(avg, AVG_COST_PLACES), fees_usd=p.fees_usd, value_usd=value,
         pnl_usd=pnl, pnl_pct=pct, buys=p.buys, first_buy=p.first_buy, last_buy=p.last_buy, mid=mid,
+        fills=p.buys + p.sells, fees_unknown=p.unknown_fees,
     )
 
 
@@ -177,7 +196,9 @@ def totals(rows: Sequence[StatusRow]) -> dict[str, Totals]:
             invested_usd=sum((r.invested_usd for r in members), Decimal(0)), cost_usd=cost,
             fees_usd=sum((r.fees_usd for r in members), Decimal(0)), value_usd=value, pnl_usd=pnl,
             pnl_pct=_q(_div(pnl * 100, held), PCT_PLACES) if pnl is not None and held else None,
-            buys=sum(r.buys for r in members),
+            buys=sum(r.buys for r in members), fees_unknown=sum(r.fees_unknown for r in members),
+            fees_all_unknown=all(r.fees_all_unknown or not r.fills for r in members)
+            and any(r.fees_unknown for r in members),
         )
     return out
 
@@ -190,11 +211,14 @@ HISTORY_COLUMNS = ("time", "asset", "pair", "side", "size", "price", "usd", "fee
 def history_record(fill: Fill) -> dict[str, Any]:
     """One fill as a ``history`` row: decimals as plain strings (size and price as recorded; ``usd`` =
     size × price, USDC before fees, at USDC's precision: :func:`money`; ``fee`` in ``fee_token``),
-    time ISO-8601 UTC, absent values None."""
+    time ISO-8601 UTC, absent values None. An unknown fee is None with its token (never 0)."""
     with localcontext() as ctx:
         ctx.prec = 60
         usd = money(fill.size * fill.price)
-    return {name: json_value(usd if name == "usd" else getattr(fill, name)) for name in HISTORY_COLUMNS}
+    record = {name: json_value(usd if name == "usd" else getattr(fill, name)) for name in HISTORY_COLUMNS}
+    if fill.fee_unknown:
+        record["fee"] = record["fee_token"] = None
+    return record
 
 
 # -- tax lots ------------------------------------------------------------------------------------
