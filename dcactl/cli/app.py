@@ -115,7 +115,7 @@ def devnet_keygen(
         f"  devnet:    dcactl devnet serve --fund {address}=10000",
         f"  portfolio: account = \"{address}\", key = \"file:{out.resolve()}\", mode = \"live\"",
         "Never use it, or any key written to a plain file, for real money.",
-    ])
+    ], data=[address])
 
 
 def _run_command(ctx: typer.Context, request: Any) -> None:

@@ -47,7 +47,7 @@ def global_options() -> list[TyperOption]:
         TyperOption(param_decls=["--json"], is_flag=True, callback=_flag("json"), expose_value=False,
                     help="One JSON document on stdout."),
         TyperOption(param_decls=["--quiet", "-q"], is_flag=True, callback=_flag("quiet"), expose_value=False,
-                    help="Print nothing on success."),
+                    help="Acting commands print nothing on success; others only data."),
         TyperOption(param_decls=["--verbose", "-v"], is_flag=True, callback=_flag("verbose"),
                     expose_value=False, help="Show tracebacks and details."),
     ]

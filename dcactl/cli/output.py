@@ -109,6 +109,13 @@ def warn(message: str) -> None:
         err().print(f"warning: {redact(message)}", markup=False, style="yellow")
 
 
+def note(message: str) -> None:
+    """A sentence under the data on stdout (a hint, an explanation, an empty result), left out with
+    ``--quiet``: a quiet command that shows something prints only its data."""
+    if not OPTIONS.quiet:
+        out().print(message, markup=False)
+
+
 def info(message: str) -> None:
     """A progress/diagnostic note on stderr, shown unless ``--quiet`` or ``--json``."""
     if not OPTIONS.quiet and not OPTIONS.json:
@@ -126,13 +133,14 @@ def print_table(
 ) -> None:
     """A Rich table on stdout; every cell is plain text (no markup), ``None`` shows as ``-``.
 
-    The ``keep`` columns never wrap mid-value; the others fold when the terminal is narrow."""
+    The ``keep`` columns never wrap mid-value; the others fold when the terminal is narrow. The
+    ``caption`` explains the table: a note, left out with ``--quiet``."""
     from rich.table import Table
     from rich.text import Text
 
     right_set = set(right)
     whole = set(keep)
-    table = Table(title=title, caption=caption, title_justify="left")
+    table = Table(title=title, caption=None if OPTIONS.quiet else caption, title_justify="left")
     for column in columns:
         table.add_column(column, justify="right" if column in right_set else "left", overflow="fold",
                          no_wrap=column in whole)

@@ -189,6 +189,7 @@ def import_legacy(
 
     state = state_of(ctx)
     lines: list[str] = []
+    shown: list[str] = []  # what a quiet import still prints: the converted portfolio it was asked for
     document: dict[str, Any] = {}
     # Refuse a bad history (or a taken --output) before writing anything, portfolio or ledger: a
     # retry with --skip-bad must not then find its --output already written.
@@ -202,6 +203,7 @@ def import_legacy(
         if out_path is None:
             document["portfolio"] = text
             lines.append(text)
+            shown.append(text)
         else:
             from dcactl.config.schema import write_text_atomic
 
@@ -224,7 +226,7 @@ def import_legacy(
         f"{len(report.skipped)} skipped, {report.matched} matched to synced exchange fills)"
     )
     lines += [f"skipped: {why}" for why in report.skipped]
-    render_document(document, lines)
+    render_document(document, lines, data=shown)
 
 
 def _schedule_paths(ctx: typer.Context) -> tuple[str, Path, Path, list[tuple[str, str]]]:
@@ -279,7 +281,7 @@ def schedule_cron(
         note = install_cron(line)
         render_document({"cron": line, "installed": True, "warnings": warnings}, [note])
     else:
-        render_document({"cron": line, "installed": False, "warnings": warnings}, [line])
+        render_document({"cron": line, "installed": False, "warnings": warnings}, [line], data=[line])
 
 
 @schedule_app.command("systemd")
@@ -317,4 +319,4 @@ def schedule_systemd(
         lines = []
         for name, text in units.items():
             lines += [f"# {name}", text]
-        render_document({"units": units, "installed": False}, lines)
+        render_document({"units": units, "installed": False}, lines, data=lines)

@@ -118,8 +118,7 @@ def render_calendar(doc: dict[str, Any]) -> None:
     if doc["balance_usdc"] is not None:
         balance = fmt_usd(Decimal(doc["balance_usdc"]))
         if doc["short_from"] is None:
-            output.out().print(f"The spot balance ({balance} USDC) covers every buy until then.",
-                               markup=False)
+            output.note(f"The spot balance ({balance} USDC) covers every buy until then.")
         else:
             output.warn(f"the spot balance ({balance} USDC) may run out on {doc['short_from']}: top it up")
 
@@ -204,15 +203,14 @@ def render_status(report: StatusReport) -> None:
         caption="real = dcactl + external + imported; paper is never mixed in",
     )
     unknown = report.totals["real"].fees_unknown if "real" in report.totals else 0
-    if unknown and not output.OPTIONS.quiet:
+    if unknown:
         fills = f"{unknown} imported fill{'s' if unknown != 1 else ''}"
-        output.out().print(f"Fees unknown for {fills} (the earlier bot kept none): the fee totals count "
-                           "the known fees only.", markup=False)
-    if report.dust and not output.OPTIONS.quiet:
+        output.note(f"Fees unknown for {fills} (the earlier bot kept none): the fee totals count the known "
+                    "fees only.")
+    if report.dust:
         each = "; ".join(f"{a} {n}× {fmt_units(units)} for {fmt_usd(usd)} USDC"
                          for a, (n, units, usd) in sorted(report.dust.items()))
-        output.out().print(f"Dust conversions (sold by the exchange, in the external rows): {each}",
-                           markup=False)
+        output.note(f"Dust conversions (sold by the exchange, in the external rows): {each}")
     if report.cash is not None and not output.OPTIONS.quiet:
         from dcactl.reports.stats import RUNWAY_WARN_PERIODS
 
@@ -408,13 +406,14 @@ def render_lots(
         )
 
 
-def render_document(document: dict[str, Any], lines: list[str]) -> None:
-    """A command whose result is a small report: JSON, or the given lines (unless ``--quiet``)."""
+def render_document(document: dict[str, Any], lines: list[str], data: Sequence[str] = ()) -> None:
+    """A command whose result is a small report: JSON, or the given lines; with ``--quiet`` only
+    ``data``, what was asked for without the notes around it (none for a command that acts)."""
     if output.OPTIONS.json:
         output.print_json(document)
-    elif not output.OPTIONS.quiet:
-        for line in lines:
-            output.out().print(line, markup=False)
+        return
+    for line in data if output.OPTIONS.quiet else lines:
+        output.out().print(line, markup=False)
 
 
 def render_plan(report: PlanReport) -> None:
@@ -458,7 +457,7 @@ def render_runs(entries: list[RunEntry], *, failed: bool) -> None:
         output.print_json({"runs": [e.to_json() for e in entries]})
         return
     if not entries:
-        output.out().print("No failed runs recorded." if failed else "No runs recorded yet.", markup=False)
+        output.note("No failed runs recorded." if failed else "No runs recorded yet.")
         return
     rows = []
     for e in entries:
@@ -511,7 +510,7 @@ def render_backtest(result: Any) -> None:
         keep=columns,
     )
     portfolio = next((r for r in result.results if r.name == "portfolio"), None)
-    if portfolio is not None and not output.OPTIONS.quiet:
+    if portfolio is not None:
         output.print_table(
             "portfolio by asset: average cost against the window's average daily close",
             ["asset", "buys", "invested", "units", "avg cost", "window avg", "better by"],
