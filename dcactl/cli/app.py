@@ -294,37 +294,10 @@ def plan(
 async def _calendar(session: Any, until_text: str, asset: str | None) -> dict[str, Any]:
     """``plan --until``: the coming buys, the spend per day, the caps and (live) the balance."""
     from dcactl.cli.context import parse_when
-    from dcactl.models import iso_utc, utcnow
-    from dcactl.reports.calendar import coming_buys, spend_by_day
-    from dcactl.run.core import last_buy_of
+    from dcactl.reports.outlook import calendar_report
 
-    settings = session.config.settings
-    now = utcnow()
-    until = parse_when(until_text, settings.timezone, "--until")
-    if until <= now:
-        raise UsageError(f"--until {until_text!r}: must be after now ({iso_utc(now)})")
-    assets = [session.config.asset(asset)] if asset else list(session.config.assets)
-    lasts = {a.symbol: last_buy_of(session.ledger, a) for a in assets}
-    buys = coming_buys(assets, settings.timezone, now, until, lasts)
-    days = spend_by_day(buys, settings.timezone, settings.max_usd_per_day)
-    balance = None
-    if session.live:
-        try:
-            usdc = (await session.hl.spot_balances(session.account)).get("USDC")
-            balance = usdc.available if usdc is not None else Decimal(0)
-        except DcactlError as exc:
-            session.warn(f"cannot read the USDC balance ({exc}); the spend is not checked against it")
-    short = next((d.day for d in days if balance is not None and d.cumulative_high > balance), None)
-    return {
-        "as_of": iso_utc(now), "until": iso_utc(until), "timezone": settings.timezone,
-        "buys": [{"at": iso_utc(b.at), "asset": b.asset, "usd_min": str(b.low), "usd_max": str(b.high),
-                  "exact": b.exact} for b in buys],
-        "days": [{"day": d.day, "usd_min": str(d.low), "usd_max": str(d.high),
-                  "cumulative_max": str(d.cumulative_high), "over_day_cap": d.over_cap} for d in days],
-        "max_usd_per_day": None if settings.max_usd_per_day is None else str(settings.max_usd_per_day),
-        "balance_usdc": None if balance is None else str(balance),
-        "short_from": short,
-    }
+    until = parse_when(until_text, session.config.settings.timezone, "--until")
+    return await calendar_report(session, until, asset, what=f"--until {until_text!r}")
 
 
 @app.command(short_help="Preflight: config, key, balance, markets, clock.")
