@@ -98,16 +98,18 @@ def render_calendar(doc: dict[str, Any]) -> None:
             return fmt_usd(Decimal(low))
         return f"{fmt_usd(Decimal(low))}–{fmt_usd(Decimal(high))}"
 
+    noted = any(b["notes"] for b in doc["buys"])
     rows = [[datetime.fromisoformat(b["at"]).astimezone(zone).strftime("%Y-%m-%d %H:%M"), b["asset"],
-             usd(b["usd_min"], b["usd_max"], b["exact"])] for b in doc["buys"]]
+             usd(b["usd_min"], b["usd_max"], b["exact"]), *(["; ".join(b["notes"])] if noted else [])]
+            for b in doc["buys"]]
     if not rows:
         output.info(f"no buy is due before {doc['until']}")
         return
     title = f"Coming buys until {doc['until'][:10]} ({doc['timezone']})"
     ranged = not all(b["exact"] for b in doc["buys"])
-    caption = "a range: what the rules allow (bank and caps not counted)" if ranged else None
-    output.print_table(title, ["when", "asset", "USDC"], rows, right=("USDC",), keep=("when", "USDC"),
-                       caption=caption)
+    caption = "a range: what the rules allow; the bank counts on each asset's next buy" if ranged else None
+    output.print_table(title, ["when", "asset", "USDC", *(["note"] if noted else [])], rows, right=("USDC",),
+                       keep=("when", "USDC"), caption=caption)
     per_day = [[d["day"], usd(d["usd_min"], d["usd_max"]) + (" > day cap" if d["over_day_cap"] else ""),
                 fmt_usd(Decimal(d["cumulative_max"]))] for d in doc["days"]]
     output.print_table("Per day", ["day", "USDC", "to date (at most)"], per_day,
