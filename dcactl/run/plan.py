@@ -118,9 +118,12 @@ async def prepare(
 
 
 async def _guarded(coro: Awaitable[T]) -> T | DcactlError | TimeoutError:
-    """Await ``coro`` with the per-asset timeout; our errors and timeouts are returned, not raised."""
+    """Await ``coro`` with the per-asset timeout; our errors and timeouts are returned, not raised.
+    (``asyncio.timeout``, not ``wait_for``: on 3.11 ``wait_for`` can swallow a cancellation that
+    lands as its awaitable finishes, and a Ctrl-C would then let the run carry on and exit 0.)"""
     try:
-        return await asyncio.wait_for(coro, ASSET_TIMEOUT_S)
+        async with asyncio.timeout(ASSET_TIMEOUT_S):
+            return await coro
     except (DcactlError, TimeoutError) as exc:
         return exc
 
