@@ -291,6 +291,62 @@ def test_no_lookahead(tmp_path_factory: Any, prices: list[float], cut: int, nois
     assert decisions(original) == decisions(changed)
 
 
+def test_shared_indicators_change_no_decision(tmp_path: Path) -> None:
+    """Strategies replayed with one indicator memo (as a backtest with --set variants does) decide
+    every tick exactly as each replayed alone: variants of the RSI's period and levels and of the
+    MA periods share prices but not the values their parameters change."""
+    import random
+
+    rng = random.Random(5)
+    prices = [100.0]
+    for _ in range(120):
+        prices.append(max(5.0, prices[-1] * (1 + rng.gauss(0, 0.05))))
+    series = {"AAA": _series(prices)}
+    base = _config(tmp_path)
+    variants = [
+        replace(base, assets=tuple(replace(a, rsi=replace(a.rsi, period=p, oversold=D(o)),
+                                           ma_dips=replace(a.ma_dips, periods=m)) for a in base.assets))
+        for p, o, m in [(5, 30, (3, 5)), (5, 45, (3, 5)), (7, 30, (3, 6)), (5, 30, (4, 5))]
+    ]
+    start, end = T0 + timedelta(days=10), T0 + timedelta(days=len(prices))
+
+    def run(config: Any, memo: Any) -> tuple[list[Tick], dict[str, Any]]:
+        trace: list[Tick] = []
+        result = replay(Strategy("s", "rules", config), series, {}, {}, start, end, Costs(), trace=trace,
+                        memo=memo)
+        return trace, result.to_json()
+
+    shared: dict[str, Any] = {}
+    together = [run(c, shared) for c in variants]
+    alone = [run(c, None) for c in variants]
+    assert together == alone
+    assert any(shared["AAA"].values()), "indicator values were shared"
+    assert len({json.dumps(r) for _, r in alone}) > 1, "the variants differ, so the test can tell"
+
+
+def test_a_shared_memo_gives_each_rule_its_own_values(tmp_path: Path) -> None:
+    """decide() on one PriceHistory whose memo is shared by differently configured assets (RSI
+    periods 3/5/7, Wilder or not, MA periods) gives each the decision it gets alone, indicators
+    included; the memo holds one value per distinct parameter set."""
+    from dcactl.strategy import PriceHistory, decide
+    from dcactl.strategy.decide import AssetState
+
+    closes = [100 + 10 * ((i * 7) % 5) - i for i in range(40)]
+    (asset,) = _config(tmp_path).assets
+    configs = [
+        replace(asset, rsi=replace(asset.rsi, period=p, wilder=w), ma_dips=replace(asset.ma_dips, periods=m))
+        for p, w, m in [(3, True, (3, 5)), (5, True, (3, 5)), (7, True, (4, 6)), (5, False, (3, 5))]
+    ]
+    shared = PriceHistory.of(closes, 95.0)
+    shared = replace(shared, memo={})
+    for config in configs:
+        alone = decide(config, PriceHistory.of(closes, 95.0), AssetState(), T0)
+        together = decide(config, shared, AssetState(), T0)
+        assert together.indicators == alone.indicators and together.amount == alone.amount
+    assert len({round(v, 9) for k, v in shared.memo.items() if k[0] == "rsi"}) == 4
+    assert {k[3] for k in shared.memo if k[0] == "ma"} == {3, 4, 5, 6}
+
+
 # ---- parity with plan on the devnet ------------------------------------------------------------------
 
 

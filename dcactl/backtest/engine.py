@@ -39,6 +39,7 @@ from dcactl.models import BacktestBuy, CurvePoint, StrategyCurve, iso_utc
 from dcactl.run.core import AmountInput, check_due, decide_amounts
 from dcactl.schedule.periods import LastBuy
 from dcactl.strategy import PriceHistory
+from dcactl.strategy.rules import Memo
 from dcactl.venues.rounding import MIN_NOTIONAL_USDC
 
 ZERO = Decimal(0)
@@ -149,6 +150,9 @@ class _AssetTrack:
     hour_open_ms: np.ndarray[Any, Any]
     hour_close: np.ndarray[Any, Any]
     sz_decimals: int
+    memo: dict[tuple[int, int], Memo] = field(default_factory=dict)
+    """Indicator values per (daily closes, hourly closes) completed: shared by every strategy of a
+    backtest (the same prices at the same tick give the same RSI and averages)."""
     last_buy: LastBuy | None = None
     not_due_until: datetime | None = None
     """After a not-due check: the ``next_due`` it named (the same last buy, a fixed schedule)."""
@@ -181,7 +185,8 @@ def history_at(track: _AssetTrack, at_ms: int, price: Decimal) -> PriceHistory:
     tick's price: what ``run`` would read at that instant. Never a later candle."""
     days = int(np.searchsorted(track.day_open_ms, at_ms - 86_400_000, side="right"))
     hours = int(np.searchsorted(track.hour_open_ms, at_ms - 3_600_000, side="right"))
-    return PriceHistory(track.day_close[:days], float(price), track.hour_close[:hours])
+    memo = track.memo.setdefault((days, hours), {})
+    return PriceHistory(track.day_close[:days], float(price), track.hour_close[:hours], memo)
 
 
 def replay(
@@ -194,9 +199,11 @@ def replay(
     costs: Costs,
     plain_invested: Mapping[str, Decimal] | None = None,
     trace: list[Tick] | None = None,
+    memo: dict[str, dict[tuple[int, int], Memo]] | None = None,
 ) -> StrategyResult:
     """Replay ``strategy`` over ``[start, end)``; ``lump-sum`` needs ``plain_invested`` per asset.
-    ``trace`` (when given) receives every asset's decision at every tick, in order."""
+    ``trace`` (when given) receives every asset's decision at every tick, in order. ``memo`` (per
+    asset) carries indicator values from one strategy's replay to the next over the same prices."""
     config = strategy.config
     tracks: list[_AssetTrack] = []
     for a in config.assets:
@@ -209,7 +216,8 @@ def replay(
         h_open, h_close = _closes(hour)
         tracks.append(
             _AssetTrack(
-                a, ticks, d_open, d_close, h_open, h_close, sz_decimals.get(a.symbol, DEFAULT_SZ_DECIMALS)
+                a, ticks, d_open, d_close, h_open, h_close, sz_decimals.get(a.symbol, DEFAULT_SZ_DECIMALS),
+                {} if memo is None else memo.setdefault(a.symbol, {}),
             )
         )
     buys: list[BacktestBuy] = []
@@ -294,7 +302,7 @@ def _ticks(
                 track.bank_before = track.bank_current
                 track.bank_period = period.id
             due.append((track, AmountInput(asset, True, history.closes, bar.open, track.bank_before,
-                                           history.hourly), period))
+                                           history.hourly, memo=history.memo), period))
         if not due:
             continue
         day = at.astimezone(zone).date()

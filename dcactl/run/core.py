@@ -317,6 +317,8 @@ class AmountInput:
     bank: Decimal
     hourly: Closes = ()
     notes: Sequence[str] = ()
+    memo: dict[tuple[Any, ...], Any] | None = None
+    """Indicator values already computed on these closes (the backtest's strategies share them)."""
 
 
 SkipKind = Literal["rules", "cap", "nothing"]
@@ -352,8 +354,8 @@ def decide_amounts(
 
     decisions: list[Decision] = []
     for i in inputs:
-        d = decide(i.asset, PriceHistory.of(i.closes, i.price, i.hourly), AssetState(bank_usd=i.bank), now,
-                   override=override)
+        history = replace(PriceHistory.of(i.closes, i.price, i.hourly), memo=i.memo)
+        d = decide(i.asset, history, AssetState(bank_usd=i.bank), now, override=override)
         if i.notes:
             d = replace(d, reasons=[*d.reasons, *i.notes])
         decisions.append(forced(d) if force else d)

@@ -85,6 +85,9 @@ class PriceHistory:
     closes: FloatArray
     price: float | None = None
     hourly: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    memo: dict[tuple[Any, ...], Any] | None = None
+    """Indicator values already computed on these very closes (RSI, moving averages), keyed by what
+    they depend on; the backtest shares one per asset and tick across its strategies. None: none."""
 
     @classmethod
     def of(cls, closes: Closes, price: float | Decimal | None = None, hourly: Closes = ()) -> PriceHistory:
@@ -234,9 +237,9 @@ def decide(
     if asset.rsi is not None and asset.rsi.enabled:
         hourly = asset.rsi.interval == "1h"
         series = _last(history.hourly, history_hours(asset)) if hourly else closes
-        effects.append(rsi_effect(asset.rsi, series))
+        effects.append(rsi_effect(asset.rsi, series, memo=history.memo))
     if asset.ma_dips is not None and asset.ma_dips.enabled:
-        effects.append(ma_dip_effect(asset.ma_dips, closes, price))
+        effects.append(ma_dip_effect(asset.ma_dips, closes, price, memo=history.memo))
     for e in effects:
         indicators.update(e.indicators)
     bank = max(cents(state.bank_usd), ZERO)

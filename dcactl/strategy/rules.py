@@ -11,10 +11,12 @@ latest price (USDC per unit) the MA-dip rule compares with the averages.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -84,17 +86,31 @@ class RuleEffect:
     indicators: dict[str, float | None] = field(default_factory=dict)
 
 
-def rsi_effect(rule: RsiRule, closes: FloatArray) -> RuleEffect:
+Memo = dict[tuple[Any, ...], Any]
+
+
+def remember(memo: Memo | None, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    """``compute()``, or the value ``memo`` already holds under ``key`` (which names everything the
+    value depends on besides the closes the memo belongs to)."""
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def rsi_effect(rule: RsiRule, closes: FloatArray, *, memo: Memo | None = None) -> RuleEffect:
     """``[rsi]``: RSI(period) of the last completed close ≥ ``overbought`` → skip (multiplier 0) or
     trim (× ``trim_factor``); ≤ ``oversold`` → × ``oversold_factor`` and a qualifying dip; else × 1.
 
     ``closes`` are of the rule's ``interval``: daily, or hourly for ``interval = "1h"`` (then the
-    rule is named ``RSI(14, 1h)`` and its indicator ``rsi_14_1h``)."""
+    rule is named ``RSI(14, 1h)`` and its indicator ``rsi_14_1h``). ``memo``: see :func:`remember`."""
     hourly = rule.interval == "1h"
     name = f"RSI({rule.period}, 1h)" if hourly else f"RSI({rule.period})"
     key = f"rsi_{rule.period}_1h" if hourly else f"rsi_{rule.period}"
     need = rule.period + 1
-    value = last_rsi(closes, rule.period, rule.wilder) if closes.size >= need else None
+    value = remember(memo, ("rsi", rule.interval, closes.size, rule.period, rule.wilder),
+                     lambda: last_rsi(closes, rule.period, rule.wilder)) if closes.size >= need else None
     if value is None:
         unit = "hours" if hourly else "days"
         why = _short(closes.size, need, unit) if closes.size < need else "a missing close in the window"
@@ -133,7 +149,13 @@ def _tier(rule: MaDipsRule, depth: Decimal) -> tuple[Decimal, str]:
     return rule.multipliers[k], text
 
 
-def ma_dip_effect(rule: MaDipsRule, closes: FloatArray, price: float | None) -> RuleEffect:
+def _average(closes: FloatArray, kind: str, n: int) -> float:
+    return float(np.mean(closes[-n:])) if kind == "SMA" else float(ema(closes, n)[-1])
+
+
+def ma_dip_effect(
+    rule: MaDipsRule, closes: FloatArray, price: float | None, *, memo: Memo | None = None
+) -> RuleEffect:
     """``[ma_dips]``: the price is in a dip below MA(n) when at least that period's threshold percent
     below it; the deepest such dip picks the tier multiplier; no dip → × 1 (and no qualifying dip)."""
     kind = rule.kind
@@ -148,7 +170,8 @@ def ma_dip_effect(rule: MaDipsRule, closes: FloatArray, price: float | None) -> 
         if closes.size < n:
             notes.append(f"{n}-day {kind}: {_short(closes.size, n)}")
             continue
-        avg = float(np.mean(closes[-n:])) if kind == "SMA" else float(ema(closes, n)[-1])
+        average = functools.partial(_average, closes, kind, n)
+        avg: float = remember(memo, ("ma", kind, closes.size, n), average)
         if not math.isfinite(avg):
             notes.append(f"{n}-day {kind}: a missing close in the window")
             continue
