@@ -229,3 +229,24 @@ def test_sync_fills_pages_an_exchange_that_keeps_the_most_recent_fills(
         assert again.start_ms == T0 + 70 - LOOKBACK_MS
         assert (again.pages, again.inserted, again.duplicates) == (13, 0, 9)
         assert ledger.fill_count() == 9
+
+
+def test_a_server_that_ignores_the_window_end_cannot_make_sync_spin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A double answering the earliest 3 fills from the window's start whatever its end (as a proxy
+    dropping endTime would): only fills inside the window count, so a window whose answer runs past
+    its end is complete, and sync ends with every fill stored once (it used to split the window down
+    to the millisecond, one request each, and never end in practice)."""
+    monkeypatch.setattr("dcactl.ingest.sync.PAGE_CAP", 3)
+    fills = [_raw(10 * i, i) for i in range(1, 10)]
+    requests: list[tuple[int, int]] = []
+
+    async def earliest_three(start: int, end: int | None) -> list[dict[str, Any]]:
+        requests.append((start - T0 if start else 0, (end or 0) - T0))
+        return [dict(f) for f in fills if f["time"] >= start][:3]
+
+    with Ledger.open(tmp_path / "l.db", network="devnet", account="0xabc") as ledger:
+        report = asyncio.run(sync_fills(ledger, earliest_three, {"@142": "BTC"}, now=NOW))
+        assert report.inserted == 9 and ledger.fill_count() == 9
+        assert len(requests) < 40, requests

@@ -195,7 +195,10 @@ async def sync_fills(
     windows = [(start, end)]  # a stack: the left (older) half is always taken first
     while windows:
         lo, hi = windows.pop()
-        page = sorted(await fetch_page(lo, hi), key=lambda f: int(f.get("time", 0)))
+        answer = await fetch_page(lo, hi)
+        # only fills inside the window count: a server that ignores endTime (and answers the window's
+        # earliest fills and later ones) must not look full forever and split the window to the ms
+        page = sorted((f for f in answer if lo <= int(f.get("time", lo)) <= hi), key=lambda f: int(f["time"]))
         report.pages += 1
         report.seen += len(page)
         held.update(_safe_id(f) for f in page)
