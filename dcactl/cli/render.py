@@ -259,10 +259,9 @@ def stream_history(fills: Iterable[Fill], fmt: str) -> None:
 
     out = sys.stdout
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=list(HISTORY_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        for f in fills:
-            writer.writerow(history_record(f))
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(HISTORY_COLUMNS)
+        writer.writerows(history_record(f).values() for f in fills)
     else:
         out.write('{\n  "fills": [')
         for i, f in enumerate(fills):

@@ -28,11 +28,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from dcactl.models import DUST_REASON, QUOTE, Fill, json_record, json_value
+from dcactl.models import DUST_REASON, QUOTE, Fill, iso_utc, json_record, json_value
 
 if TYPE_CHECKING:  # importing dcactl.ledger at run time would pull in sqlite; stats stays pure
     from dcactl.config.schema import AssetConfig
@@ -48,10 +48,16 @@ lot costs) and the money in JSON documents and exports are rounded half-even to 
 PCT_PLACES = Decimal("0.01")
 
 
-def _q(value: Decimal, places: Decimal) -> Decimal:
+def _q(value: Decimal, places: Decimal, context: Context | None = None) -> Decimal:
     """Round half-even to ``places``, then drop trailing zeros (209.85300000 → 209.853; never 1E+2)."""
-    rounded = value.quantize(places, rounding=ROUND_HALF_EVEN).normalize()
-    return rounded.quantize(Decimal(1)) if rounded.as_tuple().exponent > 0 else rounded  # type: ignore[operator]
+    rounded = value.quantize(places, rounding=ROUND_HALF_EVEN, context=context).normalize(context)
+    if rounded.as_tuple().exponent > 0:  # type: ignore[operator]
+        return rounded.quantize(Decimal(1), context=context)
+    return rounded
+
+
+_WIDE = Context(prec=60)
+"""Room for any size × price of the ledger (its text keeps every digit), whatever the process's context."""
 
 
 def money(value: Decimal | None) -> Decimal | None:
@@ -212,13 +218,15 @@ def history_record(fill: Fill) -> dict[str, Any]:
     """One fill as a ``history`` row: decimals as plain strings (size and price as recorded; ``usd`` =
     size × price, USDC before fees, at USDC's precision: :func:`money`; ``fee`` in ``fee_token``),
     time ISO-8601 UTC, absent values None. An unknown fee is None with its token (never 0)."""
-    with localcontext() as ctx:
-        ctx.prec = 60
-        usd = money(fill.size * fill.price)
-    record = {name: json_value(usd if name == "usd" else getattr(fill, name)) for name in HISTORY_COLUMNS}
-    if fill.fee_unknown:
-        record["fee"] = record["fee_token"] = None
-    return record
+    usd = _q(_WIDE.multiply(fill.size, fill.price), USD_PLACES, _WIDE)
+    unknown = fill.fee_unknown
+    return {  # HISTORY_COLUMNS, spelled out: an export writes a million of these
+        "time": iso_utc(fill.time), "asset": fill.asset, "pair": fill.pair, "side": fill.side,
+        "size": format(fill.size, "f"), "price": format(fill.price, "f"), "usd": format(usd, "f"),
+        "fee": None if unknown else format(fill.fee, "f"), "fee_token": None if unknown else fill.fee_token,
+        "tid": fill.tid, "oid": fill.oid, "cloid": fill.cloid, "hash": fill.hash, "source": fill.source,
+        "period": fill.period, "reason": fill.reason,
+    }
 
 
 # -- tax lots ------------------------------------------------------------------------------------
