@@ -194,6 +194,50 @@ def test_fill_queries_filter_and_order(ledger: Ledger) -> None:
         ledger.fills_for_order()
 
 
+def test_trades_come_by_asset_then_time_then_tid_and_sells_are_counted(ledger: Ledger) -> None:
+    """iter_trades: light rows by asset, time, trade id (a tie at one time in tid order, "10" before
+    "9"), before ``until``, of the given sources, superseded imports left out; iter_sells and
+    sell_counts see the same sells."""
+    later = T0 + timedelta(hours=1)
+    ledger.add_fills([
+        fill("9", asset="ETH", t=later), fill("10", asset="ETH", t=later, side="A", reason="dust conversion"),
+        fill("3", t=later, side="A", fee="0.5", fee_token="USDC"), fill("2", t=T0, size="0.0011"),
+        fill("7", t=T0 + timedelta(days=1), side="A"), fill("p", t=T0, source="paper"),
+        fill("imported:x", t=T0, source="imported", size="0.00116", price="86012", hash="0xh"),
+        fill("50", t=T0 + timedelta(seconds=30), source="external", size="0.00116", price="86012", hash="0xh",
+             oid=4),
+    ])
+    assert ledger.match_imports() == 1
+    real = ("dcactl", "external", "imported")
+    trades = list(ledger.iter_trades(until=T0 + timedelta(days=1), source=real))
+    assert [(t.asset, t.tid) for t in trades] == [("BTC", "2"), ("BTC", "50"), ("BTC", "3"), ("ETH", "10"),
+                                                  ("ETH", "9")]
+    three = trades[2]
+    assert (three.time, three.side, three.size, three.price, three.fee, three.fee_token, three.source) == (
+        later, "A", Decimal("0.001"), Decimal(100000), Decimal("0.5"), "USDC", "dcactl")
+    assert trades[3].reason == "dust conversion" and trades[0].reason is None
+    assert [t.tid for t in ledger.iter_sells(since=T0, until=T0 + timedelta(days=2), source=real)] == [
+        "10", "3", "7"]
+    assert [t.tid for t in ledger.iter_sells(since=later + timedelta(seconds=1))] == ["7"]
+    assert ledger.sell_counts(until=T0 + timedelta(days=1), source=real) == {"BTC": 1, "ETH": 1}
+    assert ledger.sell_counts(source="paper") == {}
+
+
+def test_a_snapshot_does_not_see_what_another_process_commits_meanwhile(tmp_path: Path) -> None:
+    """Inside snapshot() a count and a cursor agree even when another connection adds sells between
+    them; after it the new fills are seen."""
+    path = tmp_path / "l.db"
+    with Ledger.open(path, network="devnet", account=ACCOUNT) as reader, \
+            Ledger.open(path, network="devnet", account=ACCOUNT) as writer:
+        writer.add_fills([fill("1"), fill("2", side="A", t=T0 + timedelta(hours=1))])
+        with reader.snapshot():
+            counted = reader.sell_counts()
+            writer.add_fills([fill("3", side="A", t=T0 + timedelta(hours=2))])
+            assert [t.tid for t in reader.iter_trades()] == ["1", "2"]
+            assert counted == reader.sell_counts() == {"BTC": 1}
+        assert reader.sell_counts() == {"BTC": 2}
+
+
 def test_books_in_one_file_never_mix(tmp_path: Path) -> None:
     """Two (network, account) books in one file see only their own fills, intents and cursors."""
     path = tmp_path / "l.db"

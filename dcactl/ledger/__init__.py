@@ -12,6 +12,6 @@ Usage::
 """
 
 from dcactl.ledger.ledger import Ledger
-from dcactl.ledger.records import Candle, DuplicateIntent, LastBuyRecord, PositionRow
+from dcactl.ledger.records import Candle, DuplicateIntent, LastBuyRecord, PositionRow, TradeRow
 
-__all__ = ["Candle", "DuplicateIntent", "LastBuyRecord", "Ledger", "PositionRow"]
+__all__ = ["Candle", "DuplicateIntent", "LastBuyRecord", "Ledger", "PositionRow", "TradeRow"]

@@ -185,6 +185,19 @@ class LedgerBase:
                 ) from exc
             raise LedgerError(f"{self.path}: cannot write to the ledger: {exc}") from exc
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one state of the ledger (one read transaction; WAL lets other processes
+        commit meanwhile without being seen or blocked), so several queries and cursors agree. For
+        reads only: a write inside cannot begin its own transaction and fails."""
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self._conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("COMMIT")
+
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         return self._conn.execute(sql, params).fetchone()
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from dcactl.ledger import codec
 from dcactl.ledger.base import LedgerBase
-from dcactl.ledger.records import PositionRow
+from dcactl.ledger.records import PositionRow, TradeRow
 from dcactl.models import QUOTE, Fill
 
 _FILL_COLUMNS = (
@@ -31,6 +31,7 @@ MATCH_WINDOW = timedelta(seconds=120)
 """An imported fill matches an exchange fill of the same asset within this time of it."""
 PRICE_TOLERANCE = Decimal("0.0001")
 """Relative price difference still counted as "the same price" (one unit in the 5th significant figure)."""
+_TRADE_COLUMNS = "time_us, asset, side, size, price, fee, fee_token, tid, source, reason"
 _POSITION_SQL = (
     "SELECT asset, source, side, fee_base, SUM(units_hi), SUM(units_lo), SUM(usd_hi), SUM(usd_lo),"
     " SUM(fee_usd_hi), SUM(fee_usd_lo), COUNT(*), MIN(time_us), MAX(time_us)"
@@ -134,6 +135,48 @@ class FillStore(LedgerBase):
         sql = f"SELECT {_FILL_COLUMNS} FROM fills WHERE {where} ORDER BY time_us, id"
         for row in self._conn.execute(sql, params):
             yield row_fill(row)
+
+    def iter_trades(
+        self, *, until: datetime | None = None, source: str | Sequence[str] | None = None,
+    ) -> Iterator[TradeRow]:
+        """Fills before ``until`` as light :class:`TradeRow` rows, in the order cost-basis lots are
+        computed in: by asset (name order), then time, then trade id; one at a time from the cursor
+        (SQLite sorts on disk: memory stays flat however large the ledger). Superseded imports left
+        out. Consume it while the ledger is open, inside :meth:`snapshot` when it must agree with
+        other reads (:meth:`sell_counts`)."""
+        where, params = self._where(until=until, source=source)
+        sql = f"SELECT {_TRADE_COLUMNS} FROM fills WHERE {where} ORDER BY asset, time_us, tid"
+        from_us = codec.from_us
+        for time_us, asset, side, size, price, fee, fee_token, tid, source_, reason in self._conn.execute(
+                sql, params):
+            yield TradeRow(from_us(time_us), asset, side, Decimal(size), Decimal(price), Decimal(fee),
+                           fee_token, tid, source_, reason)
+
+    def iter_sells(
+        self, *, since: datetime | None = None, until: datetime | None = None,
+        source: str | Sequence[str] | None = None,
+    ) -> Iterator[TradeRow]:
+        """Sells with ``since <= time < until`` as :class:`TradeRow` rows, by time then trade id (the
+        order of disposals), one at a time from the cursor; superseded imports left out."""
+        where, params = self._where(since=since, until=until, source=source)
+        # the narrow covering index finds the (usually few) sells without reading every wide row
+        sql = (f"SELECT {_TRADE_COLUMNS} FROM fills INDEXED BY fills_positions WHERE {where} AND side = 'A'"
+               " ORDER BY time_us, tid")
+        for time_us, asset, side, size, price, fee, fee_token, tid, source_, reason in self._conn.execute(
+                sql, params):
+            yield TradeRow(codec.from_us(time_us), asset, side, Decimal(size), Decimal(price), Decimal(fee),
+                           fee_token, tid, source_, reason)
+
+    def sell_counts(
+        self, *, until: datetime | None = None, source: str | Sequence[str] | None = None,
+    ) -> dict[str, int]:
+        """Per asset, how many sells before ``until`` this book holds (superseded imports left out);
+        assets without sells are absent. Read from the narrow covering index, not the rows."""
+        where, params = self._where(until=until, source=source)
+        rows = self._conn.execute(
+            f"SELECT asset, COUNT(*) FROM fills INDEXED BY fills_positions WHERE {where} AND side = 'A'"
+            " GROUP BY asset", params)
+        return {asset: int(count) for asset, count in rows}
 
     def fill_count(self, *, source: str | None = None, include_superseded: bool = True) -> int:
         """Number of fills of this book (of one source when given)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal, NamedTuple
 
 from dcactl.errors import DcactlError
 
@@ -81,3 +82,21 @@ class PositionRow:
     first_buy: datetime | None
     last_buy: datetime | None
     unknown_fees: int = 0
+
+
+class TradeRow(NamedTuple):
+    """The part of a fill that cost-basis lots and disposals read: a light row (no pair, order ids or
+    hash) so a report over a million fills does not build a million full :class:`~dcactl.models.Fill`
+    objects. Same meanings and units as the Fill fields of the same names (``size`` in base units,
+    ``price`` in USDC, ``fee`` in ``fee_token``, ``time`` UTC-aware)."""
+
+    time: datetime
+    asset: str
+    side: Literal["B", "A"]
+    size: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_token: str
+    tid: str
+    source: str
+    reason: str | None
