@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dcactl.ledger import Ledger, PositionRow
-from dcactl.models import Fill
-from dcactl.reports.stats import lots, status_row, status_rows, totals, year_bounds
+from dcactl.models import Fill, json_value
+from dcactl.reports import stats
+from dcactl.reports.stats import iter_lots, lots, status_row, status_rows, totals, year_bounds
 
 T = datetime(2026, 3, 2, 9, tzinfo=UTC)
 D = Decimal
@@ -165,6 +170,81 @@ def test_lots_of_an_earlier_year_and_bad_method() -> None:
     assert (only.tid, only.in_year, only.units_remaining) == ("a", True, D("0.999"))
     with pytest.raises(ValueError, match="unknown lot method"):
         lots(LOT_FILLS, 2024, NY, "lifo")  # type: ignore[arg-type]
+
+
+def _lot_order(fills: list[Fill]) -> list[Fill]:
+    return sorted(fills, key=lambda f: (f.asset, f.time, f.tid))
+
+
+def test_streamed_lots_come_out_as_soon_as_nothing_can_change_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """iter_lots, one fill a step, with the sells counted: lots a and b come out right after the only
+    BTC sell (the 4th fill read: a, b, paper p, s), c as soon as it is read (no sell left), e as soon
+    as it is read; without the counts only a (emptied by the sell) comes out early, the others wait
+    for the end of their asset. The values are those of lots() (hand-checked above)."""
+    monkeypatch.setattr(stats, "LOT_CHUNK", 1)
+    read: list[str] = []
+
+    def feed() -> Iterator[Fill]:
+        for f in _lot_order(LOT_FILLS):
+            read.append(f.tid)
+            yield f
+
+    whole = [lot.to_json() for lot in lots(LOT_FILLS, 2024, NY)]
+    early = [(lot.tid, len(read), lot.to_json()) for lot in iter_lots(feed(), 2024, NY, sells={"BTC": 1})]
+    assert [(tid, n) for tid, n, _ in early] == [("a", 4), ("b", 4), ("c", 5), ("e", 7)]
+    assert [record for _, _, record in early] == whole
+    read.clear()
+    held = [(lot.tid, len(read)) for lot in iter_lots(feed(), 2024, NY)]
+    assert held == [("a", 4), ("b", 7), ("c", 7), ("e", 7)]
+
+
+def test_streamed_lots_refuse_fills_out_of_order_and_uncounted_sells() -> None:
+    """iter_lots needs fills by asset, then time; a sell beyond the counted ones is an error (a lot it
+    would change may already be written)."""
+    a, b, _, sell, *_, e = LOT_FILLS
+    with pytest.raises(ValueError, match="asset order: BTC after ETH"):
+        list(iter_lots([e, a], 2024, NY))
+    with pytest.raises(ValueError, match="out of time order"):
+        list(iter_lots([b, a], 2024, NY))
+    with pytest.raises(ValueError, match="more sells of BTC than counted"):
+        list(iter_lots([a, sell], 2024, NY, sells={}))
+
+
+def test_lot_json_writes_each_field_as_json_value_does() -> None:
+    """Lot.to_json (spelled out for speed) is json_value of each field, then unit_cost: tiny and
+    exponent-shaped decimals in plain notation (0.0001 / 999.9999999 = 1.0000000001E-7 → 0.0000001 at
+    8 decimals), times ISO UTC."""
+    when = datetime(2024, 5, 1, 1, 2, 3, 4000, tzinfo=UTC)
+    (lot,) = lots([buy("z", "PEPE", "1E+3", "0.0000001", "1E-7", "UPEPE", t=when)], 2024, NY)
+    fields = ("asset", "acquired", "source", "tid", "units", "cost_usd", "units_remaining",
+              "cost_remaining_usd", "proceeds_usd", "in_year", "fills")
+    expected = {name: json_value(getattr(lot, name)) for name in fields} | {"unit_cost": "0.0000001"}
+    assert lot.to_json() == expected
+    assert (expected["units"], expected["cost_usd"], expected["acquired"]) == (
+        "999.9999999", "0.0001", "2024-05-01T01:02:03.004Z")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["BTC", "ETH"]), st.sampled_from("BBA"), st.integers(1, 5000),
+                          st.integers(1, 99999), st.integers(0, 30), st.booleans(), st.integers(0, 96),
+                          st.sampled_from(["dcactl", "external", "imported", "paper"])), max_size=30))
+def test_streamed_lots_equal_the_whole_computation(rows: list[tuple[str, str, int, int, int, bool, int, str]],
+                                                   ) -> None:
+    """Any fills (buys and sells, fees in base or USDC, around New York's year end): iter_lots with the
+    sells counted gives exactly the lots of lots(), FIFO and average."""
+    fills = [
+        Fill(time=datetime(2024, 12, 30, tzinfo=UTC) + timedelta(hours=hour), asset=asset, pair="@1",
+             side=side, size=D(size).scaleb(-3), price=D(price).scaleb(-2),  # type: ignore[arg-type]
+             fee=D(fee).scaleb(-4), fee_token="USDC" if usdc else f"U{asset}", tid=f"t{i}",
+             source=source)  # type: ignore[arg-type]
+        for i, (asset, side, size, price, fee, usdc, hour, source) in enumerate(rows)
+    ]
+    end = year_bounds(2024, NY)[1]
+    counted = Counter(f.asset for f in fills if f.side == "A" and f.source != "paper" and f.time < end)
+    for method in ("fifo", "average"):
+        whole = [lot.to_json() for lot in lots(fills, 2024, NY, method)]  # type: ignore[arg-type]
+        streamed = iter_lots(_lot_order(fills), 2024, NY, method, sells=counted)  # type: ignore[arg-type]
+        assert [lot.to_json() for lot in streamed] == whole
 
 
 def test_history_record_has_every_tax_column_exactly() -> None:

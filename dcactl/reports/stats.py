@@ -25,10 +25,12 @@ documents and exports is given at USDC's precision on the exchange (:func:`money
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -36,7 +38,7 @@ from dcactl.models import DUST_REASON, QUOTE, Fill, iso_utc, json_record, json_v
 
 if TYPE_CHECKING:  # importing dcactl.ledger at run time would pull in sqlite; stats stays pure
     from dcactl.config.schema import AssetConfig
-    from dcactl.ledger.records import PositionRow
+    from dcactl.ledger.records import PositionRow, TradeRow
 
 REAL_SOURCES = ("dcactl", "external", "imported")
 """Sources of real fills; ``paper`` is always reported apart."""
@@ -73,10 +75,14 @@ def _money(value: Decimal | None) -> str | None:
     return text
 
 
+_DIVISION = Context(prec=50)
+"""The context of :func:`_div`: the default one at 50 digits (a Context object, not ``localcontext``,
+which costs more than the division on the per-lot path of an export)."""
+
+
 def _div(a: Decimal, b: Decimal) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = 50
-        return a / b
+    """a / b to 50 significant digits, half-even. Raises decimal.DivisionByZero for b = 0."""
+    return _DIVISION.divide(a, b)
 
 
 @dataclass(frozen=True)
@@ -232,7 +238,7 @@ def history_record(fill: Fill) -> dict[str, Any]:
 # -- tax lots ------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a long FIFO queue of open lots stays small
 class Lot:
     """A cost-basis lot, in USDC (not USD). For FIFO one per real buy fill; for ``average`` one
     pooled lot per asset (``tid`` None, ``acquired`` = first buy, ``source`` "pooled" when mixed).
@@ -261,16 +267,22 @@ class Lot:
         return _q(_div(self.cost_usd, self.units), AVG_COST_PLACES) if self.units > 0 else None
 
     def to_json(self) -> dict[str, Any]:
-        """Decimals as strings, times ISO UTC; values in USDC at USDC's precision (:func:`money`)."""
-        shown = {**self.__dict__, "unit_cost": self.unit_cost}
-        for key in ("cost_usd", "cost_remaining_usd", "proceeds_usd"):
-            shown[key] = money(shown[key])
-        return {k: json_value(v) for k, v in shown.items()}
+        """Decimals as strings (as :func:`~dcactl.models.json_value` writes them), times ISO UTC;
+        values in USDC at USDC's precision (:func:`money`). Keys: the fields in order, then
+        ``unit_cost``. Spelled out: an export calls it once per lot."""
+        unit_cost = self.unit_cost
+        return {
+            "asset": self.asset, "acquired": iso_utc(self.acquired), "source": self.source, "tid": self.tid,
+            "units": format(self.units, "f"), "cost_usd": _money(self.cost_usd),
+            "units_remaining": format(self.units_remaining, "f"),
+            "cost_remaining_usd": _money(self.cost_remaining_usd),
+            "proceeds_usd": _money(self.proceeds_usd), "in_year": self.in_year, "fills": self.fills,
+            "unit_cost": None if unit_cost is None else format(unit_cost, "f"),
+        }
 
 
-@dataclass
-class _Pool:
-    lots: list[Lot] = field(default_factory=list)
+LOT_CHUNK = 1024
+"""Fills :func:`iter_lots` reads per step (its exact decimal context is entered once per step)."""
 
 
 def year_bounds(year: int, tz: str | tzinfo) -> tuple[datetime, datetime]:
@@ -279,7 +291,7 @@ def year_bounds(year: int, tz: str | tzinfo) -> tuple[datetime, datetime]:
     return datetime(year, 1, 1, tzinfo=zone), datetime(year + 1, 1, 1, tzinfo=zone)
 
 
-def lots(fills: Iterable[Fill], year: int, tz: str | tzinfo,
+def lots(fills: Iterable[Fill | TradeRow], year: int, tz: str | tzinfo,
          method: Literal["fifo", "average"] = "fifo") -> list[Lot]:
     """Cost-basis lots of every real buy (dcactl, external, imported — never paper) acquired before
     the end of tax ``year`` (year boundaries in ``tz``), after the real sells before that end.
@@ -287,39 +299,112 @@ def lots(fills: Iterable[Fill], year: int, tz: str | tzinfo,
     FIFO: each sell consumes the oldest remaining units of its asset first (proportionally to cost);
     lots fully consumed are still returned (``units_remaining`` 0) so disposals are traceable.
     ``average``: one pooled lot per asset; sells remove units at the pool's average cost. Pass
-    non-superseded fills (``Ledger.fills()``). Sorted by asset, then acquisition time. Raises
-    ValueError for an unknown method.
+    non-superseded fills (``Ledger.fills()``), in any order. Sorted by asset, then acquisition time.
+    Holds every fill: for a large ledger stream them through :func:`iter_lots`. Raises ValueError
+    for an unknown method.
     """
+    _check_method(method)
+    end = year_bounds(year, tz)[1]
+    real = sorted((f for f in fills if f.source in REAL_SOURCES and f.time < end),
+                  key=lambda f: (f.asset, f.time, f.tid))
+    return list(iter_lots(real, year, tz, method))
+
+
+def iter_lots(fills: Iterable[Fill | TradeRow], year: int, tz: str | tzinfo,
+              method: Literal["fifo", "average"] = "fifo", *,
+              sells: Mapping[str, int] | None = None) -> Iterator[Lot]:
+    """The lots of :func:`lots`, the same values in the same order, computed as ``fills`` arrive.
+
+    ``fills`` must come ordered by asset, then time, then trade id (``Ledger.iter_trades``); paper
+    fills and fills from the end of the year on are skipped. A lot is yielded once nothing can change
+    it any more: when sells have emptied it, or when no sell of its asset is left — known from
+    ``sells`` (per asset, how many real sells before the year's end ``fills`` hold, as
+    ``Ledger.sell_counts`` gives them in the same snapshot), else at the end of its asset. So memory
+    holds the open FIFO queue of one asset (nothing more for an asset without later sells) and one
+    chunk of fills. Raises ValueError for an unknown method, assets or times out of order, or a sell
+    beyond the ones ``sells`` counted.
+    """
+    _check_method(method)
+    start, end = year_bounds(year, tz)
+    book = _LotBook(method == "fifo", start.astimezone(UTC), end.astimezone(UTC), sells)
+    it = iter(fills)
+    while chunk := list(islice(it, LOT_CHUNK)):
+        with localcontext() as ctx:  # entered per chunk, never across a yield (it would leak out)
+            ctx.prec = 60  # products of exact decimals stay exact
+            ready = book.add(chunk)
+        yield from ready
+    yield from book.finish()
+
+
+def _check_method(method: str) -> None:
     if method not in ("fifo", "average"):
         raise ValueError(f"unknown lot method {method!r} (fifo or average)")
-    start, end = year_bounds(year, tz)
-    with localcontext() as ctx:
-        ctx.prec = 60  # products of exact decimals stay exact
-        return _lots(fills, start, end, method)
 
 
-def _lots(fills: Iterable[Fill], start: datetime, end: datetime, method: str) -> list[Lot]:
-    pools: dict[str, _Pool] = {}
-    real = sorted((f for f in fills if f.source in REAL_SOURCES and f.time < end),
-                  key=lambda f: (f.time, f.tid))
-    for f in real:
-        fee_base = f.fee_token.upper() != QUOTE
-        pool = pools.setdefault(f.asset, _Pool())
-        if f.side == "B":
-            units = f.size - f.fee if fee_base else f.size
-            cost = f.size * f.price + (Decimal(0) if fee_base else f.fee)
-            lot = Lot(asset=f.asset, acquired=f.time, source=f.source, tid=f.tid, units=units, cost_usd=cost,
-                      units_remaining=units, cost_remaining_usd=cost, in_year=f.time >= start)
-            if method == "fifo" or not pool.lots:
-                pool.lots.append(lot)
-            else:
-                _pool_into(pool.lots[0], lot)
-        else:
+class _LotBook:
+    """The running state of :func:`iter_lots`: the current asset and its lots not yet final (the FIFO
+    queue, oldest first, or the one pooled lot). Call ``add`` inside the exact decimal context."""
+
+    def __init__(self, fifo: bool, start: datetime, end: datetime, sells: Mapping[str, int] | None) -> None:
+        self.fifo = fifo
+        self.start = start
+        self.end = end
+        self.sells = sells
+        self.asset: str | None = None
+        self.last: datetime | None = None
+        self.open: deque[Lot] = deque()
+        self.sells_left: int | None = None
+        """Sells of the current asset still to come; None: unknown (hold its lots to its end)."""
+
+    def add(self, fills: Iterable[Fill | TradeRow]) -> list[Lot]:
+        """Take in ``fills`` (the next ones, in order); return the lots that became final."""
+        ready: list[Lot] = []
+        for f in fills:
+            if f.source not in REAL_SOURCES or f.time >= self.end:
+                continue
+            if f.asset != self.asset:
+                ready += self._next_asset(f.asset)
+            elif self.last is not None and f.time < self.last:
+                raise ValueError(f"fills of {f.asset} out of time order at {f.time.isoformat()}")
+            self.last = f.time
+            fee_base = f.fee_token.upper() != QUOTE
+            if f.side == "B":
+                units = f.size - f.fee if fee_base else f.size
+                cost = f.size * f.price + (Decimal(0) if fee_base else f.fee)
+                lot = Lot(asset=f.asset, acquired=f.time, source=f.source, tid=f.tid, units=units,
+                          cost_usd=cost, units_remaining=units, cost_remaining_usd=cost,
+                          in_year=f.time >= self.start)
+                if not self.fifo and self.open:
+                    _pool_into(self.open[0], lot)
+                elif self.fifo and self.sells_left == 0:
+                    ready.append(lot)  # no sell left to touch it
+                else:
+                    self.open.append(lot)
+                continue
+            if self.sells_left is not None:
+                if self.sells_left == 0:
+                    raise ValueError(f"more sells of {f.asset} than counted (did the ledger change?)")
+                self.sells_left -= 1
             sold = f.size + (f.fee if fee_base else Decimal(0))
             proceeds = f.size * f.price - (Decimal(0) if fee_base else f.fee)
-            _consume(pool.lots, sold, proceeds)
-    out = [lot for pool in pools.values() for lot in pool.lots]
-    return sorted(out, key=lambda lot: (lot.asset, lot.acquired, lot.tid or ""))
+            _consume(self.open, sold, proceeds)
+            if self.fifo:  # the emptied lots at the front are final; all of them when no sell is left
+                while self.open and (self.sells_left == 0 or self.open[0].units_remaining <= 0):
+                    ready.append(self.open.popleft())
+        return ready
+
+    def finish(self) -> list[Lot]:
+        """The lots still held (the last asset's): all final now."""
+        return self._next_asset(None)
+
+    def _next_asset(self, asset: str | None) -> list[Lot]:
+        if asset is not None and self.asset is not None and asset < self.asset:
+            raise ValueError(f"fills out of asset order: {asset} after {self.asset}")
+        done = list(self.open)
+        self.open.clear()
+        self.asset, self.last = asset, None
+        self.sells_left = None if self.sells is None or asset is None else self.sells.get(asset, 0)
+        return done
 
 
 @dataclass(frozen=True)
@@ -340,18 +425,22 @@ class Disposal:
         return {k: json_value(v) for k, v in self.__dict__.items()}
 
 
-def disposals(fills: Iterable[Fill], year: int, tz: str | tzinfo) -> list[Disposal]:
+def disposals(fills: Iterable[Fill | TradeRow], year: int, tz: str | tzinfo) -> list[Disposal]:
     """The real sells of tax ``year`` (boundaries in ``tz``), oldest first, each with its kind."""
     start, end = year_bounds(year, tz)
-    out = []
     sells = (f for f in fills if f.source in REAL_SOURCES and f.side == "A" and start <= f.time < end)
-    for f in sorted(sells, key=lambda f: (f.time, f.tid)):
+    return list(iter_disposals(sorted(sells, key=lambda f: (f.time, f.tid))))
+
+
+def iter_disposals(sells: Iterable[Fill | TradeRow]) -> Iterator[Disposal]:
+    """Each of ``sells`` as a :class:`Disposal`, in the order given: pass a year's real sells by time,
+    then trade id (``Ledger.iter_sells``), as :func:`disposals` does."""
+    for f in sells:
         fee_base = f.fee_token.upper() != QUOTE
         units = f.size + (f.fee if fee_base else Decimal(0))
         proceeds = f.size * f.price - (Decimal(0) if fee_base else f.fee)
         kind = "dust conversion" if f.reason == DUST_REASON else "sell"
-        out.append(Disposal(f.asset, f.time, f.source, kind, units, _q(proceeds, USD_PLACES)))
-    return out
+        yield Disposal(f.asset, f.time, f.source, kind, units, _q(proceeds, USD_PLACES))
 
 
 def _pool_into(pooled: Lot, lot: Lot) -> None:
@@ -366,7 +455,7 @@ def _pool_into(pooled: Lot, lot: Lot) -> None:
         pooled.source = "pooled"
 
 
-def _consume(open_lots: list[Lot], units: Decimal, proceeds: Decimal) -> None:
+def _consume(open_lots: Iterable[Lot], units: Decimal, proceeds: Decimal) -> None:
     """Take ``units`` out of the oldest lots first; cost leaves each lot at its own unit cost.
 
     A sell larger than what is held (units bought before the ledger's history) empties the lots
@@ -390,8 +479,8 @@ def _consume(open_lots: list[Lot], units: Decimal, proceeds: Decimal) -> None:
 
 
 __all__ = [
-    "HISTORY_COLUMNS", "Lot", "StatusRow", "Totals", "history_record", "lots", "money", "status_row",
-    "status_rows", "totals", "year_bounds",
+    "HISTORY_COLUMNS", "Disposal", "Lot", "StatusRow", "Totals", "disposals", "history_record",
+    "iter_disposals", "iter_lots", "lots", "money", "status_row", "status_rows", "totals", "year_bounds",
 ]
 
 
