@@ -472,6 +472,93 @@ def test_history_table_pages_and_exports_stream_everything(tmp_path: Path, cli: 
     assert [f["tid"] for f in newest["fills"]] == ["t117", "t118", "t119"]
 
 
+def _lots_ledger(tmp_path: Path) -> Path:
+    """A paper-account ledger holding real fills whose 2024 lots (UTC) are hand-computed below; returns
+    the portfolio file."""
+    from dcactl.models import Fill
+
+    def f(tid: str, asset: str, side: str, size: str, price: str, fee: str, fee_token: str, when: datetime,
+          source: str = "dcactl", reason: str | None = None) -> Fill:
+        return Fill(time=when, asset=asset, pair="@1", side=side, size=Decimal(size),  # type: ignore[arg-type]
+                    price=Decimal(price), fee=Decimal(fee), fee_token=fee_token, tid=tid,
+                    source=source, reason=reason)  # type: ignore[arg-type]
+
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[settings]\nnetwork = "devnet"\ndatabase = "ledger.db"\n[assets.BTC]\namount = 20\n'
+                   'every = "day"\n')
+    with Ledger.open(tmp_path / "ledger.db", network="devnet", account=None) as ledger:
+        ledger.add_fills([
+            f("b1", "BTC", "B", "1", "100", "0.001", "UBTC", datetime(2023, 12, 31, 23, tzinfo=UTC)),
+            f("b2", "BTC", "B", "2", "150", "0.3", "USDC", datetime(2024, 3, 1, tzinfo=UTC), "imported"),
+            f("p", "BTC", "B", "5", "1", "0", "USDC", datetime(2024, 4, 1, tzinfo=UTC), "paper"),
+            f("s", "BTC", "A", "1.5", "400", "0.6", "USDC", datetime(2024, 6, 1, tzinfo=UTC), "external"),
+            f("b3", "BTC", "B", "1", "300", "0", "USDC", datetime(2025, 1, 1, 0, 30, tzinfo=UTC)),
+            f("e1", "ETH", "B", "0.5", "2000", "0.0001", "UETH", datetime(2024, 2, 1, tzinfo=UTC)),
+            f("0:1", "ETH", "A", "0.0000131", "3000", "0", "USDC", datetime(2024, 7, 1, tzinfo=UTC),
+              "external", "dust conversion"),
+        ])
+    return cfg
+
+
+LOTS_2024 = [
+    # 1 BTC @ 100, fee 0.001 in BTC: 0.999 units for 100 USDC, bought in 2023; the sell of 1.5 (599.4 USDC
+    # after its 0.6 USDC fee) takes all 0.999 (599.4 × 0.999 / 1.5 = 399.2004) ...
+    {"asset": "BTC", "acquired": "2023-12-31T23:00:00Z", "source": "dcactl", "tid": "b1", "units": "0.999",
+     "cost_usd": "100", "units_remaining": "0.000", "cost_remaining_usd": "0", "proceeds_usd": "399.2004",
+     "in_year": False, "fills": 1, "unit_cost": "100.1001001"},
+    # ... and 0.501 of 2 BTC @ 150 + 0.3 USDC fee (300.3): 1.499 left at 300.3 × 1.499 / 2 = 225.07485;
+    # 599.4 × 0.501 / 1.5 = 200.1996 of the proceeds. Paper p and b3 (2025) are no lots of 2024.
+    {"asset": "BTC", "acquired": "2024-03-01T00:00:00Z", "source": "imported", "tid": "b2", "units": "2",
+     "cost_usd": "300.3", "units_remaining": "1.499", "cost_remaining_usd": "225.07485",
+     "proceeds_usd": "200.1996", "in_year": True, "fills": 1, "unit_cost": "150.15"},
+    # 0.5 ETH @ 2000, fee 0.0001 ETH: 0.4999 for 1000.0 (2000.40008002 a unit); the dust conversion of
+    # 0.0000131 takes 1000 × 0.0000131 / 0.4999 = 0.026205241... of its cost (999.97379476 left) and
+    # brings 0.0393.
+    {"asset": "ETH", "acquired": "2024-02-01T00:00:00Z", "source": "dcactl", "tid": "e1", "units": "0.4999",
+     "cost_usd": "1000.0", "units_remaining": "0.4998869", "cost_remaining_usd": "999.97379476",
+     "proceeds_usd": "0.0393", "in_year": True, "fills": 1, "unit_cost": "2000.40008002"},
+]
+DISPOSALS_2024 = [
+    {"asset": "BTC", "time": "2024-06-01T00:00:00Z", "source": "external", "kind": "sell", "units": "1.5",
+     "proceeds_usd": "599.4"},
+    {"asset": "ETH", "time": "2024-07-01T00:00:00Z", "source": "external", "kind": "dust conversion",
+     "units": "0.0000131", "proceeds_usd": "0.0393"},
+]
+
+
+def test_lots_exports_stream_the_hand_computed_lots(tmp_path: Path, cli: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lots --format csv` and `--format json` (and `--json lots`) write exactly the hand-computed lots
+    and disposals of a small ledger, reading fills through the cursor: never the list of every fill."""
+    import json as jsonlib
+
+    cfg = _lots_ledger(tmp_path)
+
+    def every_fill(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("lots must not load every fill")
+
+    monkeypatch.setattr(Ledger, "fills", every_fill)
+    as_csv = cli("--config", str(cfg), "lots", "--year", "2024", "--format", "csv")
+    assert as_csv.code == 0, as_csv.err
+    columns = ["asset", "acquired", "source", "tid", "units", "cost_usd", "unit_cost", "units_remaining",
+               "cost_remaining_usd", "proceeds_usd", "in_year"]
+    assert list(csv.reader(io.StringIO(as_csv.out))) == [columns] + [
+        ["" if lot[c] is None else str(lot[c]) for c in columns] for lot in LOTS_2024]
+    as_json = cli("--config", str(cfg), "lots", "--year", "2024", "--format", "json")
+    assert as_json.code == 0, as_json.err
+    assert jsonlib.loads(as_json.out) == {"year": 2024, "method": "fifo", "timezone": "UTC",
+                                          "currency": "USDC", "lots": LOTS_2024, "disposals": DISPOSALS_2024}
+    assert cli("--config", str(cfg), "--json", "lots", "--year", "2024").out == as_json.out
+    average = cli("--config", str(cfg), "lots", "--year", "2024", "--method", "average", "--format", "json")
+    btc, eth = jsonlib.loads(average.out)["lots"]
+    # one pool of 2.999 units for 400.3; the sell takes 1.5 at 400.3 / 2.999 a unit: 1.499 left, costing
+    # 400.3 × 1.499 / 2.999 = 200.08326109 (8 decimals)
+    assert (btc["tid"], btc["fills"], btc["source"], btc["units"], btc["cost_usd"]) == (
+        None, 2, "pooled", "2.999", "400.3")
+    assert (btc["units_remaining"], btc["cost_remaining_usd"]) == ("1.499", "200.08326109")
+    assert eth["cost_remaining_usd"] == "999.97379476"
+
+
 def test_reading_commands_never_create_a_ledger(tmp_path: Path, cli: Any) -> None:
     """status, history, runs and lots on a --db that does not exist: they answer (empty) and leave no
     file behind; run is what creates a ledger."""

@@ -101,23 +101,26 @@ def lots(
     method: Annotated[str, typer.Option("--method", help="fifo or average.")] = "fifo",
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
-    """Cost-basis lots of all real buys (dcactl, external, imported) for a tax year, in USDC."""
-    from dcactl.cli.render import render_lots
-    from dcactl.reports.stats import disposals
-    from dcactl.reports.stats import lots as compute_lots
+    """Cost-basis lots of all real buys (dcactl, external, imported) for a tax year, in USDC (--format
+    csv/json: every lot, streamed)."""
+    from dcactl.cli.render import render_lots, stream_lots
+    from dcactl.reports.taxlots import year_lots
 
     if method not in ("fifo", "average"):
         raise UsageError(f"--method {method!r}: expected fifo or average")
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"--format {fmt!r}: expected table, csv or json")
+    export = "json" if output.OPTIONS.json else fmt
 
-    async def work(session: Any) -> Any:
+    async def work(session: Any) -> None:
         tz = session.config.settings.timezone
-        real = [f for f in session.ledger.fills() if f.source != "paper"]
-        return compute_lots(real, year, tz, method), disposals(real, year, tz), tz  # type: ignore[arg-type]
+        with year_lots(session.ledger, year, tz, method) as (found, sold):  # type: ignore[arg-type]
+            if export == "table":
+                render_lots(list(found), year, method, tz, "table", list(sold))
+            else:
+                stream_lots(found, sold, export, year, method, tz)
 
-    result, sold, tz = with_session(ctx, work, create=False)
-    render_lots(result, year, method, tz, fmt, sold)
+    with_session(ctx, work, create=False)
 
 
 @app.command(short_help="Fetch the account's fills into the ledger.")

@@ -339,6 +339,36 @@ LOT_COLUMNS = ("asset", "acquired", "source", "tid", "units", "cost_usd", "unit_
 """``lots --format csv``: one lot a row (USDC values, times ISO UTC), as in the JSON document."""
 
 
+def stream_lots(found: Iterable[Lot], sold: Iterable[Disposal], fmt: str, year: int, method: str,
+                tz: str) -> None:
+    """``lots --format csv/json``: each lot written as it is computed (constant memory). CSV: the lots,
+    one a row (:data:`LOT_COLUMNS`); JSON: one document ``{"year", "method", "timezone", "currency",
+    "lots", "disposals"}`` written piece by piece (``sold`` is read only for it)."""
+    import csv
+    import json
+    import sys
+    from operator import itemgetter
+
+    out = sys.stdout
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(LOT_COLUMNS)
+        columns = itemgetter(*LOT_COLUMNS)
+        for lot in found:
+            writer.writerow(columns(lot.to_json()))
+    else:
+        head = {"year": year, "method": method, "timezone": tz, "currency": "USDC"}
+        out.write("{\n" + "".join(f"  {json.dumps(k)}: {json.dumps(v)},\n" for k, v in head.items()))
+        out.write('  "lots": [')
+        for i, lot in enumerate(found):
+            out.write(("," if i else "") + "\n    " + json.dumps(lot.to_json()))
+        out.write('\n  ],\n  "disposals": [')
+        for i, d in enumerate(sold):
+            out.write(("," if i else "") + "\n    " + json.dumps(d.to_json()))
+        out.write("\n  ]\n}\n")
+    out.flush()
+
+
 def render_lots(
     lots: list[Lot], year: int, method: str, tz: str, fmt: str = "table", sold: Sequence[Disposal] = (),
 ) -> None:
