@@ -559,6 +559,35 @@ def test_lots_exports_stream_the_hand_computed_lots(tmp_path: Path, cli: Any,
     assert eth["cost_remaining_usd"] == "999.97379476"
 
 
+def test_lots_table_is_a_summary_per_asset_and_the_newest_lots(tmp_path: Path, cli: Any,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `lots` table: a line per asset (lots, units held, their cost basis, the year's disposals and
+    proceeds, hand-computed from LOTS_2024), only the newest lots (a page of 2 here: b2 and e1, not
+    b1), the newest disposals, and a note saying how to get every lot; at 80 columns no value is split."""
+    cfg = _lots_ledger(tmp_path)
+    monkeypatch.setattr("dcactl.cli.render.LOTS_PAGE", 2)
+    res = cli("--config", str(cfg), "lots", "--year", "2024")
+    assert res.code == 0, res.err
+    assert "Cost-basis lots 2024 (fifo, year in UTC) — values in USDC, not USD" in res.out
+    rows = [[c.strip() for c in line.strip("│").split("│")] for line in res.out.splitlines()
+            if line.startswith("│")]
+    assert rows[:2] == [["BTC", "2", "1.499", "225.07", "1", "599.40"],
+                        ["ETH", "1", "0.4998869", "999.97", "1", "0.04"]]
+    listed = [r[0] + " " + r[1] for r in rows[2:4]]
+    assert listed == ["BTC 2024-03-01 00:00", "ETH 2024-02-01 00:00"] and "2023-12-31" not in res.out
+    assert "The newest 2 of 3 lots (newest first)" in res.out
+    assert rows[4][:3] == ["ETH", "2024-07-01 00:00", "dust conversion"] and len(rows) == 6
+    assert "2 of 3 lots listed; every lot: --format csv (--format json adds the disposals)" in res.err
+    monkeypatch.setenv("COLUMNS", "80")
+    narrow = cli("--config", str(cfg), "lots", "--year", "2024")
+    assert narrow.code == 0 and split_values(narrow.out) == []
+    assert all(len(line) <= 80 for line in narrow.out.splitlines())
+    assert "the other columns: a terminal of 120+ columns, or --format csv" in narrow.out
+    assert "source" not in narrow.out and "unit cost" not in narrow.out
+    empty = cli("--config", str(cfg), "lots", "--year", "2022")
+    assert empty.code == 0 and empty.out == "" and "no lots in 2022" in empty.err
+
+
 def test_reading_commands_never_create_a_ledger(tmp_path: Path, cli: Any) -> None:
     """status, history, runs and lots on a --db that does not exist: they answer (empty) and leave no
     file behind; run is what creates a ledger."""

@@ -101,10 +101,10 @@ def lots(
     method: Annotated[str, typer.Option("--method", help="fifo or average.")] = "fifo",
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
-    """Cost-basis lots of all real buys (dcactl, external, imported) for a tax year, in USDC (--format
-    csv/json: every lot, streamed)."""
-    from dcactl.cli.render import render_lots, stream_lots
-    from dcactl.reports.taxlots import year_lots
+    """Cost-basis lots of all real buys (dcactl, external, imported) for a tax year, in USDC: a summary
+    per asset and the newest lots, or every lot (--format csv/json, streamed)."""
+    from dcactl.cli.render import LOTS_PAGE, render_lots_table, stream_lots
+    from dcactl.reports.taxlots import lots_overview, year_lots
 
     if method not in ("fifo", "average"):
         raise UsageError(f"--method {method!r}: expected fifo or average")
@@ -116,7 +116,7 @@ def lots(
         tz = session.config.settings.timezone
         with year_lots(session.ledger, year, tz, method) as (found, sold):  # type: ignore[arg-type]
             if export == "table":
-                render_lots(list(found), year, method, tz, "table", list(sold))
+                render_lots_table(lots_overview(found, sold, LOTS_PAGE), year, method, tz)
             else:
                 stream_lots(found, sold, export, year, method, tz)
 

@@ -7,7 +7,7 @@ one place and ``cli.py`` stays thin.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from dcactl.models import Fill, RunResult
     from dcactl.reports.runlog import RunEntry
     from dcactl.reports.stats import Disposal, Lot
+    from dcactl.reports.taxlots import LotsOverview
     from dcactl.reports.views import MarketRow, StatusReport
     from dcactl.run.execute import PlanReport
 
@@ -369,72 +370,68 @@ def stream_lots(found: Iterable[Lot], sold: Iterable[Disposal], fmt: str, year: 
     out.flush()
 
 
-def render_lots(
-    lots: list[Lot], year: int, method: str, tz: str, fmt: str = "table", sold: Sequence[Disposal] = (),
-) -> None:
-    """``lots``: cost-basis lots for a tax year, values in USDC (a table, CSV with the JSON's fields,
-    or the JSON document), and the year's disposals with their kind (sell or dust conversion)."""
-    if fmt == "csv" and not output.OPTIONS.json:
-        import csv
-        import sys
+LOTS_PAGE = 20
+"""Lots (and disposals) the ``lots`` table lists, the newest; the summary covers them all."""
+LOTS_WIDE = 120
+"""Below this terminal width the ``lots`` listings keep only what matters, each value whole."""
 
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(LOT_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        for lot in lots:
-            record = lot.to_json()
-            writer.writerow({k: record[k] for k in LOT_COLUMNS})
+
+def render_lots_table(overview: LotsOverview, year: int, method: str, tz: str) -> None:
+    """``lots`` for a person: a line per asset (lots, units held and their cost basis, the year's
+    disposals), the newest lots and disposals, and a note on how to export every lot; never a table
+    of all of them (a million lots would take minutes and gigabytes to lay out)."""
+    if not overview.assets:
+        output.info(f"no lots in {year}: no real buys before its end in this ledger")
         return
-    if output.OPTIONS.json or fmt == "json":
-        output.print_json(
-            {
-                "year": year,
-                "method": method,
-                "timezone": tz,
-                "currency": "USDC",
-                "lots": [lot.to_json() for lot in lots],
-                "disposals": [d.to_json() for d in sold],
-            }
-        )
-        return
+    numbers = ("lots", "units held", "cost basis", "disposals", "proceeds")
     output.print_table(
         f"Cost-basis lots {year} ({method}, year in {tz}) — values in USDC, not USD",
-        [
-            "asset",
-            "acquired",
-            "source",
-            "units",
-            "cost",
-            "unit cost",
-            "remaining",
-            "cost remaining",
-            "proceeds",
-            "in year",
-        ],
-        [
-            [
-                lot.asset,
-                _when(lot.acquired),
-                lot.source,
-                fmt_units(lot.units),
-                fmt_usd(lot.cost_usd, 4),
-                fmt_price(lot.unit_cost),
-                fmt_units(lot.units_remaining),
-                fmt_usd(lot.cost_remaining_usd, 4),
-                fmt_usd(lot.proceeds_usd, 4),
-                "yes" if lot.in_year else "no",
-            ]
-            for lot in lots
-        ],
-        right=("units", "cost", "unit cost", "remaining", "cost remaining", "proceeds"),
+        ["asset", *numbers],
+        [[a.asset, f"{a.lots:,}", fmt_units(a.units_held), fmt_usd(a.cost_held_usd), f"{a.disposals:,}",
+          fmt_usd(a.proceeds_usd)] for a in overview.assets],
+        right=numbers,
     )
-    if sold:
-        output.print_table(
-            f"Disposals {year} (what the lots above gave up)",
-            ["asset", "when", "kind", "source", "units", "proceeds"],
-            [[d.asset, _when(d.time), d.kind, d.source, fmt_units(d.units), fmt_usd(d.proceeds_usd, 4)]
-             for d in sold],
-            right=("units", "proceeds"), keep=("when", "units", "proceeds"),
+    narrow = output.out().width < LOTS_WIDE
+    shown = overview.newest_lots
+    if shown:
+        columns = ["asset", "acquired (UTC)", "source", "units", "cost", "unit cost", "remaining",
+                   "cost remaining", "proceeds", "in year"]
+        _print_listing(
+            f"The newest {len(shown)} of {overview.lot_count:,} lots (newest first)", columns,
+            [[lot.asset, _minute(lot.acquired), lot.source, fmt_units(lot.units), fmt_usd(lot.cost_usd, 4),
+              fmt_price(lot.unit_cost), fmt_units(lot.units_remaining), fmt_usd(lot.cost_remaining_usd, 4),
+              fmt_usd(lot.proceeds_usd, 4), "yes" if lot.in_year else "no"] for lot in shown],
+            ("asset", "acquired (UTC)", "units", "cost", "remaining") if narrow else columns,
         )
+    if overview.newest_disposals:
+        columns = ["asset", "when (UTC)", "kind", "source", "units", "proceeds"]
+        _print_listing(
+            f"Disposals {year}: the newest {len(overview.newest_disposals)} of {overview.disposal_count:,}",
+            columns,
+            [[d.asset, _minute(d.time), d.kind, d.source, fmt_units(d.units), fmt_usd(d.proceeds_usd, 4)]
+             for d in overview.newest_disposals],
+            ("asset", "when (UTC)", "kind", "units", "proceeds") if narrow else columns,
+        )
+    output.info(f"{len(shown)} of {overview.lot_count:,} lots listed; every lot: --format csv"
+                " (--format json adds the disposals)")
+
+
+def _print_listing(title: str, columns: Sequence[str], rows: Sequence[Sequence[str | None]],
+                   chosen: Sequence[str]) -> None:
+    """A table of ``rows`` with the ``chosen`` columns only (a caption says where the others are);
+    times never wrap."""
+    picked = [columns.index(c) for c in chosen]
+    caption = None
+    if len(chosen) < len(columns):
+        caption = f"the other columns: a terminal of {LOTS_WIDE}+ columns, or --format csv"
+    output.print_table(title, list(chosen), [[row[i] for i in picked] for row in rows],
+                       right=("units", "cost", "unit cost", "remaining", "cost remaining", "proceeds"),
+                       keep=("acquired (UTC)", "when (UTC)"), caption=caption)
+
+
+def _minute(t: datetime) -> str:
+    """A UTC time to the minute, as the listings show it (``2026-11-30 08:05``)."""
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def render_document(document: dict[str, Any], lines: list[str], data: Sequence[str] = ()) -> None:

@@ -1,20 +1,28 @@
 """``lots``: a tax year's cost-basis lots and disposals read from the ledger as streams (one snapshot,
-memory flat however large the ledger).
+memory flat however large the ledger), and the per-asset summary a person reads instead of every lot.
 
 The lot arithmetic itself is :func:`dcactl.reports.stats.iter_lots`; this module only feeds it from the
-ledger. Values in USDC, units in base-token units.
+ledger and folds its output. Values in USDC, units in base-token units.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal
+import heapq
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Context, Decimal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from dcactl.reports.stats import REAL_SOURCES, Disposal, Lot, iter_disposals, iter_lots, year_bounds
 
 if TYPE_CHECKING:
     from dcactl.ledger import Ledger
+
+_EXACT = Context(prec=60)
+"""Sums of exact ledger decimals stay exact (as everywhere in stats)."""
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -31,3 +39,74 @@ def year_lots(
         found = iter_lots(ledger.iter_trades(until=end, source=REAL_SOURCES), year, tz, method, sells=sells)
         sold = iter_disposals(ledger.iter_sells(since=start, until=end, source=REAL_SOURCES))
         yield found, sold
+
+
+@dataclass
+class AssetLots:
+    """One asset's line of the ``lots`` table (USDC values, base units).
+
+    ``lots``: how many; ``units_held`` and ``cost_held_usd``: what they still hold at the year's end
+    and its cost basis (Σ ``units_remaining`` and ``cost_remaining_usd``); ``disposals`` and
+    ``proceeds_usd``: the year's sells (dust conversions included) and what they brought in.
+    """
+
+    asset: str
+    lots: int = 0
+    units_held: Decimal = Decimal(0)
+    cost_held_usd: Decimal = Decimal(0)
+    disposals: int = 0
+    proceeds_usd: Decimal = Decimal(0)
+
+
+@dataclass
+class LotsOverview:
+    """What the ``lots`` table shows: a line per asset (by name), the newest lots and disposals (newest
+    first, at most a page of each) and how many there are in all."""
+
+    assets: list[AssetLots] = field(default_factory=list)
+    newest_lots: list[Lot] = field(default_factory=list)
+    lot_count: int = 0
+    newest_disposals: list[Disposal] = field(default_factory=list)
+    disposal_count: int = 0
+
+
+def lots_overview(found: Iterable[Lot], sold: Iterable[Disposal], page: int) -> LotsOverview:
+    """Fold lots and disposals (any number, read once) into a :class:`LotsOverview` keeping the newest
+    ``page`` (≥ 1) of each: memory is a line per asset and two pages. Newest = latest acquisition (sale)
+    time; a tie goes to the later one in the stream."""
+    per_asset: dict[str, AssetLots] = {}
+    newest: list[tuple[datetime, int, Lot]] = []
+    overview = LotsOverview()
+    for i, lot in enumerate(found):
+        line = _line(per_asset, lot.asset)
+        line.lots += 1
+        line.units_held = _EXACT.add(line.units_held, lot.units_remaining)
+        line.cost_held_usd = _EXACT.add(line.cost_held_usd, lot.cost_remaining_usd)
+        _keep(newest, (lot.acquired, i, lot), page)
+        overview.lot_count += 1
+    recent: list[tuple[datetime, int, Disposal]] = []
+    for i, d in enumerate(sold):
+        line = _line(per_asset, d.asset)
+        line.disposals += 1
+        line.proceeds_usd = _EXACT.add(line.proceeds_usd, d.proceeds_usd)
+        _keep(recent, (d.time, i, d), page)
+        overview.disposal_count += 1
+    overview.assets = [per_asset[a] for a in sorted(per_asset)]
+    overview.newest_lots = [lot for *_, lot in sorted(newest, key=lambda e: e[:2], reverse=True)]
+    overview.newest_disposals = [d for *_, d in sorted(recent, key=lambda e: e[:2], reverse=True)]
+    return overview
+
+
+def _line(per_asset: dict[str, AssetLots], asset: str) -> AssetLots:
+    line = per_asset.get(asset)
+    if line is None:
+        line = per_asset[asset] = AssetLots(asset)
+    return line
+
+
+def _keep(heap: list[tuple[datetime, int, T]], entry: tuple[datetime, int, T], size: int) -> None:
+    """Keep the ``size`` largest entries (by time, then stream position) in the min-heap ``heap``."""
+    if len(heap) < size:
+        heapq.heappush(heap, entry)
+    elif entry[:2] > heap[0][:2]:
+        heapq.heapreplace(heap, entry)
