@@ -512,8 +512,8 @@ LOTS_2024 = [
      "cost_usd": "300.3", "units_remaining": "1.499", "cost_remaining_usd": "225.07485",
      "proceeds_usd": "200.1996", "in_year": True, "fills": 1, "unit_cost": "150.15"},
     # 0.5 ETH @ 2000, fee 0.0001 ETH: 0.4999 for 1000.0, shown as 1000 (money at USDC's 8 decimals,
-    # trailing zeros dropped; 2000.40008002 a unit); the dust conversion of 0.0000131 takes 1000 × 0.0000131 / 0.4999 = 0.026205241... of its cost (999.97379476 left) and
-    # brings 0.0393.
+    # trailing zeros dropped; 2000.40008002 a unit); the dust conversion of 0.0000131 takes
+    # 1000 × 0.0000131 / 0.4999 = 0.026205241... of its cost (999.97379476 left) and brings 0.0393.
     {"asset": "ETH", "acquired": "2024-02-01T00:00:00Z", "source": "dcactl", "tid": "e1", "units": "0.4999",
      "cost_usd": "1000", "units_remaining": "0.4998869", "cost_remaining_usd": "999.97379476",
      "proceeds_usd": "0.0393", "in_year": True, "fills": 1, "unit_cost": "2000.40008002"},
