@@ -182,7 +182,8 @@ def test_history_formats_and_filters(live: Live, cli: Any) -> None:
     table = cli("--config", str(live.cfg), "history", "--source", "dcactl", "--limit", "10")
     assert table.code == 0 and "paper" not in table.out
     wrong = cli("--config", str(live.cfg), "history", "--source", "mine")
-    assert wrong.code == 2 and wrong.err.startswith("dcactl: error: --source 'mine': expected real, paper")
+    assert wrong.code == 2 and wrong.err.startswith(
+        "dcactl: error: Invalid value for '--source': 'mine' is not one of 'real', 'paper'")
 
 
 def test_lots_fifo_and_average_in_usdc(live: Live, cli: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from dcactl.cli import output
-from dcactl.cli.context import with_session
+from dcactl.cli.context import Baseline, with_session
 from dcactl.errors import UsageError
 
 
@@ -40,7 +40,7 @@ def backtest(
     end: Annotated[str | None, typer.Option("--to", help="Last day, exclusive (UTC); default: now.")] = None,
     only: Annotated[list[str] | None, typer.Option("--only", help="Only this asset (repeatable).")] = None,
     baseline: Annotated[
-        list[str] | None, typer.Option("--baseline", help="plain or lump-sum (repeatable; default: both).")
+        list[Baseline] | None, typer.Option("--baseline", help="Repeatable; default: both.")
     ] = None,
     set_: Annotated[
         list[str] | None,
@@ -65,10 +65,7 @@ def backtest(
 
     to = _day(end, "--to") if end else datetime.now(UTC).replace(microsecond=0)
     frm = _day(start, "--from") if start else to - timedelta(days=365)
-    baselines = tuple(baseline) if baseline else BASELINES
-    bad = [b for b in baselines if b not in BASELINES]
-    if bad:
-        raise UsageError(f"--baseline {bad[0]!r}: expected plain or lump-sum")
+    baselines = tuple(b.value for b in baseline) if baseline else BASELINES
     if html is not None and html.is_dir():
         raise UsageError(f"--html {html}: is a folder; give a file name such as {html / 'backtest.html'}")
     request = BacktestRequest(

@@ -7,6 +7,7 @@ Kept apart from :mod:`dcactl.cli.app` so command modules can use it without impo
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,6 +19,38 @@ if TYPE_CHECKING:
     from dcactl.session import Session
 
 T = TypeVar("T")
+
+
+class Format(StrEnum):
+    """``--format``: a table for a person, or every row as CSV or JSON."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class Method(StrEnum):
+    """``lots --method``: FIFO lots or one average-cost pool per asset."""
+
+    fifo = "fifo"
+    average = "average"
+
+
+class Source(StrEnum):
+    """``history --source``: real (dcactl + external + imported), paper, or one kind of real fill."""
+
+    real = "real"
+    paper = "paper"
+    dcactl = "dcactl"
+    external = "external"
+    imported = "imported"
+
+
+class Baseline(StrEnum):
+    """``backtest --baseline``."""
+
+    plain = "plain"
+    lump_sum = "lump-sum"
 
 
 class AppState:

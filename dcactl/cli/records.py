@@ -13,8 +13,8 @@ import typer
 
 from dcactl.cli import output
 from dcactl.cli.apps import app, import_app, schedule_app
+from dcactl.cli.context import Format, Method, Source, state_of, with_session
 from dcactl.cli.context import parse_when as _parse_when
-from dcactl.cli.context import state_of, with_session
 from dcactl.errors import UsageError
 
 
@@ -53,9 +53,11 @@ def history(
     asset: Annotated[str | None, typer.Option("--asset", help="Only this asset.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="From this date (portfolio timezone).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N fills (the newest).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    fmt: Annotated[Format, typer.Option("--format", help="A table, or every fill as CSV or JSON.")] = (
+        Format.table
+    ),
     source: Annotated[
-        str | None,
+        Source | None,
         typer.Option("--source", help="Only these fills: real (dcactl+external+imported), paper, dcactl, "
                                       "external or imported."),
     ] = None,
@@ -63,16 +65,12 @@ def history(
     """The ledger: every fill (real and paper, marked), with the columns tax tools need."""
     from dcactl.cli.render import render_history, stream_history
 
-    if fmt not in ("table", "csv", "json"):
-        raise UsageError(f"--format {fmt!r}: expected table, csv or json")
-    if source is not None and source not in SOURCES:
-        raise UsageError(f"--source {source!r}: expected {', '.join(SOURCES)}")
-    sources = SOURCES[source] if source is not None else None
+    sources = SOURCES[source.value] if source is not None else None
 
     async def work(session: Any) -> None:
         start = _parse_when(since, session.config.settings.timezone, "--since") if since else None
         wanted = asset.upper() if asset else None
-        export = "json" if output.OPTIONS.json else fmt
+        export = "json" if output.OPTIONS.json else fmt.value
         if export != "table" and limit is None:  # an export: stream every fill, constant memory
             stream_history(session.ledger.iter_fills(asset=wanted, since=start, source=sources), export)
             return
@@ -98,27 +96,25 @@ TABLE_PAGE = 50
 def lots(
     ctx: typer.Context,
     year: Annotated[int, typer.Option("--year", min=2009, max=2200, help="Tax year (in settings.timezone).")],
-    method: Annotated[str, typer.Option("--method", help="fifo or average.")] = "fifo",
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    method: Annotated[Method, typer.Option("--method", help="FIFO lots or average cost.")] = Method.fifo,
+    fmt: Annotated[Format, typer.Option("--format", help="A summary table, or every lot as CSV or JSON.")] = (
+        Format.table
+    ),
 ) -> None:
     """Cost-basis lots of all real buys (dcactl, external, imported) for a tax year, in USDC: a summary
     per asset and the newest lots, or every lot (--format csv/json, streamed)."""
     from dcactl.cli.render import LOTS_PAGE, render_lots_table, stream_lots
     from dcactl.reports.taxlots import lots_overview, year_lots
 
-    if method not in ("fifo", "average"):
-        raise UsageError(f"--method {method!r}: expected fifo or average")
-    if fmt not in ("table", "csv", "json"):
-        raise UsageError(f"--format {fmt!r}: expected table, csv or json")
-    export = "json" if output.OPTIONS.json else fmt
+    export = "json" if output.OPTIONS.json else fmt.value
 
     async def work(session: Any) -> None:
         tz = session.config.settings.timezone
-        with year_lots(session.ledger, year, tz, method) as (found, sold):  # type: ignore[arg-type]
+        with year_lots(session.ledger, year, tz, method.value) as (found, sold):
             if export == "table":
-                render_lots_table(lots_overview(found, sold, LOTS_PAGE), year, method, tz)
+                render_lots_table(lots_overview(found, sold, LOTS_PAGE), year, method.value, tz)
             else:
-                stream_lots(found, sold, export, year, method, tz)
+                stream_lots(found, sold, export, year, method.value, tz)
 
     with_session(ctx, work, create=False)
 
