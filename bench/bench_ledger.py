@@ -69,7 +69,9 @@ def bench_sync(path: Path, n: int) -> None:
     fills = raw_fills(n)
 
     async def fetch_page(start_ms: int, end_ms: int | None) -> list[dict[str, object]]:
-        return [dict(f) for f in fills if int(f["time"]) >= start_ms][:PAGE_CAP]  # type: ignore[call-overload]
+        # as userFillsByTime: the window's bounds both count; at most PAGE_CAP fills, oldest first
+        return [dict(f) for f in fills if start_ms <= int(f["time"])  # type: ignore[call-overload]
+                and (end_ms is None or int(f["time"]) <= end_ms)][:PAGE_CAP]  # type: ignore[call-overload]
 
     coins = {f"@{100 + i}": f"A{i:02d}" for i in range(20)}
     now = datetime(2027, 1, 1, tzinfo=UTC)
