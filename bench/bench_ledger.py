@@ -2,7 +2,9 @@
 aggregates) over a 1,000,000-fill ledger. Targets (issue 5): ingest ≤ 5 s, status ≤ 1 s. Also the
 ledger side of a sync of the 10,000 fills an exchange keeps, from an in-memory ``fetch_page`` (no
 network: the devnet round trips are measured by the integrator's sync benchmark), against the sync
-targets (10,000 ≤ 2 s, no-op re-sync ≤ 0.3 s).
+targets (10,000 ≤ 2 s, no-op re-sync ≤ 0.3 s). And the exports of the 1,000,000-fill ledger (issue
+17: ≤ 5 s and ≤ 100 MB each): ``history --format csv`` in this process, ``lots --format csv`` as the
+command itself in a child process (its own peak memory, nothing of this benchmark's).
 
     .venv/bin/python bench/bench_ledger.py [--big 1000000] [--ingest 100000] [--db PATH]
 
@@ -117,19 +119,21 @@ def main() -> None:
 
         path = Path(tmp) / "big.db"
         t0 = time.perf_counter()
-        with Ledger.open(path, network="devnet", account="0xbench") as ledger:
+        # account None: the "paper" book, the one a portfolio without an account (lots below) reads
+        with Ledger.open(path, network="devnet", account=None) as ledger:
             chunk = 100_000
             for start in range(0, args.big, chunk):
                 ledger.add_fills(synthetic_fills(min(chunk, args.big - start), seed=start, tid_offset=start))
         label = f"(building the {args.big:,}-fill ledger)"
         print(f"{label:<48} {time.perf_counter() - t0:8.3f} s")
-        with Ledger.open(path, network="devnet", account="0xbench") as ledger:
+        with Ledger.open(path, network="devnet", account=None) as ledger:
             rows = timed(f"positions() over {args.big:,} fills (cold open)", 1.0, ledger.positions)
             timed(f"positions() over {args.big:,} fills (warm)", 1.0, ledger.positions)
             r = rows[0]
             print(f"  {len(rows)} (asset, source) rows; e.g. {r.asset}/{r.source}: units {r.units},"
                   f" invested {r.invested_usd} USDC, fees {r.fees_usd} USDC")
             _export(ledger, args.big)
+        _lots_export(path, args.big)
 
 
 def _export(ledger: Ledger, n: int) -> None:
@@ -149,6 +153,46 @@ def _export(ledger: Ledger, n: int) -> None:
     label = f"history --format csv of {n:,} fills (streamed)"
     print(f"{label:<48} {elapsed:8.3f} s   {elapsed / 5:6.3f} of target 5 s; peak RSS {peak:.0f} MB "
           f"(+{max(peak - before, 0):.0f} MB over the process before it)")
+
+
+_RUN_REPORTING_PEAK = """
+import atexit, runpy, sys
+def peak():  # this process's own high-water mark (ru_maxrss would include the parent's, copied at fork)
+    with open("/proc/self/status") as status:
+        sys.stderr.write(next(line for line in status if line.startswith("VmHWM:")))
+atexit.register(peak)
+sys.argv[0] = "dcactl"
+runpy.run_module("dcactl", run_name="__main__")
+"""
+"""``python -c`` code running ``dcactl ARGS`` that writes its peak RSS (``VmHWM: N kB``) to stderr at exit."""
+
+
+def _lots_export(path: Path, n: int) -> None:
+    """``dcactl lots --format csv`` over the ``n``-fill ledger at ``path``, run as a user runs it (a
+    child process writing to /dev/null; its wall time includes start-up): time and the command's own
+    peak RSS (Linux /proc), each as a ratio to issue 17's targets (1M fills ≤ 5 s, ≤ 100 MB)."""
+    import os
+    import re
+    import subprocess
+
+    config = path.with_name("bench.toml")
+    config.write_text('[settings]\nnetwork = "devnet"\n[assets.A00]\namount = 20\nevery = "day"\n')
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-c", _RUN_REPORTING_PEAK, "--config", str(config), "--db", str(path), "lots",
+               "--year", str(START.year), "--format", "csv"]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    with open(os.devnull, "wb") as sink:
+        t0 = time.perf_counter()
+        done = subprocess.run(command, stdout=sink, stderr=subprocess.PIPE, cwd=root, env=env, check=False)
+        elapsed = time.perf_counter() - t0
+    errors = done.stderr.decode()
+    found = re.search(r"^VmHWM:\s*(\d+) kB", errors, re.MULTILINE)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"lots --format csv failed ({done.returncode}): {errors}")
+    peak = int(found.group(1)) / 1024
+    label = f"lots --format csv of {n:,} fills (streamed)"
+    print(f"{label:<48} {elapsed:8.3f} s   {elapsed / 5:6.3f} of target 5 s; peak RSS {peak:.0f} MB "
+          f"{peak / 100:6.3f} of target 100 MB (the whole command)")
 
 
 if __name__ == "__main__":
