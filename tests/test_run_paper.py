@@ -182,14 +182,17 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, devnet: Any) -> None:
     import time
 
     cfg = write_portfolio(tmp_path / "p.toml", devnet.url, ASSETS)
-    devnet.admin.faults(kind="latency", ms=3_000)  # every answer 3 s late: the run is mid-request
+    # the books never come back in time: once the run has its spot metadata it can only be waiting
+    # (an answer 3 s late, as this test once used, let a slow start finish the run before the signal)
+    devnet.admin.faults(kind="hang", hang_ms=25_000, types=["l2Book"])
     proc = subprocess.Popen([sys.executable, "-m", "dcactl", "--config", str(cfg), "run"],
                             env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
-        while not devnet.admin.requests() and time.monotonic() < deadline:
+        while not devnet.admin.requests(path="/info") and time.monotonic() < deadline:  # the metadata
             time.sleep(0.05)
-        time.sleep(0.2)
+        time.sleep(0.5)
+        assert proc.poll() is None, "the run is still waiting for the books"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
