@@ -185,7 +185,12 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path, devnet: Any) -> None:
     # the books never come back in time: once the run has its spot metadata it can only be waiting
     # (an answer 3 s late, as this test once used, let a slow start finish the run before the signal)
     devnet.admin.faults(kind="hang", hang_ms=25_000, types=["l2Book"])
-    proc = subprocess.Popen([sys.executable, "-m", "dcactl", "--config", str(cfg), "run"],
+    # as from a terminal: SIGINT at its default, not blocked (a test worker may hand its children an
+    # ignored or blocked SIGINT, which dcactl rightly keeps; seen under `make test-clock`)
+    interactive = ("import runpy, signal, sys; signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT});"
+                   " signal.signal(signal.SIGINT, signal.default_int_handler); sys.argv[0] = 'dcactl';"
+                   " runpy.run_module('dcactl', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", interactive, "--config", str(cfg), "run"],
                             env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
