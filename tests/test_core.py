@@ -129,8 +129,12 @@ def test_bought_this_period_is_not_due_and_plan_still_shows_the_order(tmp_path: 
     view = View(last={"ETH": bought_today(NOW.replace(hour=9))})
     eth = decide(cfg, snapshot(cfg), view)[0]
     assert eth.result is not None and eth.result.status == "not_due" and not eth.due
-    assert "last buy" in (eth.result.reason or "") or eth.result.reason == eth.due_reason
+    assert eth.result.reason == eth.due_reason and "bought" in eth.due_reason
     assert "last_buy ETH hyperliquid @1" in view.calls  # keyed by market pair and venue
+    alone = config(tmp_path, '[assets.ETH]\namount = 50\nevery = "day"\n')
+    quiet = View(last={"ETH": bought_today(NOW.replace(hour=9))})
+    assert [d.result.status for d in decide(alone, snapshot(alone), quiet) if d.result] == ["not_due"]
+    assert not [c for c in quiet.calls if c.startswith("committed")], "nothing decided: the day is not read"
     plan = decide(cfg, snapshot(cfg), view, RunRequest(command="plan", dry_run=True))[0]
     assert not plan.due and plan.result is not None and plan.result.status == "planned"
     assert plan.order == Order(D("0.0249"), D("2003.1"))

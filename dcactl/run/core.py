@@ -473,7 +473,10 @@ def decide_run(
             bank=view.bank(d.symbol, before_period=d.period), hourly=snapshot.hourly.get(d.symbol, ()),
             notes=tuple(snapshot.notes.get(d.symbol, ())),
         ))
-    committed = view.usd_committed(*day_bounds(snapshot.now, settings.timezone), real_only=snapshot.live)
+    # what the day already holds: read only when something is decided (a cron run with nothing due
+    # asks the ledger nothing more)
+    committed = view.usd_committed(*day_bounds(snapshot.now, settings.timezone), real_only=snapshot.live) \
+        if inputs else ZERO
     amounts = decide_amounts(config, inputs, snapshot.now, day_committed=committed, held=held,
                              override=request.amount, force=request.force)
     for n, amount in zip(deciding, amounts, strict=True):
