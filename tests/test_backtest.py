@@ -347,6 +347,45 @@ def test_a_shared_memo_gives_each_rule_its_own_values(tmp_path: Path) -> None:
     assert {k[3] for k in shared.memo if k[0] == "ma"} == {3, 4, 5, 6}
 
 
+def test_indicators_of_every_tick_at_once_are_the_rules_own(tmp_path: Path) -> None:
+    """precompute() (the backtest's RSI and averages for all ticks in one computation) puts into each
+    tick's memo exactly the floats the rules compute at that tick alone, bit for bit: Wilder and
+    Cutler RSI, SMA and EMA, a missing close (NaN) included, short histories left to the rules."""
+    import math
+
+    import numpy as np
+
+    from dcactl.strategy import PriceHistory, decide
+    from dcactl.strategy.decide import AssetState, precompute
+
+    rng = np.random.default_rng(11)
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.04, 260)))
+    closes[170] = np.nan
+    (asset,) = _config(tmp_path).assets
+    configs = [
+        replace(asset, rsi=replace(asset.rsi, period=p, wilder=w),
+                ma_dips=replace(asset.ma_dips, kind=k, periods=m, thresholds=tuple(D(2) for _ in m)))
+        for p, w, k, m in [(14, True, "SMA", (20, 50)), (5, False, "EMA", (3, 9)), (9, True, "EMA", (30,))]
+    ]
+    counts = list(range(1, closes.size + 1))
+    for config in configs:
+        memos: list[dict[Any, Any]] = [{} for _ in counts]
+        precompute(config, closes, counts, memos)
+        filled = 0
+        for d, memo in zip(counts, memos, strict=True):
+            alone: dict[Any, Any] = {}
+            decide(config, PriceHistory(closes[:d], 101.0, memo=alone), AssetState(), T0)
+            assert set(memo) <= set(alone)
+            for key, value in memo.items():
+                expected = alone[key]
+                same = value == expected or (
+                    value is not None and expected is not None and math.isnan(value) and math.isnan(expected)
+                )
+                assert same and type(value) is type(expected), (d, key, value, expected)
+                filled += 1
+        assert filled > 200, "most ticks were precomputed, so the comparison means something"
+
+
 # ---- parity with plan on the devnet ------------------------------------------------------------------
 
 

@@ -39,6 +39,7 @@ from dcactl.models import BacktestBuy, CurvePoint, StrategyCurve, iso_utc
 from dcactl.run.core import AmountInput, check_due, decide_amounts
 from dcactl.schedule.periods import LastBuy
 from dcactl.strategy import PriceHistory
+from dcactl.strategy.decide import precompute
 from dcactl.strategy.rules import Memo
 from dcactl.venues.rounding import MIN_NOTIONAL_USDC
 
@@ -220,6 +221,11 @@ def replay(
                 {} if memo is None else memo.setdefault(a.symbol, {}),
             )
         )
+    for t in tracks:
+        if not t.hour_close.size:  # the daily indicators of every tick at once (hourly: per tick)
+            at = np.array([_ms(b.at) for b in t.ticks.bars if start <= b.at < end], dtype=np.int64)
+            counts = np.searchsorted(t.day_open_ms, at - 86_400_000, side="right").tolist()
+            precompute(t.config, t.day_close, counts, [t.memo.setdefault((d, 0), {}) for d in counts])
     buys: list[BacktestBuy] = []
     skips: Counter[str] = Counter()
     slip = 1 + costs.slippage_bps / BPS

@@ -31,14 +31,18 @@ import numpy as np
 import numpy.typing as npt
 
 from dcactl.strategy.base import base_amount, cents
-from dcactl.strategy.indicators import annualised_volatility
+from dcactl.strategy.indicators import annualised_volatility, last_rsi_rows
 from dcactl.strategy.rules import (
     EMA_LOOKBACK,
     RSI_LOOKBACK,
+    Memo,
     RuleEffect,
+    averages_at,
     frequency_effect,
     ma_dip_effect,
+    ma_key,
     rsi_effect,
+    rsi_key,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +58,7 @@ __all__ = [
     "effective_schedule",
     "history_days",
     "history_hours",
+    "precompute",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -193,6 +198,36 @@ def _last(series: FloatArray, n: int) -> FloatArray:
 
 def _tail(history: PriceHistory, asset: AssetConfig) -> FloatArray:
     return _last(history.closes, history_days(asset))
+
+
+def precompute(asset: AssetConfig, closes: FloatArray, counts: Sequence[int], memos: Sequence[Memo]) -> None:
+    """Put into ``memos[i]`` the daily indicator values :func:`decide` computes for ``asset`` on the
+    completed closes ``closes[:counts[i]]`` (RSI, moving averages), for every ``i`` at once — the
+    backtest's ticks. Bit for bit what decide() would compute (same code on a stack of the tails it
+    reads); counts shorter than that tail are left to decide()."""
+    need = history_days(asset)
+    pick = [i for i, c in enumerate(counts) if c >= need]
+    if not pick:
+        return
+    ends = np.array([counts[i] for i in pick], dtype=np.int64)
+    windows = np.lib.stride_tricks.sliding_window_view(closes, need)[ends - need]  # row i: a tail
+    known = memos[pick[0]]  # what an earlier strategy of the backtest already put there
+    values: dict[tuple[Any, ...], FloatArray] = {}
+    rsi = asset.rsi
+    if rsi is not None and rsi.enabled and rsi.interval == "1d" and need >= rsi.period + 1:
+        key = rsi_key(rsi, need)
+        if key not in known:
+            values[key] = last_rsi_rows(windows, rsi.period, rsi.wilder)
+    dips = asset.ma_dips
+    if dips is not None and dips.enabled:
+        for n in dips.periods:
+            key = ma_key(dips.kind, need, n)
+            if need >= n and key not in known:
+                values[key] = averages_at(windows, dips.kind, n)
+    for key, series in values.items():
+        rsi_value = key[0] == "rsi"  # the rule keeps None for an undefined RSI, NaN for an average
+        for i, v in zip(pick, series.tolist(), strict=True):
+            memos[i][key] = None if rsi_value and not math.isfinite(v) else v
 
 
 def effective_schedule(asset: AssetConfig, history: PriceHistory) -> Schedule:

@@ -24,7 +24,9 @@ __all__ = [
     "drawdown_from_high",
     "ema",
     "history_needed",
+    "last_ema_rows",
     "last_rsi",
+    "last_rsi_rows",
     "pct_below",
     "rsi",
     "sma",
@@ -84,38 +86,35 @@ def annualised_volatility(closes: ArrayLike, window_days: int) -> float | None:
 
 def sma(x: ArrayLike, n: int) -> FloatArray:
     """Simple moving average over ``n`` points; NaN for the first ``n − 1`` positions."""
-    a = _arr(x)
-    out = np.full(a.size, np.nan)
-    if n < 1 or a.size < n:
-        return out
-    csum = np.cumsum(np.concatenate(([0.0], a)))
-    out[n - 1:] = (csum[n:] - csum[:-n]) / n
-    return out
+    row: FloatArray = _sma_rows(_arr(x)[None, :], n)[0]
+    return row
 
 
-def _recursive(values: FloatArray, seed: float, keep: float, gain: float) -> FloatArray:
-    """``y[0] = seed``, ``y[i] = keep·y[i−1] + gain·values[i−1]`` for i ≥ 1, vectorised.
+def _recursive(values: FloatArray, seed: float | FloatArray, keep: float, gain: float) -> FloatArray:
+    """``y[0] = seed``, ``y[i] = keep·y[i−1] + gain·values[i−1]`` for i ≥ 1, vectorised along the last
+    axis (``values`` may be a stack of rows, one ``seed`` per row: the backtest's windows).
 
     Closed form: ``y[i] = keep^i·seed + gain·Σ_j keep^(i−1−j)·values[j]``. To stay finite on long
     series it is evaluated in blocks short enough that ``keep^-block`` stays below ~1e100.
     """
-    out = np.empty(values.size + 1)
-    out[0] = seed
+    size = values.shape[-1]
+    out = np.empty((*values.shape[:-1], size + 1))
+    prev = np.asarray(seed, dtype=np.float64)
+    out[..., 0] = prev
     block = 4096 if keep <= 0 else max(16, min(4096, int(230.0 / -math.log(keep))))
-    prev = seed
-    for start in range(0, values.size, block):
-        chunk = values[start:start + block]
-        k = np.arange(1, chunk.size + 1, dtype=np.float64)
+    for start in range(0, size, block):
+        chunk = values[..., start:start + block]
+        k = np.arange(1, chunk.shape[-1] + 1, dtype=np.float64)
         powers = keep ** k  # keep^1 .. keep^m
         # y[m] = keep^m·prev + gain·Σ_{j<m} keep^(m−1−j)·chunk[j]
         #      = keep^m·(prev + gain·Σ_{j<m} chunk[j] / keep^(j+1))
         if keep > 0:
-            scaled = np.cumsum(chunk / powers)
-            ys = powers * (prev + gain * scaled)
+            scaled = np.cumsum(chunk / powers, axis=-1)
+            ys = powers * (prev[..., None] + gain * scaled)
         else:
             ys = gain * chunk
-        out[start + 1:start + 1 + chunk.size] = ys
-        prev = float(ys[-1])
+        out[..., start + 1:start + 1 + chunk.shape[-1]] = ys
+        prev = ys[..., -1]
     return out
 
 
@@ -125,14 +124,27 @@ def ema(x: ArrayLike, n: int) -> FloatArray:
     Seeded with the SMA of the first ``n`` points at position ``n − 1`` (NaN before), then
     ``ema[i] = alpha·x[i] + (1 − alpha)·ema[i−1]``.
     """
-    a = _arr(x)
-    out = np.full(a.size, np.nan)
-    if n < 1 or a.size < n:
+    row: FloatArray = _ema_rows(_arr(x)[None, :], n)[0]
+    return row
+
+
+def _ema_rows(a: FloatArray, n: int) -> FloatArray:
+    """:func:`ema` of each row of ``a`` (rows of equal length), one computation for all of them."""
+    out = np.full(a.shape, np.nan)
+    if n < 1 or a.shape[-1] < n:
         return out
     alpha = 2.0 / (n + 1)
-    seed = float(np.mean(a[:n]))
-    out[n - 1:] = _recursive(a[n:], seed, 1.0 - alpha, alpha)
+    seed = np.ascontiguousarray(a[:, :n]).mean(axis=-1)
+    out[:, n - 1:] = _recursive(a[:, n:], seed, 1.0 - alpha, alpha)
     return out
+
+
+def last_ema_rows(windows: FloatArray, n: int) -> FloatArray:
+    """The last :func:`ema` value of each row of ``windows``, computed at once (see
+    :func:`last_rsi_rows`)."""
+    if windows.shape[0] == 0:
+        return np.empty(0)
+    return _ema_rows(np.asarray(windows, dtype=np.float64), n)[:, -1]
 
 
 def rsi(closes: ArrayLike, period: int = 14, wilder: bool = True) -> FloatArray:
@@ -146,29 +158,47 @@ def rsi(closes: ArrayLike, period: int = 14, wilder: bool = True) -> FloatArray:
     ``RSI = 100 − 100 / (1 + avg_gain / avg_loss)``, with these conventions for the edge cases: no
     losses and some gains → 100; no gains and some losses → 0; neither (a flat stretch) → 50.
     """
-    c = _arr(closes)
-    out = np.full(c.size, np.nan)
-    if period < 1 or c.size < period + 1:
+    row: FloatArray = _rsi_rows(_arr(closes)[None, :], period, wilder)[0]
+    return row
+
+
+def _rsi_rows(c: FloatArray, period: int, wilder: bool) -> FloatArray:
+    """:func:`rsi` of each row of ``c`` (rows of equal length), one computation for all of them."""
+    out = np.full(c.shape, np.nan)
+    if period < 1 or c.shape[-1] < period + 1:
         return out
-    delta = np.diff(c)
+    delta = np.diff(c, axis=-1)
     gains = np.clip(delta, 0.0, None)
     losses = np.clip(-delta, 0.0, None)
     if wilder:
         keep, gain = (period - 1) / period, 1.0 / period
-        avg_gain = _recursive(gains[period:], float(np.mean(gains[:period])), keep, gain)
-        avg_loss = _recursive(losses[period:], float(np.mean(losses[:period])), keep, gain)
+        first_gain = np.ascontiguousarray(gains[:, :period]).mean(axis=-1)
+        first_loss = np.ascontiguousarray(losses[:, :period]).mean(axis=-1)
+        avg_gain = _recursive(gains[:, period:], first_gain, keep, gain)
+        avg_loss = _recursive(losses[:, period:], first_loss, keep, gain)
     else:
-        avg_gain = sma(gains, period)[period - 1:]
-        avg_loss = sma(losses, period)[period - 1:]
+        avg_gain = _sma_rows(gains, period)[:, period - 1:]
+        avg_loss = _sma_rows(losses, period)[:, period - 1:]
     # Float noise can leave a tiny positive average after an exact cancellation; treat values far
     # below the price scale as zero so a flat series reads 50, not an arbitrary number.
-    eps = 1e-12 * max(1.0, float(np.nanmax(np.abs(c))) if c.size else 1.0)
+    with np.errstate(invalid="ignore"):
+        scale = np.fmax(1.0, np.fmax.reduce(np.abs(c), axis=-1))
+    eps = (1e-12 * scale)[:, None]
     avg_gain = np.where(avg_gain <= eps, 0.0, avg_gain)
     avg_loss = np.where(avg_loss <= eps, 0.0, avg_loss)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
     value = np.where(avg_loss == 0.0, np.where(avg_gain == 0.0, 50.0, 100.0), value)
-    out[period:] = value
+    out[:, period:] = value
+    return out
+
+
+def _sma_rows(a: FloatArray, n: int) -> FloatArray:
+    out = np.full(a.shape, np.nan)
+    if n < 1 or a.shape[-1] < n:
+        return out
+    csum = np.cumsum(np.concatenate((np.zeros((a.shape[0], 1)), a), axis=-1), axis=-1)
+    out[:, n - 1:] = (csum[:, n:] - csum[:, :-n]) / n
     return out
 
 
@@ -178,6 +208,14 @@ def last_rsi(closes: ArrayLike, period: int = 14, wilder: bool = True) -> float 
     if values.size == 0 or not math.isfinite(float(values[-1])):
         return None
     return float(values[-1])
+
+
+def last_rsi_rows(windows: FloatArray, period: int = 14, wilder: bool = True) -> FloatArray:
+    """:func:`last_rsi` of each row of ``windows`` (NaN where it is None), computed at once: the
+    backtest's RSI at every tick, bit for bit what the rule computes at that tick alone."""
+    if windows.shape[0] == 0:
+        return np.empty(0)
+    return _rsi_rows(np.asarray(windows, dtype=np.float64), period, wilder)[:, -1]
 
 
 def pct_below(price: float, average: float) -> float | None:

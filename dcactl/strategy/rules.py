@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from dcactl.strategy.indicators import annualised_volatility, ema, last_rsi, pct_below
+from dcactl.strategy.indicators import annualised_volatility, last_ema_rows, last_rsi, pct_below
 
 if TYPE_CHECKING:
     from dcactl.config.schema import AssetConfig, DynamicFrequencyRule, MaDipsRule, RsiRule
@@ -35,10 +35,13 @@ __all__ = [
     "RSI_LOOKBACK",
     "FrequencyEffect",
     "RuleEffect",
+    "averages_at",
     "frequency_effect",
     "ma_dip_effect",
+    "ma_key",
     "nominal_days",
     "rsi_effect",
+    "rsi_key",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -99,6 +102,16 @@ def remember(memo: Memo | None, key: tuple[Any, ...], compute: Callable[[], Any]
     return memo[key]
 
 
+def rsi_key(rule: RsiRule, size: int) -> tuple[Any, ...]:
+    """The memo key of ``rule``'s RSI on a series of ``size`` closes of its interval."""
+    return ("rsi", rule.interval, size, rule.period, rule.wilder)
+
+
+def ma_key(kind: str, size: int, n: int) -> tuple[Any, ...]:
+    """The memo key of the ``n``-close ``kind`` average (``SMA``/``EMA``) of ``size`` daily closes."""
+    return ("ma", kind, size, n)
+
+
 def rsi_effect(rule: RsiRule, closes: FloatArray, *, memo: Memo | None = None) -> RuleEffect:
     """``[rsi]``: RSI(period) of the last completed close ≥ ``overbought`` → skip (multiplier 0) or
     trim (× ``trim_factor``); ≤ ``oversold`` → × ``oversold_factor`` and a qualifying dip; else × 1.
@@ -109,7 +122,7 @@ def rsi_effect(rule: RsiRule, closes: FloatArray, *, memo: Memo | None = None) -
     name = f"RSI({rule.period}, 1h)" if hourly else f"RSI({rule.period})"
     key = f"rsi_{rule.period}_1h" if hourly else f"rsi_{rule.period}"
     need = rule.period + 1
-    value = remember(memo, ("rsi", rule.interval, closes.size, rule.period, rule.wilder),
+    value = remember(memo, rsi_key(rule, closes.size),
                      lambda: last_rsi(closes, rule.period, rule.wilder)) if closes.size >= need else None
     if value is None:
         unit = "hours" if hourly else "days"
@@ -150,7 +163,16 @@ def _tier(rule: MaDipsRule, depth: Decimal) -> tuple[Decimal, str]:
 
 
 def _average(closes: FloatArray, kind: str, n: int) -> float:
-    return float(np.mean(closes[-n:])) if kind == "SMA" else float(ema(closes, n)[-1])
+    return float(averages_at(closes[None, :], kind, n)[0])
+
+
+def averages_at(windows: FloatArray, kind: str, n: int) -> FloatArray:
+    """:func:`_average` of each row of ``windows`` (the tails :func:`ma_dip_effect` reads at many
+    ticks), computed at once and bit for bit the same."""
+    if kind == "SMA":
+        means: FloatArray = np.ascontiguousarray(windows[:, -n:]).mean(axis=-1)
+        return means
+    return last_ema_rows(windows, n)
 
 
 def ma_dip_effect(
@@ -171,7 +193,7 @@ def ma_dip_effect(
             notes.append(f"{n}-day {kind}: {_short(closes.size, n)}")
             continue
         average = functools.partial(_average, closes, kind, n)
-        avg: float = remember(memo, ("ma", kind, closes.size, n), average)
+        avg: float = remember(memo, ma_key(kind, closes.size, n), average)
         if not math.isfinite(avg):
             notes.append(f"{n}-day {kind}: a missing close in the window")
             continue
