@@ -28,6 +28,7 @@ __all__ = [
     "last_rsi",
     "last_rsi_rows",
     "pct_below",
+    "pct_below_at",
     "rsi",
     "sma",
 ]
@@ -223,9 +224,16 @@ def pct_below(price: float, average: float) -> float | None:
 
     ``(average − price) / average × 100``; None when the average is NaN or not positive.
     """
-    if not (math.isfinite(average) and average > 0 and math.isfinite(price)):
-        return None
-    return (average - price) / average * 100.0
+    below = float(pct_below_at(np.array([price], dtype=np.float64), np.array([average], dtype=np.float64))[0])
+    return None if math.isnan(below) else below
+
+
+def pct_below_at(price: FloatArray, average: FloatArray) -> FloatArray:
+    """:func:`pct_below` elementwise (NaN where it is None)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = np.isfinite(average) & (average > 0) & np.isfinite(price)
+        below: FloatArray = np.where(ok, (average - price) / average * 100.0, np.nan)
+    return below
 
 
 def drawdown_from_high(closes: ArrayLike, lookback: int | None = None) -> float | None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from dcactl.strategy.indicators import annualised_volatility, last_ema_rows, last_rsi, pct_below
+from dcactl.strategy.indicators import annualised_volatility, last_ema_rows, last_rsi, pct_below_at
 
 if TYPE_CHECKING:
     from dcactl.config.schema import AssetConfig, DynamicFrequencyRule, MaDipsRule, RsiRule
@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 ONE = Decimal(1)
 MONTH_DAYS = Decimal("30.4375")
 """Nominal length of a calendar month in days (365.25 / 12), for dynamic-frequency scaling."""
@@ -130,9 +131,9 @@ def rsi_effect(rule: RsiRule, closes: FloatArray, *, memo: Memo | None = None) -
         return RuleEffect("rsi", ONE, f"{name}: {why} → ×1", indicators={key: None})
     shown = f"{value:.1f}"
     ind: dict[str, float | None] = {key: value}
-    v = exact(value)
+    zone = int(rsi_zones(rule, np.array([value]))[0])
     ob, os_ = _num(rule.overbought), _num(rule.oversold)
-    if v >= rule.overbought:
+    if zone == OVERBOUGHT:
         text = f"{name} {shown} ≥ overbought {ob}"
         if rule.overbought_action == "skip":
             return RuleEffect("rsi", Decimal(0), f"{text}: skip", skip=text, overbought=True, cause=text,
@@ -140,7 +141,7 @@ def rsi_effect(rule: RsiRule, closes: FloatArray, *, memo: Memo | None = None) -
         trim = _num(rule.trim_factor)
         return RuleEffect("rsi", rule.trim_factor, f"{text}: trim ×{trim}", overbought=True,
                           cause=f"{text} (trimmed ×{trim})", indicators=ind)
-    if v <= rule.oversold:
+    if zone == OVERSOLD:
         factor = rule.oversold_factor
         note = " (buy as usual)" if factor == ONE else ""
         return RuleEffect("rsi", factor, f"{name} {shown} ≤ oversold {os_}: ×{_num(factor)}{note}", dip=True,
@@ -149,10 +150,9 @@ def rsi_effect(rule: RsiRule, closes: FloatArray, *, memo: Memo | None = None) -
                       indicators=ind)
 
 
-def _tier(rule: MaDipsRule, depth: Decimal) -> tuple[Decimal, str]:
-    """The multiplier for a dip of ``depth`` percent and the tier's text (``≥ 10 %``, ``5–10 %``)."""
+def _tier(rule: MaDipsRule, k: int) -> tuple[Decimal, str]:
+    """The multiplier of tier ``k`` (:func:`deepest_dips`) and the tier's text (``≥ 10 %``, ``5–10 %``)."""
     bounds = rule.tier_bounds
-    k = sum(1 for b in bounds if depth >= b)
     if k == 0:
         text = f"< {_num(bounds[0])} %" if bounds else "any dip"
     elif k == len(bounds):
@@ -160,6 +160,55 @@ def _tier(rule: MaDipsRule, depth: Decimal) -> tuple[Decimal, str]:
     else:
         text = f"{_num(bounds[k - 1])}–{_num(bounds[k])} %"
     return rule.multipliers[k], text
+
+
+UNKNOWN, NEUTRAL, OVERSOLD, OVERBOUGHT = -1, 0, 1, 2
+"""Where an RSI value stands (:func:`rsi_zones`)."""
+
+
+def _ten(x: FloatArray) -> FloatArray:
+    """Statistics compared with configured thresholds at ten decimals, which drops representation
+    noise (9.999999999999998 % compares as 10 %)."""
+    rounded: FloatArray = np.round(x, 10)
+    return rounded
+
+
+def rsi_zones(rule: RsiRule, values: FloatArray) -> IntArray:
+    """Each RSI value's zone under ``rule``: ``OVERBOUGHT`` (≥ overbought), ``OVERSOLD`` (≤ oversold),
+    ``NEUTRAL``, or ``UNKNOWN`` (NaN). The one comparison :func:`rsi_effect` and the backtest's
+    vectorised replay both use."""
+    v = _ten(values)
+    with np.errstate(invalid="ignore"):
+        zone = np.where(v >= float(rule.overbought), OVERBOUGHT, np.where(v <= float(rule.oversold), OVERSOLD,
+                                                                          NEUTRAL))
+    zones: IntArray = np.where(np.isnan(values), UNKNOWN, zone)
+    return zones
+
+
+@dataclass(frozen=True)
+class Dips:
+    """:func:`deepest_dips` per tick: which periods' dips reach their threshold (periods × ticks), the
+    index of the deepest (-1: none qualifies) and its tier (the number of ``tier_bounds`` it reaches)."""
+
+    qualifies: npt.NDArray[np.bool_]
+    best: IntArray
+    tier: IntArray
+
+
+def deepest_dips(rule: MaDipsRule, below: FloatArray) -> Dips:
+    """``below[i, t]``: percent the price is below MA(periods[i]) at tick t (NaN: unknown). A dip
+    qualifies at its threshold; the deepest qualifying one (the first of equals) picks the tier. The
+    one computation :func:`ma_dip_effect` and the backtest's vectorised replay both use."""
+    depth = _ten(below)
+    thresholds = np.array([float(t) for t in rule.thresholds])[:, None]
+    with np.errstate(invalid="ignore"):
+        qualifies = depth >= thresholds
+    masked = np.where(qualifies, depth, -np.inf)
+    best = np.argmax(masked, axis=0)
+    deepest = masked[best, np.arange(masked.shape[1])]
+    bounds = np.array([float(b) for b in rule.tier_bounds])
+    tier = (deepest[:, None] >= bounds[None, :]).sum(axis=1)
+    return Dips(qualifies, np.where(qualifies.any(axis=0), best, -1), tier)
 
 
 def _average(closes: FloatArray, kind: str, n: int) -> float:
@@ -184,38 +233,41 @@ def ma_dip_effect(
     lower = kind.lower()
     ind: dict[str, float | None] = {}
     notes: list[str] = []
-    best: tuple[Decimal, float, int, Decimal] | None = None  # (depth, depth float, period, threshold)
     ok_price = price is not None and math.isfinite(price) and price > 0
-    for n, threshold in zip(rule.periods, rule.thresholds, strict=True):
+    averages: list[float] = []
+    missing: dict[int, str] = {}  # period index → why it has no average
+    for i, n in enumerate(rule.periods):
         key = f"{lower}_{n}"
         ind[key] = ind[f"below_{key}_pct"] = None
+        avg = math.nan
         if closes.size < n:
-            notes.append(f"{n}-day {kind}: {_short(closes.size, n)}")
-            continue
-        average = functools.partial(_average, closes, kind, n)
-        avg: float = remember(memo, ma_key(kind, closes.size, n), average)
-        if not math.isfinite(avg):
-            notes.append(f"{n}-day {kind}: a missing close in the window")
-            continue
-        ind[key] = avg
-        below = pct_below(price, avg) if ok_price and price is not None else None
-        if below is None:
-            continue
-        ind[f"below_{key}_pct"] = below
-        depth = exact(below)
-        if depth >= threshold:
-            if best is None or depth > best[0]:
-                best = (depth, below, n, threshold)
+            missing[i] = f"{n}-day {kind}: {_short(closes.size, n)}"
         else:
-            where = f"{below:.1f} % below" if below >= 0 else f"{-below:.1f} % above"
-            notes.append(f"{where} the {n}-day {kind} (a dip needs {_num(threshold)} %)")
+            avg = remember(memo, ma_key(kind, closes.size, n), functools.partial(_average, closes, kind, n))
+            if math.isfinite(avg):
+                ind[key] = avg
+            else:
+                missing[i] = f"{n}-day {kind}: a missing close in the window"
+        averages.append(avg)
+    belows = pct_below_at(np.full(len(averages), price if ok_price else math.nan), np.array(averages))
+    dips = deepest_dips(rule, belows[:, None])
+    for i, (n, threshold) in enumerate(zip(rule.periods, rule.thresholds, strict=True)):
+        below = float(belows[i])
+        if i in missing:
+            notes.append(missing[i])
+        elif not math.isnan(below):
+            ind[f"below_{lower}_{n}_pct"] = below
+            if not dips.qualifies[i, 0]:
+                where = f"{below:.1f} % below" if below >= 0 else f"{-below:.1f} % above"
+                notes.append(f"{where} the {n}-day {kind} (a dip needs {_num(threshold)} %)")
     if not ok_price:
         notes.insert(0, "no current price")
-    if best is None:
+    best = int(dips.best[0])
+    if best < 0:
         detail = f" ({'; '.join(notes)})" if notes else ""
         return RuleEffect("ma_dips", ONE, f"no MA dip{detail} → ×1", indicators=ind)
-    depth, below, n, threshold = best
-    multiplier, tier = _tier(rule, depth)
+    n, threshold, below = rule.periods[best], rule.thresholds[best], float(belows[best])
+    multiplier, tier = _tier(rule, int(dips.tier[0]))
     assert price is not None
     avg_text = _px(ind[f"{lower}_{n}"] or 0.0)
     text = f"price {_px(price)} is {below:.1f} % below its {n}-day {kind} {avg_text}"
