@@ -313,14 +313,14 @@ def test_shared_indicators_change_no_decision(tmp_path: Path) -> None:
     def run(config: Any, memo: Any) -> tuple[list[Tick], dict[str, Any]]:
         trace: list[Tick] = []
         result = replay(Strategy("s", "rules", config), series, {}, {}, start, end, Costs(), trace=trace,
-                        memo=memo)
+                        shared=memo)
         return trace, result.to_json()
 
     shared: dict[str, Any] = {}
     together = [run(c, shared) for c in variants]
     alone = [run(c, None) for c in variants]
     assert together == alone
-    assert any(shared["AAA"].values()), "indicator values were shared"
+    assert any(shared["AAA"].memo.values()), "indicator values were shared"
     assert len({json.dumps(r) for _, r in alone}) > 1, "the variants differ, so the test can tell"
 
 
@@ -370,7 +370,7 @@ def test_indicators_of_every_tick_at_once_are_the_rules_own(tmp_path: Path) -> N
     counts = list(range(1, closes.size + 1))
     for config in configs:
         memos: list[dict[Any, Any]] = [{} for _ in counts]
-        precompute(config, closes, counts, memos)
+        precompute(config, closes, counts, memos, {})
         filled = 0
         for d, memo in zip(counts, memos, strict=True):
             alone: dict[Any, Any] = {}
@@ -384,6 +384,100 @@ def test_indicators_of_every_tick_at_once_are_the_rules_own(tmp_path: Path) -> N
                 assert same and type(value) is type(expected), (d, key, value, expected)
                 filled += 1
         assert filled > 200, "most ticks were precomputed, so the comparison means something"
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_the_vectorised_replay_decides_every_tick_as_one_by_one(tmp_path_factory: Any, data: Any) -> None:
+    """replay() over each asset's ticks at once (the lanes) gives the same trace — due, skip sentence,
+    amount, outcome at every tick —, the same figures and the same curve as deciding every tick one by
+    one: random RSI and MA-dip rules, clamps, schedules (calendar and fixed) in zones with DST, sizes
+    that miss the minimum, short histories, and assets that banking keeps on the per-tick path."""
+    import random
+
+    rng = random.Random(data.draw(st.integers(0, 10**6), label="seed"))
+    zone = data.draw(st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata"]), label="zone")
+    body = [f'[settings]\nnetwork = "devnet"\ntimezone = "{zone}"\n']
+    daily: dict[str, Series] = {}
+    sz: dict[str, int] = {}
+    days = data.draw(st.integers(60, 110), label="days")
+    for k in range(data.draw(st.integers(1, 3), label="assets")):
+        name = f"A{k}"
+        every = rng.choice(["day", "week", "month", "3d", "2w", "36h"])
+        amount = rng.choice(["10", "11.5", "25", "100", "333.33"])
+        lines = [f"[assets.{name}]", f"amount = {amount}", f'every = "{every}"']
+        if rng.random() < 0.3:
+            lines += [f"[assets.{name}.sizing]", f"min = {rng.choice(['10', '20'])}",
+                      f"max = {rng.choice(['60', '150'])}"]
+        if rng.random() < 0.8:
+            lines += [f"[assets.{name}.rsi]", f"period = {rng.randint(2, 5)}",
+                      f"overbought = {rng.choice(['55', '62.5', '70'])}",
+                      f"oversold = {rng.choice(['30', '42.5'])}",
+                      f'overbought_action = "{rng.choice(["skip", "trim"])}"',
+                      f"oversold_factor = {rng.choice(['1.0', '1.5'])}",
+                      f"wilder = {rng.choice(['true', 'false'])}"]
+        if rng.random() < 0.8:
+            periods = sorted(rng.sample(range(2, 9), rng.randint(1, 3)))
+            lines += [f"[assets.{name}.ma_dips]", f'kind = "{rng.choice(["SMA", "EMA"])}"',
+                      f"periods = {periods}", f"thresholds = {[rng.choice([0, 1, 2.5, 4]) for _ in periods]}"]
+        if rng.random() < 0.2:
+            lines += [f"[assets.{name}.banking]"]
+        body.append("\n".join(lines) + "\n")
+        price, bars = 50.0, []
+        for i in range(days):
+            close = max(1.0, price * (1 + rng.gauss(0, 0.08)))
+            bars.append(Bar(T0 + timedelta(days=i), D(f"{price:.3f}"), D(f"{close:.3f}")))
+            price = close
+        daily[name] = Series(name, "1d", tuple(bars))
+        sz[name] = rng.choice([0, 1, 2, 5])
+    path = tmp_path_factory.mktemp("lanes") / "p.toml"
+    config = validate_document(parse_config_text("".join(body), path), path)
+    start = T0 + timedelta(days=data.draw(st.sampled_from([8, 52]), label="start"))
+    end = T0 + timedelta(days=days)
+
+    def run(vectorised: bool) -> tuple[list[Tick], dict[str, Any], Any]:
+        trace: list[Tick] = []
+        result = replay(Strategy("s", "rules", config), daily, {}, sz, start, end, Costs(), trace=trace,
+                        vectorised=vectorised)
+        return trace, result.to_json(), result.curve
+
+    lanes, one_by_one = run(True), run(False)
+    assert lanes[0] == one_by_one[0]
+    assert lanes[1:] == one_by_one[1:]
+
+
+def test_lanes_are_taken_and_buy_what_one_by_one_does(tmp_path: Path) -> None:
+    """A plain weekly asset with rules and no bank is replayed as a lane (its decisions are asked once
+    per situation, not once per tick), and buys on the same ticks as one by one."""
+    from dcactl.backtest import engine
+
+    path = tmp_path / "p.toml"
+    text = (
+        '[settings]\nnetwork = "devnet"\n[assets.AAA]\namount = 100\nevery = "week"\n'
+        "[assets.AAA.rsi]\nperiod = 3\n[assets.AAA.ma_dips]\nperiods = [3, 5]\nthresholds = [2, 5]\n"
+    )
+    config = validate_document(parse_config_text(text, path), path)
+    prices = [100 * (1 + 0.05 * ((i * 7) % 5 - 2)) for i in range(120)]
+    prices[60:70] = [120 + 3 * i for i in range(10)]  # ten days up: RSI(3) 100, the rule skips
+    series = {"AAA": _series(prices)}
+    start, end = T0 + timedelta(days=35), T0 + timedelta(days=120)
+    asked: list[int] = []
+    original = engine._decide_at
+
+    def counting(*args: Any) -> Any:
+        asked.append(args[2])
+        return original(*args)
+
+    engine._decide_at = counting  # type: ignore[assignment]
+    try:
+        fast = replay(Strategy("s", "rules", config), series, {}, {}, start, end, Costs())
+    finally:
+        engine._decide_at = original  # type: ignore[assignment]
+    slow = replay(Strategy("s", "rules", config), series, {}, {}, start, end, Costs(), vectorised=False)
+    assert 0 < len(asked) <= 12, asked  # a handful of situations, not 85 ticks
+    assert fast.to_json() == slow.to_json() and fast.curve == slow.curve
+    # 13 weekly periods from a Monday over 85 days; the rally's week skips every one of its 7 ticks
+    assert fast.buys == 12 and fast.skips["rules"] >= 7
 
 
 # ---- parity with plan on the devnet ------------------------------------------------------------------

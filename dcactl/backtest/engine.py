@@ -32,21 +32,23 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from dcactl.backtest.prices import Series
+from dcactl.backtest.prices import Bar, Series
 from dcactl.backtest.variants import Strategy
 from dcactl.config.schema import AssetConfig, Config
 from dcactl.models import BacktestBuy, CurvePoint, StrategyCurve, iso_utc
-from dcactl.run.core import AmountInput, check_due, decide_amounts
-from dcactl.schedule.periods import LastBuy
+from dcactl.run.core import Amount, AmountInput, check_due, decide_amounts
+from dcactl.schedule.periods import LastBuy, Schedule, period_of
 from dcactl.strategy import PriceHistory
-from dcactl.strategy.decide import precompute
-from dcactl.strategy.rules import Memo
+from dcactl.strategy.decide import history_days, precompute
+from dcactl.strategy.indicators import pct_below_at
+from dcactl.strategy.rules import Memo, deepest_dips, ma_key, rsi_key, rsi_zones
 from dcactl.venues.rounding import MIN_NOTIONAL_USDC
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 BPS = Decimal(10_000)
 DAY = timedelta(days=1)
+DAY_MS = 86_400_000
 DEFAULT_SZ_DECIMALS = 8
 """Size decimals of an asset the exchange does not list (PRODUCT.md)."""
 
@@ -141,19 +143,59 @@ def _s(x: Decimal) -> str:
 
 
 @dataclass
-class _AssetTrack:
-    """What the replay keeps per asset: its candles (ticks), completed daily and hourly closes."""
+class Shared:
+    """Per asset, what the strategies of one backtest share: indicator values per (daily closes,
+    hourly closes) completed (the same prices at the same tick give the same RSI and averages), the
+    fills by (tick, USDC amount), and the tick index each tick's schedule period ends at."""
 
-    config: AssetConfig
+    memo: dict[tuple[int, int], Memo] = field(default_factory=dict)
+    series: dict[tuple[Any, ...], np.ndarray[Any, Any]] = field(default_factory=dict)
+    """The daily indicator values of every tick of the window, by memo key (:func:`precompute`)."""
+    frames: dict[str, _Frame] = field(default_factory=dict)
+    closes: _DailyCloses | None = None
+    """Its daily closes inside the window (the marks)."""
+    fills: dict[tuple[int, Decimal], tuple[Decimal, Decimal] | None] = field(default_factory=dict)
+    period_ends: dict[tuple[Schedule, str], list[int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """One asset's prices as the replay reads them: its ticks (candles) and those inside the window
+    with their times (ms), the completed daily closes before each tick (``counts``: daily-only
+    assets), and the daily and hourly closes with their open times (ms). The same for every
+    strategy of a backtest."""
+
     ticks: Series
+    window: list[Bar]
+    window_ms: np.ndarray[Any, Any]
+    counts: list[int]
     day_open_ms: np.ndarray[Any, Any]
     day_close: np.ndarray[Any, Any]
     hour_open_ms: np.ndarray[Any, Any]
     hour_close: np.ndarray[Any, Any]
+
+    @classmethod
+    def of(
+        cls, ticks: Series, day: Series | None, hour: Series | None, start: datetime, end: datetime
+    ) -> _Frame:
+        """The frame of ``ticks`` (daily or hourly candles) over ``[start, end)``."""
+        window = [b for b in ticks.bars if start <= b.at < end]
+        window_ms = np.array([_ms(b.at) for b in window], dtype=np.int64)
+        d_open, d_close = _closes(day)
+        h_open, h_close = _closes(hour)
+        counts = [] if h_close.size else np.searchsorted(d_open, window_ms - DAY_MS, side="right").tolist()
+        return cls(ticks, window, window_ms, counts, d_open, d_close, h_open, h_close)
+
+
+@dataclass
+class _AssetTrack:
+    """What the replay keeps per asset: its prices (:class:`_Frame`) and its state in one strategy."""
+
+    config: AssetConfig
+    frame: _Frame
     sz_decimals: int
-    memo: dict[tuple[int, int], Memo] = field(default_factory=dict)
-    """Indicator values per (daily closes, hourly closes) completed: shared by every strategy of a
-    backtest (the same prices at the same tick give the same RSI and averages)."""
+    shared: Shared = field(default_factory=lambda: Shared())
+    """What every strategy of a backtest may share for this asset (same prices, same ticks)."""
     last_buy: LastBuy | None = None
     not_due_until: datetime | None = None
     """After a not-due check: the ``next_due`` it named (the same last buy, a fixed schedule)."""
@@ -184,10 +226,10 @@ def _hourly_schedule(asset: AssetConfig) -> bool:
 def history_at(track: _AssetTrack, at_ms: int, price: Decimal) -> PriceHistory:
     """The closes completed before ``at_ms`` (a day's close counts once the day has ended), and the
     tick's price: what ``run`` would read at that instant. Never a later candle."""
-    days = int(np.searchsorted(track.day_open_ms, at_ms - 86_400_000, side="right"))
-    hours = int(np.searchsorted(track.hour_open_ms, at_ms - 3_600_000, side="right"))
-    memo = track.memo.setdefault((days, hours), {})
-    return PriceHistory(track.day_close[:days], float(price), track.hour_close[:hours], memo)
+    days = int(np.searchsorted(track.frame.day_open_ms, at_ms - 86_400_000, side="right"))
+    hours = int(np.searchsorted(track.frame.hour_open_ms, at_ms - 3_600_000, side="right"))
+    memo = track.shared.memo.setdefault((days, hours), {})
+    return PriceHistory(track.frame.day_close[:days], float(price), track.frame.hour_close[:hours], memo)
 
 
 def replay(
@@ -200,11 +242,14 @@ def replay(
     costs: Costs,
     plain_invested: Mapping[str, Decimal] | None = None,
     trace: list[Tick] | None = None,
-    memo: dict[str, dict[tuple[int, int], Memo]] | None = None,
+    shared: dict[str, Shared] | None = None,
+    vectorised: bool = True,
 ) -> StrategyResult:
     """Replay ``strategy`` over ``[start, end)``; ``lump-sum`` needs ``plain_invested`` per asset.
-    ``trace`` (when given) receives every asset's decision at every tick, in order. ``memo`` (per
-    asset) carries indicator values from one strategy's replay to the next over the same prices."""
+    ``trace`` (when given) receives every asset's decision at every tick, in order. ``shared`` (per
+    asset) carries indicator values and fills from one strategy's replay to the next over the same
+    prices. ``vectorised``: replay each asset whose buys depend on no other (:func:`_lane`) over all
+    its ticks at once; False decides every tick one by one (the same decisions: tests compare)."""
     config = strategy.config
     tracks: list[_AssetTrack] = []
     for a in config.assets:
@@ -213,26 +258,23 @@ def replay(
         ticks = hour if hour is not None and hour.bars and _hourly_schedule(a) else day
         if ticks is None:
             continue
-        d_open, d_close = _closes(day)
-        h_open, h_close = _closes(hour)
-        tracks.append(
-            _AssetTrack(
-                a, ticks, d_open, d_close, h_open, h_close, sz_decimals.get(a.symbol, DEFAULT_SZ_DECIMALS),
-                {} if memo is None else memo.setdefault(a.symbol, {}),
-            )
-        )
-    for t in tracks:
-        if not t.hour_close.size:  # the daily indicators of every tick at once (hourly: per tick)
-            at = np.array([_ms(b.at) for b in t.ticks.bars if start <= b.at < end], dtype=np.int64)
-            counts = np.searchsorted(t.day_open_ms, at - 86_400_000, side="right").tolist()
-            precompute(t.config, t.day_close, counts, [t.memo.setdefault((d, 0), {}) for d in counts])
+        share = Shared() if shared is None else shared.setdefault(a.symbol, Shared())
+        frame = share.frames.get(ticks.interval)
+        if frame is None:
+            frame = share.frames[ticks.interval] = _Frame.of(ticks, day, hour, start, end)
+        track = _AssetTrack(a, frame, sz_decimals.get(a.symbol, DEFAULT_SZ_DECIMALS), share)
+        tracks.append(track)
+        if not frame.hour_close.size:  # the daily indicators of every tick at once (hourly: per tick)
+            memo = share.memo
+            memos = [memo.setdefault((d, 0), {}) for d in frame.counts]
+            precompute(a, frame.day_close, frame.counts, memos, share.series)
     buys: list[BacktestBuy] = []
     skips: Counter[str] = Counter()
     slip = 1 + costs.slippage_bps / BPS
     if strategy.kind == "lump-sum":
         for t in tracks:
             amount = (plain_invested or {}).get(t.config.symbol, ZERO)
-            first = next((b for b in t.ticks.bars if start <= b.at < end), None)
+            first = next((b for b in t.frame.ticks.bars if start <= b.at < end), None)
             if first is None or amount <= 0:
                 continue
             bought = _fill(t, first.at, first.open * slip, amount, costs)
@@ -240,6 +282,16 @@ def replay(
                 skips[bought] += 1
             else:
                 buys.append(bought)
+    elif vectorised and _independent(config):
+        lanes = [t for t in tracks if _lane_ready(t)]
+        for t in lanes:
+            _lane(config, t, costs, slip, buys, skips, trace)
+        rest = [t for t in tracks if t not in lanes]
+        if rest:
+            _ticks(config, rest, start, end, costs, slip, buys, skips, trace)
+        if trace is not None:  # as one run notes them: by tick, the assets not due first, config order
+            place = {t.config.symbol: n for n, t in enumerate(tracks)}
+            trace.sort(key=lambda k: (k.at, k.due, place[k.asset]))
     else:
         _ticks(config, tracks, start, end, costs, slip, buys, skips, trace)
     return _figures(strategy.name, tracks, daily, buys, skips, start, end, costs)
@@ -278,7 +330,7 @@ def _ticks(
 
     events: dict[datetime, list[tuple[int, Any]]] = {}
     for i, t in enumerate(tracks):
-        for bar in t.ticks.bars:
+        for bar in t.frame.ticks.bars:
             if start <= bar.at < end:
                 events.setdefault(bar.at, []).append((i, bar))
     tz = config.settings.timezone
@@ -340,6 +392,158 @@ def _ticks(
             track.not_due_until = None
 
 
+def _independent(config: Config) -> bool:
+    """No asset's buy depends on another's: no run or day cap, no rebalancing."""
+    settings, portfolio = config.settings, config.portfolio
+    rebalancing = portfolio is not None and bool(portfolio.targets) and bool(portfolio.budget_per_run)
+    return settings.max_usd_per_run is None and settings.max_usd_per_day is None and not rebalancing
+
+
+def _lane_ready(track: _AssetTrack) -> bool:
+    """Whether :func:`_lane` can replay ``track``: daily ticks, every tick with the full history the
+    rules read (precomputed), a fixed base amount on a fixed schedule and no bank — so a tick's
+    decision is a function of where its indicators stand, and which of its ticks buy a function of
+    its schedule's periods."""
+    a = track.config
+    return (
+        track.frame.ticks.interval == "1d" and not track.frame.hour_close.size and bool(track.frame.window)
+        and min(track.frame.counts) >= history_days(a) and all(b.open > 0 for b in track.frame.window)
+        and not _on(a.dynamic_frequency) and a.sizing.kind != "volatility" and not _on(a.banking)
+        and not (a.rsi is not None and a.rsi.enabled and a.rsi.interval != "1d")
+    )
+
+
+def _on(rule: Any) -> bool:
+    return rule is not None and bool(rule.enabled)
+
+
+def _situations(track: _AssetTrack) -> np.ndarray[Any, Any]:
+    """Per tick, a number for where the rules stand (the RSI's zone, the deepest MA dip's tier):
+    ticks with the same number get the same decision from :func:`decide_amounts`."""
+    a, frame, series = track.config, track.frame, track.shared.series
+    need = history_days(a)
+    code = np.zeros(len(frame.window), dtype=np.int64)
+    if a.rsi is not None and a.rsi.enabled:
+        code = rsi_zones(a.rsi, series[rsi_key(a.rsi, need)]) + 1
+    dips = a.ma_dips
+    if dips is not None and dips.enabled:
+        price = np.array([float(b.open) for b in frame.window], dtype=np.float64)
+        averages = np.array([series[ma_key(dips.kind, need, n)] for n in dips.periods])
+        deepest = deepest_dips(dips, pct_below_at(price[None, :], averages))
+        code = code * (len(dips.tier_bounds) + 2) + np.where(deepest.best >= 0, deepest.tier + 1, 0)
+    return code
+
+
+def _period_ends(track: _AssetTrack, zone: ZoneInfo) -> list[int]:
+    """Per tick, the index of the first tick at or after the end of its schedule period (shared by
+    the strategies with this schedule and zone)."""
+    key = (track.config.schedule, zone.key)
+    ends = track.shared.period_ends.get(key)
+    if ends is None:
+        ends, i, m = [], 0, len(track.frame.window)
+        while i < m:
+            period = period_of(track.config.schedule, track.frame.window[i].at, zone)
+            j = max(i + 1, int(np.searchsorted(track.frame.window_ms, _ms(period.end), side="left")))
+            ends += [j] * (j - i)
+            i = j
+        track.shared.period_ends[key] = ends
+    return ends
+
+
+def _lane(
+    config: Config,
+    track: _AssetTrack,
+    costs: Costs,
+    slip: Decimal,
+    buys: list[BacktestBuy],
+    skips: Counter[str],
+    trace: list[Tick] | None,
+) -> None:
+    """One asset over all its ticks at once (:func:`_lane_ready`; no cap and no rebalancing, so no
+    other asset matters). Its decisions come from :func:`decide_amounts` itself, once per situation
+    (:func:`_situations`) at the first tick in it; then per schedule period the first tick whose
+    decision buys and whose fill reaches the minimum buys, as the due rule and ``run`` would: every
+    tick of the period before it was due and skipped, every tick after it is not due."""
+    zone = ZoneInfo(config.settings.timezone)
+    window = track.frame.window
+    codes = _situations(track)
+    decided: dict[int, Amount] = {}
+    for code in np.unique(codes).tolist():
+        i = int(np.argmax(codes == code))
+        decided[code] = _decide_at(config, track, i, zone)
+    code_of = codes.tolist()
+    buys_at = [decided[c].skip is None for c in code_of]
+    ends = _period_ends(track, zone)
+    fills = track.shared.fills
+    m, i = len(window), 0
+    following = list(range(m))  # following[i]: the first tick ≥ i whose decision buys (m: none)
+    nxt = m
+    for k in range(m - 1, -1, -1):
+        nxt = k if buys_at[k] else nxt
+        following[k] = nxt
+    outcomes: dict[int, str] = {}
+    skipped = 0
+    while i < m:
+        end, j = ends[i], following[i]
+        if j >= end:  # no tick of this period buys: each was due and skipped by the rules
+            skipped += end - i
+            i = end
+            continue
+        skipped += j - i
+        amount = decided[code_of[j]].usd
+        bar = window[j]
+        fill_key = (j, amount)
+        if fill_key not in fills:
+            fills[fill_key] = _quote(track.sz_decimals, bar.open * slip, amount)
+        quote = fills[fill_key]
+        if quote is None:
+            skips["minimum"] += 1
+            outcomes[j] = "minimum"
+            i = j + 1
+            continue
+        buys.append(_record(track, bar.at, bar.open * slip, *quote, costs))
+        outcomes[j] = "bought"
+        i = end
+    if skipped:
+        skips["rules"] += skipped
+    if trace is not None:
+        _lane_trace(config, track, zone, decided, code_of, ends, outcomes, trace)
+
+
+def _decide_at(config: Config, track: _AssetTrack, i: int, zone: ZoneInfo) -> Amount:
+    """:func:`decide_amounts` for ``track`` alone at its ``i``-th tick, due, with an empty bank."""
+    bar = track.frame.window[i]
+    history = history_at(track, int(track.frame.window_ms[i]), bar.open)
+    asset = AmountInput(track.config, True, history.closes, bar.open, ZERO, history.hourly, memo=history.memo)
+    (amount,) = decide_amounts(config, [asset], bar.at, day_committed=ZERO, held=dict)
+    return amount
+
+
+def _lane_trace(
+    config: Config,
+    track: _AssetTrack,
+    zone: ZoneInfo,
+    decided: Mapping[int, Amount],
+    code_of: Sequence[int],
+    ends: Sequence[int],
+    outcomes: Mapping[int, str],
+    trace: list[Tick],
+) -> None:
+    """What :func:`_ticks` would have noted for the lane's ticks (a rule's skip sentence is the
+    decision at that very tick: it names the indicator's value)."""
+    symbol, due_from = track.config.symbol, 0
+    for i, bar in enumerate(track.frame.window):
+        if i < due_from:
+            trace.append(Tick(bar.at, symbol, False, None, ZERO, "not_due"))
+            continue
+        decision = decided[code_of[i]]
+        outcome = outcomes.get(i, "rules")
+        skip = _decide_at(config, track, i, zone).decision.skip if decision.skip == "rules" else None
+        trace.append(Tick(bar.at, symbol, True, skip, decision.decision.amount, outcome))
+        if outcome == "bought":
+            due_from = ends[i]
+
+
 def _held(tracks: Sequence[_AssetTrack], prices: Mapping[str, Decimal], at_ms: int) -> dict[str, Decimal]:
     """Every asset's holding (USDC) at the tick's price, else its last completed close."""
     return {
@@ -348,19 +552,32 @@ def _held(tracks: Sequence[_AssetTrack], prices: Mapping[str, Decimal], at_ms: i
 
 
 def _last_close(track: _AssetTrack, at_ms: int) -> Decimal:
-    days = int(np.searchsorted(track.day_open_ms, at_ms - 86_400_000, side="right"))
-    return Decimal(repr(float(track.day_close[days - 1]))) if days else ZERO
+    days = int(np.searchsorted(track.frame.day_open_ms, at_ms - 86_400_000, side="right"))
+    return Decimal(repr(float(track.frame.day_close[days - 1]))) if days else ZERO
 
 
 def _fill(
     track: _AssetTrack, at: datetime, price: Decimal, amount: Decimal, costs: Costs
 ) -> BacktestBuy | str:
     """The contract's fill of ``amount`` USDC at ``price`` (open with slippage); a reason when skipped."""
-    quantum = Decimal(1).scaleb(-track.sz_decimals)
-    size = (amount / price).quantize(quantum, rounding=ROUND_DOWN)
-    cost = size * price
-    if size <= 0 or cost < MIN_NOTIONAL_USDC:
+    quote = _quote(track.sz_decimals, price, amount)
+    if quote is None:
         return "minimum"
+    return _record(track, at, price, *quote, costs)
+
+
+def _quote(sz_decimals: int, price: Decimal, amount: Decimal) -> tuple[Decimal, Decimal] | None:
+    """``(size, cost)`` of ``amount`` USDC at ``price``: size rounded down to the size decimals; None
+    when that is nothing or under the exchange's minimum (as live)."""
+    size = (amount / price).quantize(Decimal(1).scaleb(-sz_decimals), rounding=ROUND_DOWN)
+    cost = size * price
+    return None if size <= 0 or cost < MIN_NOTIONAL_USDC else (size, cost)
+
+
+def _record(
+    track: _AssetTrack, at: datetime, price: Decimal, size: Decimal, cost: Decimal, costs: Costs
+) -> BacktestBuy:
+    """A fill of ``size`` for ``cost`` USDC into the holding; the fee is taken in the base token."""
     fee = size * costs.fee_bps / BPS
     h = track.holding
     h.units += size - fee
@@ -368,6 +585,27 @@ def _fill(
     h.fees_usd += fee * price
     h.buys += 1
     return BacktestBuy(time=at, asset=track.config.symbol, usd=cost, size=size, price=price)
+
+
+@dataclass(frozen=True)
+class _DailyCloses:
+    """One asset's daily closes inside the window: their days (ms and datetimes), exact and float."""
+
+    ms: np.ndarray[Any, Any]
+    at: list[datetime]
+    exact: list[Decimal]
+    close: np.ndarray[Any, Any]
+    average: Decimal | None
+    """The window's plain average of the daily closes (4 decimals)."""
+
+    @classmethod
+    def of(cls, series: Series | None, start: datetime, end: datetime) -> _DailyCloses:
+        """The closes of ``series`` (daily candles; None: none) over ``[start, end)``."""
+        bars = [b for b in series.bars if start <= b.at < end] if series is not None else []
+        close = np.array([float(b.close) for b in bars], dtype=np.float64)
+        average = Decimal(repr(sum(close.tolist()) / len(bars))).quantize(Decimal("0.0001")) if bars else None
+        return cls(np.array([_ms(b.at) for b in bars], dtype=np.int64), [b.at for b in bars],
+                   [b.close for b in bars], close, average)
 
 
 def _figures(
@@ -380,43 +618,63 @@ def _figures(
     end: datetime,
     costs: Costs,
 ) -> StrategyResult:
-    """Daily marks (value at each day's close against invested), XIRR, drawdown, per-asset figures."""
-    buys.sort(key=lambda b: b.time)
-    symbols = [t.config.symbol for t in tracks]
-    closes = {s: {b.at: b.close for b in daily[s].bars} if s in daily else {} for s in symbols}
-    days = sorted({d for s in symbols for d in closes[s] if start <= d < end})
-    units: dict[str, Decimal] = dict.fromkeys(symbols, ZERO)
-    last: dict[str, Decimal] = {}
-    invested = ZERO
+    """Daily marks (value at each day's close against invested), XIRR, drawdown, per-asset figures.
+
+    The marks are computed for all days at once in floats (a curve to draw); the drawdown is then
+    computed exactly (Decimal, as the figures) on the days whose float drawdown is within a hair of
+    the worst, so it is the exact worst day's."""
+    place = {t.config.symbol: a for a, t in enumerate(tracks)}
+    buys.sort(key=lambda b: (b.time, place[b.asset]))  # as one run buys: by tick, then config order
+    for t in tracks:
+        if t.shared.closes is None:
+            t.shared.closes = _DailyCloses.of(daily.get(t.config.symbol), start, end)
+    marks = [t.shared.closes for t in tracks if t.shared.closes is not None]
+    days_ms = np.unique(np.concatenate([m.ms for m in marks])) if marks else np.empty(0, dtype=np.int64)
+    days: dict[int, datetime] = {}
+    last_close: list[list[int]] = []  # per asset: per day, the index of its last close so far (-1: none)
+    for m in marks:
+        days.update(zip(m.ms.tolist(), m.at, strict=True))
+        found = np.searchsorted(days_ms, m.ms)
+        seen = np.full(days_ms.size, -1, dtype=np.int64)
+        seen[found] = np.arange(m.ms.size)
+        last_close.append(np.maximum.accumulate(seen).tolist() if seen.size else [])
     keep = 1 - costs.fee_bps / BPS  # units gained per unit bought (the fee is paid in the base token)
-    points: list[CurvePoint] = []
-    i = 0
-    for d in days:
-        until = d + DAY
-        while i < len(buys) and buys[i].time < until:
-            units[buys[i].asset] += buys[i].size * keep
-            invested += buys[i].usd
-            i += 1
-        for s in symbols:
-            c = closes[s].get(d)
-            if c is not None:
-                last[s] = c
-        if invested > 0:
-            points.append(
-                CurvePoint(d, sum((units[s] * last[s] for s in symbols if s in last), ZERO), invested)
-            )
+    # a buy counts from the first day whose close comes after it (day + 1 day > its time)
+    on_day = np.searchsorted(days_ms, np.array([_ms(b.time) for b in buys], dtype=np.int64) - DAY_MS,
+                             side="right").tolist()
+    units = np.zeros((days_ms.size + 1, len(tracks)))
+    np.add.at(units, (on_day, [place[b.asset] for b in buys]), [float(b.size * keep) for b in buys])
+    units = np.cumsum(units[:-1], axis=0)
+    closes = np.zeros((days_ms.size, len(tracks)))
+    for a, (m, idx) in enumerate(zip(marks, last_close, strict=True)):
+        closes[:, a] = np.where(np.array(idx) >= 0, m.close[np.maximum(idx, 0)], 0.0) if idx else 0.0
+    values = (units * closes).sum(axis=1).tolist()
+    invested: list[Decimal] = []
+    total, n = ZERO, 0
+    for k in range(days_ms.size):
+        while n < len(buys) and on_day[n] <= k:
+            total += buys[n].usd
+            n += 1
+        invested.append(total)
+    ordered = [days[ms] for ms in days_ms.tolist()]
+    points = [
+        CurvePoint(ordered[k], Decimal(f"{values[k]:.2f}"), invested[k])
+        for k in range(days_ms.size) if invested[k] > 0
+    ]
+    exact = [_exact_mark(k, tracks, marks, last_close, buys, on_day, keep, invested[k], ordered[k])
+             for k in _worst_days(values, invested)]
     figures = []
     total_value = total_invested = total_fees = ZERO
     for t in tracks:
         s = t.config.symbol
         h = t.holding
-        close = last.get(s)
+        own = t.shared.closes
+        close = own.exact[-1] if own is not None and own.exact else None
         value = h.units * close if close is not None else ZERO
-        window = [float(c) for d, c in closes[s].items() if start <= d < end]
-        avg = Decimal(repr(sum(window) / len(window))).quantize(Decimal("0.0001")) if window else None
         figures.append(
             AssetFigures(
-                s, h.units, h.invested, (h.invested / h.units) if h.units > 0 else None, value, h.buys, avg
+                s, h.units, h.invested, (h.invested / h.units) if h.units > 0 else None, value, h.buys,
+                None if own is None else own.average,
             )
         )
         total_value += value
@@ -430,12 +688,44 @@ def _figures(
         total_value,
         total_fees,
         xirr_pct(buys, total_value, at),
-        max_drawdown_pct(points),
+        max_drawdown_pct(exact),
         len(buys),
         skips,
         figures,
         curve,
     )
+
+
+def _worst_days(values: Sequence[float], invested: Sequence[Decimal]) -> list[int]:
+    """The days (indices) whose (value − invested) / invested, in floats, is within 1e-9 of the
+    lowest (float error here is below 1e-12): the exact worst is among them."""
+    pairs = enumerate(zip(values, invested, strict=True))
+    dd = {k: (v - float(i)) / float(i) for k, (v, i) in pairs if i > 0}
+    low = min(dd.values(), default=0.0)
+    return [k for k, x in dd.items() if x <= low + 1e-9]
+
+
+def _exact_mark(
+    k: int,
+    tracks: Sequence[_AssetTrack],
+    marks: Sequence[_DailyCloses],
+    last_close: Sequence[Sequence[int]],
+    buys: Sequence[BacktestBuy],
+    on_day: Sequence[int],
+    keep: Decimal,
+    invested: Decimal,
+    day: datetime,
+) -> CurvePoint:
+    """Day ``k``'s mark in exact arithmetic: each asset's units so far × its last close."""
+    units = dict.fromkeys((t.config.symbol for t in tracks), ZERO)
+    for b, d in zip(buys, on_day, strict=True):
+        if d <= k:
+            units[b.asset] += b.size * keep
+    value = ZERO
+    for t, m, idx in zip(tracks, marks, last_close, strict=True):
+        if idx and idx[k] >= 0:
+            value += units[t.config.symbol] * m.exact[idx[k]]
+    return CurvePoint(day, value, invested)
 
 
 def xirr_pct(buys: Sequence[BacktestBuy], final_value: Decimal, at: datetime) -> Decimal | None:

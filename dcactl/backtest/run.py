@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from dcactl.backtest.engine import Costs, StrategyResult, replay
+from dcactl.backtest.engine import Costs, Shared, StrategyResult, replay
 from dcactl.backtest.prices import Bar, Series, coverage_problem, from_candles, load_csv
 from dcactl.backtest.variants import Strategy, only_assets, strategies
 from dcactl.errors import DcactlError, UsageError
@@ -138,7 +138,7 @@ async def run_backtest(
         raise UsageError(problem)
     plain_invested: Mapping[str, Decimal] | None = None
     by_name: dict[str, StrategyResult] = {}
-    memo: dict[str, Any] = {}  # indicator values shared by the strategies (same prices, same ticks)
+    shared: dict[str, Shared] = {}  # indicator values and fills shared by the strategies (same prices)
     order = [s for s in runs if s.kind == "plain"] + [s for s in runs if s.kind != "plain"]
     for strategy in order:
         if strategy.kind == "lump-sum" and plain_invested is None:
@@ -153,7 +153,8 @@ async def run_backtest(
             )
             plain_invested = {a.asset: a.invested_usd for a in plain.assets}
         result = replay(
-            strategy, daily, hourly, sz, request.start, request.end, request.costs, plain_invested, memo=memo
+            strategy, daily, hourly, sz, request.start, request.end, request.costs, plain_invested,
+            shared=shared,
         )
         if strategy.kind == "plain":
             plain_invested = {a.asset: a.invested_usd for a in result.assets}

@@ -20,8 +20,9 @@ so a longer history (a backtest) gives the same decision as the live run's short
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -200,31 +201,36 @@ def _tail(history: PriceHistory, asset: AssetConfig) -> FloatArray:
     return _last(history.closes, history_days(asset))
 
 
-def precompute(asset: AssetConfig, closes: FloatArray, counts: Sequence[int], memos: Sequence[Memo]) -> None:
+def precompute(
+    asset: AssetConfig, closes: FloatArray, counts: Sequence[int], memos: Sequence[Memo],
+    done: dict[tuple[Any, ...], FloatArray],
+) -> None:
     """Put into ``memos[i]`` the daily indicator values :func:`decide` computes for ``asset`` on the
     completed closes ``closes[:counts[i]]`` (RSI, moving averages), for every ``i`` at once — the
-    backtest's ticks. Bit for bit what decide() would compute (same code on a stack of the tails it
-    reads); counts shorter than that tail are left to decide()."""
+    backtest's ticks — and into ``done`` each series by its memo key (NaN where the tail is short or
+    the value undefined); keys already in ``done`` are not computed again. Bit for bit what decide()
+    would compute (same code on a stack of the tails it reads); counts shorter than that tail are
+    left to decide()."""
     need = history_days(asset)
-    pick = [i for i, c in enumerate(counts) if c >= need]
-    if not pick:
-        return
-    ends = np.array([counts[i] for i in pick], dtype=np.int64)
-    windows = np.lib.stride_tricks.sliding_window_view(closes, need)[ends - need]  # row i: a tail
-    known = memos[pick[0]]  # what an earlier strategy of the backtest already put there
-    values: dict[tuple[Any, ...], FloatArray] = {}
+    wanted: dict[tuple[Any, ...], Callable[[FloatArray], FloatArray]] = {}
     rsi = asset.rsi
     if rsi is not None and rsi.enabled and rsi.interval == "1d" and need >= rsi.period + 1:
-        key = rsi_key(rsi, need)
-        if key not in known:
-            values[key] = last_rsi_rows(windows, rsi.period, rsi.wilder)
+        wanted[rsi_key(rsi, need)] = functools.partial(last_rsi_rows, period=rsi.period, wilder=rsi.wilder)
     dips = asset.ma_dips
     if dips is not None and dips.enabled:
         for n in dips.periods:
-            key = ma_key(dips.kind, need, n)
-            if need >= n and key not in known:
-                values[key] = averages_at(windows, dips.kind, n)
-    for key, series in values.items():
+            if need >= n:
+                wanted[ma_key(dips.kind, need, n)] = functools.partial(averages_at, kind=dips.kind, n=n)
+    todo = {key: compute for key, compute in wanted.items() if key not in done}
+    pick = [i for i, c in enumerate(counts) if c >= need]
+    if not todo:
+        return
+    ends = np.array([counts[i] for i in pick], dtype=np.int64)
+    windows = np.lib.stride_tricks.sliding_window_view(closes, need)[ends - need] if pick else None
+    for key, compute in todo.items():
+        series = compute(windows) if windows is not None else np.empty(0)
+        done[key] = full = np.full(len(counts), np.nan)
+        full[pick] = series
         rsi_value = key[0] == "rsi"  # the rule keeps None for an undefined RSI, NaN for an average
         for i, v in zip(pick, series.tolist(), strict=True):
             memos[i][key] = None if rsi_value and not math.isfinite(v) else v
