@@ -96,17 +96,22 @@ def with_session(
     state = state_of(ctx)
     notes: list[list[tuple[str, str]]] = []
 
-    async def go() -> Any:
+    results: list[T] = []
+
+    async def go() -> None:
         async with open_session(state.config, state.db, lock=lock, create=create) as session:
             notes.append(session.notes)  # the list itself: closing the session may still add to it
-            return await work(session)
+            results.append(await work(session))
+        # The result is not the task's: on 3.11 asyncio.run restores SIGINT's handler through an enum
+        # lookup whose error message formats repr(main task), its result included — for a backtest
+        # that was every simulated buy, a quarter of a second.
 
     try:
-        result: T = asyncio.run(go())
+        asyncio.run(go())
     finally:
         for kind, text in (n for batch in notes for n in batch):
             (output.warn if kind == "warn" else output.info)(text)
-    return result
+    return results[0]
 
 
 def parse_when(text: str, tz: str, what: str) -> Any:
