@@ -220,3 +220,26 @@ def test_long_series_stay_accurate() -> None:
     assert same(ema(closes, 2), loop_ema(closes, 2), rel=1e-9)
     assert same(rsi(closes, 14), loop_rsi(closes, 14, True), rel=1e-7)
     assert same(rsi(closes, 2), loop_rsi(closes, 2, True), rel=1e-7)
+
+
+def test_last_values_alone_are_the_series_last_bit_for_bit() -> None:
+    """last_rsi (what the rule reads; the backtest computes it for all ticks at once) and the EMA's
+    last value are computed alone, without the whole series, yet equal its last element exactly:
+    Wilder and Cutler, several recursion blocks, flat stretches, a missing close."""
+    from dcactl.strategy.indicators import last_ema_rows
+
+    rng = np.random.default_rng(3)
+    for trial in range(300):
+        c = 100 * np.exp(np.cumsum(rng.normal(0, 0.05, int(rng.integers(1, 700)))))
+        if trial % 7 == 0:
+            c[rng.integers(0, c.size)] = np.nan
+        if trial % 11 == 0:
+            c[c.size // 2:] = c[c.size // 2]
+        for p in (2, 5, 14, 30):
+            for wilder in (True, False):
+                full = rsi(c, p, wilder)
+                expected = float(full[-1]) if full.size and math.isfinite(full[-1]) else None
+                assert last_rsi(c, p, wilder) == expected
+            whole = float(ema(c, p)[-1]) if c.size else math.nan
+            alone = float(last_ema_rows(c[None, :], p)[0]) if c.size else math.nan
+            assert alone == whole or (math.isnan(alone) and math.isnan(whole))

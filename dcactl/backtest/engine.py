@@ -39,7 +39,7 @@ from dcactl.models import BacktestBuy, CurvePoint, StrategyCurve, iso_utc
 from dcactl.run.core import Amount, AmountInput, check_due, decide_amounts
 from dcactl.schedule.periods import LastBuy, Schedule, period_of
 from dcactl.strategy import PriceHistory
-from dcactl.strategy.decide import history_days, precompute
+from dcactl.strategy.decide import history_days, memo_entry, precompute
 from dcactl.strategy.indicators import pct_below_at
 from dcactl.strategy.rules import Memo, deepest_dips, ma_key, rsi_key, rsi_zones
 from dcactl.venues.rounding import MIN_NOTIONAL_USDC
@@ -173,6 +173,10 @@ class _Frame:
     day_close: np.ndarray[Any, Any]
     hour_open_ms: np.ndarray[Any, Any]
     hour_close: np.ndarray[Any, Any]
+    tick_of_count: dict[int, int]
+    """The window's tick whose completed daily closes number this many (daily-only assets)."""
+    opens: np.ndarray[Any, Any]
+    """The window's opens (floats: the price the rules compare)."""
 
     @classmethod
     def of(
@@ -184,7 +188,9 @@ class _Frame:
         d_open, d_close = _closes(day)
         h_open, h_close = _closes(hour)
         counts = [] if h_close.size else np.searchsorted(d_open, window_ms - DAY_MS, side="right").tolist()
-        return cls(ticks, window, window_ms, counts, d_open, d_close, h_open, h_close)
+        return cls(ticks, window, window_ms, counts, d_open, d_close, h_open, h_close,
+                   {c: i for i, c in enumerate(counts)},
+                   np.array([float(b.open) for b in window], dtype=np.float64))
 
 
 @dataclass
@@ -229,6 +235,11 @@ def history_at(track: _AssetTrack, at_ms: int, price: Decimal) -> PriceHistory:
     days = int(np.searchsorted(track.frame.day_open_ms, at_ms - 86_400_000, side="right"))
     hours = int(np.searchsorted(track.frame.hour_open_ms, at_ms - 3_600_000, side="right"))
     memo = track.shared.memo.setdefault((days, hours), {})
+    tick = track.frame.tick_of_count.get(days) if not hours else None
+    if tick is not None:  # what precompute() found for this tick (its tails are the ones decide reads)
+        for key, series in track.shared.series.items():
+            if key not in memo and key[2] <= days:
+                memo[key] = memo_entry(key, float(series[tick]))
     return PriceHistory(track.frame.day_close[:days], float(price), track.frame.hour_close[:hours], memo)
 
 
@@ -265,9 +276,7 @@ def replay(
         track = _AssetTrack(a, frame, sz_decimals.get(a.symbol, DEFAULT_SZ_DECIMALS), share)
         tracks.append(track)
         if not frame.hour_close.size:  # the daily indicators of every tick at once (hourly: per tick)
-            memo = share.memo
-            memos = [memo.setdefault((d, 0), {}) for d in frame.counts]
-            precompute(a, frame.day_close, frame.counts, memos, share.series)
+            precompute(a, frame.day_close, frame.counts, share.series)
     buys: list[BacktestBuy] = []
     skips: Counter[str] = Counter()
     slip = 1 + costs.slippage_bps / BPS
@@ -407,7 +416,7 @@ def _lane_ready(track: _AssetTrack) -> bool:
     a = track.config
     return (
         track.frame.ticks.interval == "1d" and not track.frame.hour_close.size and bool(track.frame.window)
-        and min(track.frame.counts) >= history_days(a) and all(b.open > 0 for b in track.frame.window)
+        and min(track.frame.counts) >= history_days(a) and bool(np.all(track.frame.opens > 0))
         and not _on(a.dynamic_frequency) and a.sizing.kind != "volatility" and not _on(a.banking)
         and not (a.rsi is not None and a.rsi.enabled and a.rsi.interval != "1d")
     )
@@ -427,7 +436,7 @@ def _situations(track: _AssetTrack) -> np.ndarray[Any, Any]:
         code = rsi_zones(a.rsi, series[rsi_key(a.rsi, need)]) + 1
     dips = a.ma_dips
     if dips is not None and dips.enabled:
-        price = np.array([float(b.open) for b in frame.window], dtype=np.float64)
+        price = frame.opens
         averages = np.array([series[ma_key(dips.kind, need, n)] for n in dips.periods])
         deepest = deepest_dips(dips, pct_below_at(price[None, :], averages))
         code = code * (len(dips.tier_bounds) + 2) + np.where(deepest.best >= 0, deepest.tier + 1, 0)

@@ -36,7 +36,6 @@ from dcactl.strategy.indicators import annualised_volatility, last_rsi_rows
 from dcactl.strategy.rules import (
     EMA_LOOKBACK,
     RSI_LOOKBACK,
-    Memo,
     RuleEffect,
     averages_at,
     frequency_effect,
@@ -59,6 +58,7 @@ __all__ = [
     "effective_schedule",
     "history_days",
     "history_hours",
+    "memo_entry",
     "precompute",
 ]
 
@@ -202,15 +202,14 @@ def _tail(history: PriceHistory, asset: AssetConfig) -> FloatArray:
 
 
 def precompute(
-    asset: AssetConfig, closes: FloatArray, counts: Sequence[int], memos: Sequence[Memo],
-    done: dict[tuple[Any, ...], FloatArray],
+    asset: AssetConfig, closes: FloatArray, counts: Sequence[int], done: dict[tuple[Any, ...], FloatArray]
 ) -> None:
-    """Put into ``memos[i]`` the daily indicator values :func:`decide` computes for ``asset`` on the
-    completed closes ``closes[:counts[i]]`` (RSI, moving averages), for every ``i`` at once — the
-    backtest's ticks — and into ``done`` each series by its memo key (NaN where the tail is short or
-    the value undefined); keys already in ``done`` are not computed again. Bit for bit what decide()
-    would compute (same code on a stack of the tails it reads); counts shorter than that tail are
-    left to decide()."""
+    """Put into ``done``, by memo key, the daily indicator series :func:`decide` reads for ``asset``
+    (RSI, moving averages): element ``i`` is the value it computes on the completed closes
+    ``closes[:counts[i]]`` — the backtest's ticks, all computed at once (NaN where that tail is short
+    or the value undefined; :func:`memo_entry` turns it into the memo's value). Bit for bit what
+    decide() would compute (the same code on a stack of the tails it reads). Keys already in
+    ``done`` are not computed again."""
     need = history_days(asset)
     wanted: dict[tuple[Any, ...], Callable[[FloatArray], FloatArray]] = {}
     rsi = asset.rsi
@@ -222,18 +221,21 @@ def precompute(
             if need >= n:
                 wanted[ma_key(dips.kind, need, n)] = functools.partial(averages_at, kind=dips.kind, n=n)
     todo = {key: compute for key, compute in wanted.items() if key not in done}
-    pick = [i for i, c in enumerate(counts) if c >= need]
     if not todo:
         return
-    ends = np.array([counts[i] for i in pick], dtype=np.int64)
-    windows = np.lib.stride_tricks.sliding_window_view(closes, need)[ends - need] if pick else None
+    pick = np.flatnonzero(np.asarray(counts, dtype=np.int64) >= need)
+    ends = np.asarray(counts, dtype=np.int64)[pick]
+    windows = np.lib.stride_tricks.sliding_window_view(closes, need)[ends - need] if pick.size else None
     for key, compute in todo.items():
-        series = compute(windows) if windows is not None else np.empty(0)
         done[key] = full = np.full(len(counts), np.nan)
-        full[pick] = series
-        rsi_value = key[0] == "rsi"  # the rule keeps None for an undefined RSI, NaN for an average
-        for i, v in zip(pick, series.tolist(), strict=True):
-            memos[i][key] = None if rsi_value and not math.isfinite(v) else v
+        if windows is not None:
+            full[pick] = compute(windows)
+
+
+def memo_entry(key: tuple[Any, ...], value: float) -> float | None:
+    """A :func:`precompute` value as the rules keep it in their memo: an undefined RSI is None, an
+    undefined average NaN."""
+    return None if key[0] == "rsi" and not math.isfinite(value) else value
 
 
 def effective_schedule(asset: AssetConfig, history: PriceHistory) -> Schedule:

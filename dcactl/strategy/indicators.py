@@ -141,11 +141,16 @@ def _ema_rows(a: FloatArray, n: int) -> FloatArray:
 
 
 def last_ema_rows(windows: FloatArray, n: int) -> FloatArray:
-    """The last :func:`ema` value of each row of ``windows``, computed at once (see
-    :func:`last_rsi_rows`)."""
-    if windows.shape[0] == 0:
+    """The last :func:`ema` value of each row of ``windows``, computed at once by the same operations
+    (see :func:`last_rsi_rows`)."""
+    a = np.asarray(windows, dtype=np.float64)
+    if a.shape[0] == 0:
         return np.empty(0)
-    return _ema_rows(np.asarray(windows, dtype=np.float64), n)[:, -1]
+    if n < 1 or a.shape[-1] < n:
+        return np.full(a.shape[0], np.nan)
+    alpha = 2.0 / (n + 1)
+    seed = np.ascontiguousarray(a[:, :n]).mean(axis=-1)
+    return _recursive_last(a[:, n:], seed, 1.0 - alpha, alpha)
 
 
 def rsi(closes: ArrayLike, period: int = 14, wilder: bool = True) -> FloatArray:
@@ -163,9 +168,10 @@ def rsi(closes: ArrayLike, period: int = 14, wilder: bool = True) -> FloatArray:
     return row
 
 
-def _rsi_rows(c: FloatArray, period: int, wilder: bool) -> FloatArray:
-    """:func:`rsi` of each row of ``c`` (rows of equal length), one computation for all of them."""
-    out = np.full(c.shape, np.nan)
+def _rsi_rows(c: FloatArray, period: int, wilder: bool, last: bool = False) -> FloatArray:
+    """:func:`rsi` of each row of ``c`` (rows of equal length), one computation for all of them;
+    ``last``: only each row's last value (a column), by the same operations on it."""
+    out = np.full((c.shape[0], 1) if last else c.shape, np.nan)
     if period < 1 or c.shape[-1] < period + 1:
         return out
     delta = np.diff(c, axis=-1)
@@ -175,11 +181,15 @@ def _rsi_rows(c: FloatArray, period: int, wilder: bool) -> FloatArray:
         keep, gain = (period - 1) / period, 1.0 / period
         first_gain = np.ascontiguousarray(gains[:, :period]).mean(axis=-1)
         first_loss = np.ascontiguousarray(losses[:, :period]).mean(axis=-1)
-        avg_gain = _recursive(gains[:, period:], first_gain, keep, gain)
-        avg_loss = _recursive(losses[:, period:], first_loss, keep, gain)
+        if last:
+            avg_gain = _recursive_last(gains[:, period:], first_gain, keep, gain)[:, None]
+            avg_loss = _recursive_last(losses[:, period:], first_loss, keep, gain)[:, None]
+        else:
+            avg_gain = _recursive(gains[:, period:], first_gain, keep, gain)
+            avg_loss = _recursive(losses[:, period:], first_loss, keep, gain)
     else:
-        avg_gain = _sma_rows(gains, period)[:, period - 1:]
-        avg_loss = _sma_rows(losses, period)[:, period - 1:]
+        avg_gain = _sma_rows(gains, period)[:, -1:] if last else _sma_rows(gains, period)[:, period - 1:]
+        avg_loss = _sma_rows(losses, period)[:, -1:] if last else _sma_rows(losses, period)[:, period - 1:]
     # Float noise can leave a tiny positive average after an exact cancellation; treat values far
     # below the price scale as zero so a flat series reads 50, not an arbitrary number.
     with np.errstate(invalid="ignore"):
@@ -190,8 +200,30 @@ def _rsi_rows(c: FloatArray, period: int, wilder: bool) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         value = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
     value = np.where(avg_loss == 0.0, np.where(avg_gain == 0.0, 50.0, 100.0), value)
+    if last:
+        return value
     out[:, period:] = value
     return out
+
+
+def _recursive_last(values: FloatArray, seed: FloatArray, keep: float, gain: float) -> FloatArray:
+    """The last element of :func:`_recursive` per row, by the same operations in the same order (its
+    running sum a column at a time instead of ``cumsum``'s whole rows): O(rows) memory."""
+    prev = np.asarray(seed, dtype=np.float64)
+    size = values.shape[-1]
+    block = 4096 if keep <= 0 else max(16, min(4096, int(230.0 / -math.log(keep))))
+    for start in range(0, size, block):
+        chunk = values[..., start:start + block]
+        m = chunk.shape[-1]
+        powers = keep ** np.arange(1, m + 1, dtype=np.float64)
+        if keep > 0:
+            total = chunk[..., 0] / powers[0]
+            for j in range(1, m):
+                total = total + chunk[..., j] / powers[j]
+            prev = powers[-1] * (prev + gain * total)
+        else:
+            prev = gain * chunk[..., -1]
+    return prev
 
 
 def _sma_rows(a: FloatArray, n: int) -> FloatArray:
@@ -205,18 +237,17 @@ def _sma_rows(a: FloatArray, n: int) -> FloatArray:
 
 def last_rsi(closes: ArrayLike, period: int = 14, wilder: bool = True) -> float | None:
     """The RSI of the last close, or None with fewer than ``period + 1`` closes."""
-    values = rsi(closes, period, wilder)
-    if values.size == 0 or not math.isfinite(float(values[-1])):
-        return None
-    return float(values[-1])
+    value = float(last_rsi_rows(_arr(closes)[None, :], period, wilder)[0])
+    return value if math.isfinite(value) else None
 
 
 def last_rsi_rows(windows: FloatArray, period: int = 14, wilder: bool = True) -> FloatArray:
     """:func:`last_rsi` of each row of ``windows`` (NaN where it is None), computed at once: the
-    backtest's RSI at every tick, bit for bit what the rule computes at that tick alone."""
+    backtest's RSI at every tick, by the code the rule runs at that tick alone."""
     if windows.shape[0] == 0:
         return np.empty(0)
-    return _rsi_rows(np.asarray(windows, dtype=np.float64), period, wilder)[:, -1]
+    column: FloatArray = _rsi_rows(np.asarray(windows, dtype=np.float64), period, wilder, last=True)[:, 0]
+    return column
 
 
 def pct_below(price: float, average: float) -> float | None:
