@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import itertools
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import NamedTuple
 
 from dcactl.errors import ConfigError
 
@@ -24,8 +26,7 @@ DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 
 
-@dataclass(frozen=True)
-class Bar:
+class Bar(NamedTuple):
     """One candle: ``at`` its open (UTC), ``open`` and ``close`` in USDC per unit."""
 
     at: datetime
@@ -65,16 +66,21 @@ def _time(text: str) -> datetime:
     return value.astimezone(UTC)
 
 
+MAX_PRICE = Decimal("1e12")
+ZERO = Decimal(0)
+
+
 def _price(text: str) -> Decimal:
-    value = Decimal(text.strip())
-    if not value.is_finite() or value <= 0 or value > Decimal("1e12"):
+    value = Decimal(text)  # surrounding whitespace is allowed
+    if not value.is_finite() or value <= ZERO or value > MAX_PRICE:
         raise InvalidOperation
     return value
 
 
 def load_csv(path: Path) -> dict[str, Series]:
     """``--prices`` CSV → one series per asset (upper-cased), interval inferred (1h or 1d) from the
-    smallest spacing of its candles. Raises ConfigError with one line per problem."""
+    smallest spacing of its candles. Raises ConfigError with one line per problem (its row is the
+    line of the file)."""
     problems: list[str] = []
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -82,52 +88,72 @@ def load_csv(path: Path) -> dict[str, Series]:
         raise ConfigError(f"{path}: no such file (--prices)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the prices file ({exc})") from None
-    reader = csv.DictReader(text.splitlines())
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader = csv.reader(text.splitlines())
+    header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise ConfigError(
             f"{path}: row 1: missing column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)} (expected {','.join(COLUMNS)})"
         )
+    where = {name: i for i, name in enumerate(header)}  # a repeated name: its last column
+    columns = [where[c] for c in COLUMNS]
+    width = max(columns) + 1
+    pick = operator.itemgetter(*columns)
+    times: dict[str, datetime] = {}  # the same instants recur for every asset
+    symbols: dict[str, str] = {}  # and the same symbols on every row
     rows: dict[str, dict[datetime, Bar]] = {}
-    for n, raw in enumerate(reader, start=2):
-        row = {(k or "").strip().lower(): (v or "") for k, v in raw.items()}
-        asset = row["asset"].strip().upper()
-        if not asset or not asset.isalnum() or len(asset) > 12:
-            problems.append(
-                f"{path}: row {n}, column asset: expected a symbol such as BTC, got {row['asset']!r}"
-            )
+    for raw in reader:
+        if not raw:
             continue
-        try:
-            at = _time(row["time"])
-        except (ValueError, OverflowError, OSError):
-            problems.append(
-                f"{path}: row {n}, column time: expected ISO-8601 UTC or Unix ms, got {row['time'][:40]!r}"
-            )
-            continue
-        values: dict[str, Decimal] = {}
-        for column in ("open", "high", "low", "close"):
-            try:
-                values[column] = _price(row[column])
-            except (InvalidOperation, ValueError):
+        n = reader.line_num
+        if len(raw) < width:
+            raw = raw + [""] * (width - len(raw))
+        time_text, asset_text, *price_texts = pick(raw)
+        asset = symbols.get(asset_text)
+        if asset is None:
+            asset = asset_text.strip().upper()
+            if not asset or not asset.isalnum() or len(asset) > 12:
                 problems.append(
-                    f"{path}: row {n}, column {column}: expected a positive price, got {row[column][:40]!r}"
+                    f"{path}: row {n}, column asset: expected a symbol such as BTC, got {asset_text!r}"
                 )
-        if len(values) < 4:
+                continue
+            symbols[asset_text] = asset
+        at = times.get(time_text)
+        if at is None:
+            try:
+                at = times[time_text] = _time(time_text)
+            except (ValueError, OverflowError, OSError):
+                problems.append(
+                    f"{path}: row {n}, column time: expected ISO-8601 UTC or Unix ms, got {time_text[:40]!r}"
+                )
+                continue
+        try:  # all four in (0, 1e12], finite, low and high around open and close: one chain
+            open_, high, low, close = map(Decimal, price_texts)
+            ok = ZERO < low <= open_ <= high <= MAX_PRICE and low <= close <= high
+        except (InvalidOperation, ValueError):
+            ok = False
+        if not ok:
+            bad = False
+            for column, value in zip(COLUMNS[2:], price_texts, strict=True):
+                try:
+                    _price(value)
+                except (InvalidOperation, ValueError):
+                    bad = True
+                    problems.append(
+                        f"{path}: row {n}, column {column}: expected a positive price, got {value[:40]!r}"
+                    )
+            if not bad:
+                problems.append(f"{path}: row {n}, column low/high: low {low} and high {high} "
+                                "do not contain open and close")
             continue
-        if values["low"] > min(values["open"], values["close"]) or values["high"] < max(
-            values["open"], values["close"]
-        ):
-            problems.append(
-                f"{path}: row {n}, column low/high: low {values['low']} and high "
-                f"{values['high']} do not contain open and close"
-            )
-            continue
-        if at in rows.setdefault(asset, {}):
+        bars = rows.get(asset)
+        if bars is None:
+            bars = rows[asset] = {}
+        if at in bars:
             problems.append(f"{path}: row {n}, column time: a second candle for {asset} at {at.isoformat()}")
             continue
-        rows[asset][at] = Bar(at, values["open"], values["close"])
+        bars[at] = Bar(at, open_, close)
         if len(problems) >= MAX_PROBLEMS:
             break
     if not rows and not problems:
