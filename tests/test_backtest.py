@@ -266,20 +266,27 @@ def _series(prices: list[float]) -> Series:
     prices=st.lists(st.floats(50, 150), min_size=12, max_size=20),
     cut=st.integers(4, 11),
     noise=st.lists(st.floats(0.5, 2.0), min_size=20, max_size=20),
+    banking=st.booleans(),
 )
-def test_no_lookahead(tmp_path_factory: Any, prices: list[float], cut: int, noise: list[float]) -> None:
+def test_no_lookahead(
+    tmp_path_factory: Any, prices: list[float], cut: int, noise: list[float], banking: bool
+) -> None:
     """Changing any candle's close at or after a tick (and any later open) never changes the
-    decisions at that tick or before: the rules read only candles completed before it."""
+    decisions at that tick or before: the rules read only candles completed before it — whether
+    the asset is decided tick by tick (with a bank) or over all its ticks at once (without)."""
     config = _config(tmp_path_factory.mktemp("la"))
-    original = _series(prices)
+    if not banking:
+        config = replace(config, assets=tuple(replace(a, banking=None) for a in config.assets))
+    warm = [100.0 + (i * 7) % 5 for i in range(32)]  # the rules' history before the window (RSI(3): 30)
+    original = _series(warm + prices)
     bars = list(original.bars)
-    for i in range(cut, len(bars)):
-        b = bars[i]
+    for i in range(cut, len(prices)):
+        b = bars[len(warm) + i]
         new_open = b.open if i == cut else (b.open * D(f"{noise[i]:.3f}")).quantize(D("0.01"))
-        bars[i] = Bar(b.at, new_open, (b.close * D(f"{noise[i]:.3f}")).quantize(D("0.01")))
+        bars[len(warm) + i] = Bar(b.at, new_open, (b.close * D(f"{noise[i]:.3f}")).quantize(D("0.01")))
     changed = replace(original, bars=tuple(bars))
-    start, end = T0, T0 + timedelta(days=len(prices))
-    tick = bars[cut].at
+    start, end = bars[len(warm)].at, bars[-1].at + timedelta(days=1)
+    tick = bars[len(warm) + cut].at
 
     def decisions(series: Series) -> list[Tick]:
         trace: list[Tick] = []
