@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from live_support import faketime_env, require_faketime
 from support import write_portfolio
 
-from dcactl.backtest.engine import Costs, Tick, replay
+from dcactl.backtest.engine import Costs, Sweep, Tick, replay
 from dcactl.backtest.prices import Bar, Series
 from dcactl.backtest.variants import Strategy
 from dcactl.config.schema import parse_config_text, validate_document
@@ -323,11 +323,11 @@ def test_shared_indicators_change_no_decision(tmp_path: Path) -> None:
                         shared=memo)
         return trace, result.to_json()
 
-    shared: dict[str, Any] = {}
+    shared = Sweep()
     together = [run(c, shared) for c in variants]
     alone = [run(c, None) for c in variants]
     assert together == alone
-    assert any(shared["AAA"].memo.values()), "indicator values were shared"
+    assert any(shared.assets["AAA"].memo.values()), "indicator values were shared"
     assert len({json.dumps(r) for _, r in alone}) > 1, "the variants differ, so the test can tell"
 
 
@@ -488,6 +488,21 @@ def test_lanes_are_taken_and_buy_what_one_by_one_does(tmp_path: Path) -> None:
     assert fast.to_json() == slow.to_json() and fast.curve == slow.curve
     # 13 weekly periods from a Monday over 85 days; the rally's week skips every one of its 7 ticks
     assert fast.buys == 12 and fast.skips["rules"] >= 7
+    # a variant whose decisions come out the same (oversold ×1 without a bank changes no amount) has
+    # the same figures under its own name; one that changes them does not
+    sweep = Sweep()
+    (asset,) = config.assets
+    same = replace(config, assets=(replace(asset, rsi=replace(asset.rsi, oversold=D(45))),))
+    other = replace(config, assets=(replace(asset, rsi=replace(asset.rsi, overbought=D(90))),))
+    first, second, third = (
+        replay(Strategy(name, "rules", c), series, {}, {}, start, end, Costs(), shared=sweep)
+        for name, c in (("a", config), ("b", same), ("c", other))
+    )
+    assert second.name == "b" and second.curve.name == "b"
+    assert {**second.to_json(), "name": "a"} == first.to_json() == fast.to_json() | {"name": "a"}
+    assert second.curve.points == first.curve.points and len(sweep.figures) == 2
+    assert third.to_json()["buys"] == 13 and third.to_json() == replay(
+        Strategy("c", "rules", other), series, {}, {}, start, end, Costs(), vectorised=False).to_json()
 
 
 # ---- parity with plan on the devnet ------------------------------------------------------------------

@@ -24,7 +24,7 @@ import functools
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -154,7 +154,11 @@ class Shared:
     frames: dict[str, _Frame] = field(default_factory=dict)
     closes: _DailyCloses | None = None
     """Its daily closes inside the window (the marks)."""
-    fills: dict[tuple[int, Decimal], tuple[Decimal, Decimal] | None] = field(default_factory=dict)
+    fills: dict[tuple[Any, ...], tuple[BacktestBuy, Decimal, Decimal] | None] = field(default_factory=dict)
+    decisions: dict[tuple[AssetConfig, int], Amount] = field(default_factory=dict)
+    """decide_amounts' answer per (asset's config, situation) (:func:`_lane`)."""
+    lanes: dict[tuple[Any, ...], _LaneRun] = field(default_factory=dict)
+    """:func:`_lane`'s results by the decisions they come from."""
     period_ends: dict[tuple[Schedule, str], list[int]] = field(default_factory=dict)
 
 
@@ -191,6 +195,16 @@ class _Frame:
         return cls(ticks, window, window_ms, counts, d_open, d_close, h_open, h_close,
                    {c: i for i, c in enumerate(counts)},
                    np.array([float(b.open) for b in window], dtype=np.float64))
+
+
+@dataclass
+class Sweep:
+    """What the strategies of one backtest share: per asset (:class:`Shared`), and each strategy's
+    figures by the buys its assets came to (:func:`_lane`'s results): a strategy whose every asset
+    buys as an earlier one's has its figures, under its own name."""
+
+    assets: dict[str, Shared] = field(default_factory=dict)
+    figures: dict[tuple[tuple[str, int], ...], StrategyResult] = field(default_factory=dict)
 
 
 @dataclass
@@ -253,7 +267,7 @@ def replay(
     costs: Costs,
     plain_invested: Mapping[str, Decimal] | None = None,
     trace: list[Tick] | None = None,
-    shared: dict[str, Shared] | None = None,
+    shared: Sweep | None = None,
     vectorised: bool = True,
 ) -> StrategyResult:
     """Replay ``strategy`` over ``[start, end)``; ``lump-sum`` needs ``plain_invested`` per asset.
@@ -269,7 +283,7 @@ def replay(
         ticks = hour if hour is not None and hour.bars and _hourly_schedule(a) else day
         if ticks is None:
             continue
-        share = Shared() if shared is None else shared.setdefault(a.symbol, Shared())
+        share = Shared() if shared is None else shared.assets.setdefault(a.symbol, Shared())
         frame = share.frames.get(ticks.interval)
         if frame is None:
             frame = share.frames[ticks.interval] = _Frame.of(ticks, day, hour, start, end)
@@ -293,9 +307,16 @@ def replay(
                 buys.append(bought)
     elif vectorised and _independent(config):
         lanes = [t for t in tracks if _lane_ready(t)]
-        for t in lanes:
-            _lane(config, t, costs, slip, buys, skips, trace)
+        runs = tuple((t.config.symbol, id(_lane(config, t, costs, slip, buys, skips, trace))) for t in lanes)
         rest = [t for t in tracks if t not in lanes]
+        if shared is not None and not rest and trace is None:  # every asset's buys as an earlier strategy's
+            same = shared.figures.get(runs)
+            if same is not None:
+                return replace(same, name=strategy.name, skips=Counter(same.skips),
+                               curve=replace(same.curve, name=strategy.name))
+            result = _figures(strategy.name, tracks, daily, buys, skips, start, end, costs)
+            shared.figures[runs] = result
+            return result
         if rest:
             _ticks(config, rest, start, end, costs, slip, buys, skips, trace)
         if trace is not None:  # as one run notes them: by tick, the assets not due first, config order
@@ -444,19 +465,35 @@ def _situations(track: _AssetTrack) -> np.ndarray[Any, Any]:
 
 
 def _period_ends(track: _AssetTrack, zone: ZoneInfo) -> list[int]:
-    """Per tick, the index of the first tick at or after the end of its schedule period (shared by
-    the strategies with this schedule and zone)."""
-    key = (track.config.schedule, zone.key)
-    ends = track.shared.period_ends.get(key)
-    if ends is None:
-        ends, i, m = [], 0, len(track.frame.window)
-        while i < m:
-            period = period_of(track.config.schedule, track.frame.window[i].at, zone)
-            j = max(i + 1, int(np.searchsorted(track.frame.window_ms, _ms(period.end), side="left")))
-            ends += [j] * (j - i)
-            i = j
-        track.shared.period_ends[key] = ends
+    """Per tick, the index of the first tick at or after the end of its schedule period."""
+    frame = track.frame
+    return _period_ends_of(track.config.schedule, zone.key, frame.window_ms.tobytes(), tuple(frame.window))
+
+
+@functools.lru_cache(maxsize=64)
+def _period_ends_of(schedule: Schedule, zone: str, _ticks_ms: bytes, ticks: tuple[Bar, ...]) -> list[int]:
+    """:func:`_period_ends` for ticks at these instants (the same for every asset with daily candles
+    over the window, and every strategy with this schedule and zone)."""
+    ends: list[int] = []
+    i, m = 0, len(ticks)
+    ms = np.frombuffer(_ticks_ms, dtype=np.int64)
+    while i < m:
+        period = period_of(schedule, ticks[i].at, zone)
+        j = max(i + 1, int(np.searchsorted(ms, _ms(period.end), side="left")))
+        ends += [j] * (j - i)
+        i = j
     return ends
+
+
+@dataclass(frozen=True)
+class _LaneRun:
+    """What :func:`_lane` found for one asset: its buys, each with the units it added (net of the
+    fee) and the fee's value; the ticks skipped by the rules; each tick's outcome where one bought
+    or missed the minimum."""
+
+    buys: list[tuple[BacktestBuy, Decimal, Decimal]]
+    skipped: int
+    outcomes: dict[int, str]
 
 
 def _lane(
@@ -467,31 +504,70 @@ def _lane(
     buys: list[BacktestBuy],
     skips: Counter[str],
     trace: list[Tick] | None,
-) -> None:
+) -> _LaneRun:
     """One asset over all its ticks at once (:func:`_lane_ready`; no cap and no rebalancing, so no
     other asset matters). Its decisions come from :func:`decide_amounts` itself, once per situation
     (:func:`_situations`) at the first tick in it; then per schedule period the first tick whose
     decision buys and whose fill reaches the minimum buys, as the due rule and ``run`` would: every
-    tick of the period before it was due and skipped, every tick after it is not due."""
+    tick of the period before it was due and skipped, every tick after it is not due. Strategies
+    whose decisions for the asset come out the same share the result."""
     zone = ZoneInfo(config.settings.timezone)
-    window = track.frame.window
     codes = _situations(track)
     decided: dict[int, Amount] = {}
     for code in np.unique(codes).tolist():
-        i = int(np.argmax(codes == code))
-        decided[code] = _decide_at(config, track, i, zone)
-    code_of = codes.tolist()
-    buys_at = [decided[c].skip is None for c in code_of]
+        key = (track.config, code)
+        if key not in track.shared.decisions:
+            track.shared.decisions[key] = _decide_at(config, track, int(np.argmax(codes == code)), zone)
+        decided[code] = track.shared.decisions[key]
+    # what each tick spends (None: nothing): the distinct amounts, and per tick the index of its own
+    spent = {code: (a.usd if a.skip is None else None) for code, a in decided.items()}
+    amounts = sorted(set(spent.values()), key=lambda x: (x is None, x or ZERO))
+    lookup = np.zeros(int(codes.max()) + 1, dtype=np.int64)
+    for code, value in spent.items():
+        lookup[code] = amounts.index(value)
+    spends = lookup[codes]
+    lane_key = (track.config.schedule, zone.key, costs, slip, tuple(amounts), spends.tobytes())
+    run = track.shared.lanes.get(lane_key)
+    if run is None:
+        run = track.shared.lanes[lane_key] = _lane_run(track, zone, spends, amounts, costs, slip)
+    h = track.holding
+    h.units = sum((net for _, net, _ in run.buys), ZERO)
+    h.invested = sum((b.usd for b, _, _ in run.buys), ZERO)
+    h.fees_usd = sum((fee for _, _, fee in run.buys), ZERO)
+    h.buys = len(run.buys)
+    buys += [b for b, _, _ in run.buys]
+    if run.skipped:
+        skips["rules"] += run.skipped
+    missed = sum(1 for o in run.outcomes.values() if o == "minimum")
+    if missed:
+        skips["minimum"] += missed
+    if trace is not None:
+        _lane_trace(config, track, zone, decided, codes.tolist(), _period_ends(track, zone), run.outcomes,
+                    trace)
+    return run
+
+
+def _lane_run(
+    track: _AssetTrack,
+    zone: ZoneInfo,
+    codes: np.ndarray[Any, Any],
+    spend: Sequence[Decimal | None],
+    costs: Costs,
+    slip: Decimal,
+) -> _LaneRun:
+    """The buys of one asset whose ticks spend ``spend[codes[i]]`` (None: the decision buys nothing)."""
+    window = track.frame.window
+    m = len(window)
+    buying = np.array([spend[c] is not None for c in range(len(spend))], dtype=bool)[codes]
+    # following[i]: the first tick ≥ i whose decision buys (m: none)
+    index = np.where(buying, np.arange(m), m)
+    following = np.minimum.accumulate(index[::-1])[::-1].tolist() if m else []
     ends = _period_ends(track, zone)
     fills = track.shared.fills
-    m, i = len(window), 0
-    following = list(range(m))  # following[i]: the first tick ≥ i whose decision buys (m: none)
-    nxt = m
-    for k in range(m - 1, -1, -1):
-        nxt = k if buys_at[k] else nxt
-        following[k] = nxt
+    code_of = codes.tolist()
+    bought: list[tuple[BacktestBuy, Decimal, Decimal]] = []
     outcomes: dict[int, str] = {}
-    skipped = 0
+    skipped = i = 0
     while i < m:
         end, j = ends[i], following[i]
         if j >= end:  # no tick of this period buys: each was due and skipped by the rules
@@ -499,24 +575,34 @@ def _lane(
             i = end
             continue
         skipped += j - i
-        amount = decided[code_of[j]].usd
-        bar = window[j]
-        fill_key = (j, amount)
+        amount = spend[code_of[j]]
+        assert amount is not None
+        fill_key = (j, amount, costs, slip)
         if fill_key not in fills:
-            fills[fill_key] = _quote(track.sz_decimals, bar.open * slip, amount)
-        quote = fills[fill_key]
-        if quote is None:
-            skips["minimum"] += 1
+            fills[fill_key] = _lane_fill(track, window[j], amount, costs, slip)
+        fill = fills[fill_key]
+        if fill is None:
             outcomes[j] = "minimum"
             i = j + 1
             continue
-        buys.append(_record(track, bar.at, bar.open * slip, *quote, costs))
+        bought.append(fill)
         outcomes[j] = "bought"
         i = end
-    if skipped:
-        skips["rules"] += skipped
-    if trace is not None:
-        _lane_trace(config, track, zone, decided, code_of, ends, outcomes, trace)
+    return _LaneRun(bought, skipped, outcomes)
+
+
+def _lane_fill(
+    track: _AssetTrack, bar: Bar, amount: Decimal, costs: Costs, slip: Decimal
+) -> tuple[BacktestBuy, Decimal, Decimal] | None:
+    """The fill of ``amount`` at ``bar``'s open (:func:`_quote`), as :func:`_record` books it: the buy,
+    the units it adds (net of the fee in the base token) and the fee's value; None under the minimum."""
+    price = bar.open * slip
+    quote = _quote(track.sz_decimals, price, amount)
+    if quote is None:
+        return None
+    size, cost = quote
+    return BacktestBuy(time=bar.at, asset=track.config.symbol, usd=cost, size=size, price=price), *_net(
+        size, price, costs)
 
 
 def _decide_at(config: Config, track: _AssetTrack, i: int, zone: ZoneInfo) -> Amount:
@@ -587,13 +673,20 @@ def _record(
     track: _AssetTrack, at: datetime, price: Decimal, size: Decimal, cost: Decimal, costs: Costs
 ) -> BacktestBuy:
     """A fill of ``size`` for ``cost`` USDC into the holding; the fee is taken in the base token."""
-    fee = size * costs.fee_bps / BPS
+    units, fee_usd = _net(size, price, costs)
     h = track.holding
-    h.units += size - fee
+    h.units += units
     h.invested += cost
-    h.fees_usd += fee * price
+    h.fees_usd += fee_usd
     h.buys += 1
     return BacktestBuy(time=at, asset=track.config.symbol, usd=cost, size=size, price=price)
+
+
+def _net(size: Decimal, price: Decimal, costs: Costs) -> tuple[Decimal, Decimal]:
+    """The units a fill of ``size`` at ``price`` adds (the fee is paid in the base token) and the
+    fee's value in USDC."""
+    fee = size * costs.fee_bps / BPS
+    return size - fee, fee * price
 
 
 @dataclass(frozen=True)

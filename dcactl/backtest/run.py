@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dcactl.backtest.engine import Costs, Shared, StrategyResult, replay
+from dcactl.backtest.engine import Costs, StrategyResult, Sweep, replay
 from dcactl.backtest.prices import Bar, Series, coverage_problem, from_candles, load_csv
 from dcactl.backtest.variants import Strategy, only_assets, strategies
 from dcactl.errors import DcactlError, UsageError
@@ -138,7 +138,7 @@ async def run_backtest(
         raise UsageError(problem)
     plain_invested: Mapping[str, Decimal] | None = None
     by_name: dict[str, StrategyResult] = {}
-    shared: dict[str, Shared] = {}  # indicator values and fills shared by the strategies (same prices)
+    shared = Sweep()  # indicator values, fills and decisions shared by the strategies (same prices)
     order = [s for s in runs if s.kind == "plain"] + [s for s in runs if s.kind != "plain"]
     for strategy in order:
         if strategy.kind == "lump-sum" and plain_invested is None:
