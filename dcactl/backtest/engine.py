@@ -181,6 +181,8 @@ class _Frame:
     """The window's tick whose completed daily closes number this many (daily-only assets)."""
     opens: np.ndarray[Any, Any]
     """The window's opens (floats: the price the rules compare)."""
+    times: tuple[datetime, ...]
+    """The window's ticks' instants."""
 
     @classmethod
     def of(
@@ -194,7 +196,7 @@ class _Frame:
         counts = [] if h_close.size else np.searchsorted(d_open, window_ms - DAY_MS, side="right").tolist()
         return cls(ticks, window, window_ms, counts, d_open, d_close, h_open, h_close,
                    {c: i for i, c in enumerate(counts)},
-                   np.array([float(b.open) for b in window], dtype=np.float64))
+                   np.array([float(b.open) for b in window], dtype=np.float64), tuple(b.at for b in window))
 
 
 @dataclass
@@ -466,19 +468,18 @@ def _situations(track: _AssetTrack) -> np.ndarray[Any, Any]:
 
 def _period_ends(track: _AssetTrack, zone: ZoneInfo) -> list[int]:
     """Per tick, the index of the first tick at or after the end of its schedule period."""
-    frame = track.frame
-    return _period_ends_of(track.config.schedule, zone.key, frame.window_ms.tobytes(), tuple(frame.window))
+    return _period_ends_of(track.config.schedule, zone.key, track.frame.times)
 
 
 @functools.lru_cache(maxsize=64)
-def _period_ends_of(schedule: Schedule, zone: str, _ticks_ms: bytes, ticks: tuple[Bar, ...]) -> list[int]:
+def _period_ends_of(schedule: Schedule, zone: str, times: tuple[datetime, ...]) -> list[int]:
     """:func:`_period_ends` for ticks at these instants (the same for every asset with daily candles
     over the window, and every strategy with this schedule and zone)."""
     ends: list[int] = []
-    i, m = 0, len(ticks)
-    ms = np.frombuffer(_ticks_ms, dtype=np.int64)
+    i, m = 0, len(times)
+    ms = np.array([_ms(t) for t in times], dtype=np.int64)
     while i < m:
-        period = period_of(schedule, ticks[i].at, zone)
+        period = period_of(schedule, times[i], zone)
         j = max(i + 1, int(np.searchsorted(ms, _ms(period.end), side="left")))
         ends += [j] * (j - i)
         i = j

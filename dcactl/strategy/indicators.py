@@ -217,9 +217,10 @@ def _recursive_last(values: FloatArray, seed: FloatArray, keep: float, gain: flo
         m = chunk.shape[-1]
         powers = keep ** np.arange(1, m + 1, dtype=np.float64)
         if keep > 0:
-            total = chunk[..., 0] / powers[0]
+            columns = np.ascontiguousarray(np.moveaxis(chunk, -1, 0))  # a column per step, contiguous
+            total = columns[0] / powers[0]
             for j in range(1, m):
-                total = total + chunk[..., j] / powers[j]
+                total = total + columns[j] / powers[j]
             prev = powers[-1] * (prev + gain * total)
         else:
             prev = gain * chunk[..., -1]
