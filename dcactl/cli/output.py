@@ -78,11 +78,10 @@ def _default(value: Any) -> Any:
 def progress(message: str) -> Iterator[None]:
     """A spinner on stderr while a slow step runs, only on a terminal and never with --json/--quiet
     (cron mail and pipes get nothing)."""
-    console = err()
-    if OPTIONS.json or OPTIONS.quiet or not console.is_terminal:
+    if OPTIONS.json or OPTIONS.quiet or not err().is_terminal:  # --json/-q first: no Rich at all
         yield
         return
-    with console.status(message, spinner="dots"):
+    with err().status(message, spinner="dots"):
         yield
 
 
