@@ -419,3 +419,24 @@ def test_an_answer_over_the_size_cap_is_not_read() -> None:
 
     message, attempts = asyncio.run(go())
     assert message == "Test /x: answer over 1,000 bytes; not read" and attempts == 1
+
+
+def test_tls_context_verifies_https_and_trusts_nothing_for_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An https API gets one shared verifying context with CAs loaded; a plain http API (a devnet) one
+    that loads nothing and would fail any certificate, unless an https proxy is in the way."""
+    import ssl
+
+    from dcactl.http import tls_context
+
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    secure = tls_context("https://api.hyperliquid.xyz")
+    assert secure is tls_context("https://api.coingecko.com/api/v3")
+    assert secure.verify_mode == ssl.CERT_REQUIRED and secure.check_hostname
+    assert secure.cert_store_stats()["x509_ca"] > 0
+    plain = tls_context("http://127.0.0.1:3001")
+    assert plain is not secure and plain is tls_context("http://localhost:9")
+    assert plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname
+    assert plain.cert_store_stats()["x509_ca"] == 0 and plain.get_ca_certs() == []
+    monkeypatch.setenv("HTTP_PROXY", "https://proxy.test:8443")
+    assert tls_context("http://127.0.0.1:3001") is secure
