@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from dcactl import timing
-from dcactl.cli import output
+from dcactl.cli import output, process
 from dcactl.cli.apps import app, devnet_app
 from dcactl.cli.context import finish, state_of, with_session
 from dcactl.errors import DcactlError, ExitCode, UsageError
@@ -120,6 +120,7 @@ def devnet_keygen(
 
 def _run_command(ctx: typer.Context, request: Any) -> None:
     """run/buy: the heartbeat and notifications ([notify]) around the run; a dry run sends nothing."""
+    process.short_lived()
     from dcactl.cli.render import render_run
     from dcactl.run.execute import execute, exit_code_for
 
@@ -328,9 +329,24 @@ def _print_traceback() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Console entry point: run the app, map errors to one stderr line and an exit code."""
+    """Console entry point: run the app, map errors to one stderr line and an exit code.
+
+    Without ``argv`` (the console script, ``python -m dcactl``) dcactl owns the process and tunes it
+    for one short command (:mod:`dcactl.cli.process`); with ``argv`` the caller's process is left as
+    it was."""
     timing.reset()
+    if argv is None:
+        process.own()
     args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _invoke(args)
+    finally:
+        process.finish()
+    sys.exit(code)
+
+
+def _invoke(args: list[str]) -> int:
+    """Run the command of ``args``; its exit code (each error already shown on stderr)."""
     verbose = "-v" in args or "--verbose" in args
     try:
         code = app(args=args, prog_name="dcactl", standalone_mode=False)
@@ -342,23 +358,23 @@ def main(argv: list[str] | None = None) -> Any:
             ctx = getattr(usage, "ctx", None)
             where = ctx.command_path if ctx is not None else "dcactl"
             output.error(f"{usage.format_message()} (see {where} --help)")
-        sys.exit(int(getattr(usage, "exit_code", ExitCode.USAGE)))
+        return int(getattr(usage, "exit_code", ExitCode.USAGE))
     except DcactlError as exc:
         if verbose:
             _print_traceback()
         output.error(str(exc))
-        sys.exit(int(exc.exit_code))
+        return int(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         output.error("interrupted")
-        sys.exit(INTERRUPTED)
+        return INTERRUPTED
     except Exception as exc:  # a bug: still one line (and no locals that could hold a key)
         if verbose:
             _print_traceback()
         output.error(f"internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback)")
-        sys.exit(int(ExitCode.FAILED))
+        return int(ExitCode.FAILED)
     if code == INTERRUPTED:  # Typer turns Ctrl-C into Exit(130) before our handler sees it
         output.error("interrupted")
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 INTERRUPTED = 130
