@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,13 +166,30 @@ class Session:
     def signer(self) -> Signer:
         """The signing key named by ``settings.key`` (loaded on first use). Raises SecretError."""
         if self._signer is None:
-            from dcactl.config.keys import load_signer
-            from dcactl.errors import SecretError
-
-            if not self.config.settings.key:
-                raise SecretError(f"{self.config.path}: settings.key: live mode needs a key source")
-            self._signer = load_signer(self.config.settings.key)
+            return self.read_key()()
         return self._signer
+
+    def read_key(self) -> Callable[[], Signer]:
+        """The fast half of loading :attr:`signer`, done now: the key read from its source and checked
+        (SecretError when it is missing, unsafe or not a key). Returns the slow half (eth_account
+        makes the signer of it: about 0.2 s), which a run calls in a thread while it waits for the
+        exchange; it raises SecretError when the text is not a valid key."""
+        if self._signer is not None:
+            signer = self._signer
+            return lambda: signer
+        from dcactl.config.keys import read_signing_key, signer_from
+        from dcactl.errors import SecretError
+
+        source = self.config.settings.key
+        if not source:
+            raise SecretError(f"{self.config.path}: settings.key: live mode needs a key source")
+        text = read_signing_key(source)
+
+        def load() -> Signer:
+            self._signer = signer_from(text, source)
+            return self._signer
+
+        return load
 
     async def aclose(self) -> None:
         """Finish background work (printing its warnings), then close clients and the ledger."""

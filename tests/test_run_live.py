@@ -359,3 +359,24 @@ def test_a_live_dry_run_reads_the_balance(
     assert statuses(res.json()) == {"BTC": "planned", "ETH": "failed", "SOL": "failed"}
     assert all(r["reason"].startswith("insufficient USDC") for r in res.json()["results"][1:])
     assert devnet.admin.orders(user=poor.address.lower()) == []
+
+
+def test_a_bad_key_stops_the_run_before_any_decision(
+    tmp_path: Path, devnet: Any, wallet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key that cannot be read stops a live run (exit 2) before it asks the exchange anything; one
+    that reads as 64 hex digits but is no key (zero) is made a signer while the books are read, and
+    stops the run once they are in: no intent, no order, both runs logged with exit code 2."""
+    cfg = _cfg(tmp_path, devnet, wallet)
+    monkeypatch.delenv("DCACTL_KEY")
+    devnet.admin.clear_requests()
+    res = cli("--config", str(cfg), "--json", "run")
+    assert res.code == 2 and "DCACTL_KEY" in res.err, res.err
+    assert devnet.admin.requests(path="/info") == []
+    monkeypatch.setenv("DCACTL_KEY", "0" * 64)
+    res = cli("--config", str(cfg), "--json", "run")
+    assert res.code == 2 and "not a valid secp256k1 private key" in res.err, res.err
+    assert _order_actions(devnet, wallet.address) == []
+    with open_ledger(cfg, devnet.url, wallet.address) as ledger:
+        assert ledger.intent_keys() == []
+        assert [r["exit_code"] for r in ledger.runs()] == [2, 2]

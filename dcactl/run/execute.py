@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -59,6 +59,7 @@ from dcactl.timing import mark
 from dcactl.venues import paper
 
 if TYPE_CHECKING:
+    from dcactl.config.keys import Signer
     from dcactl.session import Session
 
 
@@ -82,20 +83,36 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
     code: int | None = None
     error: str | None = None
     try:
+        key: asyncio.Future[Signer] | None = None
         if session.live and not request.dry_run:
             # The key, due or not: a key that cron cannot read fails the first run after it broke
             # (exit 2, in the run log), not the first run that has something to buy days later. It
-            # loads (eth_account: a fifth of a second) in a thread while reconciling asks the exchange.
-            key, notes = await asyncio.gather(
-                asyncio.to_thread(lambda: session.signer), reconcile_intents(session), return_exceptions=True
-            )
-            for outcome in (key, notes):  # a bad key first (SecretError, exit 2), before any decision
+            # is read now, and made a signer (eth_account: a fifth of a second) in a thread while the
+            # run asks the exchange (reconciling, then the read round); a bad key stops the run
+            # before any decision: one that cannot be read before the read round.
+            try:
+                load: Callable[[], Signer] | BaseException = session.read_key()
+            except DcactlError as exc:
+                load = exc
+            if not isinstance(load, BaseException):
+                key = asyncio.ensure_future(asyncio.to_thread(load))
+            (notes,) = await asyncio.gather(reconcile_intents(session), return_exceptions=True)
+            bad = load if isinstance(load, BaseException) else None
+            if bad is None and isinstance(notes, BaseException):
+                bad = await _key_failure(key)
+            for outcome in (bad, notes):  # a bad key first (SecretError, exit 2), before any decision
                 if isinstance(outcome, BaseException):
                     raise outcome
             assert isinstance(notes, list)
             for note in notes:
                 session.info(note)
-        decisions, _ = await prepare(session, assets, request, started)
+        try:
+            decisions, _ = await prepare(session, assets, request, started, key=key)
+        except BaseException:
+            bad = await _key_failure(key)
+            if bad is not None:  # a bad key first (SecretError, exit 2), whatever else went wrong
+                raise bad from None
+            raise
         results.update((d.symbol, d.result) for d in decisions if d.result is not None)
         if not request.dry_run:
             left = await _place(session, [d for d in decisions if d.result is None], request, results)
@@ -122,6 +139,14 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
             final = code if code is not None else exit_code_for(result, request)
             ledger.end_run(run_id, utcnow(), summary, int(final))
     return result
+
+
+async def _key_failure(key: asyncio.Future[Signer] | None) -> BaseException | None:
+    """Why ``key`` (the signer loading in its thread) failed, once it is done; None when it loaded."""
+    if key is None:
+        return None
+    await asyncio.wait([key])
+    return None if key.cancelled() else key.exception()
 
 
 async def plan(session: Session, only: tuple[str, ...] = ()) -> PlanReport:

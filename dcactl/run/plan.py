@@ -52,6 +52,7 @@ from dcactl.timing import mark
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
+    from dcactl.config.keys import Signer
     from dcactl.config.schema import AssetConfig
     from dcactl.session import Session
     from dcactl.venues.base import OrderStatus
@@ -102,15 +103,21 @@ class _Gathered:
 
 
 async def prepare(
-    session: Session, assets: Sequence[AssetConfig], request: RunRequest, now: datetime
+    session: Session, assets: Sequence[AssetConfig], request: RunRequest, now: datetime,
+    key: Awaitable[Signer] | None = None,
 ) -> tuple[list[AssetDecision], Snapshot]:
     """Gather (stages 1-4 of the module docstring) and decide: every asset's decision, in config
-    order, and the snapshot it was decided on."""
+    order, and the snapshot it was decided on.
+
+    ``key``: the signer of a live run, still loading in a thread; it is awaited before anything the
+    reads found is acted on (a bad key raises its SecretError there), so it loads while they wait."""
     got = _Gathered()
     await resolve(session, assets, got, now)
     await load_histories(session, [a for a in assets if reads_history_for_schedule(a)], got, request, now)
     slots = due_phase(session.config, request, assets, got.snapshot(session, now), session.ledger)
-    await read_round(session, slots, got, request, now)
+    await read_round(session, slots, got, request, now, key)
+    if key is not None:
+        await key
     snapshot = got.snapshot(session, now)
     decisions = decide_run(session.config, request, assets, snapshot, session.ledger)
     mark("decided")
@@ -216,12 +223,14 @@ async def load_histories(
 
 
 async def read_round(
-    session: Session, slots: Sequence[AssetDecision], got: _Gathered, request: RunRequest, now: datetime
+    session: Session, slots: Sequence[AssetDecision], got: _Gathered, request: RunRequest, now: datetime,
+    key: Awaitable[Signer] | None = None,
 ) -> None:
     """One concurrent round of reads: the quotes of every asset still open (and of the not-due targets
     that rebalancing values), the USDC balance and the exchange's status of every cloid about to be
     used (live), and the candles of every asset still to decide. An order the exchange already has
-    under one of those cloids is adopted."""
+    under one of those cloids is adopted. ``key`` (see :func:`prepare`) is awaited once the reads are
+    in, before any answer is acted on."""
     active = [d for d in slots if d.result is None]
     if not active:
         return
@@ -241,8 +250,8 @@ async def read_round(
     # (dynamic-frequency assets had theirs before the due check)
     deciding = [d.asset for d in active
                 if (d.due or request.plan) and not reads_history_for_schedule(d.asset)]
-    signer = session.signer.account if live and any(d.real and d.due for d in active) else None
-    warm = asyncio.to_thread(_warm, signer)  # while the reads are in flight, not after them
+    signing = live and any(d.real and d.due for d in active)
+    warm = _warm(key if signing else None)  # while the reads are in flight, not after them
     quotes_task = _guarded(quotes_for(session.hl, session.cg, markets))
     balance_task = _guarded(session.hl.spot_balances(session.account)) if funds else None
     status_tasks = [_guarded(session.hl.order_status(session.account, cloid)) for _, _, cloid in checks]
@@ -251,6 +260,8 @@ async def read_round(
         balance_task if balance_task is not None else _none(), asyncio.gather(*status_tasks), warm,
     )
     mark("reads_done")
+    if key is not None:
+        await key  # a bad key stops the run here (SecretError), before any answer is acted on
     for m in markets:
         q = quotes.get(m.symbol) if isinstance(quotes, dict) else quotes
         got.quotes[m.symbol] = q if isinstance(q, Quote) else Unavailable(
@@ -278,11 +289,23 @@ async def _none() -> None:
     return None
 
 
-def _warm(signer: LocalAccount | None) -> None:
-    """What deciding and signing need that the reads do not, done in a thread during the read round:
-    the strategy (numpy) imported, and with ``signer`` the signing path run once on a throwaway action
-    (the first signature of a process costs tens of ms; nothing is sent). So the book's age when the
-    order leaves is only deciding, the write-ahead commit and signing (issue 17)."""
+async def _warm(key: Awaitable[Signer] | None) -> None:
+    """What deciding and signing need that the reads do not, done in threads during the read round:
+    the key loaded (``key``: it is awaited here, and a bad key's error left for :func:`read_round` to
+    raise), then :func:`_warm_up`. So the book's age when the order leaves is only deciding, the
+    write-ahead commit and signing (issue 17)."""
+    signer = None
+    if key is not None:
+        try:
+            signer = (await key).account
+        except Exception:  # raised by read_round once the reads are in
+            signer = None
+    await asyncio.to_thread(_warm_up, signer)
+
+
+def _warm_up(signer: LocalAccount | None) -> None:
+    """The strategy (numpy) imported, and with ``signer`` the signing path run once on a throwaway
+    action (the first signature of a process costs tens of ms; nothing is sent)."""
     import dcactl.strategy  # noqa: F401
 
     if signer is not None:
