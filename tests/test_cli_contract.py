@@ -410,3 +410,41 @@ def test_devnet_fund_refuses_what_is_not_an_address(cli: Any) -> None:
     assert res.code == 2
     assert res.err.startswith("dcactl: error: --fund 'alice=100': 'alice' is not an address")
     assert len(res.err.splitlines()) == 1
+
+
+def test_a_run_process_loads_no_trio_httpx_cli_or_rich(tmp_path: Path, devnet: Any) -> None:
+    """A live `python -m dcactl --json run` (dcactl owns the process) buys, and never loads trio
+    (httpcore's optional import), httpx's own command line, nor Rich (nothing is drawn for --json)."""
+    from live_support import THREE, child_env, funded_wallet, key_hex, live_portfolio
+
+    wallet = funded_wallet(devnet)
+    cfg = live_portfolio(tmp_path / "p.toml", devnet.url, THREE, wallet.address)
+    seen = tmp_path / "modules.txt"
+    code = (
+        "import atexit, runpy, sys\n"
+        f"atexit.register(lambda: open({str(seen)!r}, 'w').write("
+        "'\\n'.join(n for n, m in sys.modules.items() if m is not None)))\n"
+        "sys.argv = ['dcactl', *sys.argv[1:]]\n"
+        "runpy.run_module('dcactl', run_name='__main__')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, "--config", str(cfg), "--json", "run"],
+                          env=child_env(key_hex(wallet)), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "filled" in proc.stdout
+    modules = set(seen.read_text().split())
+    assert {"httpx", "httpcore", "eth_account"} <= modules
+    unwanted = ("trio", "httpx._main", "rich", "pygments")
+    assert sorted(m for m in modules for u in unwanted if m == u or m.startswith(u + ".")) == []
+
+
+def test_main_with_argv_leaves_the_callers_process_as_it_was(tmp_path: Path, cli: Any) -> None:
+    """`main(argv)` (a test, a script) is not dcactl's process: the collector stays on, nothing is
+    frozen, and no optional import is hidden."""
+    import gc
+
+    cfg = tmp_path / "p.toml"
+    assert cli("--config", str(cfg), "init").code == 0
+    res = cli("--config", str(cfg), "--json", "run", "--dry-run")
+    assert res.code in (0, 1, 3), res.err
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert sys.modules.get("trio", "absent") is not None and sys.modules.get("httpx._main", "x") is not None
