@@ -3,10 +3,16 @@ aggregates) over a 1,000,000-fill ledger. Targets (issue 5): ingest ≤ 5 s, sta
 ledger side of a sync of the 10,000 fills an exchange keeps, from an in-memory ``fetch_page`` (no
 network: the devnet round trips are measured by the integrator's sync benchmark), against the sync
 targets (10,000 ≤ 2 s, no-op re-sync ≤ 0.3 s). And the exports of the 1,000,000-fill ledger (issue
-17: ≤ 5 s and ≤ 100 MB each): ``history --format csv`` in this process, ``lots --format csv`` as the
-command itself in a child process (its own peak memory, nothing of this benchmark's).
+17: ≤ 5 s and ≤ 100 MB each): ``history`` and ``lots``, ``--format csv`` and ``json``, each run as the
+command itself in a child process (start-up included; its own peak memory, nothing of this
+benchmark's).
 
     .venv/bin/python bench/bench_ledger.py [--big 1000000] [--ingest 100000] [--db PATH]
+    .venv/bin/python bench/bench_ledger.py --exports-of PATH [--big 1000000]
+
+``--exports-of PATH`` measures only the exports, over the ledger at PATH (built there with ``--big``
+fills first when it does not exist, and kept): to repeat them without rebuilding. The machine's
+other load moves these times; repeat a run and compare medians.
 
 Fills are synthetic but exchange-shaped: 20 assets, 8-decimal sizes, 5-significant-figure prices,
 fees in the base token (some in USDC), several partial fills per order. Times are wall-clock
@@ -103,7 +109,13 @@ def main() -> None:
     parser.add_argument("--ingest", type=int, default=100_000)
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, default=None, help="directory for the ledger files")
+    parser.add_argument("--exports-of", type=Path, default=None, help="only the exports, of this ledger")
     args = parser.parse_args()
+    if args.exports_of is not None:
+        if not args.exports_of.exists():
+            _build(args.exports_of, args.big)
+        _exports(args.exports_of, args.big)
+        return
     with tempfile.TemporaryDirectory(dir=args.db) as tmp:
         fills = synthetic_fills(args.ingest, seed=1)
         with Ledger.open(Path(tmp) / "ingest.db", network="devnet", account="0xbench") as ledger:
@@ -118,41 +130,14 @@ def main() -> None:
         bench_sync(Path(tmp) / "sync.db", 10_000)
 
         path = Path(tmp) / "big.db"
-        t0 = time.perf_counter()
-        # account None: the "paper" book, the one a portfolio without an account (lots below) reads
-        with Ledger.open(path, network="devnet", account=None) as ledger:
-            chunk = 100_000
-            for start in range(0, args.big, chunk):
-                ledger.add_fills(synthetic_fills(min(chunk, args.big - start), seed=start, tid_offset=start))
-        label = f"(building the {args.big:,}-fill ledger)"
-        print(f"{label:<48} {time.perf_counter() - t0:8.3f} s")
+        _build(path, args.big)
         with Ledger.open(path, network="devnet", account=None) as ledger:
             rows = timed(f"positions() over {args.big:,} fills (cold open)", 1.0, ledger.positions)
             timed(f"positions() over {args.big:,} fills (warm)", 1.0, ledger.positions)
             r = rows[0]
             print(f"  {len(rows)} (asset, source) rows; e.g. {r.asset}/{r.source}: units {r.units},"
                   f" invested {r.invested_usd} USDC, fees {r.fees_usd} USDC")
-            _export(ledger, args.big)
-        _lots_export(path, args.big)
-
-
-def _export(ledger: Ledger, n: int) -> None:
-    """``history --format csv`` of every fill, streamed to /dev/null: time and peak memory (issue 17:
-    1M fills ≤ 5 s and ≤ 100 MB)."""
-    import contextlib
-    import resource
-
-    from dcactl.cli.render import stream_history
-
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    with open("/dev/null", "w") as sink, contextlib.redirect_stdout(sink):
-        t0 = time.perf_counter()
-        stream_history(ledger.iter_fills(), "csv")
-        elapsed = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    label = f"history --format csv of {n:,} fills (streamed)"
-    print(f"{label:<48} {elapsed:8.3f} s   {elapsed / 5:6.3f} of target 5 s; peak RSS {peak:.0f} MB "
-          f"(+{max(peak - before, 0):.0f} MB over the process before it)")
+        _exports(path, args.big)
 
 
 _RUN_REPORTING_PEAK = """
@@ -167,10 +152,30 @@ runpy.run_module("dcactl", run_name="__main__")
 """``python -c`` code running ``dcactl ARGS`` that writes its peak RSS (``VmHWM: N kB``) to stderr at exit."""
 
 
-def _lots_export(path: Path, n: int) -> None:
-    """``dcactl lots --format csv`` over the ``n``-fill ledger at ``path``, run as a user runs it (a
-    child process writing to /dev/null; its wall time includes start-up): time and the command's own
-    peak RSS (Linux /proc), each as a ratio to issue 17's targets (1M fills ≤ 5 s, ≤ 100 MB)."""
+EXPORTS = (
+    ("history", "--format", "csv"), ("history", "--format", "json"),
+    ("lots", "--year", str(START.year), "--format", "csv"),
+    ("lots", "--year", str(START.year), "--format", "json"),
+)
+"""The exports of issue 17, each over every fill of the big ledger (its fills all fall in START's year)."""
+
+
+def _build(path: Path, n: int) -> None:
+    """The big ledger: ``n`` synthetic fills at ``path``."""
+    t0 = time.perf_counter()
+    # account None: the "paper" book, the one a portfolio without an account (the exports) reads
+    with Ledger.open(path, network="devnet", account=None) as ledger:
+        chunk = 100_000
+        for start in range(0, n, chunk):
+            ledger.add_fills(synthetic_fills(min(chunk, n - start), seed=start, tid_offset=start))
+    label = f"(building the {n:,}-fill ledger)"
+    print(f"{label:<48} {time.perf_counter() - t0:8.3f} s")
+
+
+def _exports(path: Path, n: int) -> None:
+    """Each of :data:`EXPORTS` over the ``n``-fill ledger at ``path``, run as a user runs it (a child
+    process writing to /dev/null; its wall time includes start-up): time and the command's own peak
+    RSS (Linux /proc), each as a ratio to issue 17's targets (1M fills ≤ 5 s, ≤ 100 MB)."""
     import os
     import re
     import subprocess
@@ -178,21 +183,24 @@ def _lots_export(path: Path, n: int) -> None:
     config = path.with_name("bench.toml")
     config.write_text('[settings]\nnetwork = "devnet"\n[assets.A00]\namount = 20\nevery = "day"\n')
     root = Path(__file__).resolve().parents[1]
-    command = [sys.executable, "-c", _RUN_REPORTING_PEAK, "--config", str(config), "--db", str(path), "lots",
-               "--year", str(START.year), "--format", "csv"]
     env = {**os.environ, "PYTHONPATH": str(root)}
-    with open(os.devnull, "wb") as sink:
-        t0 = time.perf_counter()
-        done = subprocess.run(command, stdout=sink, stderr=subprocess.PIPE, cwd=root, env=env, check=False)
-        elapsed = time.perf_counter() - t0
-    errors = done.stderr.decode()
-    found = re.search(r"^VmHWM:\s*(\d+) kB", errors, re.MULTILINE)
-    if done.returncode != 0 or found is None:
-        raise SystemExit(f"lots --format csv failed ({done.returncode}): {errors}")
-    peak = int(found.group(1)) / 1024
-    label = f"lots --format csv of {n:,} fills (streamed)"
-    print(f"{label:<48} {elapsed:8.3f} s   {elapsed / 5:6.3f} of target 5 s; peak RSS {peak:.0f} MB "
-          f"{peak / 100:6.3f} of target 100 MB (the whole command)")
+    for args in EXPORTS:
+        command = [sys.executable, "-c", _RUN_REPORTING_PEAK, "--config", str(config), "--db", str(path),
+                   *args]
+        with open(os.devnull, "wb") as sink:
+            t0 = time.perf_counter()
+            done = subprocess.run(command, stdout=sink, stderr=subprocess.PIPE, cwd=root, env=env,
+                                  check=False)
+            elapsed = time.perf_counter() - t0
+        errors = done.stderr.decode()
+        found = re.search(r"^VmHWM:\s*(\d+) kB", errors, re.MULTILINE)
+        name = f"{args[0]} {' '.join(args[-2:])}"
+        if done.returncode != 0 or found is None:
+            raise SystemExit(f"{name} failed ({done.returncode}): {errors}")
+        peak = int(found.group(1)) / 1024
+        label = f"{name} of {n:,} fills (streamed)"
+        print(f"{label:<52} {elapsed:8.3f} s   {elapsed / 5:6.3f} of target 5 s; peak RSS {peak:.0f} MB "
+              f"{peak / 100:6.3f} of target 100 MB (the whole command)")
 
 
 if __name__ == "__main__":

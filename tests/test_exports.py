@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from dcactl.ledger import Ledger
 from dcactl.models import Fill
@@ -147,3 +149,33 @@ def test_pinned_exports_hold_the_hand_computed_values() -> None:
     # 0.3 BTC − 0.0003 fee = 0.2997 units for 9000 USDC: 30030.03003003003... → 30030.03003003
     assert (lots["old"]["units"], lots["old"]["unit_cost"]) == ("0.2997", "30030.03003003")
 
+
+
+@settings(max_examples=500, deadline=None)
+@example(Decimal("0.000000005"))
+@example(Decimal("0.000000015"))
+@example(Decimal("1.999999995"))
+@example(Decimal("0"))
+@given(st.decimals(min_value=Decimal(0), max_value=Decimal("92233720368"), places=18, allow_nan=False))
+def test_money_from_the_companions_is_money_of_the_value(value: Decimal) -> None:
+    """codec.money_text on a value's exact integer companions writes what stats.money writes for the
+    value (half-even at 8 decimals, no trailing zeros, never an exponent), for every exact value ≥ 0."""
+    from dcactl.ledger import codec
+    from dcactl.models import json_value
+    from dcactl.reports.stats import money
+
+    hi, lo, exact = codec.split(value)
+    assert exact
+    assert codec.money_text(hi, lo) == json_value(money(value))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=-62_135_596_800_000_000, max_value=253_402_300_799_999_999))
+def test_iso_text_of_microseconds_is_iso_utc(us: int) -> None:
+    """codec.iso_text writes what models.iso_utc writes for the same instant, years 1 to 9999
+    (milliseconds truncated, whole seconds without a fraction)."""
+    from dcactl.ledger import codec
+    from dcactl.models import iso_utc
+
+    assert codec.iso_text(us) == iso_utc(codec.from_us(us))
+    assert codec.iso_text(us - us % 1_000_000) == iso_utc(codec.from_us(us - us % 1_000_000))

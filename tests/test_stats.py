@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -247,39 +248,47 @@ def test_streamed_lots_equal_the_whole_computation(rows: list[tuple[str, str, in
         assert [lot.to_json() for lot in streamed] == whole
 
 
-def test_history_record_has_every_tax_column_exactly() -> None:
-    """history rows carry PRODUCT.md's columns; usd = size × price exactly; no exponent notation."""
-    from dcactl.reports.stats import HISTORY_COLUMNS, history_record
+def history_record(fill: Fill, tmp_path: Path) -> dict[str, Any]:
+    """``fill`` as its ``history`` row (stored in a fresh ledger, read back as an export reads it),
+    keyed by column."""
+    from dcactl.reports.stats import HISTORY_COLUMNS, history_rows
 
-    row = history_record(buy("1", "BTC", "0.00116", "86012", "0.0000007", "UBTC"))
+    with Ledger.open(tmp_path / f"history-{fill.tid}.db", network="devnet", account="0xabc") as led:
+        led.add_fills([fill])
+        (row,) = history_rows(led.iter_history())
+    return dict(zip(HISTORY_COLUMNS, row, strict=True))
+
+
+def test_history_record_has_every_tax_column_exactly(tmp_path: Path) -> None:
+    """history rows carry PRODUCT.md's columns; usd = size × price exactly; no exponent notation."""
+    from dcactl.reports.stats import HISTORY_COLUMNS
+
+    row = history_record(buy("1", "BTC", "0.00116", "86012", "0.0000007", "UBTC"), tmp_path)
     assert list(row) == list(HISTORY_COLUMNS)
     assert (row["usd"], row["fee"], row["time"], row["oid"]) == (
         "99.77392", "0.0000007", "2026-03-02T09:00:00Z", None)
 
 
-def test_an_unknown_fee_is_none_in_history_never_0() -> None:
+def test_an_unknown_fee_is_none_in_history_never_0(tmp_path: Path) -> None:
     """An imported fill whose fee the earlier bot never kept: fee and fee_token None (JSON null, CSV
     empty), not 0 USDC; a known fee of 0 (a maker fill) stays "0"."""
-    from dcactl.reports.stats import history_record
-
     imported = Fill(time=T, asset="BTC", pair="BTC/USDC", side="B", size=D("0.001"), price=D("86012"),
                     fee=D(0), fee_token="USDC", tid="imported:1", source="imported", fee_unknown=True)
-    row = history_record(imported)
+    row = history_record(imported, tmp_path)
     assert (row["fee"], row["fee_token"], row["usd"]) == (None, None, "86.012")
-    free = history_record(buy("2", "BTC", "0.001", "86012", "0", "USDC"))
+    free = history_record(buy("2", "BTC", "0.001", "86012", "0", "USDC"), tmp_path)
     assert (free["fee"], free["fee_token"]) == ("0", "USDC")
 
 
-def test_export_money_at_usdc_precision_not_float_noise() -> None:
+def test_export_money_at_usdc_precision_not_float_noise(tmp_path: Path) -> None:
     """usd = size × price rounded half-even to USDC's 8 decimals: a float-born size 0.00017439352037387182
     × 86012.37 = 15.0000000000000013144134 → "15"; 0.123456789 × 1.23456789 = 0.15241578750190521 →
     "0.15241579"; lots' money likewise (the ledger keeps every digit)."""
-    from dcactl.reports.stats import history_record
-
     noisy = buy("n", "BTC", "0.00017439352037387182", "86012.37", "0", "USDC", source="imported")
     assert noisy.size * noisy.price == D("15.0000000000000013144134")  # what the export used to show
-    assert history_record(noisy)["usd"] == "15"
-    assert history_record(buy("m", "X", "0.123456789", "1.23456789", "0", "USDC"))["usd"] == "0.15241579"
+    assert history_record(noisy, tmp_path)["usd"] == "15"
+    precise = buy("m", "X", "0.123456789", "1.23456789", "0", "USDC")
+    assert history_record(precise, tmp_path)["usd"] == "0.15241579"
     (lot,) = lots([noisy], 2026, "UTC")
     assert lot.cost_usd == D("15.0000000000000013144134")
     doc = lot.to_json()

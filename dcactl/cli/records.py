@@ -72,11 +72,11 @@ def history(
         wanted = asset.upper() if asset else None
         export = "json" if output.OPTIONS.json else fmt.value
         if export != "table" and limit is None:  # an export: stream every fill, constant memory
-            stream_history(session.ledger.iter_fills(asset=wanted, since=start, source=sources), export)
+            stream_history(session.ledger.iter_history(asset=wanted, since=start, source=sources), export)
             return
         page = limit or TABLE_PAGE
-        newest = session.ledger.fills(asset=wanted, since=start, source=sources, limit=page + 1,
-                                      newest_first=True)
+        newest = list(session.ledger.iter_history(asset=wanted, since=start, source=sources, limit=page + 1,
+                                                  newest_first=True))
         more = len(newest) > page and limit is None
         render_history(list(reversed(newest[:page])), fmt, more=more)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii as _js
 from typing import TYPE_CHECKING, Any
 
 from dcactl.cli import output
@@ -16,7 +17,8 @@ from dcactl.cli.output import fmt_dec, fmt_fees, fmt_pct, fmt_price, fmt_units, 
 from dcactl.errors import ExitCode
 
 if TYPE_CHECKING:
-    from dcactl.models import Fill, RunResult
+    from dcactl.ledger.records import HistoryRow
+    from dcactl.models import RunResult
     from dcactl.reports.runlog import RunEntry
     from dcactl.reports.stats import Disposal, Lot
     from dcactl.reports.taxlots import LotsOverview
@@ -249,34 +251,57 @@ def _when(t: datetime | None) -> str | None:
     return None if t is None else t.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def stream_history(fills: Iterable[Fill], fmt: str) -> None:
+def stream_history(rows: Iterable[HistoryRow], fmt: str) -> None:
     """``history --format csv/json``: each fill written as it is read (constant memory), the same
     columns and document as :func:`render_history`."""
-    import csv
-    import json
     import sys
 
-    from dcactl.reports.stats import HISTORY_COLUMNS, history_record
+    from dcactl.reports.stats import HISTORY_COLUMNS, history_rows
 
     out = sys.stdout
     if fmt == "csv":
+        import csv
+
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(HISTORY_COLUMNS)
-        writer.writerows(history_record(f).values() for f in fills)
+        writer.writerows(history_rows(rows))
     else:
         out.write('{\n  "fills": [')
-        for i, f in enumerate(fills):
-            out.write(("," if i else "") + "\n    " + json.dumps(history_record(f), default=str))
+        separator = "\n    "
+        for row in history_rows(rows):
+            out.write(separator + _history_json(row))
+            separator = ",\n    "
         out.write("\n  ]\n}\n")
     out.flush()
 
 
-def render_history(fills: list[Fill], fmt: str, more: bool = False) -> None:
+def _history_json(row: tuple[Any, ...]) -> str:
+    """One ``history`` row as ``json.dumps`` writes its record (the keys of HISTORY_COLUMNS in order,
+    ``", "`` and ``": "``, ASCII only), spelled out: an export writes a million. Text is escaped by the
+    function ``json.dumps`` itself uses; the time and the decimals (digits, ``.``, ``-``, letters of
+    the ISO time) need no escaping; oid is an int or None."""
+    (time, asset, pair, side, size, price, usd, fee, fee_token, tid, oid, cloid, hash_, source, period,
+     reason) = row
+    fee_text = "null" if fee is None else f'"{fee}"'
+    return (f'{{"time": "{time}", "asset": {_js(asset)}, "pair": {_js(pair)}, "side": {_js(side)}, '
+            f'"size": "{size}", "price": "{price}", "usd": "{usd}", "fee": {fee_text}, '
+            f'"fee_token": {_jsn(fee_token)}, '
+            f'"tid": {_js(tid)}, "oid": {"null" if oid is None else int(oid)}, "cloid": {_jsn(cloid)}, '
+            f'"hash": {_jsn(hash_)}, "source": {_js(source)}, "period": {_jsn(period)}, '
+            f'"reason": {_jsn(reason)}}}')
+
+
+def _jsn(text: str | None) -> str:
+    """A JSON string (ASCII, as ``json.dumps`` escapes it) or ``null``."""
+    return "null" if text is None else _js(text)
+
+
+def render_history(fills: list[HistoryRow], fmt: str, more: bool = False) -> None:
     """``history``: a table (newest first; ``more``: older fills exist beyond this page), or CSV/JSON
     with the columns of PRODUCT.md."""
-    from dcactl.reports.stats import HISTORY_COLUMNS, history_record
+    from dcactl.reports.stats import HISTORY_COLUMNS, history_rows
 
-    records = [history_record(f) for f in fills]
+    records: list[dict[str, Any]] = [dict(zip(HISTORY_COLUMNS, r, strict=True)) for r in history_rows(fills)]
     if output.OPTIONS.json or fmt == "json":
         output.print_json({"fills": records})
     elif fmt == "csv":

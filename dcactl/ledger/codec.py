@@ -20,6 +20,7 @@ from __future__ import annotations
 import decimal
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
+from functools import lru_cache
 
 HI_DIGITS = 8
 LO_DIGITS = 10
@@ -28,6 +29,7 @@ WIDE = decimal.Context(prec=80, traps=[decimal.InvalidOperation, decimal.Overflo
 """Enough precision that products and sums of ledger values are exact (default contexts round at 28)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HALF_LO = _LO // 2
 
 
 def split(value: Decimal) -> tuple[int, int, bool]:
@@ -78,3 +80,41 @@ def text(value: Decimal) -> str:
     """The stored text of a decimal: plain notation with every digit the caller gave (``"100.0"``
     stays, ``7E-7`` becomes ``"0.0000007"``), so exports never show exponents."""
     return format(value, "f")
+
+
+def money_text(hi: int, lo: int) -> str:
+    """Exact companions (hi, lo) → their value rounded half-even to 8 decimals (USDC's precision), as
+    plain text without trailing zeros: what ``reports.stats.money`` writes for the same value
+    (``money_text(1, 5_000_000_000) == "0.00000002"``, ``money_text(10_000_000_000, 0) == "100"``),
+    by integer arithmetic alone (an export writes a million of these). Only for exact companions
+    (``approx = 0``) of a value ≥ 0; a negative one would lose ``-0``'s sign, so callers format those
+    through Decimal."""
+    if lo >= _HALF_LO and (lo > _HALF_LO or hi & 1):  # hi + lo / 10^10, half-even
+        hi += 1
+    digits = str(hi)  # the value in units of 10^-8
+    if len(digits) > HI_DIGITS:
+        whole, fraction = digits[:-HI_DIGITS], digits[-HI_DIGITS:].rstrip("0")
+    else:
+        whole, fraction = "0", digits.zfill(HI_DIGITS).rstrip("0")
+    return f"{whole}.{fraction}" if fraction else whole
+
+
+def iso_text(us: int) -> str:
+    """Integer microseconds since the epoch → ISO-8601 UTC text with a ``Z``, at millisecond precision
+    when there is any sub-second part (truncated, never rounded up), else whole seconds: what
+    ``models.iso_utc(from_us(us))`` writes, without building a datetime per value."""
+    seconds, micro = divmod(us, 1_000_000)
+    minute, second = divmod(seconds, 60)
+    if micro:
+        return f"{_minute_text(minute)}{_SECONDS[second]}.{micro // 1000:03d}Z"
+    return _minute_text(minute) + _SECONDS[second] + "Z"
+
+
+_SECONDS = [f"{s:02d}" for s in range(60)]
+
+
+@lru_cache(maxsize=4096)
+def _minute_text(minute: int) -> str:
+    """Minutes since the epoch → ``YYYY-MM-DDTHH:MM:`` (fills come in runs of the same minute or so: a
+    small cache, so memory stays flat)."""
+    return (_EPOCH + timedelta(minutes=minute)).isoformat(timespec="minutes")[:16] + ":"

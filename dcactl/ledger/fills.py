@@ -15,7 +15,7 @@ from typing import Any
 
 from dcactl.ledger import codec
 from dcactl.ledger.base import LedgerBase
-from dcactl.ledger.records import PositionRow, TradeRow
+from dcactl.ledger.records import HistoryRow, PositionRow, TradeRow
 from dcactl.models import QUOTE, Fill
 
 _FILL_COLUMNS = (
@@ -31,6 +31,11 @@ MATCH_WINDOW = timedelta(seconds=120)
 """An imported fill matches an exchange fill of the same asset within this time of it."""
 PRICE_TOLERANCE = Decimal("0.0001")
 """Relative price difference still counted as "the same price" (one unit in the 5th significant figure)."""
+_HISTORY_COLUMNS = (
+    "time_us, asset, pair, side, size, price, fee, fee_token, tid, oid, cloid, hash, source, period, reason,"
+    " fee_unknown, usd_hi, usd_lo, approx"
+)
+"""The columns of :class:`~dcactl.ledger.records.HistoryRow`, in its order."""
 _TRADE_COLUMNS = "time_us, asset, side, size, price, fee, fee_token, tid, source, reason"
 _POSITION_SQL = (
     "SELECT asset, source, side, fee_base, SUM(units_hi), SUM(units_lo), SUM(usd_hi), SUM(usd_lo),"
@@ -125,16 +130,21 @@ class FillStore(LedgerBase):
             params.append(int(limit))
         return [row_fill(r) for r in self._conn.execute(sql, params)]
 
-    def iter_fills(
+    def iter_history(
         self, *, asset: str | None = None, since: datetime | None = None,
-        source: str | Sequence[str] | None = None,
-    ) -> Iterator[Fill]:
-        """Fills oldest first, one at a time from the cursor (exports stream: memory stays flat however
-        large the ledger); superseded imports left out. Consume it while the ledger is open."""
+        source: str | Sequence[str] | None = None, limit: int | None = None, newest_first: bool = False,
+    ) -> Iterator[HistoryRow]:
+        """Fills as the ``history`` rows of ``reports.stats.history_rows``, oldest first (or the newest
+        ``limit`` newest first), one at a time from the cursor (exports stream: memory stays flat
+        however large the ledger); superseded imports left out. Plain tuples straight from SQLite:
+        no object per fill. Consume it while the ledger is open."""
         where, params = self._where(asset=asset, since=since, source=source)
-        sql = f"SELECT {_FILL_COLUMNS} FROM fills WHERE {where} ORDER BY time_us, id"
-        for row in self._conn.execute(sql, params):
-            yield row_fill(row)
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT {_HISTORY_COLUMNS} FROM fills WHERE {where} ORDER BY time_us {order}, id {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return iter(self._conn.execute(sql, params))
 
     def iter_trades(
         self, *, until: datetime | None = None, source: str | Sequence[str] | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeAlias
 
 from dcactl.errors import DcactlError
 
@@ -100,3 +100,13 @@ class TradeRow(NamedTuple):
     tid: str
     source: str
     reason: str | None
+
+
+HistoryRow: TypeAlias = tuple[int, str, str, str, str, str, str, str, str, int | None, str | None, str | None,
+                              str, str | None, str | None, int, int, int, int]
+"""One fill as the ledger holds it, for ``history``: a plain tuple (an export reads a million; no object
+per fill) of ``time_us`` (µs since the epoch, UTC), asset, pair, side, size, price, fee (each decimal
+the exact text it was recorded as: ``codec.text``), fee_token, tid, oid, cloid, hash, source, period,
+reason, ``fee_unknown`` (0/1), and the exact integer companions of size × price (``usd_hi``,
+``usd_lo``; see ``dcactl.ledger.codec``) with ``approx`` (1 when some companion of the fill is
+inexact: then compute from the text)."""

@@ -38,7 +38,7 @@ from dcactl.models import DUST_REASON, QUOTE, Fill, iso_utc, json_record, json_v
 
 if TYPE_CHECKING:  # importing dcactl.ledger at run time would pull in sqlite; stats stays pure
     from dcactl.config.schema import AssetConfig
-    from dcactl.ledger.records import PositionRow, TradeRow
+    from dcactl.ledger.records import HistoryRow, PositionRow, TradeRow
 
 REAL_SOURCES = ("dcactl", "external", "imported")
 """Sources of real fills; ``paper`` is always reported apart."""
@@ -220,19 +220,28 @@ HISTORY_COLUMNS = ("time", "asset", "pair", "side", "size", "price", "usd", "fee
 """Columns of ``history --format csv|json`` (PRODUCT.md), in order."""
 
 
-def history_record(fill: Fill) -> dict[str, Any]:
-    """One fill as a ``history`` row: decimals as plain strings (size and price as recorded; ``usd`` =
-    size × price, USDC before fees, at USDC's precision: :func:`money`; ``fee`` in ``fee_token``),
-    time ISO-8601 UTC, absent values None. An unknown fee is None with its token (never 0)."""
-    usd = _q(_WIDE.multiply(fill.size, fill.price), USD_PLACES, _WIDE)
-    unknown = fill.fee_unknown
-    return {  # HISTORY_COLUMNS, spelled out: an export writes a million of these
-        "time": iso_utc(fill.time), "asset": fill.asset, "pair": fill.pair, "side": fill.side,
-        "size": format(fill.size, "f"), "price": format(fill.price, "f"), "usd": format(usd, "f"),
-        "fee": None if unknown else format(fill.fee, "f"), "fee_token": None if unknown else fill.fee_token,
-        "tid": fill.tid, "oid": fill.oid, "cloid": fill.cloid, "hash": fill.hash, "source": fill.source,
-        "period": fill.period, "reason": fill.reason,
-    }
+def history_rows(rows: Iterable[HistoryRow]) -> Iterator[tuple[str | int | None, ...]]:
+    """Each ledger row (``Ledger.iter_history``) as a ``history`` row, the :data:`HISTORY_COLUMNS` in
+    order: decimals as plain strings (size, price and fee as recorded; ``usd`` = size × price, USDC
+    before fees, at USDC's precision: :func:`money`), time ISO-8601 UTC, absent values None. An unknown
+    fee is None with its token (never 0). The one formatter of every ``history`` output (table, CSV,
+    JSON): a generator over plain tuples, as an export writes a million of them.
+
+    The recorded text is written as it is (it is ``format(value, "f")`` of the recorded decimal, which
+    that format gives back unchanged) and ``usd`` comes from the ledger's exact integer companions by
+    integer arithmetic (``codec.money_text``, equal to :func:`money`); a fill whose companions are
+    inexact (a legacy float's many digits) or negative takes the Decimal route."""
+    # the ledger's encoding, imported here: at module level dcactl.ledger would pull in sqlite
+    from dcactl.ledger.codec import iso_text, money_text
+
+    for (time_us, asset, pair, side, size, price, fee, fee_token, tid, oid, cloid, hash_, source, period,
+         reason, fee_unknown, usd_hi, usd_lo, approx) in rows:
+        if approx or usd_hi < 0:
+            usd = format(_q(_WIDE.multiply(Decimal(size), Decimal(price)), USD_PLACES, _WIDE), "f")
+        else:
+            usd = money_text(usd_hi, usd_lo)
+        yield (iso_text(time_us), asset, pair, side, size, price, usd, None if fee_unknown else fee,
+               None if fee_unknown else fee_token, tid, oid, cloid, hash_, source, period, reason)
 
 
 # -- tax lots ------------------------------------------------------------------------------------
@@ -479,7 +488,7 @@ def _consume(open_lots: Iterable[Lot], units: Decimal, proceeds: Decimal) -> Non
 
 
 __all__ = [
-    "HISTORY_COLUMNS", "Disposal", "Lot", "StatusRow", "Totals", "disposals", "history_record",
+    "HISTORY_COLUMNS", "Disposal", "Lot", "StatusRow", "Totals", "disposals", "history_rows",
     "iter_disposals", "iter_lots", "lots", "money", "status_row", "status_rows", "totals", "year_bounds",
 ]
 
