@@ -179,3 +179,21 @@ def test_iso_text_of_microseconds_is_iso_utc(us: int) -> None:
 
     assert codec.iso_text(us) == iso_utc(codec.from_us(us))
     assert codec.iso_text(us - us % 1_000_000) == iso_utc(codec.from_us(us - us % 1_000_000))
+
+
+@settings(max_examples=500, deadline=None)
+@example(Decimal("0.000000005"))
+@example(Decimal("-0.000000001"))
+@example(Decimal("100.000000001"))
+@example(Decimal("1E+3"))
+@given(st.decimals(min_value=Decimal("-1E12"), max_value=Decimal("1E12"), allow_nan=False,
+                   allow_infinity=False))
+def test_money_text_of_a_decimal_is_money(value: Decimal) -> None:
+    """The lots' money text (quantize, then trim the text) is what stats.money writes: half-even at 8
+    decimals, normalized, never an exponent (so are unit costs, at the same 8 decimals)."""
+    from dcactl.models import json_value
+    from dcactl.reports import stats
+
+    assert stats._places_text(value, stats.USD_PLACES) == json_value(stats.money(value))
+    places = stats.AVG_COST_PLACES
+    assert stats._places_text(value, places) == format(stats._q(value, places), "f")

@@ -387,12 +387,25 @@ def stream_lots(found: Iterable[Lot], sold: Iterable[Disposal], fmt: str, year: 
         out.write("{\n" + "".join(f"  {json.dumps(k)}: {json.dumps(v)},\n" for k, v in head.items()))
         out.write('  "lots": [')
         for i, lot in enumerate(found):
-            out.write(("," if i else "") + "\n    " + json.dumps(lot.to_json()))
+            out.write(("," if i else "") + "\n    " + _lot_json(lot.to_json()))
         out.write('\n  ],\n  "disposals": [')
         for i, d in enumerate(sold):
             out.write(("," if i else "") + "\n    " + json.dumps(d.to_json()))
         out.write("\n  ]\n}\n")
     out.flush()
+
+
+def _lot_json(lot: dict[str, Any]) -> str:
+    """One lot's ``to_json`` document as ``json.dumps`` writes it (its keys in order, ``", "`` and
+    ``": "``, ASCII only), spelled out: an export writes a million. Text is escaped by the function
+    ``json.dumps`` itself uses; the time and the decimals (digits, ``.``, ``-``) need no escaping."""
+    unit_cost = "null" if lot["unit_cost"] is None else f'"{lot["unit_cost"]}"'
+    in_year = "true" if lot["in_year"] else "false"
+    return (f'{{"asset": {_js(lot["asset"])}, "acquired": "{lot["acquired"]}", '
+            f'"source": {_js(lot["source"])}, "tid": {_jsn(lot["tid"])}, "units": "{lot["units"]}", '
+            f'"cost_usd": "{lot["cost_usd"]}", "units_remaining": "{lot["units_remaining"]}", '
+            f'"cost_remaining_usd": "{lot["cost_remaining_usd"]}", "proceeds_usd": "{lot["proceeds_usd"]}", '
+            f'"in_year": {in_year}, "fills": {int(lot["fills"])}, "unit_cost": {unit_cost}}}')
 
 
 LOTS_PAGE = 20

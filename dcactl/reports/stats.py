@@ -71,8 +71,15 @@ def money(value: Decimal | None) -> Decimal | None:
 
 def _money(value: Decimal | None) -> str | None:
     """:func:`money` as JSON text (None stays None)."""
-    text: str | None = json_value(money(value))
-    return text
+    return None if value is None else _places_text(value, USD_PLACES)
+
+
+def _places_text(value: Decimal, places: Decimal) -> str:
+    """``format(_q(value, places), "f")`` for fractional ``places``, without its normalize step: round
+    half-even in the current context (the same quantize, the same errors), then trim the text's
+    trailing zeros and a bare point ("100.00000000" → "100", "-0.00000000" → "-0"). An export calls
+    it several times per lot."""
+    return format(value.quantize(places, rounding=ROUND_HALF_EVEN), "f").rstrip("0").rstrip(".")
 
 
 _DIVISION = Context(prec=50)
@@ -279,14 +286,14 @@ class Lot:
         """Decimals as strings (as :func:`~dcactl.models.json_value` writes them), times ISO UTC;
         values in USDC at USDC's precision (:func:`money`). Keys: the fields in order, then
         ``unit_cost``. Spelled out: an export calls it once per lot."""
-        unit_cost = self.unit_cost
+        unit_cost = _places_text(_div(self.cost_usd, self.units), AVG_COST_PLACES) if self.units > 0 else None
         return {
             "asset": self.asset, "acquired": iso_utc(self.acquired), "source": self.source, "tid": self.tid,
             "units": format(self.units, "f"), "cost_usd": _money(self.cost_usd),
             "units_remaining": format(self.units_remaining, "f"),
             "cost_remaining_usd": _money(self.cost_remaining_usd),
             "proceeds_usd": _money(self.proceeds_usd), "in_year": self.in_year, "fills": self.fills,
-            "unit_cost": None if unit_cost is None else format(unit_cost, "f"),
+            "unit_cost": unit_cost,
         }
 
 
