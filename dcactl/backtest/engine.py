@@ -743,10 +743,11 @@ def _figures(
         last_close.append(np.maximum.accumulate(seen).tolist() if seen.size else [])
     keep = 1 - costs.fee_bps / BPS  # units gained per unit bought (the fee is paid in the base token)
     # a buy counts from the first day whose close comes after it (day + 1 day > its time)
-    on_day = np.searchsorted(days_ms, np.array([_ms(b.time) for b in buys], dtype=np.int64) - DAY_MS,
-                             side="right").tolist()
+    buy_ms = (np.array([b.time.timestamp() for b in buys]) * 1000).astype(np.int64)
+    on_day = np.searchsorted(days_ms, buy_ms - DAY_MS, side="right").tolist()
     units = np.zeros((days_ms.size + 1, len(tracks)))
-    np.add.at(units, (on_day, [place[b.asset] for b in buys]), [float(b.size * keep) for b in buys])
+    sizes = np.array([float(b.size) for b in buys]) * float(keep)  # a curve to draw: floats
+    np.add.at(units, (on_day, [place[b.asset] for b in buys]), sizes)
     units = np.cumsum(units[:-1], axis=0)
     closes = np.zeros((days_ms.size, len(tracks)))
     for a, (m, idx) in enumerate(zip(marks, last_close, strict=True)):
@@ -802,10 +803,12 @@ def _figures(
 def _worst_days(values: Sequence[float], invested: Sequence[Decimal]) -> list[int]:
     """The days (indices) whose (value − invested) / invested, in floats, is within 1e-9 of the
     lowest (float error here is below 1e-12): the exact worst is among them."""
-    pairs = enumerate(zip(values, invested, strict=True))
-    dd = {k: (v - float(i)) / float(i) for k, (v, i) in pairs if i > 0}
-    low = min(dd.values(), default=0.0)
-    return [k for k, x in dd.items() if x <= low + 1e-9]
+    spent = np.array([float(i) for i in invested])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dd = np.where(spent > 0, (np.array(values) - spent) / spent, np.inf)
+    if not dd.size or not np.isfinite(dd).any():
+        return []
+    return np.flatnonzero(dd <= dd.min() + 1e-9).tolist()
 
 
 def _exact_mark(
