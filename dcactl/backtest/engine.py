@@ -207,6 +207,8 @@ class Sweep:
 
     assets: dict[str, Shared] = field(default_factory=dict)
     figures: dict[tuple[tuple[str, int], ...], StrategyResult] = field(default_factory=dict)
+    marks: dict[tuple[str, ...], _Marks] = field(default_factory=dict)
+    """The days strategies over these assets are marked on (:class:`_Marks`)."""
 
 
 @dataclass
@@ -316,7 +318,7 @@ def replay(
             if same is not None:
                 return replace(same, name=strategy.name, skips=Counter(same.skips),
                                curve=replace(same.curve, name=strategy.name))
-            result = _figures(strategy.name, tracks, daily, buys, skips, start, end, costs)
+            result = _figures(strategy.name, tracks, daily, buys, skips, start, end, costs, shared)
             shared.figures[runs] = result
             return result
         if rest:
@@ -326,7 +328,7 @@ def replay(
             trace.sort(key=lambda k: (k.at, k.due, place[k.asset]))
     else:
         _ticks(config, tracks, start, end, costs, slip, buys, skips, trace)
-    return _figures(strategy.name, tracks, daily, buys, skips, start, end, costs)
+    return _figures(strategy.name, tracks, daily, buys, skips, start, end, costs, shared)
 
 
 @dataclass(frozen=True)
@@ -711,6 +713,41 @@ class _DailyCloses:
                    [b.close for b in bars], close, average)
 
 
+@dataclass(frozen=True)
+class _Marks:
+    """The days a strategy over these assets is marked on (their daily closes in the window, ms and
+    datetimes), per asset the index of its last close on each day (-1: none yet) and the matrix of
+    those closes (floats; 0 before an asset's first): the same for every strategy of a backtest."""
+
+    closes: list[_DailyCloses]
+    days_ms: np.ndarray[Any, Any]
+    days: list[datetime]
+    last_close: list[list[int]]
+    matrix: np.ndarray[Any, Any]
+
+    @classmethod
+    def of(cls, tracks: Sequence[_AssetTrack], daily: Mapping[str, Series], start: datetime,
+           end: datetime) -> _Marks:
+        """The marks of ``tracks`` over ``[start, end)``."""
+        for t in tracks:
+            if t.shared.closes is None:
+                t.shared.closes = _DailyCloses.of(daily.get(t.config.symbol), start, end)
+        marks = [t.shared.closes for t in tracks if t.shared.closes is not None]
+        days_ms = np.unique(np.concatenate([m.ms for m in marks])) if marks else np.empty(0, dtype=np.int64)
+        days: dict[int, datetime] = {}
+        last_close: list[list[int]] = []
+        matrix = np.zeros((days_ms.size, len(marks)))
+        for a, m in enumerate(marks):
+            days.update(zip(m.ms.tolist(), m.at, strict=True))
+            seen = np.full(days_ms.size, -1, dtype=np.int64)
+            seen[np.searchsorted(days_ms, m.ms)] = np.arange(m.ms.size)
+            idx = np.maximum.accumulate(seen) if seen.size else seen
+            last_close.append(idx.tolist())
+            if idx.size:
+                matrix[:, a] = np.where(idx >= 0, m.close[np.maximum(idx, 0)] if m.close.size else 0.0, 0.0)
+        return cls(marks, days_ms, [days[ms] for ms in days_ms.tolist()], last_close, matrix)
+
+
 def _figures(
     name: str,
     tracks: Sequence[_AssetTrack],
@@ -720,6 +757,7 @@ def _figures(
     start: datetime,
     end: datetime,
     costs: Costs,
+    sweep: Sweep | None = None,
 ) -> StrategyResult:
     """Daily marks (value at each day's close against invested), XIRR, drawdown, per-asset figures.
 
@@ -728,19 +766,14 @@ def _figures(
     the worst, so it is the exact worst day's."""
     place = {t.config.symbol: a for a, t in enumerate(tracks)}
     buys.sort(key=lambda b: (b.time, place[b.asset]))  # as one run buys: by tick, then config order
-    for t in tracks:
-        if t.shared.closes is None:
-            t.shared.closes = _DailyCloses.of(daily.get(t.config.symbol), start, end)
-    marks = [t.shared.closes for t in tracks if t.shared.closes is not None]
-    days_ms = np.unique(np.concatenate([m.ms for m in marks])) if marks else np.empty(0, dtype=np.int64)
-    days: dict[int, datetime] = {}
-    last_close: list[list[int]] = []  # per asset: per day, the index of its last close so far (-1: none)
-    for m in marks:
-        days.update(zip(m.ms.tolist(), m.at, strict=True))
-        found = np.searchsorted(days_ms, m.ms)
-        seen = np.full(days_ms.size, -1, dtype=np.int64)
-        seen[found] = np.arange(m.ms.size)
-        last_close.append(np.maximum.accumulate(seen).tolist() if seen.size else [])
+    symbols = tuple(place)
+    frame = sweep.marks.get(symbols) if sweep is not None else None
+    if frame is None:
+        frame = _Marks.of(tracks, daily, start, end)
+        if sweep is not None:
+            sweep.marks[symbols] = frame
+    marks, days_ms, ordered, last_close, closes = (frame.closes, frame.days_ms, frame.days, frame.last_close,
+                                                   frame.matrix)
     keep = 1 - costs.fee_bps / BPS  # units gained per unit bought (the fee is paid in the base token)
     # a buy counts from the first day whose close comes after it (day + 1 day > its time)
     buy_ms = (np.array([b.time.timestamp() for b in buys]) * 1000).astype(np.int64)
@@ -749,9 +782,6 @@ def _figures(
     sizes = np.array([float(b.size) for b in buys]) * float(keep)  # a curve to draw: floats
     np.add.at(units, (on_day, [place[b.asset] for b in buys]), sizes)
     units = np.cumsum(units[:-1], axis=0)
-    closes = np.zeros((days_ms.size, len(tracks)))
-    for a, (m, idx) in enumerate(zip(marks, last_close, strict=True)):
-        closes[:, a] = np.where(np.array(idx) >= 0, m.close[np.maximum(idx, 0)], 0.0) if idx else 0.0
     values = (units * closes).sum(axis=1).tolist()
     invested: list[Decimal] = []
     total, n = ZERO, 0
@@ -760,7 +790,6 @@ def _figures(
             total += buys[n].usd
             n += 1
         invested.append(total)
-    ordered = [days[ms] for ms in days_ms.tolist()]
     points = [
         CurvePoint(ordered[k], Decimal(f"{values[k]:.2f}"), invested[k])
         for k in range(days_ms.size) if invested[k] > 0
