@@ -11,6 +11,7 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from live_support import faketime_env, require_faketime
@@ -591,14 +592,26 @@ min = 15
 max = 60
 low_vol = 20
 high_vol = 90
+[assets.SOL]
+amount = 25
+every = "2d"
+[assets.SOL.rsi]
+period = 5
+overbought = 60
+[assets.SOL.ma_dips]
+periods = [3, 5]
+thresholds = [1, 2]
 """
 
 
-def test_run_over_ticks_decides_as_the_backtest(tmp_path: Path, devnet: Any, cli: Any) -> None:
+def test_run_over_ticks_decides_as_the_backtest(
+    tmp_path: Path, devnet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Eight daily ticks: the devnet's clock and the run's process clock (libfaketime) set to each
     day's start, the real `run` on paper; then the backtest over the devnet's own daily candles for the
     same days. Tick by tick both say the same: due or not, the rules' skip, the amount; the sizes
-    differ only as their fill prices do (the book's level against the open plus slippage)."""
+    differ only as their fill prices do (the book's level against the open plus slippage). BTC (a
+    bank) and ETH (volatility sizing) are replayed tick by tick, SOL over all its ticks at once."""
     import os
     import subprocess
     import sys
@@ -631,7 +644,7 @@ def test_run_over_ticks_decides_as_the_backtest(tmp_path: Path, devnet: Any, cli
         devnet.admin.set_clock(None)
     start_ms = int((first - timedelta(days=80)).timestamp() * 1000)
     end_ms = int((ticks[-1] + timedelta(days=1)).timestamp() * 1000)
-    pairs = {"BTC": "@142", "ETH": "@151"}
+    pairs = {"BTC": "@142", "ETH": "@151", "SOL": "@156"}
     daily = {}
     with httpx.Client(timeout=10) as http:
         for asset, coin in pairs.items():
@@ -641,8 +654,14 @@ def test_run_over_ticks_decides_as_the_backtest(tmp_path: Path, devnet: Any, cli
                                                       if int(c["t"]) < end_ms])
     config = validate_document(parse_config_text(cfg.read_text(), cfg), cfg)
     trace: list[Tick] = []
-    replay(Strategy("portfolio", "rules", config), daily, {}, {"BTC": 5, "ETH": 4}, ticks[0],
+    from dcactl.backtest import engine
+
+    lanes: list[str] = []
+    lane = engine._lane
+    monkeypatch.setattr(engine, "_lane", lambda *a: lanes.append(a[1].config.symbol) or lane(*a))
+    replay(Strategy("portfolio", "rules", config), daily, {}, {"BTC": 5, "ETH": 4, "SOL": 3}, ticks[0],
            ticks[-1] + timedelta(days=1), Costs(), trace=trace)
+    assert lanes == ["SOL"]
     seen = set()
     for t in trace:
         r = runs[(t.at, t.asset)]
@@ -657,6 +676,6 @@ def test_run_over_ticks_decides_as_the_backtest(tmp_path: Path, devnet: Any, cli
         assert D(r["usd_requested"]) == t.amount, (t, r)
     assert seen == set(runs), "every tick of the run was replayed"
     bought = [t for t in trace if t.outcome == "bought"]
-    assert {t.asset for t in bought} == {"BTC", "ETH"} and len(bought) >= 6
+    assert {t.asset for t in bought} == {"BTC", "ETH", "SOL"} and len(bought) >= 8
     assert any(t.amount != D(40) for t in bought if t.asset == "BTC") or any(t.skip for t in trace), \
         "the rules changed something in the window"
