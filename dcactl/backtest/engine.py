@@ -144,9 +144,10 @@ def _s(x: Decimal) -> str:
 
 @dataclass
 class Shared:
-    """Per asset, what the strategies of one backtest share: indicator values per (daily closes,
-    hourly closes) completed (the same prices at the same tick give the same RSI and averages), the
-    fills by (tick, USDC amount), and the tick index each tick's schedule period ends at."""
+    """Per asset, what the strategies of one backtest (one window, one set of prices and costs) share:
+    indicator values per (daily closes, hourly closes) completed (the same prices at the same tick
+    give the same RSI and averages) and their series over the window, the prices as the replay reads
+    them, the fills by (tick, USDC amount), decisions by situation and whole lanes (:func:`_lane`)."""
 
     memo: dict[tuple[int, int], Memo] = field(default_factory=dict)
     series: dict[tuple[Any, ...], np.ndarray[Any, Any]] = field(default_factory=dict)
@@ -159,7 +160,6 @@ class Shared:
     """decide_amounts' answer per (asset's config, situation) (:func:`_lane`)."""
     lanes: dict[tuple[Any, ...], _LaneRun] = field(default_factory=dict)
     """:func:`_lane`'s results by the decisions they come from."""
-    period_ends: dict[tuple[Schedule, str], list[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -275,10 +275,10 @@ def replay(
     vectorised: bool = True,
 ) -> StrategyResult:
     """Replay ``strategy`` over ``[start, end)``; ``lump-sum`` needs ``plain_invested`` per asset.
-    ``trace`` (when given) receives every asset's decision at every tick, in order. ``shared`` (per
-    asset) carries indicator values and fills from one strategy's replay to the next over the same
-    prices. ``vectorised``: replay each asset whose buys depend on no other (:func:`_lane`) over all
-    its ticks at once; False decides every tick one by one (the same decisions: tests compare)."""
+    ``trace`` (when given) receives every asset's decision at every tick, in order. ``shared`` carries
+    what one strategy's replay found to the next over the same window, prices and costs (:class:`Sweep`).
+    ``vectorised``: replay each asset whose buys depend on no other (:func:`_lane`) over all its ticks
+    at once; False decides every tick one by one (the same decisions: tests compare)."""
     config = strategy.config
     tracks: list[_AssetTrack] = []
     for a in config.assets:
