@@ -223,10 +223,11 @@ def test_long_series_stay_accurate() -> None:
 
 
 def test_last_values_alone_are_the_series_last_bit_for_bit() -> None:
-    """last_rsi (what the rule reads; the backtest computes it for all ticks at once) and the EMA's
-    last value are computed alone, without the whole series, yet equal its last element exactly:
-    Wilder and Cutler, several recursion blocks, flat stretches, a missing close."""
-    from dcactl.strategy.indicators import last_ema_rows
+    """last_rsi (what the rule reads) and the EMA's last value equal the whole series' last element
+    exactly, and so do the same values computed for a stack of many windows at once (the backtest's
+    ticks: a running sum a column at a time): Wilder and Cutler, several recursion blocks, flat
+    stretches, a missing close."""
+    from dcactl.strategy.indicators import FEW_ROWS, last_ema_rows, last_rsi_rows
 
     rng = np.random.default_rng(3)
     for trial in range(300):
@@ -243,3 +244,14 @@ def test_last_values_alone_are_the_series_last_bit_for_bit() -> None:
             whole = float(ema(c, p)[-1]) if c.size else math.nan
             alone = float(last_ema_rows(c[None, :], p)[0]) if c.size else math.nan
             assert alone == whole or (math.isnan(alone) and math.isnan(whole))
+            windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([c] * 3), c.size)
+            stack = windows[: FEW_ROWS + 5]
+            if stack.shape[0] >= FEW_ROWS:
+                for wilder in (True, False):
+                    many = last_rsi_rows(stack, p, wilder).tolist()
+                    alone_ones = [last_rsi(row, p, wilder) for row in stack]
+                    assert [None if math.isnan(v) else v for v in many] == alone_ones
+                many = last_ema_rows(stack, p).tolist()
+                ones = [float(last_ema_rows(row[None, :], p)[0]) for row in stack]
+                assert all(a == b or (math.isnan(a) and math.isnan(b))
+                           for a, b in zip(many, ones, strict=True))

@@ -37,6 +37,9 @@ FloatArray = npt.NDArray[np.float64]
 ArrayLike = Sequence[float] | FloatArray
 
 DAYS_PER_YEAR = 365
+FEW_ROWS = 32
+"""Below this many rows :func:`_recursive_last` runs the whole recursion (numpy's per-call cost
+dominates a column-at-a-time loop over one row); from it, column by column."""
 """Crypto trades every day: annualise daily volatility with √365 (the earlier bot's formula)."""
 
 
@@ -207,8 +210,13 @@ def _rsi_rows(c: FloatArray, period: int, wilder: bool, last: bool = False) -> F
 
 
 def _recursive_last(values: FloatArray, seed: FloatArray, keep: float, gain: float) -> FloatArray:
-    """The last element of :func:`_recursive` per row, by the same operations in the same order (its
-    running sum a column at a time instead of ``cumsum``'s whole rows): O(rows) memory."""
+    """The last element of :func:`_recursive` per row, by the same operations in the same order: for
+    a few rows (a live decision) :func:`_recursive` itself, for many (a backtest's ticks) its running
+    sum a column at a time instead of ``cumsum``'s whole rows, in O(rows) memory. ``cumsum`` adds in
+    order, so both give the same bits (tests/test_indicators.py holds them to it)."""
+    if values.ndim < 2 or values.shape[0] < FEW_ROWS:
+        last: FloatArray = _recursive(values, seed, keep, gain)[..., -1]
+        return last
     prev = np.asarray(seed, dtype=np.float64)
     size = values.shape[-1]
     block = 4096 if keep <= 0 else max(16, min(4096, int(230.0 / -math.log(keep))))
