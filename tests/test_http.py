@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 from decimal import Decimal
 from pathlib import Path
@@ -99,6 +100,46 @@ def test_shared_budget_shrugs_off_a_bad_file_and_a_clock_that_went_back(tmp_path
     alone = SharedWeightBudget(blocked / "w.json", 100, clock=clock, sleep=clock.sleep)
     run(alone.acquire(80))
     assert alone.used() == 80 and not alone.shared
+
+
+def test_shared_budget_settles_a_rounds_concurrent_acquires_under_one_opening(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """60 acquires of 2 started together on a 100/min window: the file is opened once for all of them,
+    the first 50 pass at once and the last 10 wait for the window (as one after the other would) and
+    are settled together again;
+    a cancelled acquire records nothing, and a budget used again from a new event loop still settles."""
+    clock = FakeClock()
+    path = tmp_path / "w.json"
+    budget = SharedWeightBudget(path, 100, clock=clock, sleep=clock.sleep)
+    opened: list[str] = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda p, *a: opened.append(str(p)) or real_open(p, *a))
+    passed: list[float] = []
+
+    async def one() -> None:
+        await budget.acquire(2)
+        passed.append(clock.t)
+
+    async def go() -> None:
+        await asyncio.gather(*(one() for _ in range(60)))
+
+    run(go())
+    assert passed[:50] == [1000.0] * 50 and all(t >= 1060.0 for t in passed[50:]) and len(passed) == 60
+    assert opened == [str(path)] * 2  # the round, then the ten that waited (woken in one turn)
+    assert json.loads(path.read_text())[-1][0] >= 1060.0
+
+    async def cancelled() -> None:
+        task = asyncio.ensure_future(budget.acquire(2))
+        await asyncio.sleep(0)  # queued for this turn, then cancelled before the turn is settled
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    before = budget.used()
+    run(cancelled())
+    assert budget.used() == before
+    run(budget.acquire(2))
+    assert budget.used() == before + 2
 
 
 def test_pacing_path_is_one_file_per_api(tmp_path: Path) -> None:
