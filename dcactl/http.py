@@ -440,6 +440,8 @@ class JsonHttp:
         self._sleep = sleep
         self._client_error = client_error
         self._rng = rng
+        self._unwritten = 0
+        self._written_waiters: list[asyncio.Future[None]] = []
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout),
@@ -458,6 +460,24 @@ class JsonHttp:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    async def requests_written(self) -> None:
+        """Return once every request started so far (paced, connecting or sending) has been written to
+        its connection, or has ended: what a caller does next no longer holds up a request leaving
+        (issue 17: work for a thread is started then, while the answers are awaited, not while the
+        round's requests are being sent)."""
+        if self._unwritten:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._written_waiters.append(waiter)
+            await waiter
+
+    def _written(self) -> None:
+        self._unwritten -= 1
+        if not self._unwritten:
+            waiters, self._written_waiters = self._written_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def post_json(
         self, path: str, body: Any, *, weight: int = 0, retry: bool, what: str
@@ -490,22 +510,27 @@ class JsonHttp:
         or ``client_error`` (other 4xx), each chained to the underlying httpx error or response.
         """
         attempts = MAX_ATTEMPTS if retry else 1
-        for attempt in range(1, attempts + 1):
-            if self.budget is not None:
-                await self.budget.acquire(weight)
-            try:
-                return await self._once(method, path, json_body, params, what)
-            except _Retryable as failure:
-                if attempt == attempts:
-                    raise failure.error from failure.error.__cause__
-                delay = full_jitter(attempt, self._rng)
-                if failure.retry_after is not None:
-                    delay = max(delay, failure.retry_after)
-                await self._sleep(delay)
+        unwritten = _Unwritten(self)
+        try:
+            for attempt in range(1, attempts + 1):
+                if self.budget is not None:
+                    await self.budget.acquire(weight)
+                try:
+                    return await self._once(method, path, json_body, params, what, unwritten)
+                except _Retryable as failure:
+                    if attempt == attempts:
+                        raise failure.error from failure.error.__cause__
+                    delay = full_jitter(attempt, self._rng)
+                    if failure.retry_after is not None:
+                        delay = max(delay, failure.retry_after)
+                    await self._sleep(delay)
+        finally:
+            unwritten.done()
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(
-        self, method: str, path: str, json_body: Any, params: Mapping[str, str] | None, what: str
+        self, method: str, path: str, json_body: Any, params: Mapping[str, str] | None, what: str,
+        unwritten: _Unwritten,
     ) -> JsonResponse:
         label = f"{self.service} {what}"
         self.attempts_made += 1
@@ -515,7 +540,7 @@ class JsonHttp:
         deadline = self.timeout * DEADLINE_FACTOR
         try:
             async with asyncio.timeout(deadline):
-                response, body = await self._fetch(method, path, json_body, params)
+                response, body = await self._fetch(method, path, json_body, params, unwritten)
         except TimeoutError as exc:  # asyncio's deadline on the whole request
             late = ExchangeUnavailable(f"{label}: no complete answer within {deadline:g} s")
             late.__cause__ = exc
@@ -556,10 +581,19 @@ class JsonHttp:
         return JsonResponse(data=data, server_date=server_date, elapsed_s=elapsed)
 
     async def _fetch(
-        self, method: str, path: str, json_body: Any, params: Mapping[str, str] | None
+        self, method: str, path: str, json_body: Any, params: Mapping[str, str] | None,
+        unwritten: _Unwritten | None = None,
     ) -> tuple[httpx.Response, bytes]:
-        """The response and its body, read in chunks and refused past :attr:`max_bytes`."""
-        async with self._client.stream(method, path, json=json_body, params=params) as response:
+        """The response and its body, read in chunks and refused past :attr:`max_bytes`; ``unwritten``
+        is told when httpcore reports the request's body sent."""
+
+        async def trace(event: str, info: Mapping[str, Any]) -> None:
+            if event == "http11.send_request_body.complete" and unwritten is not None:
+                unwritten.done()
+
+        async with self._client.stream(
+            method, path, json=json_body, params=params, extensions={"trace": trace}
+        ) as response:
             chunks: list[bytes] = []
             size = 0
             async for chunk in response.aiter_bytes():
@@ -568,6 +602,24 @@ class JsonHttp:
                     raise _TooLarge
                 chunks.append(chunk)
         return response, b"".join(chunks)
+
+
+class _Unwritten:
+    """One request of a :class:`JsonHttp` from its start until it is written to its connection (or
+    has ended): what :meth:`JsonHttp.requests_written` waits for."""
+
+    __slots__ = ("_http", "_open")
+
+    def __init__(self, http: JsonHttp) -> None:
+        self._http = http
+        self._open = True
+        http._unwritten += 1
+
+    def done(self) -> None:
+        """Written (or over): counted once."""
+        if self._open:
+            self._open = False
+            self._http._written()
 
 
 class _TooLarge(Exception):

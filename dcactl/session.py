@@ -139,6 +139,11 @@ class Session:
         return self._hl
 
     @property
+    def has_hl(self) -> bool:
+        """Whether the Hyperliquid client was created (something asked the exchange)."""
+        return self._hl is not None
+
+    @property
     def exchange_clock(self) -> ServerClock | None:
         """The exchange's clock against ours as its answers' ``Date`` headers show it (None before any
         request to the exchange)."""

@@ -381,6 +381,48 @@ def test_messages_never_include_the_request_body_or_headers() -> None:
     assert "HTTP 422" in text
 
 
+def test_requests_written_returns_once_every_started_request_is_sent_not_answered() -> None:
+    """A server that reads three requests and holds their answers: requests_written() returns once all
+    three are written (none answered yet), and at once when nothing is outstanding."""
+    async def go() -> None:
+        got: list[bytes] = []
+        release = asyncio.Event()
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            got.append(await reader.readexactly(length))
+            await release.wait()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        http = JsonHttp(f"http://127.0.0.1:{port}", service="Test", timeout=5)
+        await http.requests_written()  # nothing started: no wait
+        calls = [asyncio.ensure_future(http.post_json("/info", {"n": n}, retry=False, what="/info"))
+                 for n in range(3)]
+        pending = asyncio.ensure_future(http.requests_written())
+        await asyncio.sleep(0)  # the calls start (connecting): it waits for them
+        assert not pending.done()
+        await asyncio.wait_for(pending, 5)
+        for _ in range(100):  # the bytes written are in the server's hands within a few loop turns
+            if len(got) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert len(got) == 3 and not any(c.done() for c in calls)
+        release.set()
+        assert await asyncio.gather(*calls) == [{}, {}, {}]
+        await http.requests_written()
+        await http.aclose()
+        server.close()
+        await server.wait_closed()
+
+    run(go())
+
+
 def test_request_reports_the_server_date_and_latency() -> None:
     """request() exposes the Date header (UTC-aware) for doctor's clock-skew check."""
 

@@ -251,7 +251,7 @@ async def read_round(
     deciding = [d.asset for d in active
                 if (d.due or request.plan) and not reads_history_for_schedule(d.asset)]
     signing = live and any(d.real and d.due for d in active)
-    warm = _warm(key if signing else None)  # while the reads are in flight, not after them
+    warm = _warm(session, key if signing else None)  # while the answers are awaited, not after them
     quotes_task = _guarded(quotes_for(session.hl, session.cg, markets))
     balance_task = _guarded(session.hl.spot_balances(session.account)) if funds else None
     status_tasks = [_guarded(session.hl.order_status(session.account, cloid)) for _, _, cloid in checks]
@@ -289,11 +289,18 @@ async def _none() -> None:
     return None
 
 
-async def _warm(key: Awaitable[Signer] | None) -> None:
+async def _warm(session: Session, key: Awaitable[Signer] | None) -> None:
     """What deciding and signing need that the reads do not, done in threads during the read round:
     the key loaded (``key``: it is awaited here, and a bad key's error left for :func:`read_round` to
     raise), then :func:`_warm_up`. So the book's age when the order leaves is only deciding, the
-    write-ahead commit and signing (issue 17)."""
+    write-ahead commit and signing (issue 17).
+
+    The thread starts once the round's requests are written: until then it would take the
+    interpreter from the loop sending them (importing numpy holds it for about a tenth of a second);
+    afterwards the loop is mostly waiting for the answers."""
+    await asyncio.sleep(0)  # the round's tasks start their requests
+    if session.has_hl:
+        await session.hl.http.requests_written()
     signer = None
     if key is not None:
         try:
