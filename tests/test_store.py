@@ -238,6 +238,31 @@ def test_a_snapshot_does_not_see_what_another_process_commits_meanwhile(tmp_path
         assert reader.sell_counts() == {"BTC": 2}
 
 
+def test_a_batch_commits_its_writes_together_each_atomic_on_its_own(tmp_path: Path) -> None:
+    """Inside batch() another connection sees none of the writes until the batch ends, then all; a
+    write that fails inside (a duplicate intent) leaves nothing of its own but keeps the others; an
+    error out of the batch rolls every write of it back."""
+    path = tmp_path / "l.db"
+    with Ledger.open(path, network="devnet", account=ACCOUNT) as led, \
+            Ledger.open(path, network="devnet", account=ACCOUNT) as other:
+        with led.batch():
+            led.add_fills([fill("1")])
+            led.record_intent(intent(cloid="0x01"))
+            with pytest.raises(DuplicateIntent):
+                led.record_intents([intent("ETH", cloid="0x02"), intent(cloid="0x03")])  # 0x03: same slot
+            with led.batch():  # nested: part of the same one
+                led.update_intent("0x01", status="sent", oid=7)
+            assert other.fill_count() == 0 and other.intent("0x01") is None
+        assert other.fill_count() == 1 and other.intent("0x02") is None
+        assert (found := other.intent("0x01")) is not None and (found.status, found.oid) == ("sent", 7)
+        with pytest.raises(RuntimeError), led.batch():
+            led.add_fills([fill("2")])
+            raise RuntimeError("stop")
+        assert other.fill_count() == 1
+        led.add_fills([fill("3")])  # outside a batch again: its own commit
+        assert other.fill_count() == 2
+
+
 def test_books_in_one_file_never_mix(tmp_path: Path) -> None:
     """Two (network, account) books in one file see only their own fills, intents and cursors."""
     path = tmp_path / "l.db"

@@ -134,10 +134,11 @@ async def execute(session: Session, request: RunRequest) -> RunResult:
     finally:
         result.results.extend(results[a.symbol] for a in assets if a.symbol in results)
         if not request.dry_run:
-            _record_decisions(session, run_id, decisions, results)
             summary = result.to_json() | ({"error": error} if error else {})
             final = code if code is not None else exit_code_for(result, request)
-            ledger.end_run(run_id, utcnow(), summary, int(final))
+            with ledger.batch():  # the decisions and the run's end: one durable write
+                _record_decisions(session, run_id, decisions, results)
+                ledger.end_run(run_id, utcnow(), summary, int(final))
     return result
 
 
@@ -405,34 +406,47 @@ async def _send(
         results.update((r.asset, r) for r in report_settled(session, batch))
         return None
     crash_point("after_response")
-    filled_oids: dict[int, tuple[AssetDecision, OrderIntent]] = {}
-    for (d, intent), outcome in zip(batch, outcomes, strict=True):
-        if outcome.kind == "error":
-            text = outcome.error or "rejected"
-            state: IntentStatus = "unfilled" if outcome.error_kind == "no_match" else "rejected"
-            session.ledger.update_intent(intent.cloid, status=state, reason=text)
-            results[d.symbol] = d.outcome(
-                "failed",
-                f"{text} ({d.symbol} {intent.size} @ {intent.limit_px}); the period stays due",
-                usd_requested=intent.usd_requested,
-            )
-        elif outcome.oid is not None:
-            session.ledger.update_intent(intent.cloid, status="sent", oid=outcome.oid)
-            filled_oids[outcome.oid] = (d, replace(intent, oid=outcome.oid, status="sent"))
-    if not filled_oids:
+    filled_oids = {
+        o.oid: (d, replace(i, oid=o.oid, status="sent"))
+        for (d, i), o in zip(batch, outcomes, strict=True) if o.kind != "error" and o.oid is not None
+    }
+    reads = None
+    if filled_oids:  # the fills and the balance are asked for first, and the answers recorded meanwhile
+        since = fills_since(session, [i for _, i in filled_oids.values()])
+        reads = asyncio.gather(
+            fills_by_oid(session, set(filled_oids), since), _spendable_usdc(session), return_exceptions=True
+        )
+        await session.hl.http.requests_written()
+    try:
+        with session.ledger.batch():  # one durable write for the answers (reads have no effect to order)
+            for (d, intent), outcome in zip(batch, outcomes, strict=True):
+                if outcome.kind == "error":
+                    text = outcome.error or "rejected"
+                    state: IntentStatus = "unfilled" if outcome.error_kind == "no_match" else "rejected"
+                    session.ledger.update_intent(intent.cloid, status=state, reason=text)
+                    results[d.symbol] = d.outcome(
+                        "failed",
+                        f"{text} ({d.symbol} {intent.size} @ {intent.limit_px}); the period stays due",
+                        usd_requested=intent.usd_requested,
+                    )
+                elif outcome.oid is not None:
+                    session.ledger.update_intent(intent.cloid, status="sent", oid=outcome.oid)
+    except BaseException:
+        if reads is not None:
+            reads.cancel()
+        raise
+    if reads is None:
         return None
-    since = fills_since(session, [i for _, i in filled_oids.values()])
-    found, left = await asyncio.gather(
-        fills_by_oid(session, set(filled_oids), since), _spendable_usdc(session), return_exceptions=True
-    )
+    found, left = await reads
     if isinstance(found, DcactlError):  # the orders stay "sent": the next run reads their fills
         session.warn(f"cannot read the fills of the orders just placed yet ({found})")
     elif isinstance(found, BaseException):
         raise found
     else:
         crash_point("before_fills_recorded")
-        for oid, (_, intent) in filled_oids.items():
-            settle_intent(session, intent, found.get(oid, []), finished=False)
+        with session.ledger.batch():  # one durable write for every order's fills and state
+            for oid, (_, intent) in filled_oids.items():
+                settle_intent(session, intent, found.get(oid, []), finished=False)
     results.update((r.asset, r) for r in report_settled(session, list(filled_oids.values())))
     return left if isinstance(left, Decimal) else None
 
