@@ -197,3 +197,77 @@ def test_money_text_of_a_decimal_is_money(value: Decimal) -> None:
     assert stats._places_text(value, stats.USD_PLACES) == json_value(stats.money(value))
     places = stats.AVG_COST_PLACES
     assert stats._places_text(value, places) == format(stats._q(value, places), "f")
+
+
+_TEXT = st.text(st.sampled_from('ab0.-:@xZ ,"\r\n\\\t\x00\x7fé—\u2028'), max_size=6)
+"""Text of any kind an export may meet: plain, or with what CSV must quote and JSON must escape."""
+_HISTORY_ROW = st.tuples(
+    _TEXT, _TEXT, _TEXT, _TEXT, _TEXT, _TEXT, _TEXT, st.none() | _TEXT, st.none() | _TEXT, _TEXT,
+    st.none() | st.integers(-(2**63), 2**63), st.none() | _TEXT, st.none() | _TEXT, _TEXT, st.none() | _TEXT,
+    st.none() | _TEXT,
+)
+"""A ``history`` row (stats.history_rows) of any values: text, absent values, the oid an integer."""
+_PLAIN = ("2024-03-01T12:00:00.123Z", "BTC", "@1", "B", "0.00011", "104523.5", "11.497585", "0.0000000385",
+          "UBTC", "h1", 9001, "0x" + "ab" * 16, "0x" + "cd" * 32, "dcactl", "2024-03-01T00:00:00+00:00", None)
+
+
+def _but(**values: Any) -> tuple[Any, ...]:
+    """:data:`_PLAIN` with the named columns set to ``values``."""
+    from dcactl.reports.stats import HISTORY_COLUMNS
+
+    return tuple(values.get(name, plain) for name, plain in zip(HISTORY_COLUMNS, _PLAIN, strict=True))
+
+
+@settings(max_examples=1000, deadline=None)
+@example(_PLAIN)
+@example(_but(reason='sold, "by hand"'))
+@example(_but(reason="a\rb"))
+@example(_but(reason="a\nb"))
+@example(_but(hash="a,b"))
+@example(_but(oid=None))
+@example(("",) * 7 + (None, None, "", None, None, None, "", None, None))
+@given(_HISTORY_ROW)
+def test_history_csv_line_is_what_csv_writer_writes(row: tuple[Any, ...]) -> None:
+    """exports.history_csv (fields joined by commas when nothing needs quoting) writes exactly the
+    line csv.writer writes for the row, whatever its text (commas, quotes, CR, LF, NUL, non-ASCII)."""
+    from dcactl.cli.exports import history_csv
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(row)
+    assert history_csv(row) + "\n" == buffer.getvalue()
+
+
+_DECIMAL_TEXT = st.text(st.sampled_from("0123456789.-"), min_size=1, max_size=12)
+_TIME_TEXT = st.text(st.sampled_from("0123456789-:.TZ"), min_size=1, max_size=24)
+
+
+@settings(max_examples=1000, deadline=None)
+@example(_PLAIN)
+@example(_but(reason='sold, "by hand" — née\nsecond line'))
+@example(_but(fee=None, fee_token=None, oid=None, cloid=None, hash=None, period=None, reason=None))
+@given(st.tuples(_TIME_TEXT, _TEXT, _TEXT, _TEXT, _DECIMAL_TEXT, _DECIMAL_TEXT, _DECIMAL_TEXT,
+                 st.none() | _DECIMAL_TEXT)
+       .flatmap(lambda head: _HISTORY_ROW.map(lambda row: head + row[8:])))
+def test_history_json_line_is_what_json_dumps_writes(row: tuple[Any, ...]) -> None:
+    """exports.history_json writes exactly json.dumps of the row's record (HISTORY_COLUMNS in order),
+    whatever the text of its text columns (its time and decimals are ISO and decimal text)."""
+    from dcactl.cli.exports import history_json
+    from dcactl.reports.stats import HISTORY_COLUMNS
+
+    assert history_json(row) == json.dumps(dict(zip(HISTORY_COLUMNS, row, strict=True)))
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_exports_are_pinned_whatever_the_chunk_of_lines(
+    tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch, chunk: int,
+) -> None:
+    """Written a few lines per write (the pinned ledger spans several chunks), the exports are the
+    pinned bytes still."""
+    from dcactl.cli import exports
+
+    monkeypatch.setattr(exports, "CHUNK", chunk)
+    cfg = _ledger(tmp_path)
+    for name in EXPORTS:
+        res = cli("--config", str(cfg), *EXPORTS[name])
+        assert res.code == 0, res.err
+        assert res.out == (PINNED / name).read_text(encoding="utf-8"), name

@@ -63,7 +63,8 @@ def history(
     ] = None,
 ) -> None:
     """The ledger: every fill (real and paper, marked), with the columns tax tools need."""
-    from dcactl.cli.render import render_history, stream_history
+    from dcactl.cli.exports import stream_history
+    from dcactl.cli.render import render_history
 
     sources = SOURCES[source.value] if source is not None else None
 

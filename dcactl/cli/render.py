@@ -251,46 +251,6 @@ def _when(t: datetime | None) -> str | None:
     return None if t is None else t.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def stream_history(rows: Iterable[HistoryRow], fmt: str) -> None:
-    """``history --format csv/json``: each fill written as it is read (constant memory), the same
-    columns and document as :func:`render_history`."""
-    import sys
-
-    from dcactl.reports.stats import HISTORY_COLUMNS, history_rows
-
-    out = sys.stdout
-    if fmt == "csv":
-        import csv
-
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(HISTORY_COLUMNS)
-        writer.writerows(history_rows(rows))
-    else:
-        out.write('{\n  "fills": [')
-        separator = "\n    "
-        for row in history_rows(rows):
-            out.write(separator + _history_json(row))
-            separator = ",\n    "
-        out.write("\n  ]\n}\n")
-    out.flush()
-
-
-def _history_json(row: tuple[Any, ...]) -> str:
-    """One ``history`` row as ``json.dumps`` writes its record (the keys of HISTORY_COLUMNS in order,
-    ``", "`` and ``": "``, ASCII only), spelled out: an export writes a million. Text is escaped by the
-    function ``json.dumps`` itself uses; the time and the decimals (digits, ``.``, ``-``, letters of
-    the ISO time) need no escaping; oid is an int or None."""
-    (time, asset, pair, side, size, price, usd, fee, fee_token, tid, oid, cloid, hash_, source, period,
-     reason) = row
-    fee_text = "null" if fee is None else f'"{fee}"'
-    return (f'{{"time": "{time}", "asset": {_js(asset)}, "pair": {_js(pair)}, "side": {_js(side)}, '
-            f'"size": "{size}", "price": "{price}", "usd": "{usd}", "fee": {fee_text}, '
-            f'"fee_token": {_jsn(fee_token)}, '
-            f'"tid": {_js(tid)}, "oid": {"null" if oid is None else int(oid)}, "cloid": {_jsn(cloid)}, '
-            f'"hash": {_jsn(hash_)}, "source": {_js(source)}, "period": {_jsn(period)}, '
-            f'"reason": {_jsn(reason)}}}')
-
-
 def _jsn(text: str | None) -> str:
     """A JSON string (ASCII, as ``json.dumps`` escapes it) or ``null``."""
     return "null" if text is None else _js(text)
