@@ -271,3 +271,33 @@ def test_exports_are_pinned_whatever_the_chunk_of_lines(
         res = cli("--config", str(cfg), *EXPORTS[name])
         assert res.code == 0, res.err
         assert res.out == (PINNED / name).read_text(encoding="utf-8"), name
+
+
+_LOT_ROW = st.tuples(
+    _TEXT, _TIME_TEXT, _TEXT, st.none() | _TEXT, _DECIMAL_TEXT, _DECIMAL_TEXT, st.none() | _DECIMAL_TEXT,
+    _DECIMAL_TEXT, _DECIMAL_TEXT, _DECIMAL_TEXT, st.booleans(), st.integers(1, 10**6),
+)
+"""A lot's row (stats.lot_rows): its text columns of any text, its time and decimals as such."""
+_LOT = ("BTC", "2024-01-02T00:00:00Z", "dcactl", "r1", "0.00000015", "0.00000002", "0.1", "0.00000015",
+        "0.00000002", "0", True, 1)
+
+
+@settings(max_examples=1000, deadline=None)
+@example(_LOT)
+@example(("ETH", "2024-01-02T00:00:00.001Z", "pooled", None, "0.000", "3", None, "0", "0", "2.5", False, 7))
+@example(("A,B", *_LOT[1:]))
+@example((*_LOT[:3], 'x"y\r\n', *_LOT[4:]))
+@given(_LOT_ROW)
+def test_lot_lines_are_what_csv_writer_and_json_dumps_write(row: tuple[Any, ...]) -> None:
+    """exports.lot_csv writes the line csv.writer writes for a lot's CSV columns, and exports.lot_json
+    what json.dumps writes for its to_json record (keys in to_json's order), whatever its text."""
+    from dcactl.cli.exports import lot_csv, lot_json
+    from dcactl.reports.stats import LOT_COLUMNS
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(row[:-1])
+    assert lot_csv(row) + "\n" == buffer.getvalue()
+    record = dict(zip((*LOT_COLUMNS, "fills"), row, strict=True))
+    keys = ("asset", "acquired", "source", "tid", "units", "cost_usd", "units_remaining",
+            "cost_remaining_usd", "proceeds_usd", "in_year", "fills", "unit_cost")
+    assert lot_json(row) == json.dumps({k: record[k] for k in keys})

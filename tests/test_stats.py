@@ -248,6 +248,40 @@ def test_streamed_lots_equal_the_whole_computation(rows: list[tuple[str, str, in
         assert [lot.to_json() for lot in streamed] == whole
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["BTC", "ETH"]), st.sampled_from("BBA"), st.integers(1, 5000),
+                          st.integers(1, 99999), st.integers(0, 3000), st.booleans(), st.integers(0, 9),
+                          st.integers(0, 8)), max_size=20),
+       st.sampled_from(["fifo", "average"]))
+def test_lot_rows_write_each_value_as_money_and_json_value_do(
+    rows: list[tuple[str, str, int, int, int, bool, int, int]], method: str,
+) -> None:
+    """Every lot, touched by sells or not, FIFO or pooled: stats.lot_rows (what to_json and the exports
+    write; a lot no sell touched has its texts written once) gives each field as json_value of the
+    field, money at USDC's precision, the unit cost as the unit_cost property, times ISO UTC."""
+    from dcactl.models import iso_utc
+
+    fills = [
+        Fill(time=datetime(2024, 6, 1, tzinfo=UTC) + timedelta(hours=hour, milliseconds=ms * 7),
+             asset=asset, pair="@1", side=side, size=D(size).scaleb(-3), price=D(price).scaleb(-2),  # type: ignore[arg-type]
+             fee=D(fee).scaleb(-4), fee_token="USDC" if usdc else f"U{asset}", tid=f"t{i}", source="dcactl")
+        for i, (asset, side, size, price, fee, usdc, hour, ms) in enumerate(rows)
+    ]
+    for lot in lots(fills, 2024, NY, method):  # type: ignore[arg-type]
+        expected = {
+            "asset": lot.asset, "acquired": iso_utc(lot.acquired), "source": lot.source, "tid": lot.tid,
+            "units": json_value(lot.units), "cost_usd": json_value(stats.money(lot.cost_usd)),
+            "units_remaining": json_value(lot.units_remaining),
+            "cost_remaining_usd": json_value(stats.money(lot.cost_remaining_usd)),
+            "proceeds_usd": json_value(stats.money(lot.proceeds_usd)), "in_year": lot.in_year,
+            "fills": lot.fills, "unit_cost": json_value(lot.unit_cost),
+        }
+        assert lot.to_json() == expected
+        (row,) = stats.lot_rows([lot])
+        assert dict(zip((*stats.LOT_COLUMNS, "fills"), row, strict=True)) == {
+            k: expected[k] for k in (*stats.LOT_COLUMNS, "fills")}
+
+
 def history_record(fill: Fill, tmp_path: Path) -> dict[str, Any]:
     """``fill`` as its ``history`` row (stored in a fresh ledger, read back as an export reads it),
     keyed by column."""

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sys
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from json.encoder import encode_basestring_ascii as _js
 from typing import TYPE_CHECKING, Any
 
-from dcactl.reports.stats import HISTORY_COLUMNS, history_rows
+from dcactl.reports.stats import HISTORY_COLUMNS, LOT_COLUMNS, history_rows, lot_rows
 
 if TYPE_CHECKING:
     from dcactl.ledger.records import HistoryRow
+    from dcactl.reports.stats import Disposal, Lot
 
 CHUNK = 200
 """Lines written to stdout per ``write``: a write per line costs more than the line, and a chunk of
@@ -39,6 +41,27 @@ def stream_history(rows: Iterable[HistoryRow], fmt: str) -> None:
     else:
         out.write('{\n  "fills": [')
         _write_lines(out, map(history_json, history_rows(rows)), "\n    ", ",\n    ", "")
+        out.write("\n  ]\n}\n")
+    out.flush()
+
+
+def stream_lots(found: Iterable[Lot], sold: Iterable[Disposal], fmt: str, year: int, method: str,
+                tz: str) -> None:
+    """``lots --format csv/json``: each lot written as it is computed (constant memory). CSV: the lots,
+    one a row (LOT_COLUMNS); JSON: one document ``{"year", "method", "timezone", "currency", "lots",
+    "disposals"}`` written piece by piece (``sold`` is read only for it)."""
+    out = sys.stdout
+    if fmt == "csv":
+        out.write(csv_text(LOT_COLUMNS) + "\n")
+        _write_lines(out, map(lot_csv, lot_rows(found)), "", "\n", "\n")
+    else:
+        head = {"year": year, "method": method, "timezone": tz, "currency": "USDC"}
+        out.write("{\n" + "".join(f"  {json.dumps(k)}: {json.dumps(v)},\n" for k, v in head.items()))
+        out.write('  "lots": [')
+        _write_lines(out, map(lot_json, lot_rows(found)), "\n    ", ",\n    ", "")
+        out.write('\n  ],\n  "disposals": [')
+        for i, d in enumerate(sold):
+            out.write(("," if i else "") + "\n    " + json.dumps(d.to_json()))
         out.write("\n  ]\n}\n")
     out.flush()
 
@@ -92,3 +115,31 @@ def history_json(row: tuple[Any, ...]) -> str:
             f'"hash": {"null" if hash_ is None else _js(hash_)}, "source": {_js(source)}, '
             f'"period": {"null" if period is None else _js(period)}, '
             f'"reason": {"null" if reason is None else _js(reason)}}}')
+
+
+def lot_csv(row: tuple[Any, ...]) -> str:
+    """One lot's row (``stats.lot_rows``) as its CSV line (LOT_COLUMNS; ``fills`` is JSON's only), what
+    :func:`csv_text` writes: the fields joined by commas (None empty, ``in_year`` True/False), unless
+    a value needs quoting (a quote, CR, LF or more than the 10 separating commas) — then csv_text."""
+    (asset, acquired, source, tid, units, cost, unit_cost, remaining, cost_remaining, proceeds, in_year,
+     _fills) = row
+    line = ",".join((asset, acquired, source, tid or "", units, cost, unit_cost or "", remaining,
+                     cost_remaining, proceeds, str(in_year)))
+    if line.count(",") != 10 or '"' in line or "\r" in line or "\n" in line:
+        return csv_text(row[:-1])
+    return line
+
+
+def lot_json(row: tuple[Any, ...]) -> str:
+    """One lot's row as ``json.dumps(lot.to_json())`` writes it (its keys in order, ``", "`` and
+    ``": "``, ASCII only), spelled out: an export writes a million. Text is escaped by the function
+    ``json.dumps`` itself uses; the time and the decimals (digits, ``.``, ``-``) need no escaping;
+    ``in_year`` is a bool and ``fills`` an int."""
+    (asset, acquired, source, tid, units, cost, unit_cost, remaining, cost_remaining, proceeds, in_year,
+     fills) = row
+    unit_cost = "null" if unit_cost is None else f'"{unit_cost}"'
+    return (f'{{"asset": {_js(asset)}, "acquired": "{acquired}", "source": {_js(source)}, '
+            f'"tid": {"null" if tid is None else _js(tid)}, "units": "{units}", "cost_usd": "{cost}", '
+            f'"units_remaining": "{remaining}", "cost_remaining_usd": "{cost_remaining}", '
+            f'"proceeds_usd": "{proceeds}", "in_year": {"true" if in_year else "false"}, '
+            f'"fills": {int(fills)}, "unit_cost": {unit_cost}}}')

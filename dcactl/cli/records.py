@@ -104,7 +104,8 @@ def lots(
 ) -> None:
     """Cost-basis lots of all real buys (dcactl, external, imported) for a tax year, in USDC: a summary
     per asset and the newest lots, or every lot (--format csv/json, streamed)."""
-    from dcactl.cli.render import LOTS_PAGE, render_lots_table, stream_lots
+    from dcactl.cli.exports import stream_lots
+    from dcactl.cli.render import LOTS_PAGE, render_lots_table
     from dcactl.reports.taxlots import lots_overview, year_lots
 
     export = "json" if output.OPTIONS.json else fmt.value

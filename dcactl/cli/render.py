@@ -6,10 +6,9 @@ one place and ``cli.py`` stays thin.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from json.encoder import encode_basestring_ascii as _js
 from typing import TYPE_CHECKING, Any
 
 from dcactl.cli import output
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
     from dcactl.ledger.records import HistoryRow
     from dcactl.models import RunResult
     from dcactl.reports.runlog import RunEntry
-    from dcactl.reports.stats import Disposal, Lot
     from dcactl.reports.taxlots import LotsOverview
     from dcactl.reports.views import MarketRow, StatusReport
     from dcactl.run.execute import PlanReport
@@ -251,11 +249,6 @@ def _when(t: datetime | None) -> str | None:
     return None if t is None else t.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _jsn(text: str | None) -> str:
-    """A JSON string (ASCII, as ``json.dumps`` escapes it) or ``null``."""
-    return "null" if text is None else _js(text)
-
-
 def render_history(fills: list[HistoryRow], fmt: str, more: bool = False) -> None:
     """``history``: a table (newest first; ``more``: older fills exist beyond this page), or CSV/JSON
     with the columns of PRODUCT.md."""
@@ -318,54 +311,6 @@ fits whole)."""
 
 def _d(text: str) -> Decimal:
     return Decimal(text)
-
-
-LOT_COLUMNS = ("asset", "acquired", "source", "tid", "units", "cost_usd", "unit_cost", "units_remaining",
-               "cost_remaining_usd", "proceeds_usd", "in_year")
-"""``lots --format csv``: one lot a row (USDC values, times ISO UTC), as in the JSON document."""
-
-
-def stream_lots(found: Iterable[Lot], sold: Iterable[Disposal], fmt: str, year: int, method: str,
-                tz: str) -> None:
-    """``lots --format csv/json``: each lot written as it is computed (constant memory). CSV: the lots,
-    one a row (:data:`LOT_COLUMNS`); JSON: one document ``{"year", "method", "timezone", "currency",
-    "lots", "disposals"}`` written piece by piece (``sold`` is read only for it)."""
-    import csv
-    import json
-    import sys
-    from operator import itemgetter
-
-    out = sys.stdout
-    if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(LOT_COLUMNS)
-        columns = itemgetter(*LOT_COLUMNS)
-        for lot in found:
-            writer.writerow(columns(lot.to_json()))
-    else:
-        head = {"year": year, "method": method, "timezone": tz, "currency": "USDC"}
-        out.write("{\n" + "".join(f"  {json.dumps(k)}: {json.dumps(v)},\n" for k, v in head.items()))
-        out.write('  "lots": [')
-        for i, lot in enumerate(found):
-            out.write(("," if i else "") + "\n    " + _lot_json(lot.to_json()))
-        out.write('\n  ],\n  "disposals": [')
-        for i, d in enumerate(sold):
-            out.write(("," if i else "") + "\n    " + json.dumps(d.to_json()))
-        out.write("\n  ]\n}\n")
-    out.flush()
-
-
-def _lot_json(lot: dict[str, Any]) -> str:
-    """One lot's ``to_json`` document as ``json.dumps`` writes it (its keys in order, ``", "`` and
-    ``": "``, ASCII only), spelled out: an export writes a million. Text is escaped by the function
-    ``json.dumps`` itself uses; the time and the decimals (digits, ``.``, ``-``) need no escaping."""
-    unit_cost = "null" if lot["unit_cost"] is None else f'"{lot["unit_cost"]}"'
-    in_year = "true" if lot["in_year"] else "false"
-    return (f'{{"asset": {_js(lot["asset"])}, "acquired": "{lot["acquired"]}", '
-            f'"source": {_js(lot["source"])}, "tid": {_jsn(lot["tid"])}, "units": "{lot["units"]}", '
-            f'"cost_usd": "{lot["cost_usd"]}", "units_remaining": "{lot["units_remaining"]}", '
-            f'"cost_remaining_usd": "{lot["cost_remaining_usd"]}", "proceeds_usd": "{lot["proceeds_usd"]}", '
-            f'"in_year": {in_year}, "fills": {int(lot["fills"])}, "unit_cost": {unit_cost}}}')
 
 
 LOTS_PAGE = 20

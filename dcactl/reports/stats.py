@@ -34,7 +34,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from dcactl.models import DUST_REASON, QUOTE, Fill, iso_utc, json_record, json_value
+from dcactl.models import DUST_REASON, QUOTE, Fill, json_record, json_value
 
 if TYPE_CHECKING:  # importing dcactl.ledger at run time would pull in sqlite; stats stays pure
     from dcactl.config.schema import AssetConfig
@@ -254,6 +254,10 @@ def history_rows(rows: Iterable[HistoryRow]) -> Iterator[tuple[str | int | None,
 # -- tax lots ------------------------------------------------------------------------------------
 
 
+_NOTHING = Decimal(0)
+"""A lot's proceeds until a sell gives it some (the one object: :func:`lot_rows` knows it is 0)."""
+
+
 @dataclass(slots=True)  # slots: a long FIFO queue of open lots stays small
 class Lot:
     """A cost-basis lot, in USDC (not USD). For FIFO one per real buy fill; for ``average`` one
@@ -273,7 +277,7 @@ class Lot:
     cost_usd: Decimal
     units_remaining: Decimal
     cost_remaining_usd: Decimal
-    proceeds_usd: Decimal = Decimal(0)
+    proceeds_usd: Decimal = _NOTHING
     in_year: bool = False
     fills: int = 1
 
@@ -285,16 +289,43 @@ class Lot:
     def to_json(self) -> dict[str, Any]:
         """Decimals as strings (as :func:`~dcactl.models.json_value` writes them), times ISO UTC;
         values in USDC at USDC's precision (:func:`money`). Keys: the fields in order, then
-        ``unit_cost``. Spelled out: an export calls it once per lot."""
-        unit_cost = _places_text(_div(self.cost_usd, self.units), AVG_COST_PLACES) if self.units > 0 else None
-        return {
-            "asset": self.asset, "acquired": iso_utc(self.acquired), "source": self.source, "tid": self.tid,
-            "units": format(self.units, "f"), "cost_usd": _money(self.cost_usd),
-            "units_remaining": format(self.units_remaining, "f"),
-            "cost_remaining_usd": _money(self.cost_remaining_usd),
-            "proceeds_usd": _money(self.proceeds_usd), "in_year": self.in_year, "fills": self.fills,
-            "unit_cost": unit_cost,
-        }
+        ``unit_cost``. The values of :func:`lot_rows`."""
+        (asset, acquired, source, tid, units, cost, unit_cost, remaining, cost_remaining, proceeds, in_year,
+         fills) = next(lot_rows((self,)))
+        return {"asset": asset, "acquired": acquired, "source": source, "tid": tid, "units": units,
+                "cost_usd": cost, "units_remaining": remaining, "cost_remaining_usd": cost_remaining,
+                "proceeds_usd": proceeds, "in_year": in_year, "fills": fills, "unit_cost": unit_cost}
+
+
+LOT_COLUMNS = ("asset", "acquired", "source", "tid", "units", "cost_usd", "unit_cost", "units_remaining",
+               "cost_remaining_usd", "proceeds_usd", "in_year")
+"""``lots --format csv``: one lot a row (USDC values, times ISO UTC), as in the JSON document."""
+
+
+def lot_rows(lots: Iterable[Lot]) -> Iterator[tuple[Any, ...]]:
+    """Each lot as its export row: the :data:`LOT_COLUMNS` in order, then ``fills``. Decimals as plain
+    text (units as computed, money at USDC's precision: :func:`money`; the unit cost at 8 decimals,
+    None for an empty lot), the time ISO-8601 UTC, ``in_year`` a bool. The one formatter of a lot's
+    values (``Lot.to_json``, the CSV and JSON exports): a generator over plain tuples, as an export
+    writes a million of them. Rounds in the current decimal context, as ``money`` does.
+
+    A lot no sell touched holds the very objects it was made with (remaining = acquired, no
+    proceeds): their text is written once."""
+    from dcactl.ledger.codec import iso_text, to_us  # at module level dcactl.ledger would pull in sqlite
+
+    usd, per_unit, nothing = USD_PLACES, AVG_COST_PLACES, _NOTHING
+    for lot in lots:
+        units, cost_usd = lot.units, lot.cost_usd
+        units_text = format(units, "f")
+        cost = _places_text(cost_usd, usd)
+        remaining = lot.units_remaining
+        cost_remaining = lot.cost_remaining_usd
+        proceeds = lot.proceeds_usd
+        yield (lot.asset, iso_text(to_us(lot.acquired)), lot.source, lot.tid, units_text, cost,
+               _places_text(_div(cost_usd, units), per_unit) if units > 0 else None,
+               units_text if remaining is units else format(remaining, "f"),
+               cost if cost_remaining is cost_usd else _places_text(cost_remaining, usd),
+               "0" if proceeds is nothing else _places_text(proceeds, usd), lot.in_year, lot.fills)
 
 
 LOT_CHUNK = 1024
@@ -495,8 +526,9 @@ def _consume(open_lots: Iterable[Lot], units: Decimal, proceeds: Decimal) -> Non
 
 
 __all__ = [
-    "HISTORY_COLUMNS", "Disposal", "Lot", "StatusRow", "Totals", "disposals", "history_rows",
-    "iter_disposals", "iter_lots", "lots", "money", "status_row", "status_rows", "totals", "year_bounds",
+    "HISTORY_COLUMNS", "LOT_COLUMNS", "Disposal", "Lot", "StatusRow", "Totals", "disposals", "history_rows",
+    "iter_disposals", "iter_lots", "lot_rows", "lots", "money", "status_row", "status_rows", "totals",
+    "year_bounds",
 ]
 
 
