@@ -138,6 +138,19 @@ def test_year_bounds_are_in_the_configured_zone() -> None:
                                                             datetime(2025, 1, 1, 5, tzinfo=UTC))
 
 
+def test_a_lot_at_the_first_instant_of_the_year_is_in_it_and_the_last_one_counts() -> None:
+    """The year is [start, end) to the microsecond: a buy at its first instant is in the year, one a
+    microsecond earlier is not, one at the last microsecond is a lot of the year and one at its end
+    is none."""
+    start, end = year_bounds(2024, NY)
+    micro = timedelta(microseconds=1)
+    fills = [buy(tid, "BTC", "1", "100", "0", "USDC", t=t)
+             for tid, t in (("before", start - micro), ("first", start), ("last", end - micro), ("end", end))]
+    expected = [("before", False, start - micro), ("first", True, start), ("last", True, end - micro)]
+    assert [(lot.tid, lot.in_year, lot.acquired) for lot in lots(fills, 2024, NY)] == expected
+    assert [(lot.tid, lot.in_year, lot.acquired) for lot in iter_lots(fills, 2024, NY, sells={})] == expected
+
+
 def test_fifo_lots_across_a_year_boundary_in_new_york() -> None:
     """FIFO: the sell of 1.5 empties lot a (0.999) and takes 0.501 of lot b; paper and 2025 buys excluded."""
     got = lots(LOT_FILLS, 2024, NY, "fifo")

@@ -156,11 +156,11 @@ class FillStore(LedgerBase):
         other reads (:meth:`sell_counts`)."""
         where, params = self._where(until=until, source=source)
         sql = f"SELECT {_TRADE_COLUMNS} FROM fills WHERE {where} ORDER BY asset, time_us, tid"
-        from_us = codec.from_us
+        new = tuple.__new__  # what TradeRow(...) does, without its Python-level __new__ per row
         for time_us, asset, side, size, price, fee, fee_token, tid, source_, reason in self._conn.execute(
                 sql, params):
-            yield TradeRow(from_us(time_us), asset, side, Decimal(size), Decimal(price), Decimal(fee),
-                           fee_token, tid, source_, reason)
+            yield new(TradeRow, (time_us, asset, side, Decimal(size), Decimal(price), Decimal(fee), fee_token,
+                                 tid, source_, reason))
 
     def iter_sells(
         self, *, since: datetime | None = None, until: datetime | None = None,
@@ -174,8 +174,8 @@ class FillStore(LedgerBase):
                " ORDER BY time_us, tid")
         for time_us, asset, side, size, price, fee, fee_token, tid, source_, reason in self._conn.execute(
                 sql, params):
-            yield TradeRow(codec.from_us(time_us), asset, side, Decimal(size), Decimal(price), Decimal(fee),
-                           fee_token, tid, source_, reason)
+            yield TradeRow(time_us, asset, side, Decimal(size), Decimal(price), Decimal(fee), fee_token, tid,
+                           source_, reason)
 
     def sell_counts(
         self, *, until: datetime | None = None, source: str | Sequence[str] | None = None,

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Literal, NamedTuple, TypeAlias
 
 from dcactl.errors import DcactlError
+from dcactl.ledger.codec import from_us
 
 
 class DuplicateIntent(DcactlError):
@@ -88,9 +89,10 @@ class TradeRow(NamedTuple):
     """The part of a fill that cost-basis lots and disposals read: a light row (no pair, order ids or
     hash) so a report over a million fills does not build a million full :class:`~dcactl.models.Fill`
     objects. Same meanings and units as the Fill fields of the same names (``size`` in base units,
-    ``price`` in USDC, ``fee`` in ``fee_token``, ``time`` UTC-aware)."""
+    ``price`` in USDC, ``fee`` in ``fee_token``); its time is ``time_us``, integer microseconds since
+    the epoch (UTC), as the ledger holds it (``time``: as a UTC-aware datetime)."""
 
-    time: datetime
+    time_us: int
     asset: str
     side: Literal["B", "A"]
     size: Decimal
@@ -100,6 +102,11 @@ class TradeRow(NamedTuple):
     tid: str
     source: str
     reason: str | None
+
+    @property
+    def time(self) -> datetime:
+        """The fill's time, UTC-aware."""
+        return from_us(self.time_us)
 
 
 HistoryRow: TypeAlias = tuple[int, str, str, str, str, str, str, str, str, int | None, str | None, str | None,

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Literal
@@ -254,6 +254,7 @@ def history_rows(rows: Iterable[HistoryRow]) -> Iterator[tuple[str | int | None,
 # -- tax lots ------------------------------------------------------------------------------------
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NOTHING = Decimal(0)
 """A lot's proceeds until a sell gives it some (the one object: :func:`lot_rows` knows it is 0)."""
 
@@ -270,7 +271,7 @@ class Lot:
     """
 
     asset: str
-    acquired: datetime
+    acquired_us: int
     source: str
     tid: str | None
     units: Decimal
@@ -280,6 +281,12 @@ class Lot:
     proceeds_usd: Decimal = _NOTHING
     in_year: bool = False
     fills: int = 1
+
+    @property
+    def acquired(self) -> datetime:
+        """When it was acquired (the first buy of a pooled lot), UTC-aware; ``acquired_us`` is the
+        same instant in integer microseconds since the epoch."""
+        return _EPOCH + timedelta(microseconds=self.acquired_us)
 
     @property
     def unit_cost(self) -> Decimal | None:
@@ -311,7 +318,7 @@ def lot_rows(lots: Iterable[Lot]) -> Iterator[tuple[Any, ...]]:
 
     A lot no sell touched holds the very objects it was made with (remaining = acquired, no
     proceeds): their text is written once."""
-    from dcactl.ledger.codec import iso_text, to_us  # at module level dcactl.ledger would pull in sqlite
+    from dcactl.ledger.codec import iso_text  # at module level dcactl.ledger would pull in sqlite
 
     usd, per_unit, nothing = USD_PLACES, AVG_COST_PLACES, _NOTHING
     for lot in lots:
@@ -321,7 +328,7 @@ def lot_rows(lots: Iterable[Lot]) -> Iterator[tuple[Any, ...]]:
         remaining = lot.units_remaining
         cost_remaining = lot.cost_remaining_usd
         proceeds = lot.proceeds_usd
-        yield (lot.asset, iso_text(to_us(lot.acquired)), lot.source, lot.tid, units_text, cost,
+        yield (lot.asset, iso_text(lot.acquired_us), lot.source, lot.tid, units_text, cost,
                _places_text(_div(cost_usd, units), per_unit) if units > 0 else None,
                units_text if remaining is units else format(remaining, "f"),
                cost if cost_remaining is cost_usd else _places_text(cost_remaining, usd),
@@ -371,10 +378,14 @@ def iter_lots(fills: Iterable[Fill | TradeRow], year: int, tz: str | tzinfo,
     chunk of fills. Raises ValueError for an unknown method, assets or times out of order, or a sell
     beyond the ones ``sells`` counted.
     """
+    from dcactl.ledger.codec import to_us  # at module level dcactl.ledger would pull in sqlite
+
     _check_method(method)
     start, end = year_bounds(year, tz)
-    book = _LotBook(method == "fifo", start.astimezone(UTC), end.astimezone(UTC), sells)
-    it = iter(fills)
+    book = _LotBook(method == "fifo", to_us(start), to_us(end), sells)
+    # rows as TradeRow holds them (a Fill's fields in that order, its time in integer microseconds)
+    it = (f if isinstance(f, tuple) else (to_us(f.time), f.asset, f.side, f.size, f.price, f.fee, f.fee_token,
+                                          f.tid, f.source, f.reason) for f in fills)
     while chunk := list(islice(it, LOT_CHUNK)):
         with localcontext() as ctx:  # entered per chunk, never across a yield (it would leak out)
             ctx.prec = 60  # products of exact decimals stay exact
@@ -390,52 +401,58 @@ def _check_method(method: str) -> None:
 
 class _LotBook:
     """The running state of :func:`iter_lots`: the current asset and its lots not yet final (the FIFO
-    queue, oldest first, or the one pooled lot). Call ``add`` inside the exact decimal context."""
+    queue, oldest first, or the one pooled lot). Times are integer microseconds since the epoch. Call
+    ``add`` inside the exact decimal context."""
 
-    def __init__(self, fifo: bool, start: datetime, end: datetime, sells: Mapping[str, int] | None) -> None:
+    def __init__(self, fifo: bool, start_us: int, end_us: int, sells: Mapping[str, int] | None) -> None:
         self.fifo = fifo
-        self.start = start
-        self.end = end
+        self.start_us = start_us
+        self.end_us = end_us
         self.sells = sells
         self.asset: str | None = None
-        self.last: datetime | None = None
+        self.last: int | None = None
         self.open: deque[Lot] = deque()
         self.sells_left: int | None = None
         """Sells of the current asset still to come; None: unknown (hold its lots to its end)."""
 
-    def add(self, fills: Iterable[Fill | TradeRow]) -> list[Lot]:
-        """Take in ``fills`` (the next ones, in order); return the lots that became final."""
+    def add(self, fills: Iterable[tuple[Any, ...]]) -> list[Lot]:
+        """Take in ``fills`` (the next ones, in order, as TradeRow tuples); return the lots that
+        became final."""
         ready: list[Lot] = []
-        for f in fills:
-            if f.source not in REAL_SOURCES or f.time >= self.end:
+        start, end, fifo, real = self.start_us, self.end_us, self.fifo, REAL_SOURCES
+        for time_us, asset, side, size, price, fee, fee_token, tid, source, _reason in fills:
+            if source not in real or time_us >= end:
                 continue
-            if f.asset != self.asset:
-                ready += self._next_asset(f.asset)
-            elif self.last is not None and f.time < self.last:
-                raise ValueError(f"fills of {f.asset} out of time order at {f.time.isoformat()}")
-            self.last = f.time
-            fee_base = f.fee_token.upper() != QUOTE
-            if f.side == "B":
-                units = f.size - f.fee if fee_base else f.size
-                cost = f.size * f.price + (Decimal(0) if fee_base else f.fee)
-                lot = Lot(asset=f.asset, acquired=f.time, source=f.source, tid=f.tid, units=units,
-                          cost_usd=cost, units_remaining=units, cost_remaining_usd=cost,
-                          in_year=f.time >= self.start)
-                if not self.fifo and self.open:
+            if asset != self.asset:
+                ready += self._next_asset(asset)
+            elif self.last is not None and time_us < self.last:
+                when = (_EPOCH + timedelta(microseconds=time_us)).isoformat()
+                raise ValueError(f"fills of {asset} out of time order at {when}")
+            self.last = time_us
+            fee_base = fee_token.upper() != QUOTE
+            if side == "B":
+                units = size - fee if fee_base else size
+                cost = size * price
+                if not fee_base:
+                    cost += fee
+                lot = Lot(asset, time_us, source, tid, units, cost, units, cost, _NOTHING, time_us >= start)
+                if not fifo and self.open:
                     _pool_into(self.open[0], lot)
-                elif self.fifo and self.sells_left == 0:
+                elif fifo and self.sells_left == 0:
                     ready.append(lot)  # no sell left to touch it
                 else:
                     self.open.append(lot)
                 continue
             if self.sells_left is not None:
                 if self.sells_left == 0:
-                    raise ValueError(f"more sells of {f.asset} than counted (did the ledger change?)")
+                    raise ValueError(f"more sells of {asset} than counted (did the ledger change?)")
                 self.sells_left -= 1
-            sold = f.size + (f.fee if fee_base else Decimal(0))
-            proceeds = f.size * f.price - (Decimal(0) if fee_base else f.fee)
+            sold = size + fee if fee_base else size
+            proceeds = size * price
+            if not fee_base:
+                proceeds -= fee
             _consume(self.open, sold, proceeds)
-            if self.fifo:  # the emptied lots at the front are final; all of them when no sell is left
+            if fifo:  # the emptied lots at the front are final; all of them when no sell is left
                 while self.open and (self.sells_left == 0 or self.open[0].units_remaining <= 0):
                     ready.append(self.open.popleft())
         return ready

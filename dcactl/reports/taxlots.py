@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Context, Decimal
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from dcactl.reports.stats import REAL_SOURCES, Disposal, Lot, iter_disposals, iter_lots, year_bounds
 
@@ -75,14 +75,14 @@ def lots_overview(found: Iterable[Lot], sold: Iterable[Disposal], page: int) -> 
     ``page`` (≥ 1) of each: memory is a line per asset and two pages. Newest = latest acquisition (sale)
     time; a tie goes to the later one in the stream."""
     per_asset: dict[str, AssetLots] = {}
-    newest: list[tuple[datetime, int, Lot]] = []
+    newest: list[tuple[int, int, Lot]] = []
     overview = LotsOverview()
     for i, lot in enumerate(found):
         line = _line(per_asset, lot.asset)
         line.lots += 1
         line.units_held = _EXACT.add(line.units_held, lot.units_remaining)
         line.cost_held_usd = _EXACT.add(line.cost_held_usd, lot.cost_remaining_usd)
-        _keep(newest, (lot.acquired, i, lot), page)
+        _keep(newest, (lot.acquired_us, i, lot), page)
         overview.lot_count += 1
     recent: list[tuple[datetime, int, Disposal]] = []
     for i, d in enumerate(sold):
@@ -104,7 +104,7 @@ def _line(per_asset: dict[str, AssetLots], asset: str) -> AssetLots:
     return line
 
 
-def _keep(heap: list[tuple[datetime, int, T]], entry: tuple[datetime, int, T], size: int) -> None:
+def _keep(heap: list[tuple[Any, int, T]], entry: tuple[Any, int, T], size: int) -> None:
     """Keep the ``size`` largest entries (by time, then stream position) in the min-heap ``heap``."""
     if len(heap) < size:
         heapq.heappush(heap, entry)
