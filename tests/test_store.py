@@ -81,6 +81,34 @@ def test_ledger_made_by_migration_1_only_upgrades(tmp_path: Path) -> None:
         new.upsert_candles("hl:@142", "1d", [Candle(0, 1, *(Decimal(1),) * 5)])  # migration 2's table
 
 
+def test_migration_0014_indexes_an_existing_ledger_for_lots(tmp_path: Path) -> None:
+    """A ledger from before 0014, with fills, upgraded: the lots' covering index exists and iter_trades
+    reads it in its order (no sort, no wide rows), giving the rows it gave before the upgrade."""
+    path = tmp_path / "old.db"
+    upto = [name for name, _ in MIGRATIONS].index("0014_lots_index")
+    later = T0 + timedelta(hours=1)
+    fills = [fill("9", asset="ETH", t=later), fill("10", asset="ETH", t=later), fill("3", t=later, side="A"),
+             fill("2"), fill("p", source="paper")]
+    with Ledger.open(path, network="devnet", account=ACCOUNT, _upto=upto) as old:
+        old.add_fills(fills)
+        sql = ("SELECT time_us, asset, side, size, price, fee, fee_token, tid, source, reason FROM fills"
+               " WHERE book = ? AND source != 'paper' AND superseded_by IS NULL ORDER BY asset, time_us, tid")
+        before = old.db.execute(sql, [old._book]).fetchall()
+    with Ledger.open(path, network="devnet", account=ACCOUNT) as new:
+        assert new.migrations() == [name for name, _ in MIGRATIONS]
+        statements: list[str] = []
+        new._conn.set_trace_callback(statements.append)
+        real = ("dcactl", "external", "imported")
+        trades = list(new.iter_trades(until=T0 + timedelta(days=1), source=real))
+        new._conn.set_trace_callback(None)
+        assert [tuple(t) for t in trades] == [(t, a, s, Decimal(z), Decimal(p), Decimal(f), ft, tid, src, r)
+                                              for t, a, s, z, p, f, ft, tid, src, r in before]
+        assert [t.tid for t in trades] == ["2", "3", "10", "9"]
+        (read,) = statements
+        plan = new._conn.execute("EXPLAIN QUERY PLAN " + read).fetchall()
+        assert [row[-1] for row in plan] == ["SEARCH fills USING COVERING INDEX fills_lots (book=?)"]
+
+
 def test_migration_0013_marks_the_fees_the_earlier_bot_never_kept(tmp_path: Path) -> None:
     """A ledger from before 0013 stored the legacy bot's fills with fee "0": upgraded, those imported
     fills have an unknown fee; a dcactl fill whose fee really was 0 and an external one keep theirs;

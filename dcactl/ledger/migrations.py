@@ -261,6 +261,13 @@ _M0013_UNKNOWN_FEES = _sql(
         WHERE fee_unknown = 1""",
 )
 
+_M0014_LOTS_INDEX = _sql(
+    # Covering index of Ledger.iter_trades(): lots read a year's fills by asset, time and trade id from
+    # this index, in its order (no sort of every fill in a temporary B-tree, no read of the wide rows).
+    """CREATE INDEX fills_lots ON fills (book, asset, time_us, tid, superseded_by, source, side, size, price,
+        fee, fee_token, reason)""",
+)
+
 
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_core", _M0001_CORE),
@@ -274,6 +281,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0011_canonical_networks", _m0011_canonical_networks),
     ("0012_dust_reason", _M0012_DUST_REASON),
     ("0013_unknown_fees", _M0013_UNKNOWN_FEES),
+    ("0014_lots_index", _M0014_LOTS_INDEX),
 ]
 """Append-only. Never edit, reorder or remove an entry once released."""
 
