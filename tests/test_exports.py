@@ -301,3 +301,19 @@ def test_lot_lines_are_what_csv_writer_and_json_dumps_write(row: tuple[Any, ...]
     keys = ("asset", "acquired", "source", "tid", "units", "cost_usd", "units_remaining",
             "cost_remaining_usd", "proceeds_usd", "in_year", "fills", "unit_cost")
     assert lot_json(row) == json.dumps({k: record[k] for k in keys})
+
+
+@settings(max_examples=1000, deadline=None)
+@example(Decimal("1E-7"))
+@example(Decimal("1.5E-7"))
+@example(Decimal("0.000001"))
+@example(Decimal("1E+3"))
+@example(Decimal("-0E-8"))
+@example(Decimal("0.50000000"))
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_plain_text_of_a_decimal_is_format_f(value: Decimal) -> None:
+    """stats._plain (str when it writes no exponent) is format(value, "f") for every finite decimal:
+    tiny, huge, negative zero, trailing zeros."""
+    from dcactl.reports import stats
+
+    assert stats._plain(value) == format(value, "f")

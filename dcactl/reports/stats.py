@@ -78,8 +78,21 @@ def _places_text(value: Decimal, places: Decimal) -> str:
     """``format(_q(value, places), "f")`` for fractional ``places``, without its normalize step: round
     half-even in the current context (the same quantize, the same errors), then trim the text's
     trailing zeros and a bare point ("100.00000000" → "100", "-0.00000000" → "-0"). An export calls
-    it several times per lot."""
-    return format(value.quantize(places, rounding=ROUND_HALF_EVEN), "f").rstrip("0").rstrip(".")
+    it several times per lot. The text is ``str``'s when that has no exponent (the same digits; it is
+    cheaper than ``format(..., "f")``), as :func:`_plain` writes it."""
+    rounded = value.quantize(places, ROUND_HALF_EVEN)  # positional: cheaper than the keyword
+    text = str(rounded)
+    if "E" in text:
+        text = format(rounded, "f")
+    return text.rstrip("0").rstrip(".")
+
+
+def _plain(value: Decimal) -> str:
+    """``format(value, "f")``: a decimal in plain notation with every digit it has. By ``str`` when
+    that writes no exponent (then the two are the same text: exponent ≤ 0, adjusted ≥ −6), which is
+    cheaper; an export writes two per lot."""
+    text = str(value)
+    return format(value, "f") if "E" in text else text
 
 
 _DIVISION = Context(prec=50)
@@ -323,14 +336,16 @@ def lot_rows(lots: Iterable[Lot]) -> Iterator[tuple[Any, ...]]:
     usd, per_unit, nothing = USD_PLACES, AVG_COST_PLACES, _NOTHING
     for lot in lots:
         units, cost_usd = lot.units, lot.cost_usd
-        units_text = format(units, "f")
+        units_text = str(units)
+        if "E" in units_text:  # _plain, inline
+            units_text = format(units, "f")
         cost = _places_text(cost_usd, usd)
         remaining = lot.units_remaining
         cost_remaining = lot.cost_remaining_usd
         proceeds = lot.proceeds_usd
         yield (lot.asset, iso_text(lot.acquired_us), lot.source, lot.tid, units_text, cost,
                _places_text(_div(cost_usd, units), per_unit) if units > 0 else None,
-               units_text if remaining is units else format(remaining, "f"),
+               units_text if remaining is units else _plain(remaining),
                cost if cost_remaining is cost_usd else _places_text(cost_remaining, usd),
                "0" if proceeds is nothing else _places_text(proceeds, usd), lot.in_year, lot.fills)
 
