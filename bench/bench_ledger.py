@@ -11,8 +11,10 @@ benchmark's).
     .venv/bin/python bench/bench_ledger.py --exports-of PATH [--big 1000000]
 
 ``--exports-of PATH`` measures only the exports, over the ledger at PATH (built there with ``--big``
-fills first when it does not exist, and kept): to repeat them without rebuilding. The machine's
-other load moves these times; repeat a run and compare medians.
+fills first when it does not exist, and kept): to repeat them without rebuilding. A ledger an older
+dcactl built is upgraded by the first export's open (its time then includes the migration: ~2 s per
+million fills for 0014's index); run it twice. The machine's other load moves these times; repeat a
+run and compare medians.
 
 Fills are synthetic but exchange-shaped: 20 assets, 8-decimal sizes, 5-significant-figure prices,
 fees in the base token (some in USDC), several partial fills per order. Times are wall-clock
