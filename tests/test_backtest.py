@@ -457,7 +457,9 @@ def test_the_vectorised_replay_decides_every_tick_as_one_by_one(tmp_path_factory
     assert lanes[1:] == one_by_one[1:]
 
 
-def test_lanes_are_taken_and_buy_what_one_by_one_does(tmp_path: Path) -> None:
+def test_lanes_are_taken_and_buy_what_one_by_one_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A plain weekly asset with rules and no bank is replayed as a lane (its decisions are asked once
     per situation, not once per tick), and buys on the same ticks as one by one."""
     from dcactl.backtest import engine
@@ -479,11 +481,9 @@ def test_lanes_are_taken_and_buy_what_one_by_one_does(tmp_path: Path) -> None:
         asked.append(args[2])
         return original(*args)
 
-    engine._decide_at = counting  # type: ignore[assignment]
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "_decide_at", counting)
         fast = replay(Strategy("s", "rules", config), series, {}, {}, start, end, Costs())
-    finally:
-        engine._decide_at = original  # type: ignore[assignment]
     slow = replay(Strategy("s", "rules", config), series, {}, {}, start, end, Costs(), vectorised=False)
     assert 0 < len(asked) <= 12, asked  # a handful of situations, not 85 ticks
     assert fast.to_json() == slow.to_json() and fast.curve == slow.curve

@@ -37,10 +37,10 @@ FloatArray = npt.NDArray[np.float64]
 ArrayLike = Sequence[float] | FloatArray
 
 DAYS_PER_YEAR = 365
+"""Crypto trades every day: annualise daily volatility with √365 (the earlier bot's formula)."""
 FEW_ROWS = 32
 """Below this many rows :func:`_recursive_last` runs the whole recursion (numpy's per-call cost
 dominates a column-at-a-time loop over one row); from it, column by column."""
-"""Crypto trades every day: annualise daily volatility with √365 (the earlier bot's formula)."""
 
 
 def _arr(x: ArrayLike) -> FloatArray:
