@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from dcactl.ledger import Ledger
     from dcactl.market.coingecko import CoinGeckoClient
     from dcactl.venues.hyperliquid import HyperliquidClient
+    from dcactl.venues.signing_process import SigningProcess
 
 BACKGROUND_WAIT_S = 5.0
 """How long closing a session waits for background work (a metadata refresh) before cancelling it."""
@@ -96,6 +97,9 @@ class Session:
     _hl: HyperliquidClient | None = None
     _cg: CoinGeckoClient | None = None
     _signer: Signer | None = None
+    signing_process: SigningProcess | None = None
+    """Where the signer is made and signs, when not in this process (:mod:`dcactl.venues.signing_process`):
+    the CLI starts one for ``run`` and ``buy`` when dcactl owns its process; the session closes it."""
     _closers: list[Any] = field(default_factory=list)
     background: list[asyncio.Task[str | None]] = field(default_factory=list)
     """Work a command started without waiting for it (a metadata refresh); awaited on close."""
@@ -182,16 +186,23 @@ class Session:
         if self._signer is not None:
             signer = self._signer
             return lambda: signer
-        from dcactl.config.keys import read_signing_key, signer_from
+        from dcactl.config.keys import Signer, local_account, read_signing_key, signer_from
         from dcactl.errors import SecretError
 
         source = self.config.settings.key
         if not source:
             raise SecretError(f"{self.config.path}: settings.key: live mode needs a key source")
         text = read_signing_key(source)
+        apart = self.signing_process
+        if apart is not None:
+            apart.give_key(text, source, lambda: local_account(text, source))
 
         def load() -> Signer:
-            self._signer = signer_from(text, source)
+            if apart is not None:
+                apart.ready()
+                self._signer = Signer(apart, source)
+            else:
+                self._signer = signer_from(text, source)
             return self._signer
 
         return load
@@ -205,6 +216,8 @@ class Session:
             for task in done:
                 if not task.cancelled() and task.exception() is None and task.result():
                     self.warn(str(task.result()))
+        if self.signing_process is not None:
+            self.signing_process.close()
         for closer in reversed(self._closers):
             with contextlib.suppress(Exception):
                 await closer.aclose()

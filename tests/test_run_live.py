@@ -361,12 +361,15 @@ def test_a_live_dry_run_reads_the_balance(
     assert devnet.admin.orders(user=poor.address.lower()) == []
 
 
+@pytest.mark.parametrize("apart", [False, True], ids=["signer-here", "signer-apart"])
 def test_a_bad_key_stops_the_run_before_any_decision(
-    tmp_path: Path, devnet: Any, wallet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, devnet: Any, wallet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch, apart: bool
 ) -> None:
     """A key that cannot be read stops a live run (exit 2) before it asks the exchange anything; one
     that reads as 64 hex digits but is no key (zero) is made a signer while the books are read, and
-    stops the run once they are in: no intent, no order, both runs logged with exit code 2."""
+    stops the run once they are in: no intent, no order, both runs logged with exit code 2. The same
+    when the signer is made in a second process (a process dcactl owns)."""
+    _sign_apart(monkeypatch, apart)
     cfg = _cfg(tmp_path, devnet, wallet)
     monkeypatch.delenv("DCACTL_KEY")
     devnet.admin.clear_requests()
@@ -380,3 +383,43 @@ def test_a_bad_key_stops_the_run_before_any_decision(
     with open_ledger(cfg, devnet.url, wallet.address) as ledger:
         assert ledger.intent_keys() == []
         assert [r["exit_code"] for r in ledger.runs()] == [2, 2]
+
+
+def _sign_apart(monkeypatch: pytest.MonkeyPatch, apart: bool) -> list[int]:
+    """Run as a process dcactl owns (the signer made in a second process, on two cores), or not;
+    the nonces the second process signed, as it signs them."""
+    from dcactl.cli import process
+    from dcactl.venues import signing_process
+
+    signed: list[int] = []
+    if apart:
+        monkeypatch.setattr(process, "owned", lambda: True)
+        monkeypatch.setattr(signing_process, "cores", lambda: 2)
+        sign = signing_process.SigningProcess.sign_l1
+
+        def spy(self: Any, action: Any, vault: Any, nonce: int, *rest: Any) -> Any:
+            signature = sign(self, action, vault, nonce, *rest)
+            if self._local is None:  # signed by the child, not by a fallback here
+                signed.append(nonce)
+            return signature
+
+        monkeypatch.setattr(signing_process.SigningProcess, "sign_l1", spy)
+    return signed
+
+
+def test_an_owned_process_signs_in_a_second_process(
+    tmp_path: Path, devnet: Any, wallet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a process dcactl owns, the order action is signed by the second process: the devnet
+    recovers the wallet from its signature and fills every order, exactly as when signed here."""
+    signed = _sign_apart(monkeypatch, True)
+    cfg = _cfg(tmp_path, devnet, wallet)
+    res = cli("--config", str(cfg), "--json", "run")
+    assert res.code == 0, res.err
+    assert statuses(res.json()) == {"BTC": "filled", "ETH": "filled", "SOL": "filled"}
+    actions = _order_actions(devnet, wallet.address)
+    assert len(actions) == 1 and actions[0]["status"] == "ok"
+    assert signed == [actions[0]["nonce"]]
+    orders = devnet.admin.orders(user=wallet.address.lower())
+    assert {o["signer"] for o in orders} == {wallet.address.lower()}
+    assert_ledger_matches_devnet(cfg, devnet.url, wallet.address)

@@ -121,6 +121,34 @@ def devnet_keygen(
 def _run_command(ctx: typer.Context, request: Any) -> None:
     """run/buy: the heartbeat and notifications ([notify]) around the run; a dry run sends nothing."""
     process.short_lived()
+    signing = None if request.dry_run else _signing_process(state_of(ctx).config)
+    try:
+        _run_with(ctx, request, signing)
+    finally:
+        if signing is not None:
+            signing.close()
+
+
+def _signing_process(config_path: Path | None) -> Any:
+    """For a live run in a process dcactl owns: a second process, started now, that makes the signer
+    while this one starts up and reads the exchange (:mod:`dcactl.venues.signing_process`); else None
+    (the portfolio does not load, paper mode, one core: the run says so itself or signs here)."""
+    from dcactl.session import load
+
+    if not process.owned():
+        return None
+    try:
+        settings = load(config_path).settings
+    except DcactlError:
+        return None
+    if settings.mode != "live":
+        return None
+    from dcactl.venues.signing_process import SigningProcess
+
+    return SigningProcess.spawn(settings.key)
+
+
+def _run_with(ctx: typer.Context, request: Any, signing: Any) -> None:
     from dcactl.cli.render import render_run
     from dcactl.run.execute import execute, exit_code_for
 
@@ -130,6 +158,7 @@ def _run_command(ctx: typer.Context, request: Any) -> None:
     messages: list[Any] = []
 
     async def work(session: Any) -> Any:
+        session.signing_process = signing
         result = await execute(session, request)
         if hooks is not None:  # the results are committed: build the messages (missed: claimed once)
             messages.extend(await _messages(session, result))

@@ -19,6 +19,8 @@ from dcactl.errors import SecretError
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
+    from dcactl.venues.hl_signing import Wallet
+
 KEYRING_SERVICE = "dcactl"
 _HEX_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 
@@ -27,19 +29,20 @@ class Signer:
     """A loaded private key. Its repr and str show the address only.
 
     ``address`` is the signer's lower-case address (the master account, or an API/agent wallet
-    that trades for it). ``account`` is the eth_account object the signing helpers need.
+    that trades for it). ``account`` is what the signing helpers sign with: the eth_account object,
+    or the process that holds it (:class:`~dcactl.venues.signing_process.SigningProcess`).
     """
 
     __slots__ = ("_account", "address", "source")
 
-    def __init__(self, account: LocalAccount, source: str) -> None:
+    def __init__(self, account: Wallet, source: str) -> None:
         self._account = account
         self.address: str = account.address.lower()
         self.source = source
 
     @property
-    def account(self) -> LocalAccount:
-        """The eth_account LocalAccount to sign with (never print it)."""
+    def account(self) -> Wallet:
+        """The eth_account LocalAccount (or the process holding it) to sign with (never print it)."""
         return self._account
 
     def __repr__(self) -> str:
@@ -142,10 +145,15 @@ def read_signing_key(source: str) -> str:
 def signer_from(text: str, source: str) -> Signer:
     """The slow half of :func:`load_signer` (eth_account's import: about 0.2 s): a :class:`Signer` of
     ``text`` (from :func:`read_signing_key`). Raises SecretError when it is not a valid key."""
+    return Signer(local_account(text, source), source)
+
+
+def local_account(text: str, source: str) -> LocalAccount:
+    """The eth_account key of ``text`` (see :func:`signer_from`)."""
     from eth_account import Account
 
     try:
-        account = Account.from_key(text if text.startswith("0x") else "0x" + text)
+        account: LocalAccount = Account.from_key(text if text.startswith("0x") else "0x" + text)
     except Exception:  # eth_account's messages may quote the input
         raise SecretError(f"key {source}: not a valid secp256k1 private key") from None
-    return Signer(account, source)
+    return account

@@ -307,6 +307,10 @@ async def _warm(session: Session, key: Awaitable[Signer] | None) -> None:
             signer = (await key).account
         except Exception:  # raised by read_round once the reads are in
             signer = None
+    from dcactl.venues.hl_signing import SignsApart
+
+    if isinstance(signer, SignsApart):  # its process has signed once already
+        signer = None
     await asyncio.to_thread(_warm_up, signer)
 
 

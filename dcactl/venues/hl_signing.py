@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from dcactl.errors import UsageError
 from dcactl.venues.base import CLOID_RE, OrderRequest
@@ -29,6 +29,20 @@ from dcactl.venues.rounding import to_wire
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
+
+    from dcactl.venues.signing_process import SigningProcess
+
+    Wallet: TypeAlias = LocalAccount | SigningProcess
+    """What signs: an eth_account key here, or the child process that holds it."""
+
+
+@runtime_checkable
+class SignsApart(Protocol):
+    """A signer in another process (:class:`~dcactl.venues.signing_process.SigningProcess`), told
+    apart from an eth_account key without importing either."""
+
+    def sign_l1(self, action: Any, vault: str | None, nonce: int, expires_after: int | None,
+             is_mainnet: bool) -> Signature: ...
 
 
 def order_wire(order: OrderRequest) -> OrderWire:
@@ -99,21 +113,26 @@ NONCES = NonceCounter()
 
 
 def sign_action(
-    wallet: LocalAccount, action: Any, nonce: int, *, vault: str | None, is_mainnet: bool
+    wallet: Wallet, action: Any, nonce: int, *, vault: str | None, is_mainnet: bool,
+    expires_after: int | None = None,
 ) -> Signature:
     """Sign an L1 action with the SDK's ``sign_l1_action`` (phantom agent, EIP-712, chain 1337).
 
     ``is_mainnet`` chooses source "a" (mainnet) or "b" (testnet and every other URL). ``vault`` is a
-    lower-case vault or sub-account address, or None.
+    lower-case vault or sub-account address, or None. ``expires_after`` (Unix ms) is signed in when
+    given: the L1 hash covers it (``‖ 0x00 ‖ expiresAfter u64be``). A ``wallet`` that is a
+    :class:`~dcactl.venues.signing_process.SigningProcess` has its child sign with this function.
     """
+    if isinstance(wallet, SignsApart):
+        return wallet.sign_l1(action, vault, nonce, expires_after, is_mainnet)
     from hyperliquid.utils.signing import sign_l1_action
 
-    signature = sign_l1_action(wallet, action, vault, nonce, None, is_mainnet)
+    signature = sign_l1_action(wallet, action, vault, nonce, expires_after, is_mainnet)
     return {"r": signature["r"], "s": signature["s"], "v": int(signature["v"])}
 
 
 def signed_request(
-    wallet: LocalAccount, action: Any, nonce: int, *, vault: str | None, is_mainnet: bool
+    wallet: Wallet, action: Any, nonce: int, *, vault: str | None, is_mainnet: bool
 ) -> ExchangeRequest:
     """The ``POST /exchange`` body for ``action``, as the SDK's ``_post_action`` builds it."""
     vault = vault.lower() if vault else None

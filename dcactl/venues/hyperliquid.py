@@ -49,6 +49,7 @@ from dcactl.venues.hl_signing import (
     cancel_by_cloid_action,
     exchange_weight,
     order_action,
+    sign_action,
     signed_request,
 )
 from dcactl.venues.hl_types import (
@@ -61,7 +62,7 @@ from dcactl.venues.hl_types import (
 )
 
 if TYPE_CHECKING:
-    from eth_account.signers.local import LocalAccount
+    from dcactl.venues.hl_signing import Wallet
 
 __all__ = [
     "HyperliquidClient",
@@ -278,7 +279,7 @@ class HyperliquidClient:
     # ---------------------------------------------------------------------------------- writes
     async def place_orders(
         self,
-        signer: LocalAccount,
+        signer: Wallet,
         orders: Sequence[OrderRequest],
         *,
         vault: str | None = None,
@@ -318,7 +319,7 @@ class HyperliquidClient:
             ) from exc
 
     async def cancel_by_cloid(
-        self, signer: LocalAccount, cancels: Sequence[tuple[int, str]], *, vault: str | None = None
+        self, signer: Wallet, cancels: Sequence[tuple[int, str]], *, vault: str | None = None
     ) -> list[str | None]:
         """Cancel orders by (asset id, cloid) in one action. Per cancel: None on success, else the
         exchange's error text. Raises like :meth:`place_orders`."""
@@ -341,18 +342,17 @@ class HyperliquidClient:
 
 
 def _expiring_request(
-    signer: LocalAccount, action: Any, nonce: int, vault: str | None, expires_after_ms: int, is_mainnet: bool
+    signer: Wallet, action: Any, nonce: int, vault: str | None, expires_after_ms: int, is_mainnet: bool
 ) -> Any:
     """The ``/exchange`` body of ``signed_request`` with ``expiresAfter`` (Unix ms) signed in: the L1
     hash covers it (``‖ 0x00 ‖ expiresAfter u64be``), as the SDK's ``sign_l1_action`` computes it."""
-    from hyperliquid.utils.signing import sign_l1_action
-
     vault = vault.lower() if vault else None
-    sig = sign_l1_action(signer, action, vault, nonce, int(expires_after_ms), is_mainnet)
     return {
         "action": action,
         "nonce": nonce,
-        "signature": {"r": sig["r"], "s": sig["s"], "v": int(sig["v"])},
+        "signature": sign_action(
+            signer, action, nonce, vault=vault, is_mainnet=is_mainnet, expires_after=int(expires_after_ms)
+        ),
         "vaultAddress": vault,
         "expiresAfter": int(expires_after_ms),
     }

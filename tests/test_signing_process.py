@@ -1,0 +1,179 @@
+"""The signer in a second process (dcactl.venues.signing_process): the same signatures as signing
+here, a bad key refused with the same message, and every way the child can fail ending in this
+process signing instead."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from dcactl.config.keys import local_account
+from dcactl.errors import SecretError
+from dcactl.venues import signing_process
+from dcactl.venues.hl_signing import cancel_by_cloid_action, sign_action, signed_request
+from dcactl.venues.signing_process import SigningProcess
+
+CLOID = "0x0000000000000000000000000000abcd"
+ORDER = {"type": "order", "orders": [{"a": 10142, "b": True, "p": "101850.0", "s": "0.00012", "r": False,
+                                     "t": {"limit": {"tif": "Ioc"}}, "c": CLOID}], "grouping": "na"}
+VAULT = "0x" + "ab" * 20
+
+
+@pytest.fixture(autouse=True)
+def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child is only started on a machine with two cores: pretend, whatever runs the tests."""
+    monkeypatch.setattr(signing_process, "cores", lambda: 2)
+
+
+@pytest.fixture
+def key() -> str:
+    return bytes(Account.create().key).hex()
+
+
+@pytest.fixture
+def child(key: str) -> Iterator[SigningProcess]:
+    proc = SigningProcess.spawn()
+    assert proc is not None
+    proc.give_key(key, "env:TEST_KEY", lambda: local_account(key, "env:TEST_KEY"))
+    try:
+        yield proc
+    finally:
+        proc.close()
+
+
+def _pid(child: SigningProcess) -> int:
+    return child._proc.pid
+
+
+@pytest.mark.parametrize(("action", "vault", "expires", "mainnet"), [
+    (ORDER, None, None, False),
+    (ORDER, None, 1_764_000_060_000, True),
+    (ORDER, VAULT, 1_764_000_060_000, False),
+    (cancel_by_cloid_action([(10142, CLOID)]), None, None, True),
+])
+def test_the_child_signs_exactly_as_this_process(
+    child: SigningProcess, key: str, action: Any, vault: str | None, expires: int | None, mainnet: bool
+) -> None:
+    wallet = Account.from_key("0x" + key)
+    assert child.ready() == wallet.address.lower()
+    nonce = 1_764_000_000_123
+    apart = sign_action(child, action, nonce, vault=vault, is_mainnet=mainnet, expires_after=expires)
+    here = sign_action(wallet, action, nonce, vault=vault, is_mainnet=mainnet, expires_after=expires)
+    assert apart == here
+    assert child._local is None  # the child signed it, not a fallback
+    # a different nonce is a different signature (the child signs what it is given, not a cached one)
+    assert sign_action(child, action, nonce + 1, vault=vault, is_mainnet=mainnet) != apart
+
+
+def test_signed_request_through_the_child_is_the_request_signed_here(child: SigningProcess, key: str) -> None:
+    wallet = Account.from_key("0x" + key)
+    assert signed_request(child, ORDER, 7, vault=VAULT.upper().replace("0X", "0x"), is_mainnet=False) == \
+        signed_request(wallet, ORDER, 7, vault=VAULT, is_mainnet=False)
+
+
+def test_a_key_that_is_no_key_is_refused_with_the_sources_name_only() -> None:
+    bad = "00" * 32  # 64 hex digits (read_signing_key passes it), but not a secp256k1 key
+    proc = SigningProcess.spawn()
+    assert proc is not None
+    proc.give_key(bad, "env:TEST_KEY", lambda: local_account(bad, "env:TEST_KEY"))
+    with pytest.raises(SecretError) as caught:
+        proc.ready()
+    assert str(caught.value) == "key env:TEST_KEY: not a valid secp256k1 private key"
+    assert bad not in repr(caught.value)
+    assert proc._proc.poll() is not None  # stopped and reaped
+
+
+def test_a_child_killed_before_its_answer_leaves_the_signing_here(key: str) -> None:
+    proc = SigningProcess.spawn()
+    assert proc is not None
+    proc.give_key(key, "env:TEST_KEY", lambda: local_account(key, "env:TEST_KEY"))
+    os.kill(_pid(proc), signal.SIGKILL)
+    wallet = Account.from_key("0x" + key)
+    assert proc.ready() == wallet.address.lower()
+    assert proc._local is not None
+    assert sign_action(proc, ORDER, 9, vault=None, is_mainnet=False) == \
+        sign_action(wallet, ORDER, 9, vault=None, is_mainnet=False)
+    proc.close()
+
+
+def test_a_child_that_dies_after_its_answer_is_replaced_by_signing_here(
+    child: SigningProcess, key: str
+) -> None:
+    wallet = Account.from_key("0x" + key)
+    child.ready()
+    os.kill(_pid(child), signal.SIGKILL)
+    child._proc.wait()
+    assert sign_action(child, ORDER, 11, vault=None, is_mainnet=True) == \
+        sign_action(wallet, ORDER, 11, vault=None, is_mainnet=True)
+    assert child._local is not None
+
+
+def test_a_child_that_does_not_answer_in_time_is_not_waited_for(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    proc = SigningProcess.spawn()
+    assert proc is not None
+    proc.give_key(key, "env:TEST_KEY", lambda: local_account(key, "env:TEST_KEY"))
+    os.kill(_pid(proc), signal.SIGSTOP)  # alive, holding its pipe open, answering nothing
+    try:
+        assert proc.ready(timeout=0.2) == Account.from_key("0x" + key).address.lower()
+        assert proc._local is not None
+    finally:
+        proc.close()
+    assert proc._proc.poll() is not None
+
+
+def test_a_garbled_answer_is_not_trusted(
+    child: SigningProcess, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    child.ready()
+    monkeypatch.setattr(child, "_receive", lambda timeout: {"signature": {"r": "0x1"}})  # no s, no v
+    wallet = Account.from_key("0x" + key)
+    assert sign_action(child, ORDER, 13, vault=None, is_mainnet=False) == \
+        sign_action(wallet, ORDER, 13, vault=None, is_mainnet=False)
+
+
+def test_close_stops_a_child_still_starting_and_is_idempotent() -> None:
+    proc = SigningProcess.spawn()
+    assert proc is not None
+    proc.close()  # no key yet: the child may still be importing; it is not waited for
+    assert proc._proc.poll() is not None
+    proc.close()
+
+
+def test_one_core_or_no_process_means_signing_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signing_process, "cores", lambda: 1)
+    assert SigningProcess.spawn() is None
+    monkeypatch.setattr(signing_process, "cores", lambda: 2)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    assert SigningProcess.spawn() is None
+
+
+def test_the_key_reaches_the_child_through_the_pipe_only(monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    monkeypatch.setenv("TEST_KEY", key)  # where the portfolio's `key = "env:TEST_KEY"` reads it
+    monkeypatch.setenv("TEST_OTHER", "kept")
+    proc = SigningProcess.spawn("env:TEST_KEY")
+    assert proc is not None
+    try:
+        proc.give_key(key, "env:TEST_KEY", lambda: local_account(key, "env:TEST_KEY"))
+        assert proc.ready() == Account.from_key("0x" + key).address.lower()
+        assert proc._local is None
+        pid = _pid(proc)
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            assert key.encode() not in f.read()
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = f.read().split(b"\0")
+        assert b"TEST_OTHER=kept" in environ
+        assert not any(key.encode() in v or v.startswith(b"TEST_KEY=") for v in environ)
+    finally:
+        proc.close()
