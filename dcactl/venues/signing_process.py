@@ -4,12 +4,12 @@ Making a signer imports eth_account: about a fifth of a second of CPU, a quarter
 run, spent by the one interpreter that also starts up, sends the read round and reads its answers.
 A machine with two cores can do it beside the run instead. As a live ``run`` or ``buy`` starts,
 :meth:`SigningProcess.spawn` starts ``python -m dcactl.venues.signing_process``, which imports the
-signing stack and makes one throwaway signer at once; the run reads its key as usual and hands it
-over on the child's standard input (:meth:`SigningProcess.give_key`). The child makes the signer
-with :func:`dcactl.config.keys.signer_from`, signs one throwaway order (the first signature of a
-process is the slow one) and answers with its address; then it signs each L1 action the run asks for
-with the very function the run would call itself (:func:`dcactl.venues.hl_signing.sign_action`),
-over the pipe, until its standard input closes.
+signing stack at once and signs a throwaway order with a throwaway key (the first signature of a
+process is the slow one); the run reads its key as usual and hands it over on the child's standard
+input (:meth:`SigningProcess.give_key`). The child makes the signer with
+:func:`dcactl.config.keys.signer_from` and answers with its address; then it signs each L1 action
+the run asks for with the very function the run would call itself
+(:func:`dcactl.venues.hl_signing.sign_action`), over the pipe, until its standard input closes.
 
 What stays exactly as in one process:
 
@@ -243,7 +243,11 @@ def _child() -> None:  # pragma: no cover - runs in the child process; tests dri
     from dcactl.errors import SecretError
     from dcactl.venues.hl_signing import sign_action
 
-    signer_from("0x" + "11" * 32, "warm-up")  # eth_account imported and run once before the key comes
+    # before the key comes: eth_account imported, and a throwaway key's first signature made (the slow
+    # one of a process), so that once it comes only the signer is left to make
+    throwaway = signer_from("0x" + "11" * 32, "warm-up").account
+    sign_action(throwaway, WARM_UP_ACTION, 0, vault=None, is_mainnet=False, expires_after=1)
+    del throwaway
     first = sys.stdin.buffer.readline()
     if not first:
         os._exit(0)
@@ -258,7 +262,6 @@ def _child() -> None:  # pragma: no cover - runs in the child process; tests dri
         os._exit(0)
     del first, hello
     wallet = signer.account
-    sign_action(wallet, WARM_UP_ACTION, 0, vault=None, is_mainnet=False, expires_after=1)
     answer({"address": signer.address})
     for line in sys.stdin.buffer:
         try:
