@@ -187,6 +187,7 @@ class Session:
             signer = self._signer
             return lambda: signer
         from dcactl.config.keys import Signer, local_account, read_signing_key, signer_from
+        from dcactl.timing import mark
         from dcactl.errors import SecretError
 
         source = self.config.settings.key
@@ -203,6 +204,7 @@ class Session:
                 self._signer = Signer(apart, source)
             else:
                 self._signer = signer_from(text, source)
+            mark("signer_ready")
             return self._signer
 
         return load

@@ -1,8 +1,9 @@
 """Stage timestamps of one command, so a run can say where its time went (``run --json`` has them
 under ``timings``; ``-v`` prints one line).
 
-A run marks ``first_request`` (the first HTTP request leaving), ``reads_done`` (the last answer of the
-read round), ``decided``, ``order_sent`` (the signed order action leaving: only sending is left),
+A run marks ``first_request`` (the first HTTP request leaving), ``signer_ready`` (the key made a
+signer, here or in the signing process), ``reads_done`` (the last answer of the read round),
+``decided``, ``order_sent`` (the signed order action leaving: only sending is left),
 ``order_answered`` and ``recorded``. :func:`report` turns them into the figures that matter:
 start-up (to the first request), book-to-order (from the book read to the order leaving: the age of
 the price an order carries) and what remains after the exchange's answer. Marks use

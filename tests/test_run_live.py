@@ -420,6 +420,8 @@ def test_an_owned_process_signs_in_a_second_process(
     actions = _order_actions(devnet, wallet.address)
     assert len(actions) == 1 and actions[0]["status"] == "ok"
     assert signed == [actions[0]["nonce"]]
+    t = res.json()["timings"]  # the signer was ready before the order was signed and sent
+    assert t["first_request_ms"] <= t["order_sent_ms"] and t["signer_ready_ms"] <= t["order_sent_ms"]
     orders = devnet.admin.orders(user=wallet.address.lower())
     assert {o["signer"] for o in orders} == {wallet.address.lower()}
     assert_ledger_matches_devnet(cfg, devnet.url, wallet.address)
