@@ -187,8 +187,8 @@ class Session:
             signer = self._signer
             return lambda: signer
         from dcactl.config.keys import Signer, local_account, read_signing_key, signer_from
-        from dcactl.timing import mark
         from dcactl.errors import SecretError
+        from dcactl.timing import mark
 
         source = self.config.settings.key
         if not source:

@@ -416,9 +416,9 @@ def test_a_run_process_loads_no_trio_httpx_cli_or_rich(tmp_path: Path, devnet: A
     """A live `python -m dcactl --json run` (dcactl owns the process) buys, and never loads trio
     (httpcore's optional import), httpx's own command line, nor Rich (nothing is drawn for --json);
     nor eth_account on a machine of two cores: a second process makes the signer and signs."""
-    from dcactl.venues.signing_process import cores
-
     from live_support import THREE, child_env, funded_wallet, key_hex, live_portfolio
+
+    from dcactl.venues.signing_process import cores
 
     wallet = funded_wallet(devnet)
     cfg = live_portfolio(tmp_path / "p.toml", devnet.url, THREE, wallet.address)
