@@ -261,6 +261,51 @@ def test_streamed_lots_equal_the_whole_computation(rows: list[tuple[str, str, in
         assert [lot.to_json() for lot in streamed] == whole
 
 
+def _outcome(rows: Iterator[tuple[Any, ...]]) -> list[tuple[Any, ...]] | str:
+    """The rows, or the name of what reading them raised."""
+    try:
+        return list(rows)
+    except Exception as error:  # both paths must raise the same
+        return type(error).__name__
+
+
+_SCALED = st.tuples(st.integers(0, 10**7), st.integers(-3, 12)).map(lambda v: D(v[0]).scaleb(-v[1]))
+"""A decimal of any shape a fill may carry: whole, exponent-shaped (1E+3), many decimals, trailing zeros."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["BTC", "ETH", "SOL"]), st.sampled_from("BBBA"), _SCALED, _SCALED,
+                          _SCALED, st.booleans(), st.integers(-2, 60), st.integers(0, 3),
+                          st.sampled_from(["dcactl", "external", "imported", "paper"])), max_size=25))
+def test_lot_rows_without_lot_objects_are_the_rows_of_the_lots(
+    rows: list[tuple[str, str, Decimal, Decimal, Decimal, bool, int, int, str]],
+) -> None:
+    """stats.iter_lot_rows (what the exports write: a lot final as its buy is read is formatted from
+    its values, no Lot made) gives exactly lot_rows(iter_lots(...)): FIFO and average, sells counted
+    or not, from Fills and from the ledger's texts of them (TradeText); around New York's year end,
+    fees in base or USDC (a negative one too: a rebate), decimals of any shape."""
+    from dcactl.ledger import codec
+
+    fills = [
+        Fill(time=datetime(2024, 12, 31, 3, tzinfo=UTC) + timedelta(hours=hour, microseconds=micro * 500),
+             asset=asset, pair="@1", side=side, size=size + D("1E-9"), price=price,  # type: ignore[arg-type]
+             fee=-fee / 1000 if micro == 3 else fee / 10, fee_token="USDC" if usdc else f"U{asset}",
+             tid=f"t{i}", source=source)  # type: ignore[arg-type]
+        for i, (asset, side, size, price, fee, usdc, hour, micro, source) in enumerate(rows)
+    ]
+    ordered = _lot_order(fills)
+    texts = [(codec.to_us(f.time), f.asset, f.side, codec.text(f.size), codec.text(f.price),
+              codec.text(f.fee), f.fee_token, f.tid, f.source, f.reason) for f in ordered]
+    end = year_bounds(2024, NY)[1]
+    counted = Counter(f.asset for f in fills if f.side == "A" and f.source != "paper" and f.time < end)
+    for method in ("fifo", "average"):
+        for sells in (counted, None):
+            expected = _outcome(stats.lot_rows(iter_lots(ordered, 2024, NY, method, sells=sells)))
+            assert _outcome(stats.iter_lot_rows(ordered, 2024, NY, method, sells=sells)) == expected
+            assert _outcome(stats.iter_lot_rows(texts, 2024, NY, method, sells=sells)) == expected
+            assert _outcome(stats.lot_rows(iter_lots(texts, 2024, NY, method, sells=sells))) == expected
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["BTC", "ETH"]), st.sampled_from("BBA"), st.integers(1, 5000),
                           st.integers(1, 99999), st.integers(0, 3000), st.booleans(), st.integers(0, 9),

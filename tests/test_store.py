@@ -244,6 +244,10 @@ def test_trades_come_by_asset_then_time_then_tid_and_sells_are_counted(ledger: L
     assert (three.time, three.side, three.size, three.price, three.fee, three.fee_token, three.source) == (
         later, "A", Decimal("0.001"), Decimal(100000), Decimal("0.5"), "USDC", "dcactl")
     assert trades[3].reason == "dust conversion" and trades[0].reason is None
+    texts = list(ledger.iter_trade_texts(until=T0 + timedelta(days=1), source=real))
+    assert [(*t[:3], Decimal(t[3]), Decimal(t[4]), Decimal(t[5]), *t[6:]) for t in texts] == [
+        tuple(t) for t in trades]
+    assert (texts[0][3], texts[2][4]) == ("0.0011", "100000")  # the recorded text
     assert [t.tid for t in ledger.iter_sells(since=T0, until=T0 + timedelta(days=2), source=real)] == [
         "10", "3", "7"]
     assert [t.tid for t in ledger.iter_sells(since=later + timedelta(seconds=1))] == ["7"]

@@ -18,11 +18,11 @@ from itertools import islice
 from json.encoder import encode_basestring_ascii as _js
 from typing import TYPE_CHECKING, Any
 
-from dcactl.reports.stats import HISTORY_COLUMNS, LOT_COLUMNS, history_rows, lot_rows
+from dcactl.reports.stats import HISTORY_COLUMNS, LOT_COLUMNS, history_rows
 
 if TYPE_CHECKING:
     from dcactl.ledger.records import HistoryRow
-    from dcactl.reports.stats import Disposal, Lot
+    from dcactl.reports.stats import Disposal
 
 CHUNK = 200
 """Lines written to stdout per ``write``: a write per line costs more than the line, and a chunk of
@@ -45,20 +45,21 @@ def stream_history(rows: Iterable[HistoryRow], fmt: str) -> None:
     out.flush()
 
 
-def stream_lots(found: Iterable[Lot], sold: Iterable[Disposal], fmt: str, year: int, method: str,
+def stream_lots(rows: Iterable[tuple[Any, ...]], sold: Iterable[Disposal], fmt: str, year: int, method: str,
                 tz: str) -> None:
-    """``lots --format csv/json``: each lot written as it is computed (constant memory). CSV: the lots,
-    one a row (LOT_COLUMNS); JSON: one document ``{"year", "method", "timezone", "currency", "lots",
+    """``lots --format csv/json``: each lot written as it is computed (constant memory), from its row
+    (``stats.lot_rows``, as ``stats.iter_lot_rows`` makes them). CSV: the lots, one a row
+    (LOT_COLUMNS); JSON: one document ``{"year", "method", "timezone", "currency", "lots",
     "disposals"}`` written piece by piece (``sold`` is read only for it)."""
     out = sys.stdout
     if fmt == "csv":
         out.write(csv_text(LOT_COLUMNS) + "\n")
-        _write_lines(out, map(lot_csv, lot_rows(found)), "", "\n", "\n")
+        _write_lines(out, map(lot_csv, rows), "", "\n", "\n")
     else:
         head = {"year": year, "method": method, "timezone": tz, "currency": "USDC"}
         out.write("{\n" + "".join(f"  {json.dumps(k)}: {json.dumps(v)},\n" for k, v in head.items()))
         out.write('  "lots": [')
-        _write_lines(out, map(lot_json, lot_rows(found)), "\n    ", ",\n    ", "")
+        _write_lines(out, map(lot_json, rows), "\n    ", ",\n    ", "")
         out.write('\n  ],\n  "disposals": [')
         for i, d in enumerate(sold):
             out.write(("," if i else "") + "\n    " + json.dumps(d.to_json()))

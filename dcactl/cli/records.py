@@ -106,17 +106,18 @@ def lots(
     per asset and the newest lots, or every lot (--format csv/json, streamed)."""
     from dcactl.cli.exports import stream_lots
     from dcactl.cli.render import LOTS_PAGE, render_lots_table
-    from dcactl.reports.taxlots import lots_overview, year_lots
+    from dcactl.reports.taxlots import lots_overview, year_lot_rows, year_lots
 
     export = "json" if output.OPTIONS.json else fmt.value
 
     async def work(session: Any) -> None:
         tz = session.config.settings.timezone
-        with year_lots(session.ledger, year, tz, method.value) as (found, sold):
-            if export == "table":
+        if export == "table":
+            with year_lots(session.ledger, year, tz, method.value) as (found, sold):
                 render_lots_table(lots_overview(found, sold, LOTS_PAGE), year, method.value, tz)
-            else:
-                stream_lots(found, sold, export, year, method.value, tz)
+        else:
+            with year_lot_rows(session.ledger, year, tz, method.value) as (rows, sold):
+                stream_lots(rows, sold, export, year, method.value, tz)
 
     with_session(ctx, work, create=False)
 

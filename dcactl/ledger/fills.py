@@ -15,7 +15,7 @@ from typing import Any
 
 from dcactl.ledger import codec
 from dcactl.ledger.base import LedgerBase
-from dcactl.ledger.records import HistoryRow, PositionRow, TradeRow
+from dcactl.ledger.records import HistoryRow, PositionRow, TradeRow, TradeText
 from dcactl.models import QUOTE, Fill
 
 _FILL_COLUMNS = (
@@ -154,15 +154,23 @@ class FillStore(LedgerBase):
         (read in the order of the covering index ``fills_lots``: memory stays flat however large the
         ledger). Superseded imports left out. Consume it while the ledger is open, inside
         :meth:`snapshot` when it must agree with other reads (:meth:`sell_counts`)."""
+        new = tuple.__new__  # what TradeRow(...) does, without its Python-level __new__ per row
+        for time_us, asset, side, size, price, fee, fee_token, tid, source_, reason in self.iter_trade_texts(
+                until=until, source=source):
+            yield new(TradeRow, (time_us, asset, side, Decimal(size), Decimal(price), Decimal(fee), fee_token,
+                                 tid, source_, reason))
+
+    def iter_trade_texts(
+        self, *, until: datetime | None = None, source: str | Sequence[str] | None = None,
+    ) -> Iterator[TradeText]:
+        """The rows of :meth:`iter_trades` in the same order, as the ledger holds them: plain tuples
+        straight from the cursor, decimals as their recorded text (``reports.stats.iter_lots`` reads
+        them: no object per fill on the way). Consume it while the ledger is open."""
         where, params = self._where(until=until, source=source)
         # the covering index holds them in this order: no sort, no read of the wide rows
         sql = (f"SELECT {_TRADE_COLUMNS} FROM fills INDEXED BY fills_lots WHERE {where}"
                " ORDER BY asset, time_us, tid")
-        new = tuple.__new__  # what TradeRow(...) does, without its Python-level __new__ per row
-        for time_us, asset, side, size, price, fee, fee_token, tid, source_, reason in self._conn.execute(
-                sql, params):
-            yield new(TradeRow, (time_us, asset, side, Decimal(size), Decimal(price), Decimal(fee), fee_token,
-                                 tid, source_, reason))
+        return iter(self._conn.execute(sql, params))
 
     def iter_sells(
         self, *, since: datetime | None = None, until: datetime | None = None,

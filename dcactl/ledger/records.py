@@ -109,6 +109,13 @@ class TradeRow(NamedTuple):
         return from_us(self.time_us)
 
 
+TradeText: TypeAlias = tuple[int, str, str, str, str, str, str, str, str, str | None]
+"""A :class:`TradeRow` as the ledger holds it: the same fields in the same order, its decimals (size,
+price, fee) the exact text they were recorded as (``codec.text``; ``Decimal(text)`` is the TradeRow's
+value). A plain tuple straight from SQLite, for the lots of a large ledger (``reports.stats`` reads
+the decimals itself, once per fill)."""
+
+
 HistoryRow: TypeAlias = tuple[int, str, str, str, str, str, str, str, str, int | None, str | None, str | None,
                               str, str | None, str | None, int, int, int, int]
 """One fill as the ledger holds it, for ``history``: a plain tuple (an export reads a million; no object

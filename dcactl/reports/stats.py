@@ -38,7 +38,7 @@ from dcactl.models import DUST_REASON, QUOTE, Fill, json_record, json_value
 
 if TYPE_CHECKING:  # importing dcactl.ledger at run time would pull in sqlite; stats stays pure
     from dcactl.config.schema import AssetConfig
-    from dcactl.ledger.records import HistoryRow, PositionRow, TradeRow
+    from dcactl.ledger.records import HistoryRow, PositionRow, TradeRow, TradeText
 
 REAL_SOURCES = ("dcactl", "external", "imported")
 """Sources of real fills; ``paper`` is always reported apart."""
@@ -322,7 +322,13 @@ LOT_COLUMNS = ("asset", "acquired", "source", "tid", "units", "cost_usd", "unit_
 """``lots --format csv``: one lot a row (USDC values, times ISO UTC), as in the JSON document."""
 
 
-def lot_rows(lots: Iterable[Lot]) -> Iterator[tuple[Any, ...]]:
+BornLot = tuple[str, int, str, str, Decimal, Decimal, bool]
+"""A FIFO lot no sell can touch any more, final as its buy is read, as :func:`iter_lot_rows` takes it
+from the lot book instead of a :class:`Lot`: (asset, acquired_us, source, tid, units, cost_usd,
+in_year); its remaining units and cost are those it was bought with, its proceeds 0, one fill."""
+
+
+def lot_rows(lots: Iterable[Lot | BornLot]) -> Iterator[tuple[Any, ...]]:
     """Each lot as its export row: the :data:`LOT_COLUMNS` in order, then ``fills``. Decimals as plain
     text (units as computed, money at USDC's precision: :func:`money`; the unit cost at 8 decimals,
     None for an empty lot), the time ISO-8601 UTC, ``in_year`` a bool. The one formatter of a lot's
@@ -330,24 +336,43 @@ def lot_rows(lots: Iterable[Lot]) -> Iterator[tuple[Any, ...]]:
     writes a million of them. Rounds in the current decimal context, as ``money`` does.
 
     A lot no sell touched holds the very objects it was made with (remaining = acquired, no
-    proceeds): their text is written once."""
+    proceeds): their text is written once. So is a :data:`BornLot`'s, the same lot without the
+    object. (:func:`_places_text`, inline for the cost and the unit cost: a call costs as much as
+    the rest of it.)"""
     from dcactl.ledger.codec import iso_text  # at module level dcactl.ledger would pull in sqlite
 
-    usd, per_unit, nothing = USD_PLACES, AVG_COST_PLACES, _NOTHING
+    usd, per_unit, nothing, divide, half_even = (USD_PLACES, AVG_COST_PLACES, _NOTHING, _DIVISION.divide,
+                                                 ROUND_HALF_EVEN)
     for lot in lots:
-        units, cost_usd = lot.units, lot.cost_usd
+        if isinstance(lot, Lot):
+            asset, acquired_us, source, tid, units, cost_usd = (
+                lot.asset, lot.acquired_us, lot.source, lot.tid, lot.units, lot.cost_usd)
+            remaining, cost_remaining, proceeds = (
+                lot.units_remaining, lot.cost_remaining_usd, lot.proceeds_usd)
+            in_year, fills = lot.in_year, lot.fills
+        else:
+            asset, acquired_us, source, tid, units, cost_usd, in_year = lot
+            remaining, cost_remaining, proceeds, fills = units, cost_usd, nothing, 1
         units_text = str(units)
         if "E" in units_text:  # _plain, inline
             units_text = format(units, "f")
-        cost = _places_text(cost_usd, usd)
-        remaining = lot.units_remaining
-        cost_remaining = lot.cost_remaining_usd
-        proceeds = lot.proceeds_usd
-        yield (lot.asset, iso_text(lot.acquired_us), lot.source, lot.tid, units_text, cost,
-               _places_text(_div(cost_usd, units), per_unit) if units > 0 else None,
+        rounded = cost_usd.quantize(usd, half_even)  # _places_text, inline
+        cost = str(rounded)
+        if "E" in cost:
+            cost = format(rounded, "f")
+        cost = cost.rstrip("0").rstrip(".")
+        if units > 0:
+            rounded = divide(cost_usd, units).quantize(per_unit, half_even)  # _div, _places_text, inline
+            text = str(rounded)
+            if "E" in text:
+                text = format(rounded, "f")
+            unit_cost: str | None = text.rstrip("0").rstrip(".")
+        else:
+            unit_cost = None
+        yield (asset, iso_text(acquired_us), source, tid, units_text, cost, unit_cost,
                units_text if remaining is units else _plain(remaining),
                cost if cost_remaining is cost_usd else _places_text(cost_remaining, usd),
-               "0" if proceeds is nothing else _places_text(proceeds, usd), lot.in_year, lot.fills)
+               "0" if proceeds is nothing else _places_text(proceeds, usd), in_year, fills)
 
 
 LOT_CHUNK = 1024
@@ -379,13 +404,14 @@ def lots(fills: Iterable[Fill | TradeRow], year: int, tz: str | tzinfo,
     return list(iter_lots(real, year, tz, method))
 
 
-def iter_lots(fills: Iterable[Fill | TradeRow], year: int, tz: str | tzinfo,
+def iter_lots(fills: Iterable[Fill | TradeRow | TradeText], year: int, tz: str | tzinfo,
               method: Literal["fifo", "average"] = "fifo", *,
               sells: Mapping[str, int] | None = None) -> Iterator[Lot]:
     """The lots of :func:`lots`, the same values in the same order, computed as ``fills`` arrive.
 
-    ``fills`` must come ordered by asset, then time, then trade id (``Ledger.iter_trades``); paper
-    fills and fills from the end of the year on are skipped. A lot is yielded once nothing can change
+    ``fills`` must come ordered by asset, then time, then trade id (``Ledger.iter_trades``, or
+    ``Ledger.iter_trade_texts``: their decimals as text, read here once each); paper fills and
+    fills from the end of the year on are skipped. A lot is yielded once nothing can change
     it any more: when sells have emptied it, or when no sell of its asset is left — known from
     ``sells`` (per asset, how many real sells before the year's end ``fills`` hold, as
     ``Ledger.sell_counts`` gives them in the same snapshot), else at the end of its asset. So memory
@@ -393,20 +419,42 @@ def iter_lots(fills: Iterable[Fill | TradeRow], year: int, tz: str | tzinfo,
     chunk of fills. Raises ValueError for an unknown method, assets or times out of order, or a sell
     beyond the ones ``sells`` counted.
     """
+    for ready in _final_lots(fills, year, tz, method, sells, born=False):
+        yield from ready
+
+
+def iter_lot_rows(fills: Iterable[Fill | TradeRow | TradeText], year: int, tz: str | tzinfo,
+                  method: Literal["fifo", "average"] = "fifo", *,
+                  sells: Mapping[str, int] | None = None) -> Iterator[tuple[Any, ...]]:
+    """``lot_rows(iter_lots(...))`` with the same arguments: the same rows, in the same order, read as
+    lazily. Cheaper: a lot no sell can touch any more as its buy is read (FIFO, its asset's counted
+    sells all read) is formatted from its values (:data:`BornLot`), with no :class:`Lot` made for
+    it. What an export writes, a million lots at a time. Raises what :func:`iter_lots` raises."""
+    for ready in _final_lots(fills, year, tz, method, sells, born=True):
+        yield from lot_rows(ready)
+
+
+def _final_lots(fills: Iterable[Fill | TradeRow | TradeText], year: int, tz: str | tzinfo, method: str,
+                sells: Mapping[str, int] | None, *, born: bool) -> Iterator[list[Any]]:
+    """The lots of :func:`iter_lots` a list at a time, as they become final (``born``: as
+    :data:`BornLot` tuples where the lot book makes them so). Each list is yielded outside the exact
+    decimal context the lots are computed in."""
     from dcactl.ledger.codec import to_us  # at module level dcactl.ledger would pull in sqlite
 
     _check_method(method)
     start, end = year_bounds(year, tz)
-    book = _LotBook(method == "fifo", to_us(start), to_us(end), sells)
-    # rows as TradeRow holds them (a Fill's fields in that order, its time in integer microseconds)
-    it = (f if isinstance(f, tuple) else (to_us(f.time), f.asset, f.side, f.size, f.price, f.fee, f.fee_token,
-                                          f.tid, f.source, f.reason) for f in fills)
-    while chunk := list(islice(it, LOT_CHUNK)):
+    book = _LotBook(method == "fifo", to_us(start), to_us(end), sells, born=born)
+    it = iter(fills)
+    # rows as TradeRow holds them (a Fill's fields in that order, its time in integer microseconds); a
+    # list per chunk, not a generator per fill
+    while chunk := [f if isinstance(f, tuple) else (to_us(f.time), f.asset, f.side, f.size, f.price, f.fee,
+                                                    f.fee_token, f.tid, f.source, f.reason)
+                    for f in islice(it, LOT_CHUNK)]:
         with localcontext() as ctx:  # entered per chunk, never across a yield (it would leak out)
             ctx.prec = 60  # products of exact decimals stay exact
             ready = book.add(chunk)
-        yield from ready
-    yield from book.finish()
+        yield ready
+    yield book.finish()
 
 
 def _check_method(method: str) -> None:
@@ -416,11 +464,15 @@ def _check_method(method: str) -> None:
 
 class _LotBook:
     """The running state of :func:`iter_lots`: the current asset and its lots not yet final (the FIFO
-    queue, oldest first, or the one pooled lot). Times are integer microseconds since the epoch. Call
+    queue, oldest first, or the one pooled lot). Times are integer microseconds since the epoch; a
+    fill's decimals Decimals or their text (``Decimal()`` of a Decimal is that very object). Call
     ``add`` inside the exact decimal context."""
 
-    def __init__(self, fifo: bool, start_us: int, end_us: int, sells: Mapping[str, int] | None) -> None:
+    def __init__(self, fifo: bool, start_us: int, end_us: int, sells: Mapping[str, int] | None, *,
+                 born: bool = False) -> None:
         self.fifo = fifo
+        self.born = born
+        """A lot final as its buy is read comes out as a :data:`BornLot`, not a :class:`Lot`."""
         self.start_us = start_us
         self.end_us = end_us
         self.sells = sells
@@ -430,14 +482,16 @@ class _LotBook:
         self.sells_left: int | None = None
         """Sells of the current asset still to come; None: unknown (hold its lots to its end)."""
 
-    def add(self, fills: Iterable[tuple[Any, ...]]) -> list[Lot]:
-        """Take in ``fills`` (the next ones, in order, as TradeRow tuples); return the lots that
-        became final."""
-        ready: list[Lot] = []
-        start, end, fifo, real = self.start_us, self.end_us, self.fifo, REAL_SOURCES
-        for time_us, asset, side, size, price, fee, fee_token, tid, source, _reason in fills:
+    def add(self, fills: Iterable[tuple[Any, ...]]) -> list[Any]:
+        """Take in ``fills`` (the next ones, in order, as TradeRow or TradeText tuples); return the lots
+        that became final (Lots; BornLots among them when ``born``)."""
+        ready: list[Any] = []
+        start, end, fifo, real, dec, born = (self.start_us, self.end_us, self.fifo, REAL_SOURCES, Decimal,
+                                             self.born)
+        for time_us, asset, side, size_, price_, fee_, fee_token, tid, source, _reason in fills:
             if source not in real or time_us >= end:
                 continue
+            size, price, fee = dec(size_), dec(price_), dec(fee_)
             if asset != self.asset:
                 ready += self._next_asset(asset)
             elif self.last is not None and time_us < self.last:
@@ -450,11 +504,14 @@ class _LotBook:
                 cost = size * price
                 if not fee_base:
                     cost += fee
+                if fifo and self.sells_left == 0:  # no sell left to touch it: final as it is bought
+                    ready.append((asset, time_us, source, tid, units, cost, time_us >= start) if born else
+                                 Lot(asset, time_us, source, tid, units, cost, units, cost, _NOTHING,
+                                     time_us >= start))
+                    continue
                 lot = Lot(asset, time_us, source, tid, units, cost, units, cost, _NOTHING, time_us >= start)
                 if not fifo and self.open:
                     _pool_into(self.open[0], lot)
-                elif fifo and self.sells_left == 0:
-                    ready.append(lot)  # no sell left to touch it
                 else:
                     self.open.append(lot)
                 continue
@@ -558,9 +615,9 @@ def _consume(open_lots: Iterable[Lot], units: Decimal, proceeds: Decimal) -> Non
 
 
 __all__ = [
-    "HISTORY_COLUMNS", "LOT_COLUMNS", "Disposal", "Lot", "StatusRow", "Totals", "disposals", "history_rows",
-    "iter_disposals", "iter_lots", "lot_rows", "lots", "money", "status_row", "status_rows", "totals",
-    "year_bounds",
+    "HISTORY_COLUMNS", "LOT_COLUMNS", "BornLot", "Disposal", "Lot", "StatusRow", "Totals", "disposals",
+    "history_rows", "iter_disposals", "iter_lot_rows", "iter_lots", "lot_rows", "lots", "money", "status_row",
+    "status_rows", "totals", "year_bounds",
 ]
 
 

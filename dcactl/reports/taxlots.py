@@ -15,10 +15,19 @@ from datetime import datetime
 from decimal import Context, Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from dcactl.reports.stats import REAL_SOURCES, Disposal, Lot, iter_disposals, iter_lots, year_bounds
+from dcactl.reports.stats import (
+    REAL_SOURCES,
+    Disposal,
+    Lot,
+    iter_disposals,
+    iter_lot_rows,
+    iter_lots,
+    year_bounds,
+)
 
 if TYPE_CHECKING:
     from dcactl.ledger import Ledger
+    from dcactl.ledger.records import TradeText
 
 _EXACT = Context(prec=60)
 """Sums of exact ledger decimals stay exact (as everywhere in stats)."""
@@ -33,12 +42,32 @@ def year_lots(
     the ledger as it is consumed, both from one snapshot (a sync committing meanwhile changes
     neither). Use them inside the ``with``; in any order. Memory: the open FIFO queue of one asset
     with sells still to come (see ``iter_lots``), whatever the number of fills."""
+    with _year_reads(ledger, year, tz) as (trades, sells, sold):
+        yield iter_lots(trades, year, tz, method, sells=sells), sold
+
+
+@contextlib.contextmanager
+def year_lot_rows(
+    ledger: Ledger, year: int, tz: str, method: Literal["fifo", "average"] = "fifo",
+) -> Iterator[tuple[Iterator[tuple[Any, ...]], Iterator[Disposal]]]:
+    """:func:`year_lots` with each lot as its export row (``stats.lot_rows``; made by
+    ``stats.iter_lot_rows``, without a Lot object for most lots): what ``lots --format`` writes."""
+    with _year_reads(ledger, year, tz) as (trades, sells, sold):
+        yield iter_lot_rows(trades, year, tz, method, sells=sells), sold
+
+
+@contextlib.contextmanager
+def _year_reads(
+    ledger: Ledger, year: int, tz: str,
+) -> Iterator[tuple[Iterator[TradeText], dict[str, int], Iterator[Disposal]]]:
+    """In one snapshot: the fills lots are computed from (texts, in lot order), the real sells per
+    asset before the year's end, and the year's disposals."""
     start, end = year_bounds(year, tz)
     with ledger.snapshot():
         sells = ledger.sell_counts(until=end, source=REAL_SOURCES)
-        found = iter_lots(ledger.iter_trades(until=end, source=REAL_SOURCES), year, tz, method, sells=sells)
+        trades = ledger.iter_trade_texts(until=end, source=REAL_SOURCES)
         sold = iter_disposals(ledger.iter_sells(since=start, until=end, source=REAL_SOURCES))
-        yield found, sold
+        yield trades, sells, sold
 
 
 @dataclass
