@@ -177,3 +177,23 @@ def test_the_key_reaches_the_child_through_the_pipe_only(monkeypatch: pytest.Mon
         assert not any(key.encode() in v or v.startswith(b"TEST_KEY=") for v in environ)
     finally:
         proc.close()
+
+
+def test_closing_while_a_thread_waits_for_the_signer_ends_the_wait(key: str) -> None:
+    """The run's session closes the child while the key's thread still waits for its answer (Ctrl-C,
+    an error): the child is stopped, so the thread finds the pipe at its end and makes the signer
+    here, instead of waiting out its deadline."""
+    import threading
+
+    proc = SigningProcess.spawn()
+    assert proc is not None
+    proc.give_key(key, "env:TEST_KEY", lambda: local_account(key, "env:TEST_KEY"))
+    os.kill(_pid(proc), signal.SIGSTOP)  # it will not answer
+    got: list[str] = []
+    waiting = threading.Thread(target=lambda: got.append(proc.ready(timeout=60)))
+    waiting.start()
+    proc.close()
+    waiting.join(timeout=30)
+    assert not waiting.is_alive(), "still waiting out the 60 s deadline"
+    assert got == [Account.from_key("0x" + key).address.lower()]
+    assert proc._proc.poll() is not None and proc._proc.stdout is not None and proc._proc.stdout.closed

@@ -132,7 +132,7 @@ class SigningProcess:
                     raise ChildFailed("the key could not be handed over")
                 answer = self._receive(timeout)
                 if "secret" in answer:
-                    self.close()
+                    self._stop()
                     raise SecretError(str(answer["secret"]))
                 self.address = str(answer["address"]).lower()
             except (ChildFailed, KeyError, TypeError):
@@ -160,25 +160,40 @@ class SigningProcess:
                                expires_after=expires_after)
 
     def close(self) -> None:
-        """Stop the child (it holds nothing to save: killing it mid-import costs nothing) and reap it.
-        Closing again does nothing."""
+        """Stop the child (it holds nothing to save: killing it mid-import costs nothing), reap it and
+        close the pipe. Closing again does nothing. A thread still waiting in :meth:`ready` finds the
+        pipe at its end (it then makes the signer here), never its descriptor closed under it."""
         proc = self._proc
-        for stream in (proc.stdin, proc.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):  # a broken pipe on close
-                    stream.close()
         if proc.poll() is None:
             with contextlib.suppress(OSError):  # it exited meanwhile
                 proc.kill()
             proc.wait()
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):  # a broken pipe on close
+                proc.stdin.close()
+        if self._lock.acquire(blocking=False):  # nobody reads from the child: its end can close
+            try:
+                self._close_reading()
+            finally:
+                self._lock.release()
+
+    def _close_reading(self) -> None:
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+    def _stop(self) -> None:
+        """:meth:`close`, by the thread that holds the lock."""
+        self.close()
+        self._close_reading()
 
     async def aclose(self) -> None:
         """:meth:`close`, as a session closes its clients."""
         self.close()
 
     def _fall_back(self) -> None:
-        """The child failed: stop it and make the signer here (eth_account, in this process)."""
-        self.close()
+        """The child failed: stop it and make the signer here (eth_account, in this process). Called
+        with the lock held."""
+        self._stop()
         assert self._local_factory is not None, "give_key first"
         self._local = self._local_factory()
         self.address = self._local.address.lower()
@@ -203,18 +218,18 @@ def _read_line(stdout: IO[bytes], timeout: float, child: SigningProcess) -> dict
     import time
 
     deadline = time.monotonic() + timeout
-    fd = stdout.fileno()
     while b"\n" not in child._buffer:
         left = deadline - time.monotonic()
         if left <= 0:
             raise ChildFailed("no answer in time")
         try:
+            fd = stdout.fileno()
             readable, _, _ = select.select([fd], [], [], left)
-        except (OSError, ValueError):
+            chunk = os.read(fd, 65536) if readable else None
+        except (OSError, ValueError):  # the pipe closed
             raise ChildFailed("pipe closed") from None
-        if not readable:
+        if chunk is None:
             continue
-        chunk = os.read(fd, 65536)
         if not chunk:
             raise ChildFailed("the child exited")
         child._buffer += chunk
