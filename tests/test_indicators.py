@@ -255,3 +255,27 @@ def test_last_values_alone_are_the_series_last_bit_for_bit() -> None:
                 ones = [float(last_ema_rows(row[None, :], p)[0]) for row in stack]
                 assert all(a == b or (math.isnan(a) and math.isnan(b))
                            for a, b in zip(many, ones, strict=True))
+
+
+def test_rsi_of_many_tails_is_each_tails_own_bit_for_bit() -> None:
+    """last_rsi_tails (the backtest's RSI at every tick, gathered from the series' own changes) equals
+    last_rsi on each tail alone, bit for bit: Wilder and Cutler, short and long periods, few and many
+    tails, one per close or in any order, a missing close and a flat stretch."""
+    from dcactl.strategy.indicators import last_rsi_tails
+
+    rng = np.random.default_rng(5)
+    for trial in range(60):
+        c = 100 * np.exp(np.cumsum(rng.normal(0, 0.05, int(rng.integers(40, 400)))))
+        if trial % 5 == 0:
+            c[rng.integers(0, c.size)] = np.nan
+        if trial % 7 == 0:
+            c[c.size // 3: c.size // 2] = c[c.size // 3]
+        for p in (2, 5, 14):
+            size = int(rng.integers(p + 1, min(c.size, 10 * p + 2)))
+            rows = int(rng.integers(1, 120))
+            ends = (rng.integers(size, c.size + 1, rows) if trial % 2 else  # a tail per close, or any
+                    np.arange(size, c.size + 1)[-rows:])
+            for wilder in (True, False):
+                many = last_rsi_tails(c, ends, size, p, wilder).tolist()
+                alone = [last_rsi(c[e - size:e], p, wilder) for e in ends.tolist()]
+                assert [None if math.isnan(v) else v for v in many] == alone, (trial, p, wilder)

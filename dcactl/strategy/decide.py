@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dcactl.strategy.base import base_amount, cents
-from dcactl.strategy.indicators import annualised_volatility, last_rsi_rows
+from dcactl.strategy.indicators import annualised_volatility, last_rsi_tails
 from dcactl.strategy.rules import (
     EMA_LOOKBACK,
     RSI_LOOKBACK,
@@ -63,6 +63,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 ONE, ZERO = Decimal(1), Decimal(0)
 BANK_CAP_MULTIPLE = Decimal(4)
 """``max_bank_usd`` defaults to this × the asset's ``amount``."""
@@ -211,15 +212,15 @@ def precompute(
     decide() would compute (the same code on a stack of the tails it reads). Keys already in
     ``done`` are not computed again."""
     need = history_days(asset)
-    wanted: dict[tuple[Any, ...], Callable[[FloatArray], FloatArray]] = {}
+    wanted: dict[tuple[Any, ...], Callable[[FloatArray, IntArray], FloatArray]] = {}
     rsi = asset.rsi
     if rsi is not None and rsi.enabled and rsi.interval == "1d" and need >= rsi.period + 1:
-        wanted[rsi_key(rsi, need)] = functools.partial(last_rsi_rows, period=rsi.period, wilder=rsi.wilder)
+        wanted[rsi_key(rsi, need)] = functools.partial(_rsi_at, closes, need, rsi.period, rsi.wilder)
     dips = asset.ma_dips
     if dips is not None and dips.enabled:
         for n in dips.periods:
             if need >= n:
-                wanted[ma_key(dips.kind, need, n)] = functools.partial(averages_at, kind=dips.kind, n=n)
+                wanted[ma_key(dips.kind, need, n)] = functools.partial(_averages_at, dips.kind, n)
     todo = {key: compute for key, compute in wanted.items() if key not in done}
     if not todo:
         return
@@ -229,7 +230,17 @@ def precompute(
     for key, compute in todo.items():
         done[key] = full = np.full(len(counts), np.nan)
         if windows is not None:
-            full[pick] = compute(windows)
+            full[pick] = compute(windows, ends)
+
+
+def _rsi_at(closes: FloatArray, need: int, period: int, wilder: bool, windows: FloatArray,
+            ends: IntArray) -> FloatArray:
+    """The RSI of the tails ending at ``ends`` (:func:`last_rsi_tails`: the windows' own, bit for bit)."""
+    return last_rsi_tails(closes, ends, need, period, wilder)
+
+
+def _averages_at(kind: str, n: int, windows: FloatArray, ends: IntArray) -> FloatArray:
+    return averages_at(windows, kind, n)
 
 
 def memo_entry(key: tuple[Any, ...], value: float) -> float | None:

@@ -12,7 +12,7 @@ a given indicator needs).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,7 @@ __all__ = [
     "last_ema_rows",
     "last_rsi",
     "last_rsi_rows",
+    "last_rsi_tails",
     "pct_below",
     "pct_below_at",
     "rsi",
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 ArrayLike = Sequence[float] | FloatArray
 
 DAYS_PER_YEAR = 365
@@ -193,20 +195,29 @@ def _rsi_rows(c: FloatArray, period: int, wilder: bool, last: bool = False) -> F
     else:
         avg_gain = _sma_rows(gains, period)[:, -1:] if last else _sma_rows(gains, period)[:, period - 1:]
         avg_loss = _sma_rows(losses, period)[:, -1:] if last else _sma_rows(losses, period)[:, period - 1:]
+    with np.errstate(invalid="ignore"):
+        top = np.fmax.reduce(np.abs(c), axis=-1)
+    value = _rsi_of(avg_gain, avg_loss, top)
+    if last:
+        return value
+    out[:, period:] = value
+    return out
+
+
+def _rsi_of(avg_gain: FloatArray, avg_loss: FloatArray, top: FloatArray) -> FloatArray:
+    """The RSI of rows' average gains and losses (each row a column of them), ``top`` each row's
+    largest absolute close (NaN ignored)."""
     # Float noise can leave a tiny positive average after an exact cancellation; treat values far
     # below the price scale as zero so a flat series reads 50, not an arbitrary number.
     with np.errstate(invalid="ignore"):
-        scale = np.fmax(1.0, np.fmax.reduce(np.abs(c), axis=-1))
+        scale = np.fmax(1.0, top)
     eps = (1e-12 * scale)[:, None]
     avg_gain = np.where(avg_gain <= eps, 0.0, avg_gain)
     avg_loss = np.where(avg_loss <= eps, 0.0, avg_loss)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
-    value = np.where(avg_loss == 0.0, np.where(avg_gain == 0.0, 50.0, 100.0), value)
-    if last:
-        return value
-    out[:, period:] = value
-    return out
+    rsi: FloatArray = np.where(avg_loss == 0.0, np.where(avg_gain == 0.0, 50.0, 100.0), value)
+    return rsi
 
 
 def _recursive_last(values: FloatArray, seed: FloatArray, keep: float, gain: float) -> FloatArray:
@@ -217,21 +228,27 @@ def _recursive_last(values: FloatArray, seed: FloatArray, keep: float, gain: flo
     if values.ndim < 2 or values.shape[0] < FEW_ROWS:
         last: FloatArray = _recursive(values, seed, keep, gain)[..., -1]
         return last
+    columns = np.ascontiguousarray(np.moveaxis(values, -1, 0))  # a column per step, contiguous
+    return _running_last(columns.__getitem__, columns.shape[0], seed, keep, gain)
+
+
+def _running_last(
+    column: Callable[[int], FloatArray], size: int, seed: FloatArray, keep: float, gain: float
+) -> FloatArray:
+    """:func:`_recursive_last` of the rows whose ``size`` steps are ``column(j)`` (step ``j`` of every
+    row): the running sum one column at a time, in :func:`_recursive`'s blocks."""
     prev = np.asarray(seed, dtype=np.float64)
-    size = values.shape[-1]
     block = 4096 if keep <= 0 else max(16, min(4096, int(230.0 / -math.log(keep))))
     for start in range(0, size, block):
-        chunk = values[..., start:start + block]
-        m = chunk.shape[-1]
+        m = min(block, size - start)
         powers = keep ** np.arange(1, m + 1, dtype=np.float64)
         if keep > 0:
-            columns = np.ascontiguousarray(np.moveaxis(chunk, -1, 0))  # a column per step, contiguous
-            total = columns[0] / powers[0]
+            total = column(start) / powers[0]
             for j in range(1, m):
-                total = total + columns[j] / powers[j]
+                total = total + column(start + j) / powers[j]
             prev = powers[-1] * (prev + gain * total)
         else:
-            prev = gain * chunk[..., -1]
+            prev = gain * column(start + m - 1)
     return prev
 
 
@@ -257,6 +274,40 @@ def last_rsi_rows(windows: FloatArray, period: int = 14, wilder: bool = True) ->
         return np.empty(0)
     column: FloatArray = _rsi_rows(np.asarray(windows, dtype=np.float64), period, wilder, last=True)[:, 0]
     return column
+
+
+def last_rsi_tails(closes: FloatArray, ends: IntArray, size: int, period: int = 14,
+                   wilder: bool = True) -> FloatArray:
+    """:func:`last_rsi_rows` of the tails ``closes[e - size:e]`` for each ``e`` in ``ends`` (each
+    ``≥ size``), bit for bit, without stacking the tails: a Wilder RSI's changes, gains and losses are
+    those of ``closes`` itself, gathered per step for every tail at once (the backtest's ticks)."""
+    c = np.asarray(closes, dtype=np.float64)
+    starts = np.asarray(ends, dtype=np.int64) - size
+    rows = starts.size
+    if rows == 0:
+        return np.empty(0)
+    steps = size - 1 - period  # the recursion's steps after the first average
+    if not wilder or period < 1 or steps < 0 or rows < FEW_ROWS:
+        windows = np.lib.stride_tricks.sliding_window_view(c, size)[starts]
+        return last_rsi_rows(windows, period, wilder)
+    delta = np.diff(c)
+    both = np.stack([np.maximum(0.0, delta), np.maximum(0.0, -delta)])  # gains, losses
+    first = np.lib.stride_tricks.sliding_window_view(both, period, axis=-1)[:, starts].mean(axis=-1)
+    keep, gain = (period - 1) / period, 1.0 / period
+    s0 = int(starts[0]) + period
+    if np.array_equal(starts, np.arange(starts[0], starts[0] + rows)):  # one tail per close: slices
+        def column(j: int) -> FloatArray:
+            return both[:, s0 + j:s0 + j + rows]
+    else:
+        steps_of = starts + period
+
+        def column(j: int) -> FloatArray:
+            return both[:, steps_of + j]
+    averages = _running_last(column, steps, first, keep, gain)
+    with np.errstate(invalid="ignore"):
+        top = np.fmax.reduce(np.abs(np.lib.stride_tricks.sliding_window_view(c, size)[starts]), axis=-1)
+    value: FloatArray = _rsi_of(averages[0][:, None], averages[1][:, None], top)[:, 0]
+    return value
 
 
 def pct_below(price: float, average: float) -> float | None:
