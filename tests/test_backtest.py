@@ -679,3 +679,72 @@ def test_run_over_ticks_decides_as_the_backtest(
     assert {t.asset for t in bought} == {"BTC", "ETH", "SOL"} and len(bought) >= 8
     assert any(t.amount != D(40) for t in bought if t.asset == "BTC") or any(t.skip for t in trace), \
         "the rules changed something in the window"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    flows=st.lists(st.tuples(st.integers(0, 5 * 365 * 24), st.integers(1_000, 10_000_000)), min_size=1,
+                   max_size=40),
+    growth=st.floats(0.01, 40.0),
+)
+def test_xirr_stops_early_on_the_full_bisections_answer(flows: list[tuple[int, int]], growth: float) -> None:
+    """xirr_pct, which stops bisecting once both ends of its bracket show the same percent, gives the
+    answer of all 100 bisection steps (the reference below, its earlier code)."""
+    import math
+
+    import numpy as np
+
+    from dcactl.backtest.engine import xirr_pct
+    from dcactl.models import BacktestBuy
+
+    buys = [BacktestBuy(T0 + timedelta(hours=h), "AAA", D(c) / 100, D(1), D(1)) for h, c in sorted(flows)]
+    at = buys[-1].time + timedelta(days=1)
+    final = (sum((b.usd for b in buys), D(0)) * D(repr(growth))).quantize(D("0.01"))
+
+    def reference() -> D | None:
+        cash = np.array([-float(b.usd) for b in buys])
+        years = np.array([(at - b.time).total_seconds() / (365 * 86_400) for b in buys])
+        value = float(final)
+
+        def npv(rate: float) -> float:
+            return value + float(np.dot(cash, np.exp(years * math.log1p(rate))))
+
+        lo, hi = -0.9999, 1.0
+        while npv(hi) > 0 and hi < 1e6:
+            hi *= 2
+        if npv(lo) < 0 or npv(hi) > 0:
+            return None
+        for _ in range(100):
+            mid = (lo + hi) / 2
+            if npv(mid) > 0:
+                lo = mid
+            else:
+                hi = mid
+        return D(repr((lo + hi) / 2 * 100)).quantize(D("0.01"))
+
+    assert xirr_pct(buys, final, at) == reference()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sizes=st.lists(st.decimals(min_value=D("1e-8"), max_value=D("1e12"), places=8), max_size=30),
+    fee=st.one_of(st.decimals(min_value=0, max_value=100, places=2),
+                  st.decimals(min_value=0, max_value=100, places=20)),
+    prec=st.sampled_from([28, 12]),
+)
+def test_kept_units_are_the_one_by_one_sum(sizes: list[D], fee: D, prec: int) -> None:
+    """_kept (keep × Σ size when provably the same) gives the very Decimal of adding size × keep one
+    by one from zero — value and exponent — also when the digits outgrow the precision (then it adds
+    one by one)."""
+    from decimal import localcontext
+
+    from dcactl.backtest.engine import _kept
+
+    with localcontext() as ctx:
+        ctx.prec = prec
+        keep = 1 - fee / 10_000
+        expected = D(0)
+        for s in sizes:
+            expected += s * keep
+        got = _kept(sizes, keep)
+    assert got.as_tuple() == expected.as_tuple()

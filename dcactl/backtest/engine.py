@@ -20,13 +20,15 @@ Money is Decimal; the indicators read floats, as live. No I/O.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
+import operator
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, Inexact, Rounded, localcontext
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -189,9 +191,12 @@ class _Frame:
         cls, ticks: Series, day: Series | None, hour: Series | None, start: datetime, end: datetime
     ) -> _Frame:
         """The frame of ``ticks`` (daily or hourly candles) over ``[start, end)``."""
-        window = [b for b in ticks.bars if start <= b.at < end]
-        window_ms = np.array([_ms(b.at) for b in window], dtype=np.int64)
+        first, last = _inside(ticks, start, end)
+        window = list(ticks.bars[first:last])
         d_open, d_close = _closes(day)
+        # the daily ticks' times are the daily closes' opens, already in ms
+        window_ms = d_open[first:last] if ticks is day else np.array([_ms(b.at) for b in window],
+                                                                     dtype=np.int64)
         h_open, h_close = _closes(hour)
         counts = [] if h_close.size else np.searchsorted(d_open, window_ms - DAY_MS, side="right").tolist()
         return cls(ticks, window, window_ms, counts, d_open, d_close, h_open, h_close,
@@ -231,6 +236,18 @@ class _AssetTrack:
 
 def _ms(t: datetime) -> int:
     return int(t.timestamp() * 1000)
+
+
+def _distinct(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``np.unique(values)`` of a 1-D array (np.unique would import numpy.ma: 8 ms)."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
+
+
+def _inside(series: Series, start: datetime, end: datetime) -> tuple[int, int]:
+    """The bars of ``series`` opening in ``[start, end)``: ``bars[first:last]`` (they are in time order)."""
+    first = bisect.bisect_left(series.bars, start, key=operator.attrgetter("at"))
+    return first, max(first, bisect.bisect_left(series.bars, end, key=operator.attrgetter("at")))
 
 
 def _closes(series: Series | None) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -517,7 +534,7 @@ def _lane(
     zone = ZoneInfo(config.settings.timezone)
     codes = _situations(track)
     decided: dict[int, Amount] = {}
-    for code in np.unique(codes).tolist():
+    for code in sorted(set(codes.tolist())):  # (np.unique would import numpy.ma: 8 ms)
         key = (track.config, code)
         if key not in track.shared.decisions:
             track.shared.decisions[key] = _decide_at(config, track, int(np.argmax(codes == code)), zone)
@@ -704,13 +721,21 @@ class _DailyCloses:
     """The window's plain average of the daily closes (4 decimals)."""
 
     @classmethod
-    def of(cls, series: Series | None, start: datetime, end: datetime) -> _DailyCloses:
-        """The closes of ``series`` (daily candles; None: none) over ``[start, end)``."""
-        bars = [b for b in series.bars if start <= b.at < end] if series is not None else []
-        close = np.array([float(b.close) for b in bars], dtype=np.float64)
+    def of(cls, series: Series | None, start: datetime, end: datetime, frame: _Frame | None = None
+           ) -> _DailyCloses:
+        """The closes of ``series`` (daily candles; None: none) over ``[start, end)``; ``frame``: one
+        whose daily closes are this series' (their ms and floats are taken from it)."""
+        if series is None:
+            return cls(np.empty(0, dtype=np.int64), [], [], np.empty(0, dtype=np.float64), None)
+        first, last = _inside(series, start, end)
+        bars = series.bars[first:last]
+        if frame is not None:
+            ms, close = frame.day_open_ms[first:last], frame.day_close[first:last]
+        else:
+            ms = np.array([_ms(b.at) for b in bars], dtype=np.int64)
+            close = np.array([float(b.close) for b in bars], dtype=np.float64)
         average = Decimal(repr(sum(close.tolist()) / len(bars))).quantize(Decimal("0.0001")) if bars else None
-        return cls(np.array([_ms(b.at) for b in bars], dtype=np.int64), [b.at for b in bars],
-                   [b.close for b in bars], close, average)
+        return cls(ms, [b.at for b in bars], [b.close for b in bars], close, average)
 
 
 @dataclass(frozen=True)
@@ -731,9 +756,10 @@ class _Marks:
         """The marks of ``tracks`` over ``[start, end)``."""
         for t in tracks:
             if t.shared.closes is None:
-                t.shared.closes = _DailyCloses.of(daily.get(t.config.symbol), start, end)
+                day = daily.get(t.config.symbol)
+                t.shared.closes = _DailyCloses.of(day, start, end, t.frame if t.frame.ticks is day else None)
         marks = [t.shared.closes for t in tracks if t.shared.closes is not None]
-        days_ms = np.unique(np.concatenate([m.ms for m in marks])) if marks else np.empty(0, dtype=np.int64)
+        days_ms = _distinct(np.concatenate([m.ms for m in marks])) if marks else np.empty(0, dtype=np.int64)
         days: dict[int, datetime] = {}
         last_close: list[list[int]] = []
         matrix = np.zeros((days_ms.size, len(marks)))
@@ -794,8 +820,15 @@ def _figures(
         CurvePoint(ordered[k], Decimal(f"{values[k]:.2f}"), invested[k])
         for k in range(days_ms.size) if invested[k] > 0
     ]
-    exact = [_exact_mark(k, tracks, marks, last_close, buys, on_day, keep, invested[k], ordered[k])
-             for k in _worst_days(values, invested)]
+    worst = _worst_days(values, invested)
+    bought: dict[str, list[Decimal]] = {t.config.symbol: [] for t in tracks}  # each asset's, in buy order
+    where: dict[str, list[int]] = {t.config.symbol: [] for t in tracks}  # and their places among the buys
+    if worst:
+        for n, b in enumerate(buys):
+            bought[b.asset].append(b.size)
+            where[b.asset].append(n)
+    exact = [_exact_mark(k, tracks, marks, last_close, bought, where, bisect.bisect_right(on_day, k), keep,
+                         invested[k], ordered[k]) for k in worst]
     figures = []
     total_value = total_invested = total_fees = ZERO
     for t in tracks:
@@ -845,22 +878,45 @@ def _exact_mark(
     tracks: Sequence[_AssetTrack],
     marks: Sequence[_DailyCloses],
     last_close: Sequence[Sequence[int]],
-    buys: Sequence[BacktestBuy],
-    on_day: Sequence[int],
+    sizes: Mapping[str, Sequence[Decimal]],
+    where: Mapping[str, Sequence[int]],
+    counted: int,
     keep: Decimal,
     invested: Decimal,
     day: datetime,
 ) -> CurvePoint:
-    """Day ``k``'s mark in exact arithmetic: each asset's units so far × its last close."""
-    units = dict.fromkeys((t.config.symbol for t in tracks), ZERO)
-    for b, d in zip(buys, on_day, strict=True):
-        if d <= k:
-            units[b.asset] += b.size * keep
+    """Day ``k``'s mark in exact arithmetic: each asset's units so far (its ``sizes`` among the first
+    ``counted`` buys, ``where`` their places) × its last close."""
     value = ZERO
     for t, m, idx in zip(tracks, marks, last_close, strict=True):
         if idx and idx[k] >= 0:
-            value += units[t.config.symbol] * m.exact[idx[k]]
+            s = t.config.symbol
+            value += _kept(sizes[s][:bisect.bisect_left(where[s], counted)], keep) * m.exact[idx[k]]
     return CurvePoint(day, value, invested)
+
+
+def _kept(sizes: Sequence[Decimal], keep: Decimal) -> Decimal:
+    """The units ``sizes`` leave after the fee: ``size × keep`` added one by one from zero, in the
+    current context — computed as ``keep × Σ size`` when that is provably the same Decimal: every
+    term positive and every product and running sum exact (their digits fit the precision), so both
+    are the exact value with the same exponent."""
+    if not sizes:
+        return ZERO
+    low = min(x.as_tuple().exponent for x in sizes)
+    with localcontext() as ctx:
+        ctx.clear_flags()
+        fast = sum(sizes, ZERO) * keep
+        exact = not ctx.flags[Inexact] and not ctx.flags[Rounded]
+        precision = ctx.prec
+    step = keep.as_tuple().exponent
+    if (exact and keep > 0 and isinstance(low, int) and isinstance(step, int) and min(sizes) > 0
+            and low <= 0 and step <= 0 and fast.as_tuple().exponent == low + step
+            and fast.adjusted() - (low + step) < precision):
+        return fast
+    units = ZERO
+    for size in sizes:
+        units += size * keep
+    return units
 
 
 def xirr_pct(buys: Sequence[BacktestBuy], final_value: Decimal, at: datetime) -> Decimal | None:
@@ -869,7 +925,11 @@ def xirr_pct(buys: Sequence[BacktestBuy], final_value: Decimal, at: datetime) ->
     if not buys or final_value <= 0:
         return None if not buys else Decimal(-100)
     cash = np.array([-float(b.usd) for b in buys])
-    years = np.array([(at - b.time).total_seconds() / (365 * 86_400) for b in buys])
+    year_of: dict[datetime, float] = {}  # buys share their ticks' times
+    for b in buys:
+        if b.time not in year_of:
+            year_of[b.time] = (at - b.time).total_seconds() / (365 * 86_400)
+    years = np.array([year_of[b.time] for b in buys])
     value = float(final_value)
 
     def npv(rate: float) -> float:  # value at ``at`` of every flow compounded at ``rate``, plus the inflow
@@ -880,13 +940,22 @@ def xirr_pct(buys: Sequence[BacktestBuy], final_value: Decimal, at: datetime) ->
         hi *= 2
     if npv(lo) < 0 or npv(hi) > 0:
         return None
-    for _ in range(100):  # bisection: 2^-100 of the bracket, far below the cent of a percent shown
+    for step in range(100):  # bisection: 2^-100 of the bracket, far below the cent of a percent shown
         mid = (lo + hi) / 2
         if npv(mid) > 0:
             lo = mid
         else:
             hi = mid
-    return Decimal(repr((lo + hi) / 2 * 100)).quantize(CENT)
+        if step >= 16 and _percent(lo) == _percent(hi):
+            # the bracket only narrows, and its every point shows the same: so would the 100th step's
+            # midpoint (it lies in [lo, hi]; × 100, repr and quantize never reverse an order)
+            break
+    return _percent((lo + hi) / 2)
+
+
+def _percent(rate: float) -> Decimal:
+    """A rate as the percent shown (2 decimals)."""
+    return Decimal(repr(rate * 100)).quantize(CENT)
 
 
 def max_drawdown_pct(points: Sequence[CurvePoint]) -> Decimal:
