@@ -214,6 +214,9 @@ class Sweep:
     figures: dict[tuple[tuple[str, int], ...], StrategyResult] = field(default_factory=dict)
     marks: dict[tuple[str, ...], _Marks] = field(default_factory=dict)
     """The days strategies over these assets are marked on (:class:`_Marks`)."""
+    floats: dict[int, tuple[BacktestBuy, float, float, float]] = field(default_factory=dict)
+    """Per buy (by id, the buy kept with it so the id stays its own): its time (ms), USDC and size as
+    floats (:func:`_floats`); strategies that share fills share them."""
 
 
 @dataclass
@@ -802,10 +805,11 @@ def _figures(
                                                    frame.matrix)
     keep = 1 - costs.fee_bps / BPS  # units gained per unit bought (the fee is paid in the base token)
     # a buy counts from the first day whose close comes after it (day + 1 day > its time)
-    buy_ms = (np.array([b.time.timestamp() for b in buys]) * 1000).astype(np.int64)
+    stamps, usd, size = _floats(buys, sweep)
+    buy_ms = (stamps * 1000).astype(np.int64)
     on_day = np.searchsorted(days_ms, buy_ms - DAY_MS, side="right").tolist()
     units = np.zeros((days_ms.size + 1, len(tracks)))
-    sizes = np.array([float(b.size) for b in buys]) * float(keep)  # a curve to draw: floats
+    sizes = size * float(keep)  # a curve to draw: floats
     np.add.at(units, (on_day, [place[b.asset] for b in buys]), sizes)
     units = np.cumsum(units[:-1], axis=0)
     values = (units * closes).sum(axis=1).tolist()
@@ -853,13 +857,28 @@ def _figures(
         total_invested,
         total_value,
         total_fees,
-        xirr_pct(buys, total_value, at),
+        xirr_pct(buys, total_value, at, -usd),
         max_drawdown_pct(exact),
         len(buys),
         skips,
         figures,
         curve,
     )
+
+
+def _floats(buys: Sequence[BacktestBuy], sweep: Sweep | None) -> tuple[np.ndarray[Any, Any], ...]:
+    """The buys' times (POSIX seconds), USDC and sizes as float arrays, through ``sweep``'s cache."""
+    known = sweep.floats if sweep is not None else {}
+    rows = []
+    for b in buys:
+        row = known.get(id(b))
+        if row is None or row[0] is not b:
+            row = known[id(b)] = (b, b.time.timestamp(), float(b.usd), float(b.size))
+        rows.append(row)
+    if not rows:
+        return np.empty(0), np.empty(0), np.empty(0)
+    _, stamps, usd, size = zip(*rows, strict=True)
+    return np.array(stamps), np.array(usd), np.array(size)
 
 
 def _worst_days(values: Sequence[float], invested: Sequence[Decimal]) -> list[int]:
@@ -919,12 +938,15 @@ def _kept(sizes: Sequence[Decimal], keep: Decimal) -> Decimal:
     return units
 
 
-def xirr_pct(buys: Sequence[BacktestBuy], final_value: Decimal, at: datetime) -> Decimal | None:
+def xirr_pct(buys: Sequence[BacktestBuy], final_value: Decimal, at: datetime,
+             cash: np.ndarray[Any, Any] | None = None) -> Decimal | None:
     """The money-weighted annual return (percent, 2 decimals): the rate at which the buys (outflows at
-    their times) and the final value (an inflow at ``at``) discount to zero. None without buys."""
+    their times) and the final value (an inflow at ``at``) discount to zero. None without buys.
+    ``cash``: the buys' ``-float(usd)`` when already known."""
     if not buys or final_value <= 0:
         return None if not buys else Decimal(-100)
-    cash = np.array([-float(b.usd) for b in buys])
+    if cash is None:
+        cash = np.array([-float(b.usd) for b in buys])
     year_of: dict[datetime, float] = {}  # buys share their ticks' times
     for b in buys:
         if b.time not in year_of:
