@@ -157,7 +157,9 @@ class Shared:
     frames: dict[str, _Frame] = field(default_factory=dict)
     closes: _DailyCloses | None = None
     """Its daily closes inside the window (the marks)."""
-    fills: dict[tuple[Any, ...], tuple[BacktestBuy, Decimal, Decimal] | None] = field(default_factory=dict)
+    fills: dict[tuple[Any, ...], dict[int, tuple[BacktestBuy, Decimal, Decimal] | None]] = field(
+        default_factory=dict)
+    """By (USDC amount, costs, slippage factor), the fills by tick (:func:`_lane_fill`)."""
     decisions: dict[tuple[AssetConfig, int], Amount] = field(default_factory=dict)
     """decide_amounts' answer per (asset's config, situation) (:func:`_lane`)."""
     lanes: dict[tuple[Any, ...], _LaneRun] = field(default_factory=dict)
@@ -586,7 +588,7 @@ def _lane_run(
     index = np.where(buying, np.arange(m), m)
     following = np.minimum.accumulate(index[::-1])[::-1].tolist() if m else []
     ends = _period_ends(track, zone)
-    fills = track.shared.fills
+    fills = [None if a is None else track.shared.fills.setdefault((a, costs, slip), {}) for a in spend]
     code_of = codes.tolist()
     bought: list[tuple[BacktestBuy, Decimal, Decimal]] = []
     outcomes: dict[int, str] = {}
@@ -598,12 +600,15 @@ def _lane_run(
             i = end
             continue
         skipped += j - i
-        amount = spend[code_of[j]]
-        assert amount is not None
-        fill_key = (j, amount, costs, slip)
-        if fill_key not in fills:
-            fills[fill_key] = _lane_fill(track, window[j], amount, costs, slip)
-        fill = fills[fill_key]
+        code = code_of[j]
+        known = fills[code]
+        assert known is not None
+        if j in known:
+            fill = known[j]
+        else:
+            amount = spend[code]
+            assert amount is not None
+            fill = known[j] = _lane_fill(track, window[j], amount, costs, slip)
         if fill is None:
             outcomes[j] = "minimum"
             i = j + 1
