@@ -217,7 +217,7 @@ class Sweep:
     marks: dict[tuple[str, ...], _Marks] = field(default_factory=dict)
     """The days strategies over these assets are marked on (:class:`_Marks`)."""
     floats: dict[int, tuple[BacktestBuy, float, float, float]] = field(default_factory=dict)
-    """Per buy (by id, the buy kept with it so the id stays its own): its time (ms), USDC and size as
+    """Per buy (by id, the buy kept with it so the id stays its own): its time (POSIX s), USDC and size as
     floats (:func:`_floats`); strategies that share fills share them."""
 
 

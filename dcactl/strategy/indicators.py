@@ -196,21 +196,19 @@ def _rsi_rows(c: FloatArray, period: int, wilder: bool, last: bool = False) -> F
         avg_gain = _sma_rows(gains, period)[:, -1:] if last else _sma_rows(gains, period)[:, period - 1:]
         avg_loss = _sma_rows(losses, period)[:, -1:] if last else _sma_rows(losses, period)[:, period - 1:]
     with np.errstate(invalid="ignore"):
-        top = np.fmax.reduce(np.abs(c), axis=-1)
-    value = _rsi_of(avg_gain, avg_loss, top)
+        scale = np.fmax(1.0, np.fmax.reduce(np.abs(c), axis=-1))
+    value = _rsi_of(avg_gain, avg_loss, scale)
     if last:
         return value
     out[:, period:] = value
     return out
 
 
-def _rsi_of(avg_gain: FloatArray, avg_loss: FloatArray, top: FloatArray) -> FloatArray:
-    """The RSI of rows' average gains and losses (each row a column of them), ``top`` each row's
-    largest absolute close (NaN ignored)."""
+def _rsi_of(avg_gain: FloatArray, avg_loss: FloatArray, scale: FloatArray) -> FloatArray:
+    """The RSI of rows' average gains and losses (each row a column of them), ``scale`` each row's
+    largest absolute close (NaN ignored), at least 1."""
     # Float noise can leave a tiny positive average after an exact cancellation; treat values far
     # below the price scale as zero so a flat series reads 50, not an arbitrary number.
-    with np.errstate(invalid="ignore"):
-        scale = np.fmax(1.0, top)
     eps = (1e-12 * scale)[:, None]
     avg_gain = np.where(avg_gain <= eps, 0.0, avg_gain)
     avg_loss = np.where(avg_loss <= eps, 0.0, avg_loss)
@@ -305,8 +303,9 @@ def last_rsi_tails(closes: FloatArray, ends: IntArray, size: int, period: int = 
             return both[:, steps_of + j]
     averages = _running_last(column, steps, first, keep, gain)
     with np.errstate(invalid="ignore"):
-        top = np.fmax.reduce(np.abs(np.lib.stride_tricks.sliding_window_view(c, size)[starts]), axis=-1)
-    value: FloatArray = _rsi_of(averages[0][:, None], averages[1][:, None], top)[:, 0]
+        tails = np.lib.stride_tricks.sliding_window_view(c, size)[starts]
+        scale = np.fmax(1.0, np.fmax.reduce(np.abs(tails), axis=-1))
+    value: FloatArray = _rsi_of(averages[0][:, None], averages[1][:, None], scale)[:, 0]
     return value
 
 
