@@ -236,3 +236,78 @@ def test_the_whole_budget_is_spent_when_every_target_asset_is_due(
     targets, holdings, _, budget = p
     shares = allocate_rebalance(targets, holdings, list(targets), budget)
     assert budget - sum(shares.values(), D(0)) < CENT * len(targets)
+
+
+def _near(anchor: float) -> st.SearchStrategy[float]:
+    """Floats at, next to and around ``anchor`` (representation noise: 9.999999999999998 vs 10)."""
+    return st.one_of(
+        st.just(anchor),
+        st.integers(-40, 40).map(lambda k: float(np.nextafter(anchor, math.inf if k > 0 else -math.inf))
+                                 if abs(k) == 1 else anchor + k * 1e-11),
+        st.floats(anchor - 1e-6, anchor + 1e-6),
+    )
+
+
+LEVELS = st.sampled_from([D(0), D(2), D(5), D("9.5"), D(10), D(30), D("33.3"), D(70), D(100)])
+ODD = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.just(-0.0), st.just(0.0), st.just(-1e-12),
+    st.just(2.5e-11), st.just(-2.5e-11), st.just(1e300), st.just(5e-324),
+    LEVELS.flatmap(lambda d: _near(float(d))),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(x=ODD)
+def test_one_value_rounded_at_ten_decimals_is_numpys(x: float) -> None:
+    """_ten_one (the rules' scalar path) is np.round(x, 10) bit for bit, the sign of a zero, NaN and
+    infinities included."""
+    from dcactl.strategy.rules import _ten, _ten_one
+
+    with np.errstate(over="ignore"):  # numpy warns where x × 1e10 overflows (to inf, as floats do)
+        want = float(_ten(np.array([x]))[0])
+    got = _ten_one(x)
+    assert (math.isnan(got) and math.isnan(want)) or (got == want and math.copysign(1, got) ==
+                                                      math.copysign(1, want))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(values=st.lists(ODD, min_size=1, max_size=5), oversold=LEVELS, overbought=LEVELS)
+def test_one_rsi_zone_is_the_vectorised_ones(values: list[float], oversold: D, overbought: D) -> None:
+    """rsi_zone (what rsi_effect reads at a tick) equals rsi_zones (what the backtest's lanes group
+    ticks by) for every value, thresholds hit exactly or missed by float noise."""
+    from dcactl.strategy.rules import rsi_zone, rsi_zones
+
+    rule = RsiRule(oversold=oversold, overbought=overbought)
+    with np.errstate(over="ignore"):
+        assert [rsi_zone(rule, v) for v in values] == rsi_zones(rule, np.array(values)).tolist()
+
+
+@settings(max_examples=1000, deadline=None)
+@given(data=st.data(), periods=st.integers(1, 4),
+       bounds=st.lists(LEVELS, min_size=1, max_size=4, unique=True))
+def test_one_tick_deepest_dip_is_the_vectorised_one(data: Any, periods: int, bounds: list[D]) -> None:
+    """deepest_dip (ma_dip_effect at a tick) equals deepest_dips' column (the backtest's lanes): which
+    periods qualify, the deepest (the first of equals) and its tier; and pct_below is pct_below_at."""
+    from dcactl.strategy.indicators import pct_below, pct_below_at
+    from dcactl.strategy.rules import deepest_dip, deepest_dips
+
+    thresholds = data.draw(st.lists(LEVELS, min_size=periods, max_size=periods))
+    bounds = sorted(bounds)
+    rule = MaDipsRule(periods=tuple(range(2, 2 + periods)), thresholds=tuple(thresholds),
+                      tier_bounds=tuple(bounds), multipliers=tuple(D(1) for _ in range(len(bounds) + 1)))
+    price = data.draw(ODD)
+    averages = data.draw(st.lists(ODD, min_size=periods, max_size=periods))
+    with np.errstate(over="ignore"):
+        below = pct_below_at(np.full(periods, price), np.array(averages))
+    one = [pct_below(price, a) for a in averages]
+    assert all((x is None and math.isnan(y)) or x == y for x, y in zip(one, below.tolist(), strict=True))
+    ticks = data.draw(st.lists(st.lists(ODD, min_size=periods, max_size=periods), min_size=1, max_size=4))
+    ticks.append(below.tolist())
+    with np.errstate(over="ignore"):
+        many = deepest_dips(rule, np.array(ticks).T)
+    for t, row in enumerate(ticks):
+        qualifies, best, tier = deepest_dip(rule, row)
+        assert qualifies == many.qualifies[:, t].tolist()
+        assert best == int(many.best[t])
+        if best >= 0:
+            assert tier == int(many.tier[t])

@@ -314,8 +314,9 @@ def pct_below(price: float, average: float) -> float | None:
 
     ``(average − price) / average × 100``; None when the average is NaN or not positive.
     """
-    below = float(pct_below_at(np.array([price], dtype=np.float64), np.array([average], dtype=np.float64))[0])
-    return None if math.isnan(below) else below
+    if not (math.isfinite(average) and average > 0 and math.isfinite(price)):
+        return None
+    return (average - price) / average * 100.0  # pct_below_at's very float operations, in this order
 
 
 def pct_below_at(price: FloatArray, average: FloatArray) -> FloatArray:

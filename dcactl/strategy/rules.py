@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from dcactl.strategy.indicators import annualised_volatility, last_ema_rows, last_rsi, pct_below_at
+from dcactl.strategy.indicators import annualised_volatility, last_ema_rows, last_rsi, pct_below
 
 if TYPE_CHECKING:
     from dcactl.config.schema import AssetConfig, DynamicFrequencyRule, MaDipsRule, RsiRule
@@ -131,7 +131,7 @@ def rsi_effect(rule: RsiRule, closes: FloatArray, *, memo: Memo | None = None) -
         return RuleEffect("rsi", ONE, f"{name}: {why} → ×1", indicators={key: None})
     shown = f"{value:.1f}"
     ind: dict[str, float | None] = {key: value}
-    zone = int(rsi_zones(rule, np.array([value]))[0])
+    zone = rsi_zone(rule, value)
     ob, os_ = _num(rule.overbought), _num(rule.oversold)
     if zone == OVERBOUGHT:
         text = f"{name} {shown} ≥ overbought {ob}"
@@ -173,6 +173,24 @@ def _ten(x: FloatArray) -> FloatArray:
     return rounded
 
 
+def _ten_one(x: float) -> float:
+    """:func:`_ten` of one float, by numpy's own steps (× 1e10, round half to even, ÷ 1e10) in
+    Python floats: numpy calls on one value cost microseconds each (tests hold the two equal)."""
+    y = x * 1e10
+    if math.isfinite(y):
+        whole = float(round(y))
+        y = math.copysign(whole, y) if whole == 0 else whole  # rint keeps the sign of a zero
+    return y / 1e10
+
+
+def rsi_zone(rule: RsiRule, value: float) -> int:
+    """:func:`rsi_zones` of one value (the same comparisons; a test holds them equal)."""
+    if math.isnan(value):
+        return UNKNOWN
+    v = _ten_one(value)
+    return OVERBOUGHT if v >= float(rule.overbought) else OVERSOLD if v <= float(rule.oversold) else NEUTRAL
+
+
 def rsi_zones(rule: RsiRule, values: FloatArray) -> IntArray:
     """Each RSI value's zone under ``rule``: ``OVERBOUGHT`` (≥ overbought), ``OVERSOLD`` (≤ oversold),
     ``NEUTRAL``, or ``UNKNOWN`` (NaN). The one comparison :func:`rsi_effect` and the backtest's
@@ -209,6 +227,19 @@ def deepest_dips(rule: MaDipsRule, below: FloatArray) -> Dips:
     bounds = np.array([float(b) for b in rule.tier_bounds])
     tier = (deepest[:, None] >= bounds[None, :]).sum(axis=1)
     return Dips(qualifies, np.where(qualifies.any(axis=0), best, -1), tier)
+
+
+def deepest_dip(rule: MaDipsRule, below: Sequence[float]) -> tuple[list[bool], int, int]:
+    """:func:`deepest_dips` at one tick (``below[i]``: percent under MA(periods[i]), NaN unknown):
+    which periods qualify, the deepest qualifying one (-1: none) and its tier; the same comparisons
+    in Python floats (a test holds them equal)."""
+    depth = [_ten_one(b) for b in below]
+    qualifies = [d >= float(t) for d, t in zip(depth, rule.thresholds, strict=True)]
+    best, deepest = -1, -math.inf
+    for i, (d, ok) in enumerate(zip(depth, qualifies, strict=True)):
+        if ok and (best < 0 or d > deepest):  # the first of equals, as argmax
+            best, deepest = i, d
+    return qualifies, best, sum(1 for b in rule.tier_bounds if deepest >= float(b))
 
 
 def _average(closes: FloatArray, kind: str, n: int) -> float:
@@ -249,25 +280,25 @@ def ma_dip_effect(
             else:
                 missing[i] = f"{n}-day {kind}: a missing close in the window"
         averages.append(avg)
-    belows = pct_below_at(np.full(len(averages), price if ok_price else math.nan), np.array(averages))
-    dips = deepest_dips(rule, belows[:, None])
+    at = price if price is not None and ok_price else math.nan
+    belows = [math.nan if (b := pct_below(at, a)) is None else b for a in averages]
+    qualifies, best, deepest_tier = deepest_dip(rule, belows)
     for i, (n, threshold) in enumerate(zip(rule.periods, rule.thresholds, strict=True)):
-        below = float(belows[i])
+        below = belows[i]
         if i in missing:
             notes.append(missing[i])
         elif not math.isnan(below):
             ind[f"below_{lower}_{n}_pct"] = below
-            if not dips.qualifies[i, 0]:
+            if not qualifies[i]:
                 where = f"{below:.1f} % below" if below >= 0 else f"{-below:.1f} % above"
                 notes.append(f"{where} the {n}-day {kind} (a dip needs {_num(threshold)} %)")
     if not ok_price:
         notes.insert(0, "no current price")
-    best = int(dips.best[0])
     if best < 0:
         detail = f" ({'; '.join(notes)})" if notes else ""
         return RuleEffect("ma_dips", ONE, f"no MA dip{detail} → ×1", indicators=ind)
-    n, threshold, below = rule.periods[best], rule.thresholds[best], float(belows[best])
-    multiplier, tier = _tier(rule, int(dips.tier[0]))
+    n, threshold, below = rule.periods[best], rule.thresholds[best], belows[best]
+    multiplier, tier = _tier(rule, deepest_tier)
     assert price is not None
     avg_text = _px(ind[f"{lower}_{n}"] or 0.0)
     text = f"price {_px(price)} is {below:.1f} % below its {n}-day {kind} {avg_text}"
