@@ -748,3 +748,110 @@ def test_kept_units_are_the_one_by_one_sum(sizes: list[D], fee: D, prec: int) ->
             expected += s * keep
         got = _kept(sizes, keep)
     assert got.as_tuple() == expected.as_tuple()
+
+
+_PRICE_TEXT = st.sampled_from(["100", "100.0", "1e2", " 100", "99.5", "101", "0", "-1", "abc", "NaN", "1e13",
+                               "100.00", "98", "102.25", ""])
+_GOOD_PRICE = st.sampled_from(["100", "100.0", "1e2", " 100", "99.5", "101", "100.00", "98", "102.25"])
+
+
+@st.composite
+def _price_files(draw: Any) -> str:
+    """A --prices CSV: clean rows (high and low often written as the open or close, else beyond
+    them), some with exactly one thing wrong (a bad time, symbol or price, high and low not around
+    open and close, a repeated candle, an extra or quoted field, a blank line); or, half the time, a
+    header in another order and anything in the rows."""
+    clean = draw(st.booleans())
+    header = "time,asset,open,high,low,close" if clean else draw(st.sampled_from(
+        ["time,asset,open,high,low,close", "Time, Asset ,open,high,low,close",
+         "asset,time,open,high,low,close", "time,asset,open,high,low,close,volume"]))
+    lines = [header]
+    rows = draw(st.integers(0, 12))
+    wrong = draw(st.integers(-1, rows - 1)) if clean else -2  # the one row with something wrong
+    for n in range(rows):
+        time = draw(st.sampled_from([f"2025-03-{n + 1:02d}", f"2025-03-{n + 1:02d}T00:00:00Z",
+                                     str(1_740_787_200_000 + n * 86_400_000)]))
+        asset = draw(st.sampled_from(["AAA", "bbb", " AAA"]))
+        o, c = draw(_GOOD_PRICE), draw(_GOOD_PRICE)
+        top, bottom = (o, c) if D(o) >= D(c) else (c, o)
+        h = draw(st.sampled_from([top, "103", "1.03e2"]))
+        lo = draw(st.sampled_from([bottom, "97", " 97.0"]))
+        fields = [time, asset, o, h, lo, c]
+        if not clean:
+            fields = [fields[0], fields[1], *(draw(_PRICE_TEXT) for _ in range(4))]
+            fields[3] = draw(st.sampled_from([fields[2], fields[5], fields[3]]))
+        if n == wrong or (wrong == -2 and draw(st.integers(0, 5)) == 0):
+            defect = draw(st.sampled_from(["time", "asset", "price", "high", "low", "again", "extra",
+                                           "quoted", "zero", "huge"]))
+            if defect == "time":
+                fields[0] = draw(st.sampled_from(["yesterday", "", "1e20"]))
+            elif defect == "asset":
+                fields[1] = draw(st.sampled_from(["A-B", "", "TOOLONGSYMBOL1"]))
+            elif defect == "price":
+                fields[draw(st.integers(2, 5))] = draw(st.sampled_from(["0", "-1", "abc", "NaN", "1e13", ""]))
+            elif defect == "zero":  # a low of nothing
+                fields[4] = draw(st.sampled_from(["0", "0.0", "-0"]))
+            elif defect == "huge":  # a high beyond the largest price
+                fields[3] = draw(st.sampled_from(["1e13", "1000000000000.01"]))
+            elif defect == "high":
+                fields[3] = bottom if D(top) != D(bottom) else "1"
+            elif defect == "low":
+                fields[4] = top if D(top) != D(bottom) else "1000"
+            elif defect == "again" and n:
+                earlier = str(1_740_787_200_000 + (n - 1) * 86_400_000)
+                fields[0] = draw(st.sampled_from([f"2025-03-{n:02d}", earlier]))
+            elif defect == "extra":
+                fields.append(draw(st.sampled_from(["7", '"q"', ""])))
+            else:
+                k = draw(st.integers(0, 5))
+                fields[k] = f'"{fields[k]}"'
+        if header.startswith("asset"):
+            fields[0], fields[1] = fields[1], fields[0]
+        lines.append(",".join(fields))
+        if draw(st.integers(0, 9)) == 0:
+            lines.append(draw(st.sampled_from(["", " ", '"x",AAA', "\x00"] if not clean else [""])))
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_price_files())
+def test_clean_csv_fast_path_reads_as_the_csv_module(tmp_path_factory: Any, text: str) -> None:
+    """load_csv's fast path for a clean file (no csv module, no Decimal for a high or low written as
+    the open or close) gives the very series — each Decimal's digits and exponent — or the very
+    problems that the general reader gives (the fast path stepped aside)."""
+    from unittest import mock
+
+    from dcactl.backtest import prices
+    from dcactl.errors import ConfigError
+
+    path = tmp_path_factory.mktemp("csv") / "p.csv"
+    path.write_text(text)
+
+    def read() -> str:
+        try:
+            return repr(prices.load_csv(path))
+        except ConfigError as exc:
+            return f"error: {exc}"
+
+    fast = read()
+    with mock.patch.object(prices, "_clean_rows", return_value=None):
+        assert read() == fast
+
+
+@settings(max_examples=300, deadline=None)
+@given(offsets=st.lists(st.one_of(st.integers(0, 10 * 86_400_000_000),
+                                  st.integers(0, 240).map(lambda h: h * 3_600_000_000),
+                                  st.integers(0, 240).map(lambda h: h * 3_600_000_000 + 999)),
+                        min_size=0, max_size=12, unique=True))
+def test_a_series_interval_is_its_smallest_gap(offsets: list[int]) -> None:
+    """A CSV series is hourly when its smallest gap, in ms, is at most an hour (the smallest timedelta
+    converted, as every gap converted then the smallest), microsecond times included."""
+    import itertools
+
+    from dcactl.backtest.prices import HOUR_MS, _series
+
+    times = [T0 + timedelta(microseconds=u) for u in offsets]
+    bars = {t: Bar(t, D(1), D(1)) for t in times}
+    ordered = sorted(times)
+    gaps = [int((b - a).total_seconds() * 1000) for a, b in itertools.pairwise(ordered)]
+    assert _series("AAA", bars).interval == ("1h" if gaps and min(gaps) <= HOUR_MS else "1d")
