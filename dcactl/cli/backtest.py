@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -83,11 +86,25 @@ def backtest(
             session, request, lambda s: output.info(f"fetching the price history of {s}...")
         )
 
-    with output.progress("dcactl backtest: reading prices and replaying..."):
+    with output.progress("dcactl backtest: reading prices and replaying..."), _no_cycle_collection():
         result = with_session(ctx, work)
     if html is not None:
         _write_html(html, result)
     render_backtest(result)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector off while the backtest runs: it builds hundreds of thousands of
+    objects that form no cycle (candles, Decimals, fills) and the collector walked them all, over
+    and over (~15 % of the replay); whatever cycles there are go at the next collection."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _write_html(path: Path, result: Any) -> None:
