@@ -27,6 +27,7 @@ dcactl's whole process for all 10 strategies. To measure it here, install it apa
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -92,7 +93,7 @@ def main() -> None:
                     capture_output=True,
                     text=True,
                     cwd=folder,
-                    env={"DCACTL_HOME": tmp, "PATH": "/usr/bin:/bin", "HOME": tmp},
+                    env={"DCACTL_HOME": tmp, "PATH": "/usr/bin:/bin", "HOME": tmp, **_passed()},
                     check=False,
                 )
                 times.append(time.perf_counter() - t0)
@@ -103,6 +104,11 @@ def main() -> None:
                   f"ratio {wall / TARGET_S:.2f}")
             walls[sweep] = wall
         _vectorbt(args, csv, frm, to, folder, walls)
+
+
+def _passed() -> dict[str, str]:
+    """The environment the timed process keeps: ``PYTHONPATH`` (which checkout of dcactl is timed)."""
+    return {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}
 
 
 VECTORBT = """
