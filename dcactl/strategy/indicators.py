@@ -293,7 +293,8 @@ def last_rsi_tails(closes: FloatArray, ends: IntArray, size: int, period: int = 
     first = np.lib.stride_tricks.sliding_window_view(both, period, axis=-1)[:, starts].mean(axis=-1)
     keep, gain = (period - 1) / period, 1.0 / period
     s0 = int(starts[0]) + period
-    if np.array_equal(starts, np.arange(starts[0], starts[0] + rows)):  # one tail per close: slices
+    consecutive = bool(np.array_equal(starts, np.arange(starts[0], starts[0] + rows)))
+    if consecutive:  # one tail per close: slices
         def column(j: int) -> FloatArray:
             return both[:, s0 + j:s0 + j + rows]
     else:
@@ -302,9 +303,12 @@ def last_rsi_tails(closes: FloatArray, ends: IntArray, size: int, period: int = 
         def column(j: int) -> FloatArray:
             return both[:, steps_of + j]
     averages = _running_last(column, steps, first, keep, gain)
+    # each tail's largest |close| (a maximum: any order), over a view of |closes| when the tails follow
+    # one another, else over the gathered tails
+    tails = np.lib.stride_tricks.sliding_window_view(np.abs(c), size)
     with np.errstate(invalid="ignore"):
-        tails = np.lib.stride_tricks.sliding_window_view(c, size)[starts]
-        scale = np.fmax(1.0, np.fmax.reduce(np.abs(tails), axis=-1))
+        top = np.fmax.reduce(tails[starts[0]:starts[0] + rows] if consecutive else tails[starts], axis=-1)
+        scale = np.fmax(1.0, top)
     value: FloatArray = _rsi_of(averages[0][:, None], averages[1][:, None], scale)[:, 0]
     return value
 
