@@ -163,6 +163,8 @@ class Shared:
     decisions: dict[tuple[AssetConfig, int], Amount] = field(default_factory=dict)
     """decide_amounts' answer per (asset's config, situation) (:func:`_lane`)."""
     lanes: dict[tuple[Any, ...], _LaneRun] = field(default_factory=dict)
+    situations: dict[tuple[Any, ...], np.ndarray[Any, Any]] = field(default_factory=dict)
+    """:func:`_situations`' parts by rule: the RSI's zones, the MA dips' tiers, per tick."""
     """:func:`_lane`'s results by the decisions they come from."""
 
 
@@ -476,17 +478,22 @@ def _on(rule: Any) -> bool:
 def _situations(track: _AssetTrack) -> np.ndarray[Any, Any]:
     """Per tick, a number for where the rules stand (the RSI's zone, the deepest MA dip's tier):
     ticks with the same number get the same decision from :func:`decide_amounts`."""
-    a, frame, series = track.config, track.frame, track.shared.series
+    a, frame, series, known = track.config, track.frame, track.shared.series, track.shared.situations
     need = history_days(a)
     code = np.zeros(len(frame.window), dtype=np.int64)
     if a.rsi is not None and a.rsi.enabled:
-        code = rsi_zones(a.rsi, series[rsi_key(a.rsi, need)]) + 1
+        key: tuple[Any, ...] = (a.rsi, need)  # the zones of one RSI rule (strategies share them)
+        if key not in known:
+            known[key] = rsi_zones(a.rsi, series[rsi_key(a.rsi, need)]) + 1
+        code = known[key]
     dips = a.ma_dips
     if dips is not None and dips.enabled:
-        price = frame.opens
-        averages = np.array([series[ma_key(dips.kind, need, n)] for n in dips.periods])
-        deepest = deepest_dips(dips, pct_below_at(price[None, :], averages))
-        code = code * (len(dips.tier_bounds) + 2) + np.where(deepest.best >= 0, deepest.tier + 1, 0)
+        key = (dips, need)  # and the tiers of one MA-dips rule
+        if key not in known:
+            averages = np.array([series[ma_key(dips.kind, need, n)] for n in dips.periods])
+            deepest = deepest_dips(dips, pct_below_at(frame.opens[None, :], averages))
+            known[key] = np.where(deepest.best >= 0, deepest.tier + 1, 0)
+        code = code * (len(dips.tier_bounds) + 2) + known[key]
     return code
 
 
@@ -519,6 +526,20 @@ class _LaneRun:
     buys: list[tuple[BacktestBuy, Decimal, Decimal]]
     skipped: int
     outcomes: dict[int, str]
+    units: Decimal = ZERO
+    """The holding it leaves: units (net of fees), USDC invested and fees (USDC), summed in buy order."""
+    invested: Decimal = ZERO
+    fees: Decimal = ZERO
+    missed: int = 0
+    """Ticks whose fill missed the minimum."""
+
+    @classmethod
+    def of(cls, buys: list[tuple[BacktestBuy, Decimal, Decimal]], skipped: int, outcomes: dict[int, str]
+           ) -> _LaneRun:
+        """With its holding and misses summed once (every strategy with this lane reads them)."""
+        return cls(buys, skipped, outcomes, sum((net for _, net, _ in buys), ZERO),
+                   sum((b.usd for b, _, _ in buys), ZERO), sum((fee for _, _, fee in buys), ZERO),
+                   sum(1 for o in outcomes.values() if o == "minimum"))
 
 
 def _lane(
@@ -556,16 +577,12 @@ def _lane(
     if run is None:
         run = track.shared.lanes[lane_key] = _lane_run(track, zone, spends, amounts, costs, slip)
     h = track.holding
-    h.units = sum((net for _, net, _ in run.buys), ZERO)
-    h.invested = sum((b.usd for b, _, _ in run.buys), ZERO)
-    h.fees_usd = sum((fee for _, _, fee in run.buys), ZERO)
-    h.buys = len(run.buys)
+    h.units, h.invested, h.fees_usd, h.buys = run.units, run.invested, run.fees, len(run.buys)
     buys += [b for b, _, _ in run.buys]
     if run.skipped:
         skips["rules"] += run.skipped
-    missed = sum(1 for o in run.outcomes.values() if o == "minimum")
-    if missed:
-        skips["minimum"] += missed
+    if run.missed:
+        skips["minimum"] += run.missed
     if trace is not None:
         _lane_trace(config, track, zone, decided, codes.tolist(), _period_ends(track, zone), run.outcomes,
                     trace)
@@ -616,7 +633,7 @@ def _lane_run(
         bought.append(fill)
         outcomes[j] = "bought"
         i = end
-    return _LaneRun(bought, skipped, outcomes)
+    return _LaneRun.of(bought, skipped, outcomes)
 
 
 def _lane_fill(
