@@ -402,8 +402,9 @@ def test_indicators_of_every_tick_at_once_are_the_rules_own(tmp_path: Path) -> N
 def test_the_vectorised_replay_decides_every_tick_as_one_by_one(tmp_path_factory: Any, data: Any) -> None:
     """replay() over each asset's ticks at once (the lanes) gives the same trace — due, skip sentence,
     amount, outcome at every tick —, the same figures and the same curve as deciding every tick one by
-    one: random RSI and MA-dip rules, clamps, schedules (calendar and fixed) in zones with DST, sizes
-    that miss the minimum, short histories, and assets that banking keeps on the per-tick path."""
+    one (also untraced, where the figures read the lanes' floats): random RSI and MA-dip rules,
+    clamps, schedules (calendar and fixed) in zones with DST, sizes that miss the minimum, short
+    histories, and assets that banking keeps on the per-tick path."""
     import random
 
     rng = random.Random(data.draw(st.integers(0, 10**6), label="seed"))
@@ -455,6 +456,8 @@ def test_the_vectorised_replay_decides_every_tick_as_one_by_one(tmp_path_factory
     lanes, one_by_one = run(True), run(False)
     assert lanes[0] == one_by_one[0]
     assert lanes[1:] == one_by_one[1:]
+    untraced = replay(Strategy("s", "rules", config), daily, {}, sz, start, end, Costs())
+    assert (untraced.to_json(), untraced.curve) == one_by_one[1:]
 
 
 def test_lanes_are_taken_and_buy_what_one_by_one_does(

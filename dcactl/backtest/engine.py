@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import math
 import operator
 from collections import Counter
@@ -157,8 +158,7 @@ class Shared:
     frames: dict[str, _Frame] = field(default_factory=dict)
     closes: _DailyCloses | None = None
     """Its daily closes inside the window (the marks)."""
-    fills: dict[tuple[Any, ...], dict[int, tuple[BacktestBuy, Decimal, Decimal] | None]] = field(
-        default_factory=dict)
+    fills: dict[tuple[Any, ...], dict[int, _Fill | None]] = field(default_factory=dict)
     """By (USDC amount, costs, slippage factor), the fills by tick (:func:`_lane_fill`)."""
     decisions: dict[tuple[AssetConfig, int], Amount] = field(default_factory=dict)
     """decide_amounts' answer per (asset's config, situation) (:func:`_lane`)."""
@@ -335,16 +335,19 @@ def replay(
                 buys.append(bought)
     elif vectorised and _independent(config):
         lanes = [t for t in tracks if _lane_ready(t)]
-        runs = tuple((t.config.symbol, id(_lane(config, t, costs, slip, buys, skips, trace))) for t in lanes)
+        done = [_lane(config, t, costs, slip, buys, skips, trace) for t in lanes]
+        runs = tuple((t.config.symbol, id(run)) for t, run in zip(lanes, done, strict=True))
         rest = [t for t in tracks if t not in lanes]
-        if shared is not None and not rest and trace is None:  # every asset's buys as an earlier strategy's
+        if not rest and shared is not None and trace is None:  # every asset's buys as an earlier strategy's
             same = shared.figures.get(runs)
             if same is not None:
                 return replace(same, name=strategy.name, skips=Counter(same.skips),
                                curve=replace(same.curve, name=strategy.name))
-            result = _figures(strategy.name, tracks, daily, buys, skips, start, end, costs, shared)
+            result = _figures(strategy.name, tracks, daily, buys, skips, start, end, costs, shared, done)
             shared.figures[runs] = result
             return result
+        if not rest and trace is None:
+            return _figures(strategy.name, tracks, daily, buys, skips, start, end, costs, shared, done)
         if rest:
             _ticks(config, rest, start, end, costs, slip, buys, skips, trace)
         if trace is not None:  # as one run notes them: by tick, the assets not due first, config order
@@ -517,13 +520,17 @@ def _period_ends_of(schedule: Schedule, zone: str, times: tuple[datetime, ...]) 
     return ends
 
 
+_Fill = tuple[BacktestBuy, Decimal, Decimal, float, float, float]
+"""A lane's fill (:func:`_lane_fill`)."""
+
+
 @dataclass(frozen=True)
 class _LaneRun:
     """What :func:`_lane` found for one asset: its buys, each with the units it added (net of the
     fee) and the fee's value; the ticks skipped by the rules; each tick's outcome where one bought
     or missed the minimum."""
 
-    buys: list[tuple[BacktestBuy, Decimal, Decimal]]
+    buys: list[_Fill]
     skipped: int
     outcomes: dict[int, str]
     units: Decimal = ZERO
@@ -532,14 +539,16 @@ class _LaneRun:
     fees: Decimal = ZERO
     missed: int = 0
     """Ticks whose fill missed the minimum."""
+    floats: np.ndarray[Any, Any] = field(default_factory=lambda: np.empty((3, 0)))
+    """Its buys' times (POSIX s), USDC and sizes as floats, a row each."""
 
     @classmethod
-    def of(cls, buys: list[tuple[BacktestBuy, Decimal, Decimal]], skipped: int, outcomes: dict[int, str]
-           ) -> _LaneRun:
-        """With its holding and misses summed once (every strategy with this lane reads them)."""
-        return cls(buys, skipped, outcomes, sum((net for _, net, _ in buys), ZERO),
-                   sum((b.usd for b, _, _ in buys), ZERO), sum((fee for _, _, fee in buys), ZERO),
-                   sum(1 for o in outcomes.values() if o == "minimum"))
+    def of(cls, buys: list[_Fill], skipped: int, outcomes: dict[int, str]) -> _LaneRun:
+        """With its holding, misses and floats gathered once (every strategy with this lane reads them)."""
+        return cls(buys, skipped, outcomes, sum((f[1] for f in buys), ZERO),
+                   sum((f[0].usd for f in buys), ZERO), sum((f[2] for f in buys), ZERO),
+                   sum(1 for o in outcomes.values() if o == "minimum"),
+                   np.array([f[3:] for f in buys], dtype=np.float64).reshape(-1, 3).T)
 
 
 def _lane(
@@ -578,7 +587,7 @@ def _lane(
         run = track.shared.lanes[lane_key] = _lane_run(track, zone, spends, amounts, costs, slip)
     h = track.holding
     h.units, h.invested, h.fees_usd, h.buys = run.units, run.invested, run.fees, len(run.buys)
-    buys += [b for b, _, _ in run.buys]
+    buys += [f[0] for f in run.buys]
     if run.skipped:
         skips["rules"] += run.skipped
     if run.missed:
@@ -607,7 +616,7 @@ def _lane_run(
     ends = _period_ends(track, zone)
     fills = [None if a is None else track.shared.fills.setdefault((a, costs, slip), {}) for a in spend]
     code_of = codes.tolist()
-    bought: list[tuple[BacktestBuy, Decimal, Decimal]] = []
+    bought: list[_Fill] = []
     outcomes: dict[int, str] = {}
     skipped = i = 0
     while i < m:
@@ -636,18 +645,18 @@ def _lane_run(
     return _LaneRun.of(bought, skipped, outcomes)
 
 
-def _lane_fill(
-    track: _AssetTrack, bar: Bar, amount: Decimal, costs: Costs, slip: Decimal
-) -> tuple[BacktestBuy, Decimal, Decimal] | None:
+def _lane_fill(track: _AssetTrack, bar: Bar, amount: Decimal, costs: Costs, slip: Decimal) -> _Fill | None:
     """The fill of ``amount`` at ``bar``'s open (:func:`_quote`), as :func:`_record` books it: the buy,
-    the units it adds (net of the fee in the base token) and the fee's value; None under the minimum."""
+    the units it adds (net of the fee in the base token) and the fee's value, and as floats its time
+    (POSIX s), USDC and size (:func:`_figures` reads them); None under the minimum."""
     price = bar.open * slip
     quote = _quote(track.sz_decimals, price, amount)
     if quote is None:
         return None
     size, cost = quote
-    return BacktestBuy(time=bar.at, asset=track.config.symbol, usd=cost, size=size, price=price), *_net(
-        size, price, costs)
+    units, fee = _net(size, price, costs)
+    buy = BacktestBuy(time=bar.at, asset=track.config.symbol, usd=cost, size=size, price=price)
+    return buy, units, fee, bar.at.timestamp(), float(cost), float(size)
 
 
 def _decide_at(config: Config, track: _AssetTrack, i: int, zone: ZoneInfo) -> Amount:
@@ -809,14 +818,23 @@ def _figures(
     end: datetime,
     costs: Costs,
     sweep: Sweep | None = None,
+    lanes: Sequence[_LaneRun] | None = None,
 ) -> StrategyResult:
     """Daily marks (value at each day's close against invested), XIRR, drawdown, per-asset figures.
+    ``lanes``: when every track is a lane, their runs in track order (``buys`` is their buys, in that
+    order): their floats are read instead of converting each buy.
 
     The marks are computed for all days at once in floats (a curve to draw); the drawdown is then
     computed exactly (Decimal, as the figures) on the days whose float drawdown is within a hair of
     the worst, so it is the exact worst day's."""
     place = {t.config.symbol: a for a, t in enumerate(tracks)}
-    buys.sort(key=lambda b: (b.time, place[b.asset]))  # as one run buys: by tick, then config order
+    ordered_floats = _lane_order(buys, lanes)
+    if ordered_floats is None:
+        buys.sort(key=lambda b: (b.time, place[b.asset]))  # as one run buys: by tick, then config order
+        stamps, usd, size = _floats(buys, sweep)
+        where = np.array([place[b.asset] for b in buys], dtype=np.int64)
+    else:
+        stamps, usd, size, where = ordered_floats
     symbols = tuple(place)
     frame = sweep.marks.get(symbols) if sweep is not None else None
     if frame is None:
@@ -827,33 +845,30 @@ def _figures(
                                                    frame.matrix)
     keep = 1 - costs.fee_bps / BPS  # units gained per unit bought (the fee is paid in the base token)
     # a buy counts from the first day whose close comes after it (day + 1 day > its time)
-    stamps, usd, size = _floats(buys, sweep)
     buy_ms = (stamps * 1000).astype(np.int64)
-    on_day = np.searchsorted(days_ms, buy_ms - DAY_MS, side="right").tolist()
+    day_of = np.searchsorted(days_ms, buy_ms - DAY_MS, side="right")
+    on_day = day_of.tolist()
     units = np.zeros((days_ms.size + 1, len(tracks)))
     sizes = size * float(keep)  # a curve to draw: floats
-    np.add.at(units, (on_day, [place[b.asset] for b in buys]), sizes)
+    np.add.at(units, (day_of, where), sizes)
     units = np.cumsum(units[:-1], axis=0)
     values = (units * closes).sum(axis=1).tolist()
-    invested: list[Decimal] = []
-    total, n = ZERO, 0
-    for k in range(days_ms.size):
-        while n < len(buys) and on_day[n] <= k:
-            total += buys[n].usd
-            n += 1
-        invested.append(total)
+    # invested by each day: the buys counted by then (on_day never decreases), added in order from 0
+    spent = list(itertools.accumulate((b.usd for b in buys), initial=ZERO))
+    invested = [spent[n] for n in np.searchsorted(day_of, np.arange(days_ms.size), side="right").tolist()]
     points = [
         CurvePoint(ordered[k], Decimal(f"{values[k]:.2f}"), invested[k])
         for k in range(days_ms.size) if invested[k] > 0
     ]
     worst = _worst_days(values, invested)
     bought: dict[str, list[Decimal]] = {t.config.symbol: [] for t in tracks}  # each asset's, in buy order
-    where: dict[str, list[int]] = {t.config.symbol: [] for t in tracks}  # and their places among the buys
+    at_: dict[str, list[int]] = {t.config.symbol: [] for t in tracks}  # and their places among the buys
     if worst:
-        for n, b in enumerate(buys):
-            bought[b.asset].append(b.size)
-            where[b.asset].append(n)
-    exact = [_exact_mark(k, tracks, marks, last_close, bought, where, bisect.bisect_right(on_day, k), keep,
+        for symbol, a in place.items():
+            mine = np.flatnonzero(where == a).tolist()
+            bought[symbol] = [buys[n].size for n in mine]
+            at_[symbol] = mine
+    exact = [_exact_mark(k, tracks, marks, last_close, bought, at_, bisect.bisect_right(on_day, k), keep,
                          invested[k], ordered[k]) for k in worst]
     figures = []
     total_value = total_invested = total_fees = ZERO
@@ -886,6 +901,25 @@ def _figures(
         figures,
         curve,
     )
+
+
+def _lane_order(buys: list[BacktestBuy], lanes: Sequence[_LaneRun] | None
+                ) -> tuple[np.ndarray[Any, Any], ...] | None:
+    """With every track a lane (``lanes``, in track order; ``buys`` their buys in that order): put
+    ``buys`` in the order one run buys them (by time, then track) and return their times (POSIX s),
+    USDC and sizes as floats and their tracks, in that order. By float time: it orders instants as
+    their datetimes do while distinct microseconds stay distinct floats (under 2^32 s, year 2106);
+    None (sort the buys themselves) past it or without lanes."""
+    if lanes is None:
+        return None
+    floats = np.concatenate([run.floats for run in lanes], axis=1) if lanes else np.empty((3, 0))
+    if floats.shape[1] != len(buys) or (floats.size and float(np.abs(floats[0]).max()) >= 2.0**32):
+        return None
+    track = np.repeat(np.arange(len(lanes), dtype=np.int64), [len(run.buys) for run in lanes])
+    order = np.lexsort((track, floats[0]))  # by time, then track (the last key is the first)
+    buys[:] = [buys[i] for i in order.tolist()]
+    stamps, usd, size = floats[:, order]
+    return stamps, usd, size, track[order]
 
 
 def _floats(buys: Sequence[BacktestBuy], sweep: Sweep | None) -> tuple[np.ndarray[Any, Any], ...]:
