@@ -181,23 +181,22 @@ def _clean_rows(lines: list[str]) -> dict[str, dict[datetime, Bar]] | None:
     if any('"' in line or "\0" in line for line in lines):
         return None
     times: dict[str, datetime] = {}
-    symbols: dict[str, str] = {}
     rows: dict[str, dict[datetime, Bar]] = {}
     decimal = Decimal
     bar = functools.partial(tuple.__new__, Bar)  # Bar(at, open, close) without NamedTuple's Python __new__
+    named, bars = None, {}  # the last row's asset text and its candles (rows of an asset usually follow)
     for line in itertools.islice(lines, 1, None):
         if not line:
             continue
-        fields = line.split(",")
-        if len(fields) != 6:
+        try:
+            time_text, asset_text, open_text, high_text, low_text, close_text = line.split(",")
+        except ValueError:  # not 6 fields
             return None
-        time_text, asset_text, open_text, high_text, low_text, close_text = fields
-        asset = symbols.get(asset_text)
-        if asset is None:
+        if asset_text != named:
             asset = asset_text.strip().upper()
             if not asset or not asset.isalnum() or len(asset) > 12:
                 return None
-            symbols[asset_text] = asset
+            named, bars = asset_text, rows.setdefault(asset, {})
         at = times.get(time_text)
         if at is None:
             try:
@@ -213,12 +212,9 @@ def _clean_rows(lines: list[str]) -> dict[str, dict[datetime, Bar]] | None:
                 return None
         except (InvalidOperation, ValueError):
             return None
-        bars = rows.get(asset)
-        if bars is None:
-            bars = rows[asset] = {}
-        if at in bars:
+        candle = bar((at, open_, close))
+        if bars.setdefault(at, candle) is not candle:  # a second candle at this time
             return None
-        bars[at] = bar((at, open_, close))
     return rows or None
 
 
