@@ -858,3 +858,15 @@ def test_a_series_interval_is_its_smallest_gap(offsets: list[int]) -> None:
     ordered = sorted(times)
     gaps = [int((b - a).total_seconds() * 1000) for a, b in itertools.pairwise(ordered)]
     assert _series("AAA", bars).interval == ("1h" if gaps and min(gaps) <= HOUR_MS else "1d")
+
+
+@settings(max_examples=300, deadline=None)
+@given(codes=st.lists(st.integers(0, 40), max_size=60))
+def test_each_situation_is_asked_at_its_first_tick(codes: list[int]) -> None:
+    """_firsts gives each distinct situation code, ascending, with the index of its first tick (the
+    tick _lane asks decide_amounts at)."""
+    import numpy as np
+
+    from dcactl.backtest.engine import _firsts
+
+    assert _firsts(np.array(codes, dtype=np.int64)) == [(c, codes.index(c)) for c in sorted(set(codes))]
