@@ -193,8 +193,9 @@ def rsi_zone(rule: RsiRule, value: float) -> int:
 
 def rsi_zones(rule: RsiRule, values: FloatArray) -> IntArray:
     """Each RSI value's zone under ``rule``: ``OVERBOUGHT`` (≥ overbought), ``OVERSOLD`` (≤ oversold),
-    ``NEUTRAL``, or ``UNKNOWN`` (NaN). The one comparison :func:`rsi_effect` and the backtest's
-    vectorised replay both use."""
+    ``NEUTRAL``, or ``UNKNOWN`` (NaN). The backtest's vectorised replay groups ticks by it;
+    :func:`rsi_effect` reads :func:`rsi_zone`, the same comparison on one value (tests hold the two
+    equal)."""
     v = _ten(values)
     with np.errstate(invalid="ignore"):
         zone = np.where(v >= float(rule.overbought), OVERBOUGHT, np.where(v <= float(rule.oversold), OVERSOLD,
@@ -216,7 +217,8 @@ class Dips:
 def deepest_dips(rule: MaDipsRule, below: FloatArray) -> Dips:
     """``below[i, t]``: percent the price is below MA(periods[i]) at tick t (NaN: unknown). A dip
     qualifies at its threshold; the deepest qualifying one (the first of equals) picks the tier. The
-    one computation :func:`ma_dip_effect` and the backtest's vectorised replay both use."""
+    backtest's vectorised replay groups ticks by it; :func:`ma_dip_effect` reads :func:`deepest_dip`,
+    the same computation at one tick (tests hold the two equal)."""
     depth = _ten(below)
     thresholds = np.array([float(t) for t in rule.thresholds])[:, None]
     with np.errstate(invalid="ignore"):
