@@ -13,7 +13,8 @@ replay, not the network. Every asset buys weekly with RSI and MA dips on. Two sw
 
 Target (issue 14): the whole ``dcactl backtest`` process < 0.5 s on this 2-core machine. Printed per
 sweep: the median wall time of ``--repeat`` runs and its ratio to the target (≤ 1.0 meets it),
-measured in this one run.
+measured in this one run. The timed process keeps ``PYTHONPATH``: ``PYTHONPATH=<checkout>`` times
+that checkout's dcactl (else the installed one).
 
 vectorbt (never a dependency of dcactl) is compared when the interpreter given by
 ``--vectorbt-python`` (default: this one) can import it: the same plain DCA (every asset 50 USDC at
