@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from live_support import faketime_env, require_faketime
 from support import write_portfolio
 
-from dcactl.backtest.engine import Costs, Sweep, Tick, replay
+from dcactl.backtest.engine import replay
 from dcactl.backtest.prices import Bar, Series
+from dcactl.backtest.results import Costs, Tick
+from dcactl.backtest.tracks import Sweep
 from dcactl.backtest.variants import Strategy
 from dcactl.config.schema import parse_config_text, validate_document
 
@@ -465,7 +467,7 @@ def test_lanes_are_taken_and_buy_what_one_by_one_does(
 ) -> None:
     """A plain weekly asset with rules and no bank is replayed as a lane (its decisions are asked once
     per situation, not once per tick), and buys on the same ticks as one by one."""
-    from dcactl.backtest import engine
+    from dcactl.backtest import lanes
 
     path = tmp_path / "p.toml"
     text = (
@@ -478,14 +480,14 @@ def test_lanes_are_taken_and_buy_what_one_by_one_does(
     series = {"AAA": _series(prices)}
     start, end = T0 + timedelta(days=35), T0 + timedelta(days=120)
     asked: list[int] = []
-    original = engine._decide_at
+    original = lanes._decide_at
 
     def counting(*args: Any) -> Any:
         asked.append(args[2])
         return original(*args)
 
     with monkeypatch.context() as patch:
-        patch.setattr(engine, "_decide_at", counting)
+        patch.setattr(lanes, "_decide_at", counting)
         fast = replay(Strategy("s", "rules", config), series, {}, {}, start, end, Costs())
     slow = replay(Strategy("s", "rules", config), series, {}, {}, start, end, Costs(), vectorised=False)
     assert 0 < len(asked) <= 12, asked  # a handful of situations, not 85 ticks
@@ -697,7 +699,7 @@ def test_xirr_stops_early_on_the_full_bisections_answer(flows: list[tuple[int, i
 
     import numpy as np
 
-    from dcactl.backtest.engine import xirr_pct
+    from dcactl.backtest.figures import xirr_pct
     from dcactl.models import BacktestBuy
 
     buys = [BacktestBuy(T0 + timedelta(hours=h), "AAA", D(c) / 100, D(1), D(1)) for h, c in sorted(flows)]
@@ -741,7 +743,7 @@ def test_kept_units_are_the_one_by_one_sum(sizes: list[D], fee: D, prec: int) ->
     one by one)."""
     from decimal import localcontext
 
-    from dcactl.backtest.engine import _kept
+    from dcactl.backtest.figures import _kept
 
     with localcontext() as ctx:
         ctx.prec = prec
@@ -867,6 +869,6 @@ def test_each_situation_is_asked_at_its_first_tick(codes: list[int]) -> None:
     tick _lane asks decide_amounts at)."""
     import numpy as np
 
-    from dcactl.backtest.engine import _firsts
+    from dcactl.backtest.lanes import _firsts
 
     assert _firsts(np.array(codes, dtype=np.int64)) == [(c, codes.index(c)) for c in sorted(set(codes))]

@@ -12,6 +12,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "dcactl"
 PURE = (
     "dcactl.strategy",
     "dcactl.backtest.engine",
+    "dcactl.backtest.results",
+    "dcactl.backtest.tracks",
+    "dcactl.backtest.fills",
+    "dcactl.backtest.lanes",
+    "dcactl.backtest.figures",
     "dcactl.backtest.prices",
     "dcactl.run.core",
     "dcactl.run.sizing",

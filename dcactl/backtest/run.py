@@ -10,8 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dcactl.backtest.engine import Costs, StrategyResult, Sweep, replay
+from dcactl.backtest.engine import replay
 from dcactl.backtest.prices import Bar, Series, coverage_problem, from_candles, load_csv
+from dcactl.backtest.results import Costs, StrategyResult
+from dcactl.backtest.tracks import Sweep
 from dcactl.backtest.variants import Strategy, only_assets, strategies
 from dcactl.errors import DcactlError, UsageError
 from dcactl.models import Market
@@ -63,7 +65,7 @@ def daily_from_hourly(series: Series) -> Series:
 
 
 def _hourly(config: Config) -> list[str]:
-    from dcactl.backtest.engine import _hourly_schedule
+    from dcactl.backtest.tracks import _hourly_schedule
 
     return [a.symbol for a in config.assets if _hourly_schedule(a)]
 

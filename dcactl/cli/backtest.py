@@ -62,7 +62,7 @@ def backtest(
     ] = None,
 ) -> None:
     """Replay the portfolio's rules over past prices through run's decision code, beside the baselines."""
-    from dcactl.backtest.engine import Costs
+    from dcactl.backtest.results import Costs
     from dcactl.backtest.run import BASELINES, BacktestRequest, run_backtest
     from dcactl.cli.render import render_backtest
 
@@ -108,7 +108,7 @@ def _no_cycle_collection() -> Iterator[None]:
 
 
 def _write_html(path: Path, result: Any) -> None:
-    from dcactl.backtest.engine import document
+    from dcactl.backtest.results import document
     from dcactl.config.files import write_text_atomic
     from dcactl.reports.html import backtest_page
 

@@ -450,7 +450,7 @@ def render_runs(entries: list[RunEntry], *, failed: bool) -> None:
 def render_backtest(result: Any) -> None:
     """``backtest``: strategies by PnL % (best first), then the portfolio's assets against the window's
     average price; or the ``--json`` document."""
-    from dcactl.backtest.engine import document
+    from dcactl.backtest.results import document
 
     req = result.request
     if output.OPTIONS.json:
