@@ -7,7 +7,6 @@ only by commands that sign (live ``run``/``buy``) or check it (``doctor``).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import asyncio
+
     from dcactl.config.keys import Signer
     from dcactl.config.schema import Config
     from dcactl.http import ServerClock, SharedWeightBudget
@@ -212,6 +213,8 @@ class Session:
     async def aclose(self) -> None:
         """Finish background work (printing its warnings), then close clients and the ledger."""
         if self.background:
+            import asyncio  # here: loading the config (load) needs no event loop
+
             done, pending = await asyncio.wait(self.background, timeout=BACKGROUND_WAIT_S)
             for task in pending:
                 task.cancel()

@@ -123,6 +123,15 @@ def test_csv_backtest_by_hand(tmp_path: Path, cli: Any) -> None:
     assert by["plain"]["invested_usd"] == got["invested_usd"], "no rules: the portfolio is plain"
 
 
+def test_a_csv_backtest_opens_no_ledger(tmp_path: Path, cli: Any) -> None:
+    """With --prices the backtest needs no session: no ledger file appears where the config puts it."""
+    folder = tmp_path / "w"
+    folder.mkdir()
+    res = _backtest(cli, _portfolio(folder), _csv(folder / "p.csv"))
+    assert res.code == 0, res.err
+    assert sorted(p.name for p in folder.iterdir()) == ["p.csv", "p.toml"]
+
+
 def test_lump_sum_buys_what_plain_invested_at_the_first_tick(tmp_path: Path, cli: Any) -> None:
     """lump-sum: plain's invested, bought at the first open (size rounded down, fee in the base)."""
     cfg = _portfolio(tmp_path)

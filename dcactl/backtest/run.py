@@ -114,24 +114,48 @@ async def run_backtest(
     session: Session, request: BacktestRequest, on_fetch: Callable[[str], None]
 ) -> BacktestResult:
     """Build the strategies, gather the prices, check the window is covered, replay each."""
+    if request.prices is not None:
+        return run_backtest_csv(session.config, request)
+    base, runs = _strategies(session.config, request)
+    warm = request.start - timedelta(days=warmup_days([s.config for s in runs]))
+    try:
+        daily, hourly, sz = await gather_prices(session, base, warm, request.end, on_fetch)
+    except DcactlError as exc:
+        raise UsageError(f"cannot read the price history: {exc}") from None
+    return _replay_all(request, base, runs, daily, hourly, sz, [])
+
+
+def run_backtest_csv(config: Config, request: BacktestRequest) -> BacktestResult:
+    """:func:`run_backtest` with ``request.prices`` (a CSV): it needs no session — no ledger, no
+    client, no event loop. Raises UsageError (the window, the variants, the file's problems)."""
+    assert request.prices is not None
+    base, runs = _strategies(config, request)
+    series = load_csv(request.prices)
+    daily = {a: (s if s.interval == "1d" else daily_from_hourly(s)) for a, s in series.items()}
+    hourly = {a: s for a, s in series.items() if s.interval == "1h"}
+    notes = [f"prices from {request.prices}; sizes rounded to 8 decimals"]
+    return _replay_all(request, base, runs, daily, hourly, {}, notes)
+
+
+def _strategies(config: Config, request: BacktestRequest) -> tuple[Config, list[Strategy]]:
+    """The window checked; the portfolio of the assets asked, and the strategies to replay."""
     if request.start >= request.end:
         raise UsageError(f"--from {request.start:%Y-%m-%d} must be before --to {request.end:%Y-%m-%d}")
-    base = only_assets(session.config, request.only)
+    base = only_assets(config, request.only)
     wanted = list(dict.fromkeys(request.baselines))
-    runs = [_only(s, request.only) for s in strategies(session.config, request.sets, wanted)]
-    warm = request.start - timedelta(days=warmup_days([s.config for s in runs]))
-    notes: list[str] = []
-    if request.prices is not None:
-        series = load_csv(request.prices)
-        daily = {a: (s if s.interval == "1d" else daily_from_hourly(s)) for a, s in series.items()}
-        hourly = {a: s for a, s in series.items() if s.interval == "1h"}
-        sz: dict[str, int] = {}
-        notes.append(f"prices from {request.prices}; sizes rounded to 8 decimals")
-    else:
-        try:
-            daily, hourly, sz = await gather_prices(session, base, warm, request.end, on_fetch)
-        except DcactlError as exc:
-            raise UsageError(f"cannot read the price history: {exc}") from None
+    return base, [_only(s, request.only) for s in strategies(config, request.sets, wanted)]
+
+
+def _replay_all(
+    request: BacktestRequest,
+    base: Config,
+    runs: Sequence[Strategy],
+    daily: Mapping[str, Series],
+    hourly: Mapping[str, Series],
+    sz: Mapping[str, int],
+    notes: list[str],
+) -> BacktestResult:
+    """Check the window is covered, then replay each strategy (the baselines first)."""
     symbols = [a.symbol for a in base.assets]
     problem = coverage_problem(
         {s: daily[s] for s in symbols if s in daily}, symbols, request.start, request.end

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from dcactl.cli import output
-from dcactl.cli.context import Baseline, with_session
+from dcactl.cli.context import Baseline, state_of, with_session
 from dcactl.errors import UsageError
 
 
@@ -63,8 +63,9 @@ def backtest(
 ) -> None:
     """Replay the portfolio's rules over past prices through run's decision code, beside the baselines."""
     from dcactl.backtest.results import Costs
-    from dcactl.backtest.run import BASELINES, BacktestRequest, run_backtest
+    from dcactl.backtest.run import BASELINES, BacktestRequest, run_backtest, run_backtest_csv
     from dcactl.cli.render import render_backtest
+    from dcactl.session import load
 
     to = _day(end, "--to") if end else datetime.now(UTC).replace(microsecond=0)
     frm = _day(start, "--from") if start else to - timedelta(days=365)
@@ -87,7 +88,10 @@ def backtest(
         )
 
     with output.progress("dcactl backtest: reading prices and replaying..."), _no_cycle_collection():
-        result = with_session(ctx, work)
+        if prices is not None:  # it reads no ledger and no exchange: no session, no event loop
+            result = run_backtest_csv(load(state_of(ctx).config), request)
+        else:
+            result = with_session(ctx, work)
     if html is not None:
         _write_html(html, result)
     render_backtest(result)
