@@ -6,7 +6,6 @@ for ``size``); times are UTC-aware :class:`~datetime.datetime`.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -191,6 +190,8 @@ def make_cloid(
     Deterministic, so a rerun after a crash derives the same id and can ask the exchange about it.
     Paper attempts have ids of their own, so a paper buy and a live one in one period never share one.
     """
+    import hashlib  # here: the commands that place no order (backtest, reports) never need it
+
     material = f"dcactl/v1|{network}|{account.lower()}|{asset.upper()}|{period}|{attempt}"
     if venue != "hyperliquid":
         material += f"|{venue}"

@@ -12,10 +12,8 @@ Imported by :mod:`dcactl.config.schema`, which re-exports the public names; impo
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -76,6 +74,8 @@ def safe_network_id(network_id: str) -> str:
         return network_id
     tail = network_id.split("://", 1)[-1]
     readable = re.sub(r"[^A-Za-z0-9.]+", "-", tail).strip("-.")[:60] or "network"
+    import hashlib  # here, as tempfile below: loading a config needs neither
+
     digest = hashlib.sha256(network_id.encode()).hexdigest()[:8]
     return f"{readable}-{digest}"
 
@@ -108,6 +108,8 @@ def write_text_atomic(path: Path, text: str) -> None:
     Creates missing parent folders; keeps an existing file's permissions (else 0644).
     Raises OSError when the folder is not writable.
     """
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = path.stat().st_mode & 0o7777
