@@ -9,6 +9,7 @@ key or a default is written once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -29,14 +30,21 @@ def table_keys(cls: type, *, skip: tuple[str, ...] = ()) -> tuple[str, ...]:
 
 def default_of(cls: type, key: str) -> Any:
     """The default of ``key`` in the table ``cls`` (None for a required key)."""
-    for f in dataclasses.fields(cls):
-        if f.name == key:
-            if f.default is not dataclasses.MISSING:
-                return f.default
-            if f.default_factory is not dataclasses.MISSING:
-                return f.default_factory()
-            return None
-    raise KeyError(f"{cls.__name__} has no key {key!r}")
+    f = _fields_of(cls).get(key)
+    if f is None:
+        raise KeyError(f"{cls.__name__} has no key {key!r}")
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+@functools.cache
+def _fields_of(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    """The fields of the dataclass ``cls`` by name (every key of every table asks for its default:
+    dataclasses.fields() each time was a third of checking a config)."""
+    return {f.name: f for f in dataclasses.fields(cls)}
 
 
 COINGECKO_API_URL = "https://api.coingecko.com/api/v3"
