@@ -85,7 +85,8 @@ def replay(
         share = Shared() if shared is None else shared.assets.setdefault(a.symbol, Shared())
         frame = share.frames.get(ticks.interval)
         if frame is None:
-            frame = share.frames[ticks.interval] = _Frame.of(ticks, day, hour, start, end)
+            frame = share.frames[ticks.interval] = _Frame.of(ticks, day, hour, start, end,
+                                                             None if shared is None else shared.ms)
         track = _AssetTrack(a, frame, sz_decimals.get(a.symbol, DEFAULT_SZ_DECIMALS), share)
         tracks.append(track)
         if not frame.hour_close.size:  # the daily indicators of every tick at once (hourly: per tick)

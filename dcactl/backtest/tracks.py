@@ -60,16 +60,18 @@ class _Frame:
 
     @classmethod
     def of(
-        cls, ticks: Series, day: Series | None, hour: Series | None, start: datetime, end: datetime
+        cls, ticks: Series, day: Series | None, hour: Series | None, start: datetime, end: datetime,
+        ms_of: dict[datetime, int] | None = None,
     ) -> _Frame:
-        """The frame of ``ticks`` (daily or hourly candles) over ``[start, end)``."""
+        """The frame of ``ticks`` (daily or hourly candles) over ``[start, end)``; ``ms_of``: the
+        candles' times in ms already known (:attr:`Sweep.ms`)."""
         first, last = _inside(ticks, start, end)
         window = list(ticks.bars[first:last])
-        d_open, d_close = _closes(day)
+        d_open, d_close = _closes(day, ms_of)
         # the daily ticks' times are the daily closes' opens, already in ms
         window_ms = d_open[first:last] if ticks is day else np.array([_ms(b.at) for b in window],
                                                                      dtype=np.int64)
-        h_open, h_close = _closes(hour)
+        h_open, h_close = _closes(hour, ms_of)
         counts = [] if h_close.size else np.searchsorted(d_open, window_ms - DAY_MS, side="right").tolist()
         return cls(ticks, window, window_ms, counts, d_open, d_close, h_open, h_close,
                    {c: i for i, c in enumerate(counts)},
@@ -208,6 +210,9 @@ class Sweep:
     floats: dict[int, tuple[BacktestBuy, float, float, float]] = field(default_factory=dict)
     """Per buy (by id, the buy kept with it so the id stays its own): its time (POSIX s), USDC and size as
     floats (:func:`_floats`); strategies that share fills share them."""
+    ms: dict[datetime, int] = field(default_factory=dict)
+    """Candle times in POSIX ms (:func:`_ms`) by instant: the assets of a ``--prices`` file share
+    their candles' datetimes, so each is converted once, not once per asset."""
 
 
 @dataclass
@@ -244,11 +249,23 @@ def _inside(series: Series, start: datetime, end: datetime) -> tuple[int, int]:
     return first, max(first, bisect.bisect_left(series.bars, end, key=operator.attrgetter("at")))
 
 
-def _closes(series: Series | None) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+def _closes(series: Series | None, ms_of: dict[datetime, int] | None = None
+            ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The open times (ms; through ``ms_of`` when given) and closes (floats) of ``series``' candles."""
     if series is None or not series.bars:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    if ms_of is None:
+        times = [_ms(b.at) for b in series.bars]
+    else:
+        known = ms_of.get
+        times = []
+        for b in series.bars:
+            ms = known(b.at)
+            if ms is None:
+                ms = ms_of[b.at] = _ms(b.at)
+            times.append(ms)
     return (
-        np.array([_ms(b.at) for b in series.bars], dtype=np.int64),
+        np.array(times, dtype=np.int64),
         np.array([float(b.close) for b in series.bars], dtype=np.float64),
     )
 
