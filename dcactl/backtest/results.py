@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -123,9 +123,3 @@ def document(
         "slippage_bps": _s(costs.slippage_bps),
         "strategies": [r.to_json() for r in results],
     }
-
-
-def utc_day(text: str) -> datetime:
-    """``2026-01-31`` (or an ISO instant) → an aware UTC datetime. Raises ValueError."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -192,9 +192,9 @@ class Shared:
     decisions: dict[tuple[AssetConfig, int], Amount] = field(default_factory=dict)
     """decide_amounts' answer per (asset's config, situation) (:func:`_lane`)."""
     lanes: dict[tuple[Any, ...], _LaneRun] = field(default_factory=dict)
+    """:func:`_lane`'s results by the decisions they come from."""
     situations: dict[tuple[Any, ...], np.ndarray[Any, Any]] = field(default_factory=dict)
     """:func:`_situations`' parts by rule: the RSI's zones, the MA dips' tiers, per tick."""
-    """:func:`_lane`'s results by the decisions they come from."""
 
 
 @dataclass
