@@ -445,11 +445,13 @@ def _final_lots(fills: Iterable[Fill | TradeRow | TradeText], year: int, tz: str
     start, end = year_bounds(year, tz)
     book = _LotBook(method == "fifo", to_us(start), to_us(end), sells, born=born)
     it = iter(fills)
+    fetch = getattr(it, "fetchmany", None)  # a cursor of rows (Ledger.iter_trade_texts): lists from C
     # rows as TradeRow holds them (a Fill's fields in that order, its time in integer microseconds); a
     # list per chunk, not a generator per fill
-    while chunk := [f if isinstance(f, tuple) else (to_us(f.time), f.asset, f.side, f.size, f.price, f.fee,
-                                                    f.fee_token, f.tid, f.source, f.reason)
-                    for f in islice(it, LOT_CHUNK)]:
+    while chunk := fetch(LOT_CHUNK) if fetch is not None else [
+            f if isinstance(f, tuple) else (to_us(f.time), f.asset, f.side, f.size, f.price, f.fee,
+                                            f.fee_token, f.tid, f.source, f.reason)
+            for f in islice(it, LOT_CHUNK)]:
         with localcontext() as ctx:  # entered per chunk, never across a yield (it would leak out)
             ctx.prec = 60  # products of exact decimals stay exact
             ready = book.add(chunk)
