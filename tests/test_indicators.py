@@ -222,6 +222,18 @@ def test_long_series_stay_accurate() -> None:
     assert same(rsi(closes, 2), loop_rsi(closes, 2, True), rel=1e-7)
 
 
+def _walk(rng: np.random.Generator, shortest: int, longest: int, *, missing: bool,
+          flat: tuple[int, int] | None) -> np.ndarray:
+    """A random walk of closes (length in [shortest, longest)); ``missing``: one close NaN; ``flat``
+    (a, b): the stretch from size // a to size // b held at its first close."""
+    c = 100 * np.exp(np.cumsum(rng.normal(0, 0.05, int(rng.integers(shortest, longest)))))
+    if missing:
+        c[rng.integers(0, c.size)] = np.nan
+    if flat is not None:
+        c[c.size // flat[0]: c.size // flat[1]] = c[c.size // flat[0]]
+    return c
+
+
 def test_last_values_alone_are_the_series_last_bit_for_bit() -> None:
     """last_rsi (what the rule reads) and the EMA's last value equal the whole series' last element
     exactly, and so do the same values computed for a stack of many windows at once (the backtest's
@@ -231,11 +243,7 @@ def test_last_values_alone_are_the_series_last_bit_for_bit() -> None:
 
     rng = np.random.default_rng(3)
     for trial in range(300):
-        c = 100 * np.exp(np.cumsum(rng.normal(0, 0.05, int(rng.integers(1, 700)))))
-        if trial % 7 == 0:
-            c[rng.integers(0, c.size)] = np.nan
-        if trial % 11 == 0:
-            c[c.size // 2:] = c[c.size // 2]
+        c = _walk(rng, 1, 700, missing=trial % 7 == 0, flat=(2, 1) if trial % 11 == 0 else None)
         for p in (2, 5, 14, 30):
             for wilder in (True, False):
                 full = rsi(c, p, wilder)
@@ -265,11 +273,7 @@ def test_rsi_of_many_tails_is_each_tails_own_bit_for_bit() -> None:
 
     rng = np.random.default_rng(5)
     for trial in range(60):
-        c = 100 * np.exp(np.cumsum(rng.normal(0, 0.05, int(rng.integers(40, 400)))))
-        if trial % 5 == 0:
-            c[rng.integers(0, c.size)] = np.nan
-        if trial % 7 == 0:
-            c[c.size // 3: c.size // 2] = c[c.size // 3]
+        c = _walk(rng, 40, 400, missing=trial % 5 == 0, flat=(3, 2) if trial % 7 == 0 else None)
         for p in (2, 5, 14):
             size = int(rng.integers(p + 1, min(c.size, 10 * p + 2)))
             rows = int(rng.integers(1, 120))
