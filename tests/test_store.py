@@ -109,6 +109,37 @@ def test_migration_0014_indexes_an_existing_ledger_for_lots(tmp_path: Path) -> N
         assert [row[-1] for row in plan] == ["SEARCH fills USING COVERING INDEX fills_lots (book=?)"]
 
 
+def test_migration_0015_indexes_the_sells_of_an_existing_ledger(tmp_path: Path) -> None:
+    """A ledger from before 0015, with buys and sells, upgraded: sell_counts and iter_sells count and
+    list its real sells (by time, then trade id), read from the sells' own partial index, which holds
+    the sells only."""
+    path = tmp_path / "old.db"
+    upto = [name for name, _ in MIGRATIONS].index("0015_sells_index")
+    later = T0 + timedelta(hours=1)
+    fills = [fill("1"), fill("2", side="A", t=later), fill("3", asset="ETH", t=later, side="A"),
+             fill("4", asset="ETH", side="A"), fill("5", side="A", source="paper"), fill("6", t=later)]
+    real = ("dcactl", "external", "imported")
+    end = T0 + timedelta(days=1)
+    with Ledger.open(path, network="devnet", account=ACCOUNT, _upto=upto) as old:
+        old.add_fills(fills)
+    with Ledger.open(path, network="devnet", account=ACCOUNT) as new:
+        assert new.migrations() == [name for name, _ in MIGRATIONS]
+        statements: list[str] = []
+        new._conn.set_trace_callback(statements.append)
+        assert new.sell_counts(until=end, source=real) == {"BTC": 1, "ETH": 2}
+        sells = list(new.iter_sells(since=T0, until=end, source=real))
+        new._conn.set_trace_callback(None)
+        assert [(t.tid, t.asset, t.time) for t in sells] == [("4", "ETH", T0), ("2", "BTC", later),
+                                                             ("3", "ETH", later)]
+        assert [t.size for t in sells] == [f.size for f in (fills[3], fills[1], fills[2])]
+        for read in statements:
+            plan = new._conn.execute("EXPLAIN QUERY PLAN " + read).fetchall()
+            assert any("USING INDEX fills_sells" in row[-1] for row in plan), plan
+        (held,) = new._conn.execute("SELECT COUNT(*) FROM fills INDEXED BY fills_sells WHERE side = 'A'"
+                                    " AND book = ?", [new._book]).fetchone()
+        assert held == 4  # every sell of the book (the paper one too), no buy
+
+
 def test_migration_0013_marks_the_fees_the_earlier_bot_never_kept(tmp_path: Path) -> None:
     """A ledger from before 0013 stored the legacy bot's fills with fee "0": upgraded, those imported
     fills have an unknown fee; a dcactl fill whose fee really was 0 and an external one keep theirs;

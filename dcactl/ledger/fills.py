@@ -179,8 +179,8 @@ class FillStore(LedgerBase):
         """Sells with ``since <= time < until`` as :class:`TradeRow` rows, by time then trade id (the
         order of disposals), one at a time from the cursor; superseded imports left out."""
         where, params = self._where(since=since, until=until, source=source)
-        # the narrow covering index finds the (usually few) sells without reading every wide row
-        sql = (f"SELECT {_TRADE_COLUMNS} FROM fills INDEXED BY fills_positions WHERE {where} AND side = 'A'"
+        # the sells' own small index (0015) finds the (usually few) sells without walking every fill
+        sql = (f"SELECT {_TRADE_COLUMNS} FROM fills INDEXED BY fills_sells WHERE {where} AND side = 'A'"
                " ORDER BY time_us, tid")
         for time_us, asset, side, size, price, fee, fee_token, tid, source_, reason in self._conn.execute(
                 sql, params):
@@ -191,10 +191,10 @@ class FillStore(LedgerBase):
         self, *, until: datetime | None = None, source: str | Sequence[str] | None = None,
     ) -> dict[str, int]:
         """Per asset, how many sells before ``until`` this book holds (superseded imports left out);
-        assets without sells are absent. Read from the narrow covering index, not the rows."""
+        assets without sells are absent. Read from the sells' own small index, not the rows."""
         where, params = self._where(until=until, source=source)
         rows = self._conn.execute(
-            f"SELECT asset, COUNT(*) FROM fills INDEXED BY fills_positions WHERE {where} AND side = 'A'"
+            f"SELECT asset, COUNT(*) FROM fills INDEXED BY fills_sells WHERE {where} AND side = 'A'"
             " GROUP BY asset", params)
         return {asset: int(count) for asset, count in rows}
 

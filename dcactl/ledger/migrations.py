@@ -268,6 +268,13 @@ _M0014_LOTS_INDEX = _sql(
         fee, fee_token, reason)""",
 )
 
+_M0015_SELLS_INDEX = _sql(
+    # The sells of a book (few in a DCA ledger), for lots: how many per asset (Ledger.sell_counts) and
+    # the year's disposals (Ledger.iter_sells) from this small partial index, instead of walking the
+    # positions index entry by entry (a million fills: ~0.16 s and ~0.19 s).
+    "CREATE INDEX fills_sells ON fills (book, superseded_by, asset, source, time_us, tid) WHERE side = 'A'",
+)
+
 
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_core", _M0001_CORE),
@@ -282,6 +289,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0012_dust_reason", _M0012_DUST_REASON),
     ("0013_unknown_fees", _M0013_UNKNOWN_FEES),
     ("0014_lots_index", _M0014_LOTS_INDEX),
+    ("0015_sells_index", _M0015_SELLS_INDEX),
 ]
 """Append-only. Never edit, reorder or remove an entry once released."""
 
