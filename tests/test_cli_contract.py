@@ -451,3 +451,24 @@ def test_main_with_argv_leaves_the_callers_process_as_it_was(tmp_path: Path, cli
     assert res.code in (0, 1, 3), res.err
     assert gc.isenabled() and gc.get_freeze_count() == 0
     assert sys.modules.get("trio", "absent") is not None and sys.modules.get("httpx._main", "x") is not None
+
+
+def test_an_invocation_builds_only_the_command_it_names() -> None:
+    """typer builds a click command of every command its app holds: an invocation that names one (after
+    the global options, values included) gets an app holding only it; root help, --version, no
+    command or an unknown name get the whole app (its listing, its suggestions)."""
+    import typer.main
+
+    from dcactl.cli.app import _app_for, app
+
+    def built(args: list[str]) -> list[str]:
+        return sorted(typer.main.get_command(_app_for(args)).commands)  # type: ignore[attr-defined]
+
+    whole = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    assert built(["--config", "plan", "--json", "-q", "run", "--dry-run"]) == ["run"]  # "plan": a value
+    assert built(["--db=x.db", "plan", "--until", "2027-01-31"]) == ["plan"]
+    assert built(["devnet", "serve", "--help"]) == ["devnet"]
+    assert built(["run", "--help"]) == ["run"]
+    for args in ([], ["--help"], ["--version"], ["--json", "--help", "run"], ["histroy"], ["-q"]):
+        assert built(args) == whole, args
+    assert {"run", "buy", "history", "devnet", "backtest"} <= set(whole)
