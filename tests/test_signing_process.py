@@ -197,3 +197,13 @@ def test_closing_while_a_thread_waits_for_the_signer_ends_the_wait(key: str) -> 
     assert not waiting.is_alive(), "still waiting out the 60 s deadline"
     assert got == [Account.from_key("0x" + key).address.lower()]
     assert proc._proc.poll() is not None and proc._proc.stdout is not None and proc._proc.stdout.closed
+
+
+def test_the_key_is_handed_over_once(child: SigningProcess, key: str) -> None:
+    """A second give_key (the session read the key again) sends nothing: the child still signs, its
+    next line is no stale answer to a key it took for an action."""
+    child.give_key(key, "env:TEST_KEY", lambda: local_account(key, "env:TEST_KEY"))
+    wallet = Account.from_key("0x" + key)
+    assert sign_action(child, ORDER, 21, vault=None, is_mainnet=False) == \
+        sign_action(wallet, ORDER, 21, vault=None, is_mainnet=False)
+    assert child._local is None  # signed by the child

@@ -74,11 +74,10 @@ class ChildFailed(Exception):
 
 
 class SigningProcess:
-    """The parent's end: :meth:`ready` (the signer's address), :meth:`sign`, :meth:`close`.
-
-    ``local`` makes the signer in this process (:func:`~dcactl.config.keys.signer_from` of the key
-    text): what :meth:`ready` and :meth:`sign` fall back to when the child fails. Thread-safe: one
-    request at a time over the pipe."""
+    """The parent's end: :meth:`spawn`, :meth:`give_key`, :meth:`ready` (the signer's address),
+    :meth:`sign_l1`, :meth:`close`. Should the child fail, :meth:`ready` and :meth:`sign_l1` make the
+    signer in this process (``give_key``'s ``local``) and sign here. Thread-safe: one request at a
+    time over the pipe."""
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self._proc = proc
@@ -112,7 +111,10 @@ class SigningProcess:
 
     def give_key(self, key_text: str, source: str, local: Callable[[], LocalAccount]) -> None:
         """Hand the child the key (checked by :func:`~dcactl.config.keys.read_signing_key`); ``local``
-        makes the signer in this process instead, should the child fail."""
+        makes the signer in this process instead, should the child fail. Only the first call hands
+        it over (a second key line would read as an action to sign)."""
+        if self._local_factory is not None:
+            return
         self._local_factory = local
         try:
             self._send({"key": key_text, "source": source})
@@ -185,10 +187,6 @@ class SigningProcess:
         """:meth:`close`, by the thread that holds the lock."""
         self.close()
         self._close_reading()
-
-    async def aclose(self) -> None:
-        """:meth:`close`, as a session closes its clients."""
-        self.close()
 
     def _fall_back(self) -> None:
         """The child failed: stop it and make the signer here (eth_account, in this process). Called
