@@ -1,3 +1,3 @@
-from dcactl.cli.app import main
+from dcactl.cli.entry import main
 
 main()

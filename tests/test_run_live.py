@@ -3,6 +3,7 @@ partial fills, IOC misses retried with the next attempt, per-order rejections, c
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,27 @@ def test_parallel_round_is_one_signed_action(tmp_path: Path, devnet: Any, wallet
     assert again.code == 0 and set(statuses(again.json()).values()) == {"not_due"}
     assert "order_sent_ms" not in again.json()["timings"], "nothing sent, no order span"
     assert len(devnet.admin.orders(user=wallet.address.lower())) == 3
+
+
+def test_a_late_signer_counts_in_the_books_age(
+    tmp_path: Path, devnet: Any, wallet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reads are marked done when their answers are in, not when the signer is ready too: a
+    signer made late makes the book older when the order leaves, and book-to-order says so."""
+    from dcactl.config import keys
+
+    made = keys.signer_from
+
+    def slow(text: str, source: str) -> Any:
+        time.sleep(0.4)
+        return made(text, source)
+
+    monkeypatch.setattr(keys, "signer_from", slow)
+    res = cli("--config", str(_cfg(tmp_path, devnet, wallet)), "--json", "run")
+    assert res.code == 0, res.err
+    t = res.json()["timings"]
+    assert t["reads_done_ms"] < t["signer_ready_ms"] - 200 < t["order_sent_ms"] - 200
+    assert t["book_to_order_ms"] >= t["signer_ready_ms"] - t["reads_done_ms"]
 
 
 def test_sequential_sends_one_action_per_asset(tmp_path: Path, devnet: Any, wallet: Any, cli: Any) -> None:

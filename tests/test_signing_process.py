@@ -160,9 +160,14 @@ def test_one_core_or_no_process_means_signing_here(monkeypatch: pytest.MonkeyPat
 
 
 def test_the_key_reaches_the_child_through_the_pipe_only(monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    """Neither argv nor the environment holds the key: the child's environment is the interpreter's
+    and the locale's variables only, so a key source's variable (whatever its name: the child may
+    start before the portfolio is read) and a notification token stay out of it."""
     monkeypatch.setenv("TEST_KEY", key)  # where the portfolio's `key = "env:TEST_KEY"` reads it
-    monkeypatch.setenv("TEST_OTHER", "kept")
-    proc = SigningProcess.spawn("env:TEST_KEY")
+    monkeypatch.setenv("DCACTL_NOTIFY_TOKEN", "secret-token")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("LC_TIME", "C.UTF-8")
+    proc = SigningProcess.spawn()
     assert proc is not None
     try:
         proc.give_key(key, "env:TEST_KEY", lambda: local_account(key, "env:TEST_KEY"))
@@ -173,8 +178,9 @@ def test_the_key_reaches_the_child_through_the_pipe_only(monkeypatch: pytest.Mon
             assert key.encode() not in f.read()
         with open(f"/proc/{pid}/environ", "rb") as f:
             environ = f.read().split(b"\0")
-        assert b"TEST_OTHER=kept" in environ
+        assert {b"PYTHONDONTWRITEBYTECODE=1", b"LC_TIME=C.UTF-8"} <= set(environ)
         assert not any(key.encode() in v or v.startswith(b"TEST_KEY=") for v in environ)
+        assert not any(b"secret-token" in v for v in environ)
     finally:
         proc.close()
 
@@ -207,3 +213,67 @@ def test_the_key_is_handed_over_once(child: SigningProcess, key: str) -> None:
     assert sign_action(child, ORDER, 21, vault=None, is_mainnet=False) == \
         sign_action(wallet, ORDER, 21, vault=None, is_mainnet=False)
     assert child._local is None  # signed by the child
+
+
+def test_a_run_or_buy_starts_its_signing_process_before_the_cli_loads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In an owned process, ``prestart`` starts the child for a ``run`` or ``buy`` that may sign (the
+    command found after the global options and their values), never for a dry run, a help, another
+    command, or a process dcactl does not own; ``finish`` stops a child no command took."""
+    from dcactl.cli import process
+
+    monkeypatch.setattr(process, "_owned", True)
+    signing = (["--config", "p.toml", "run"], ["--config=run", "-q", "buy", "ETH", "--force"],
+               ["run", "--only", "BTC"])
+    for args in signing:
+        process.prestart(args)
+        child = process.take_signer()
+        assert child is not None and child._proc.poll() is None, args
+        assert process.take_signer() is None  # taken once
+        child.close()
+    for args in (["run", "--dry-run"], ["buy", "BTC", "--help"], ["--help", "run"],
+                 ["--config", "run", "status"], ["plan"], [], ["--version"]):
+        process.prestart(args)
+        assert process.take_signer() is None, args
+    process.prestart(["run"])
+    left = process._signer
+    assert left is not None
+    monkeypatch.setattr(process, "_owned", False)  # finish only freezes the heap of an owned process
+    process.finish()
+    assert process._signer is None and left._proc.poll() is not None  # stopped and reaped
+    process.prestart(["run"])  # not owned: nothing starts
+    assert process.take_signer() is None
+
+
+@pytest.mark.parametrize("mode", ["live", "paper"])
+def test_the_run_takes_the_early_child_when_live_and_stops_it_otherwise(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """A child started before the portfolio was read is the run's signer in live mode; in paper mode
+    (or when the portfolio does not load) it is stopped, and the run signs nothing apart."""
+    from dcactl.cli import app, process
+
+    cfg = tmp_path / "p.toml"
+    account = Account.create().address
+    cfg.write_text(f'[settings]\nnetwork = "devnet"\nmode = "{mode}"\naccount = "{account}"\n'
+                   'key = "env:TEST_KEY"\n[assets.BTC]\namount = 20\nevery = "day"\n')
+    from dcactl.session import load
+
+    assert load(cfg).settings.mode == mode
+    monkeypatch.setattr(process, "_owned", True)
+    process.prestart(["--config", str(cfg), "run"])
+    early = process._signer
+    assert early is not None
+    try:
+        got = app._signing_process(cfg)
+        if mode == "live":
+            assert got is early and early._proc.poll() is None
+        else:
+            assert got is None and early._proc.poll() is not None
+        process.prestart(["run"])
+        broken = process._signer
+        assert app._signing_process(tmp_path / "missing.toml") is None
+        assert broken is not None and broken._proc.poll() is not None
+    finally:
+        early.close()

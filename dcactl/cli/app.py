@@ -131,22 +131,29 @@ def _run_command(ctx: typer.Context, request: Any) -> None:
 
 
 def _signing_process(config_path: Path | None) -> Any:
-    """For a live run in a process dcactl owns: a second process, started now, that makes the signer
-    while this one starts up and reads the exchange (:mod:`dcactl.venues.signing_process`); else None
-    (the portfolio does not load, paper mode, one core: the run says so itself or signs here)."""
+    """For a live run in a process dcactl owns: a second process, started as the process began
+    (:func:`dcactl.cli.process.prestart`) or else now, that makes the signer while this one starts up
+    and reads the exchange (:mod:`dcactl.venues.signing_process`); else None, and a started one is
+    stopped (the portfolio does not load, paper mode, one core: the run says so itself or signs
+    here)."""
     from dcactl.session import load
 
+    early = process.take_signer()
     if not process.owned():
         return None
     try:
         settings = load(config_path).settings
     except DcactlError:
+        settings = None
+    if settings is None or settings.mode != "live":
+        if early is not None:
+            early.close()
         return None
-    if settings.mode != "live":
-        return None
+    if early is not None:
+        return early
     from dcactl.venues.signing_process import SigningProcess
 
-    return SigningProcess.spawn(settings.key)
+    return SigningProcess.spawn()
 
 
 def _run_with(ctx: typer.Context, request: Any, signing: Any) -> None:
@@ -359,11 +366,11 @@ def _print_traceback() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Console entry point: run the app, map errors to one stderr line and an exit code.
+    """Run the app, map errors to one stderr line and an exit code.
 
-    Without ``argv`` (the console script, ``python -m dcactl``) dcactl owns the process and tunes it
-    for one short command (:mod:`dcactl.cli.process`); with ``argv`` the caller's process is left as
-    it was."""
+    Without ``argv`` (the console script and ``python -m dcactl``, through :mod:`dcactl.cli.entry`)
+    dcactl owns the process and tunes it for one short command (:mod:`dcactl.cli.process`); with
+    ``argv`` the caller's process is left as it was."""
     timing.reset()
     if argv is None:
         process.own()
@@ -375,27 +382,12 @@ def main(argv: list[str] | None = None) -> Any:
     sys.exit(code)
 
 
-_VALUED = ("--config", "--db")
-"""The global options before the command that take a value (the next argument unless ``--x=value``)."""
-_EAGER = ("--help", "--version")
-"""Root options answered before any command: they need the whole app (its listing)."""
-
-
 def _app_for(args: list[str]) -> typer.Typer:
     """The app holding only the command (or group) ``args`` invoke, when they name one: typer builds a
     click command of every command its app holds on every invocation (~15 ms for dcactl's, on each
     ``run``). No command, root help or ``--version``, or a name that is none of them (its error
     suggests the near ones): the whole app."""
-    name = None
-    for i, arg in enumerate(args):
-        if arg in _EAGER:
-            return app
-        if arg.startswith("-"):
-            continue
-        if i and args[i - 1] in _VALUED:
-            continue
-        name = arg
-        break
+    name = process.command_of(args)
     if name is None:
         return app
     commands = [c for c in app.registered_commands if _command_name(c) == name]

@@ -12,6 +12,12 @@ as it was. An owned process is short and runs one command on asyncio, so (issue 
 - :func:`short_lived` switches the cyclic garbage collector off for ``run`` and ``buy``: their work
   is bounded (a few hundred objects per asset), while the collector would keep re-walking every
   imported module's objects (about 0.1 s of a run). Reference counting still frees everything;
+- :func:`prestart`, called by the console entry point (:mod:`dcactl.cli.entry`) before the CLI's own
+  imports, starts the signing process (:mod:`dcactl.venues.signing_process`) of a ``run`` or
+  ``buy`` that is not a dry run, so that its ~0.3 s of importing and warming up eth_account runs on
+  the second core from the process's first milliseconds. The portfolio is not read yet, so the
+  child's environment holds no secret by construction; the command takes the child
+  (:func:`take_signer`) once its portfolio says it runs live, else stops it;
 - :func:`finish`, once the command is over, freezes the heap, so the interpreter's teardown does
   not walk every object again (about 0.14 s). Nothing else changes at exit: the command has closed
   the ledger, the lock and the HTTP clients itself, and the standard streams' flush, ``atexit``
@@ -23,11 +29,23 @@ from __future__ import annotations
 
 import gc
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dcactl.venues.signing_process import SigningProcess
 
 HIDDEN = ("trio", "httpx._main")
 """Optional imports an owned process marks absent (``import`` raises ImportError, as if uninstalled)."""
 
+VALUED = ("--config", "--db")
+"""The global options before the command that take a value (the next argument unless ``--x=value``)."""
+EAGER = ("--help", "--version")
+"""Options answered before any command runs (root help, the version; a command's help)."""
+SIGNS = ("run", "buy")
+"""The commands that sign orders."""
+
 _owned = False
+_signer: SigningProcess | None = None
 
 
 def own() -> None:
@@ -50,7 +68,47 @@ def short_lived() -> None:
         gc.disable()
 
 
+def command_of(args: list[str]) -> str | None:
+    """The command (or group) ``args`` invoke: the first argument that is neither an option nor the
+    value of a global option before it; None for none, or when an eager option (``--help``,
+    ``--version``) comes first."""
+    for i, arg in enumerate(args):
+        if arg in EAGER:
+            return None
+        if arg.startswith("-"):
+            continue
+        if i and args[i - 1] in VALUED:
+            continue
+        return arg
+    return None
+
+
+def prestart(args: list[str]) -> None:
+    """In an owned process on its way to ``run`` or ``buy`` (not ``--dry-run``, not ``--help``): start
+    the signing process now (None where one cannot help: one core, a frozen build)."""
+    global _signer
+    if not _owned or _signer is not None or command_of(args) not in SIGNS:
+        return
+    if any(a in EAGER or a == "--dry-run" for a in args):
+        return
+    from dcactl.venues.signing_process import SigningProcess
+
+    _signer = SigningProcess.spawn()
+
+
+def take_signer() -> SigningProcess | None:
+    """The signing process :func:`prestart` started, now the caller's to use and close (None when
+    none was started or it was taken already)."""
+    global _signer
+    signer, _signer = _signer, None
+    return signer
+
+
 def finish() -> None:
-    """The command is over and its output flushed: in an owned process, freeze the heap for exit."""
+    """The command is over and its output flushed: a signing process no command took is stopped; in
+    an owned process, the heap is frozen for exit."""
+    signer = take_signer()
+    if signer is not None:
+        signer.close()
     if _owned:
         gc.freeze()

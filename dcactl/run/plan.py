@@ -251,15 +251,21 @@ async def read_round(
     deciding = [d.asset for d in active
                 if (d.due or request.plan) and not reads_history_for_schedule(d.asset)]
     signing = live and any(d.real and d.due for d in active)
-    warm = _warm(session, key if signing else None)  # while the answers are awaited, not after them
+    # while the answers are awaited, not after them
+    warm = asyncio.ensure_future(_warm(session, key if signing else None))
     quotes_task = _guarded(quotes_for(session.hl, session.cg, markets))
     balance_task = _guarded(session.hl.spot_balances(session.account)) if funds else None
     status_tasks = [_guarded(session.hl.order_status(session.account, cloid)) for _, _, cloid in checks]
-    _, quotes, balance, statuses, _ = await asyncio.gather(
-        load_histories(session, deciding, got, request, now), quotes_task,
-        balance_task if balance_task is not None else _none(), asyncio.gather(*status_tasks), warm,
-    )
-    mark("reads_done")
+    try:
+        _, quotes, balance, statuses = await asyncio.gather(
+            load_histories(session, deciding, got, request, now), quotes_task,
+            balance_task if balance_task is not None else _none(), asyncio.gather(*status_tasks),
+        )
+    except BaseException:
+        warm.cancel()
+        raise
+    mark("reads_done")  # the books' age is counted from here: waiting for the warm-up is in it
+    await warm
     if key is not None:
         await key  # a bad key stops the run here (SecretError), before any answer is acted on
     for m in markets:
@@ -291,27 +297,31 @@ async def _none() -> None:
 
 async def _warm(session: Session, key: Awaitable[Signer] | None) -> None:
     """What deciding and signing need that the reads do not, done in threads during the read round:
-    the key loaded (``key``: it is awaited here, and a bad key's error left for :func:`read_round` to
-    raise), then :func:`_warm_up`. So the book's age when the order leaves is only deciding, the
-    write-ahead commit and signing (issue 17).
+    the strategy (numpy) imported, and the key loaded (``key``: it is awaited here, and a bad key's
+    error left for :func:`read_round` to raise) and then its signing path run once
+    (:func:`_warm_up`). So the book's age when the order leaves is only deciding, the write-ahead
+    commit and signing (issue 17).
 
-    The thread starts once the round's requests are written: until then it would take the
+    The imports start once the round's requests are written: until then they would take the
     interpreter from the loop sending them (importing numpy holds it for about a tenth of a second);
-    afterwards the loop is mostly waiting for the answers."""
+    afterwards the loop is mostly waiting for the answers. They do not wait for the key: a signer
+    made in a second process can be ready after the answers are in, and deciding needs numpy, not
+    the signer."""
     await asyncio.sleep(0)  # the round's tasks start their requests
     if session.has_hl:
         await session.hl.http.requests_written()
+    imported = asyncio.ensure_future(asyncio.to_thread(_warm_up, None))
     signer = None
     if key is not None:
         try:
             signer = (await key).account
         except Exception:  # raised by read_round once the reads are in
             signer = None
+    await imported
     from dcactl.venues.hl_signing import SignsApart
 
-    if isinstance(signer, SignsApart):  # its process has signed once already
-        signer = None
-    await asyncio.to_thread(_warm_up, signer)
+    if signer is not None and not isinstance(signer, SignsApart):  # apart: its process signed once
+        await asyncio.to_thread(_warm_up, signer)
 
 
 def _warm_up(signer: LocalAccount | None) -> None:

@@ -2,11 +2,12 @@
 
 Making a signer imports eth_account: about a fifth of a second of CPU, a quarter of a whole live
 run, spent by the one interpreter that also starts up, sends the read round and reads its answers.
-A machine with two cores can do it beside the run instead. As a live ``run`` or ``buy`` starts,
-:meth:`SigningProcess.spawn` starts ``python -m dcactl.venues.signing_process``, which imports the
-signing stack at once and signs a throwaway order with a throwaway key (the first signature of a
-process is the slow one); the run reads its key as usual and hands it over on the child's standard
-input (:meth:`SigningProcess.give_key`). The child makes the signer with
+A machine with two cores can do it beside the run instead. As a ``run`` or ``buy`` process starts
+(:func:`dcactl.cli.process.prestart`, before the CLI's imports), :meth:`SigningProcess.spawn` starts
+``python -m dcactl.venues.signing_process``, which imports the signing stack at once and signs a
+throwaway order with a throwaway key (the first signature of a process is the slow one); the run
+reads its portfolio and key as usual and, when it runs live, hands the key over on the child's
+standard input (:meth:`SigningProcess.give_key`); else it stops the child. The child makes the signer with
 :func:`dcactl.config.keys.signer_from` and answers with its address; then it signs each L1 action
 the run asks for with the very function the run would call itself
 (:func:`dcactl.venues.hl_signing.sign_action`), over the pipe, until its standard input closes.
@@ -23,11 +24,13 @@ What stays exactly as in one process:
   this process instead, from the key text it still holds, and signing goes on there. Nothing was
   sent for an action the child did not sign; the write-ahead intent is already committed either way.
 
-The key travels only through the pipe: never argv, a file or a log, and an ``env:NAME`` source's
-variable is left out of the child's environment. The child's standard error goes nowhere, since a
-library's error message may quote its input. The child ignores Ctrl-C (the run handles it); the run
-stops it when its session closes, and a child whose run was killed exits, without teardown, as soon
-as it finds its standard input closed.
+The key travels only through the pipe: never argv, a file or a log. The child's environment holds
+only what an interpreter needs to start and find its packages (:data:`CHILD_ENV`), so neither an
+``env:NAME`` key source's variable nor a notification token's reaches it; that also lets a run start
+the child before it has read its portfolio (:func:`dcactl.cli.process.prestart`). The child's
+standard error goes nowhere, since a library's error message may quote its input. The child
+ignores Ctrl-C (the run handles it); the run stops it when its session closes, and a child whose run
+was killed exits, without teardown, as soon as it finds its standard input closed.
 
 Only a process dcactl owns (the console script, ``python -m dcactl``) on a machine with two cores or
 more signs apart (:attr:`dcactl.session.Session.signing_process`); a test or script calling
@@ -51,6 +54,10 @@ if TYPE_CHECKING:
 
     from dcactl.venues.hl_types import Signature
 
+CHILD_ENV = ("PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "SYSTEMROOT")
+CHILD_ENV_PREFIXES = ("PYTHON", "LC_")
+"""The only environment variables the child gets: the interpreter's own (``PYTHONPATH``, ...), the
+locale, and ``HOME`` (a ``pip install --user`` finds its packages under it)."""
 READY_TIMEOUT_S = 10.0
 """How long the run waits for the child's signer (it takes about 0.3 s) before making its own."""
 SIGN_TIMEOUT_S = 5.0
@@ -90,16 +97,14 @@ class SigningProcess:
         """The signer's lower-case address (set by :meth:`ready`)."""
 
     @classmethod
-    def spawn(cls, source: str | None = None) -> SigningProcess | None:
+    def spawn(cls) -> SigningProcess | None:
         """Start the child, which imports the signing stack at once and then waits for the key; None
         where a second process cannot help or cannot start (one core, no interpreter to run, no
-        process to spawn): the caller signs in its own process. ``source`` (``settings.key``): an
-        ``env:NAME`` source's variable is left out of the child's environment (it gets the key
-        through the pipe only)."""
+        process to spawn): the caller signs in its own process. The child's environment is
+        :data:`CHILD_ENV` only (it gets the key through the pipe)."""
         if cores() < 2 or not sys.executable or getattr(sys, "frozen", False):
             return None
-        hidden = source[4:] if source and source.startswith("env:") else None
-        env = {k: v for k, v in os.environ.items() if k != hidden}
+        env = {k: v for k, v in os.environ.items() if k in CHILD_ENV or k.startswith(CHILD_ENV_PREFIXES)}
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "dcactl.venues.signing_process"],
