@@ -68,12 +68,14 @@ def replay(
     trace: list[Tick] | None = None,
     shared: Sweep | None = None,
     vectorised: bool = True,
+    curves: bool = True,
 ) -> StrategyResult:
     """Replay ``strategy`` over ``[start, end)``; ``lump-sum`` needs ``plain_invested`` per asset.
     ``trace`` (when given) receives every asset's decision at every tick, in order. ``shared`` carries
     what one strategy's replay found to the next over the same window, prices and costs (:class:`Sweep`).
     ``vectorised``: replay each asset whose buys depend on no other (:func:`_lane`) over all its ticks
-    at once; False decides every tick one by one (the same decisions: tests compare)."""
+    at once; False decides every tick one by one (the same decisions: tests compare). ``curves``: the
+    result carries its curve (daily marks and buys), else None (figures only)."""
     config = strategy.config
     tracks: list[_AssetTrack] = []
     for a in config.assets:
@@ -112,14 +114,16 @@ def replay(
         rest = [t for t in tracks if t not in lanes]
         if not rest and shared is not None and trace is None:  # every asset's buys as an earlier strategy's
             same = shared.figures.get(runs)
-            if same is not None:
-                return replace(same, name=strategy.name, skips=Counter(same.skips),
-                               curve=replace(same.curve, name=strategy.name))
-            result = _figures(strategy.name, tracks, daily, buys, skips, start, end, costs, shared, done)
+            if same is not None and (same.curve is not None) == curves:
+                curve = None if same.curve is None else replace(same.curve, name=strategy.name)
+                return replace(same, name=strategy.name, skips=Counter(same.skips), curve=curve)
+            result = _figures(strategy.name, tracks, daily, buys, skips, start, end, costs, shared, done,
+                              curves)
             shared.figures[runs] = result
             return result
         if not rest and trace is None:
-            return _figures(strategy.name, tracks, daily, buys, skips, start, end, costs, shared, done)
+            return _figures(strategy.name, tracks, daily, buys, skips, start, end, costs, shared, done,
+                            curves)
         if rest:
             _ticks(config, rest, start, end, costs, slip, buys, skips, trace)
         if trace is not None:  # as one run notes them: by tick, the assets not due first, config order
@@ -127,7 +131,7 @@ def replay(
             trace.sort(key=lambda k: (k.at, k.due, place[k.asset]))
     else:
         _ticks(config, tracks, start, end, costs, slip, buys, skips, trace)
-    return _figures(strategy.name, tracks, daily, buys, skips, start, end, costs, shared)
+    return _figures(strategy.name, tracks, daily, buys, skips, start, end, costs, shared, curves=curves)
 
 
 def _ticks(

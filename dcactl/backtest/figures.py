@@ -41,10 +41,13 @@ def _figures(
     costs: Costs,
     sweep: Sweep | None = None,
     lanes: Sequence[_LaneRun] | None = None,
+    curves: bool = True,
 ) -> StrategyResult:
     """Daily marks (value at each day's close against invested), XIRR, drawdown, per-asset figures.
     ``lanes``: when every track is a lane, their runs in track order (``buys`` is their buys, in that
-    order): their floats are read instead of converting each buy.
+    order): their floats are read instead of converting each buy. ``curves``: keep the daily marks
+    and buys as the result's curve (what ``--html`` draws); without, the curve is None and its
+    points are never made.
 
     The marks are computed for all days at once in floats (a curve to draw); the drawdown is then
     computed exactly (Decimal, as the figures) on the days whose float drawdown is within a hair of
@@ -81,7 +84,7 @@ def _figures(
     points = [
         CurvePoint(ordered[k], Decimal(f"{values[k]:.2f}"), invested[k])
         for k in range(days_ms.size) if invested[k] > 0
-    ]
+    ] if curves else []
     worst = _worst_days(values, invested)
     bought: dict[str, list[Decimal]] = {t.config.symbol: [] for t in tracks}  # each asset's, in buy order
     at_: dict[str, list[int]] = {t.config.symbol: [] for t in tracks}  # and their places among the buys
@@ -109,8 +112,9 @@ def _figures(
         total_value += value
         total_invested += h.invested
         total_fees += h.fees_usd
-    curve = StrategyCurve(name, tuple(points), tuple(buys))
-    at = points[-1].time + DAY if points else end
+    curve = StrategyCurve(name, tuple(points), tuple(buys)) if curves else None
+    # the day after the last mark with money in (invested never falls: the last day, if any is)
+    at = ordered[-1] + DAY if ordered and invested[-1] > 0 else end
     return StrategyResult(
         name,
         total_invested,

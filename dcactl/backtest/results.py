@@ -52,7 +52,8 @@ class AssetFigures:
 
 @dataclass(frozen=True)
 class StrategyResult:
-    """A strategy's figures over the window, its curve (daily marks and buys) and skips by reason."""
+    """A strategy's figures over the window, skips by reason and its curve (daily marks and buys; None
+    when the backtest was asked for figures only)."""
 
     name: str
     invested_usd: Decimal
@@ -63,7 +64,7 @@ class StrategyResult:
     buys: int
     skips: Counter[str]
     assets: list[AssetFigures]
-    curve: StrategyCurve
+    curve: StrategyCurve | None
 
     @property
     def pnl_usd(self) -> Decimal:

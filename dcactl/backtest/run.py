@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dcactl.backtest.beside import beside
 from dcactl.backtest.engine import replay
 from dcactl.backtest.prices import Bar, Series, coverage_problem, from_candles, load_csv
 from dcactl.backtest.results import Costs, StrategyResult
@@ -36,6 +37,10 @@ class BacktestRequest:
     sets: tuple[str, ...] = ()
     costs: Costs = field(default_factory=Costs)
     prices: Path | None = None
+    curves: bool = True
+    """Keep each strategy's curve (daily marks and buys: what ``--html`` draws); False: figures only."""
+    beside: bool = True
+    """Replay about half the strategies in a forked child where a second core can (same figures)."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,46 @@ def _strategies(config: Config, request: BacktestRequest) -> tuple[Config, list[
     return base, [_only(s, request.only) for s in strategies(config, request.sets, wanted)]
 
 
+def _halves(order: Sequence[Strategy]) -> tuple[list[Strategy], list[Strategy]]:
+    """The strategies this process replays and those a child can (:func:`_replay_each` of each gives
+    the same results as of all): the baselines stay here with about half the rest (lump-sum needs
+    plain's amounts; plain costs about what the portfolio does), the first half (the portfolio first)
+    goes there, so each side has about the same to do and what variants share stays together."""
+    baselines = [s for s in order if s.kind in ("plain", "lump-sum")]
+    rules = [s for s in order if s.kind not in ("plain", "lump-sum")]
+    cut = (len(rules) + 1 + 1) // 2 if baselines else len(rules) // 2
+    return baselines + rules[cut:], rules[:cut]
+
+
+def _replay_each(
+    request: BacktestRequest,
+    runs: Sequence[Strategy],
+    daily: Mapping[str, Series],
+    hourly: Mapping[str, Series],
+    sz: Mapping[str, int],
+) -> dict[str, StrategyResult]:
+    """Replay ``runs`` in order (plain before lump-sum, which buys what plain invested), sharing what
+    they can (:class:`~dcactl.backtest.tracks.Sweep`); each result by its strategy's name."""
+    plain_invested: Mapping[str, Decimal] | None = None
+    by_name: dict[str, StrategyResult] = {}
+    shared = Sweep()  # indicator values, fills and decisions shared by the strategies (same prices)
+    for strategy in runs:
+        if strategy.kind == "lump-sum" and plain_invested is None:
+            plain = replay(
+                Strategy("plain", "plain", strategy.config), daily, hourly, sz, request.start, request.end,
+                request.costs, curves=False,
+            )
+            plain_invested = {a.asset: a.invested_usd for a in plain.assets}
+        result = replay(
+            strategy, daily, hourly, sz, request.start, request.end, request.costs, plain_invested,
+            shared=shared, curves=request.curves,
+        )
+        if strategy.kind == "plain":
+            plain_invested = {a.asset: a.invested_usd for a in result.assets}
+        by_name[strategy.name] = result
+    return by_name
+
+
 def _replay_all(
     request: BacktestRequest,
     base: Config,
@@ -162,27 +207,15 @@ def _replay_all(
     )
     if problem:
         raise UsageError(problem)
-    plain_invested: Mapping[str, Decimal] | None = None
-    by_name: dict[str, StrategyResult] = {}
-    shared = Sweep()  # indicator values, fills and decisions shared by the strategies (same prices)
     order = [s for s in runs if s.kind == "plain"] + [s for s in runs if s.kind != "plain"]
-    for strategy in order:
-        if strategy.kind == "lump-sum" and plain_invested is None:
-            plain = replay(
-                Strategy("plain", "plain", strategy.config),
-                daily,
-                hourly,
-                sz,
-                request.start,
-                request.end,
-                request.costs,
-            )
-            plain_invested = {a.asset: a.invested_usd for a in plain.assets}
-        result = replay(
-            strategy, daily, hourly, sz, request.start, request.end, request.costs, plain_invested,
-            shared=shared,
-        )
-        if strategy.kind == "plain":
-            plain_invested = {a.asset: a.invested_usd for a in result.assets}
-        by_name[strategy.name] = result
+    here, there = _halves(order)
+
+    def replay_there() -> dict[str, StrategyResult]:
+        return _replay_each(request, there, daily, hourly, sz)
+
+    with beside(replay_there, enabled=request.beside and bool(here) and bool(there)) as child:
+        by_name = _replay_each(request, here, daily, hourly, sz)
+        if there:
+            got = child.result() if child is not None else None
+            by_name.update(got if got is not None else replay_there())
     return BacktestResult(request, [by_name[s.name] for s in runs], notes)

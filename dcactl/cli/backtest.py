@@ -80,6 +80,7 @@ def backtest(
         sets=tuple(set_ or ()),
         costs=Costs(_bps(fee_bps, "--fee-bps"), _bps(slippage_bps, "--slippage-bps")),
         prices=prices,
+        curves=html is not None,  # the table and --json show figures only
     )
 
     async def work(session: Any) -> Any:
@@ -117,9 +118,9 @@ def _write_html(path: Path, result: Any) -> None:
     from dcactl.reports.html import backtest_page
 
     req = result.request
-    page = backtest_page(
-        document(result.results, req.start, req.end, req.costs), [r.curve for r in result.results]
-    )
+    curves = [r.curve for r in result.results if r.curve is not None]
+    assert len(curves) == len(result.results), "a --html backtest keeps every curve"
+    page = backtest_page(document(result.results, req.start, req.end, req.costs), curves)
     try:
         write_text_atomic(path, page)
     except OSError as exc:

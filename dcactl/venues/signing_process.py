@@ -49,6 +49,8 @@ import threading
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
+from dcactl.machine import cores
+
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
@@ -66,14 +68,6 @@ WARM_UP_ACTION = {"type": "order", "orders": [{"a": 10000, "b": True, "p": "1.0"
                   "t": {"limit": {"tif": "Ioc"}}, "c": "0x" + "0" * 32}], "grouping": "na"}
 """What a child signs once before its first real action (the first signature of a process is slow);
 never sent."""
-
-
-def cores() -> int:
-    """The CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 class ChildFailed(Exception):

@@ -1,0 +1,112 @@
+"""Work done beside this process on a second core: a forked child computes a pure function of what
+this process holds and hands its result back through a pipe (pickled).
+
+A backtest's strategies are independent replays of the same prices (:mod:`dcactl.backtest.run`):
+on a machine with two cores or more, a child takes about half of them while this process replays
+the rest, and the figures are the same as one process's (each replay is a pure function of the
+prices, the costs and its strategy; the caches strategies share only memoise).
+
+Only where it is safe and cheap: a POSIX ``fork`` (the child starts with this process's memory,
+so nothing is imported or parsed again), two cores or more. The child runs nothing but ``work``:
+it prints nothing, touches no file, ledger or connection it inherited, and leaves with
+``os._exit`` (no ``atexit`` handler, no buffered output flushed twice, no finaliser closing what
+the parent still uses). Should it fail in any way (killed, an exception, an answer that does not
+unpickle), :meth:`Beside.result` says so with None and the caller does the work itself: a result
+is never lost, only computed here instead. Ctrl-C reaches both processes; the parent stops and reaps
+its child when it leaves the ``with`` block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+from dcactl.machine import cores
+
+T = TypeVar("T")
+
+
+class Beside(Generic[T]):
+    """A forked child computing ``work()``: :meth:`result` waits for it (None if it failed)."""
+
+    def __init__(self, pid: int, reading: int) -> None:
+        self._pid = pid
+        self._reading = reading
+        self._done = False
+
+    def result(self) -> T | None:
+        """The child's ``work()``, once it has finished; None when it failed (do the work here)."""
+        if self._done:
+            return None
+        chunks: list[bytes] = []
+        try:
+            with os.fdopen(self._reading, "rb", closefd=True) as pipe:
+                chunks.append(pipe.read())
+        except OSError:
+            pass
+        self._done = True
+        _, status = os.waitpid(self._pid, 0)
+        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+            return None
+        try:
+            value: T = pickle.loads(b"".join(chunks))  # noqa: S301 - our own child wrote it
+        except Exception:  # a torn or garbled answer: the caller computes it instead
+            return None
+        return value
+
+    def stop(self) -> None:
+        """Kill and reap the child if :meth:`result` has not (an error or Ctrl-C in the parent)."""
+        if self._done:
+            return
+        self._done = True
+        with contextlib.suppress(OSError):
+            os.kill(self._pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self._pid, 0)
+        with contextlib.suppress(OSError):
+            os.close(self._reading)
+
+
+@contextlib.contextmanager
+def beside(work: Callable[[], T], *, enabled: bool = True) -> Iterator[Beside[T] | None]:
+    """``work()`` started in a forked child, for the ``with`` block; None (the caller does the work
+    itself) when not ``enabled``, on one core, without ``fork``, or when the fork fails."""
+    if not enabled or cores() < 2 or not hasattr(os, "fork"):
+        yield None
+        return
+    reading, writing = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(reading)
+        os.close(writing)
+        yield None
+        return
+    if pid == 0:  # pragma: no cover - the child: coverage does not follow it
+        _child(work, reading, writing)
+    os.close(writing)
+    child: Beside[T] = Beside(pid, reading)
+    try:
+        yield child
+    finally:
+        child.stop()
+
+
+def _child(work: Callable[[], Any], reading: int, writing: int) -> None:  # pragma: no cover - the child
+    """Compute, write the pickled answer, and leave without running anything of the parent's."""
+    code = 1
+    try:
+        os.close(reading)
+        data = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(writing, view):]
+        code = 0
+    except BaseException:  # noqa: S110 - whatever happened, the parent computes it instead
+        pass
+    finally:
+        os._exit(code)
