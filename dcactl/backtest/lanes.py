@@ -9,15 +9,14 @@ import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from dcactl.backtest.fills import _net, _quote
 from dcactl.backtest.prices import Bar
-from dcactl.backtest.results import ZERO, Costs, Tick
+from dcactl.backtest.results import BPS, ZERO, Costs, Tick
 from dcactl.backtest.tracks import (
     _AssetTrack,
     _Fill,
@@ -32,6 +31,7 @@ from dcactl.schedule.periods import Schedule, period_of
 from dcactl.strategy.decide import history_days
 from dcactl.strategy.indicators import pct_below_at
 from dcactl.strategy.rules import deepest_dips, ma_key, rsi_key, rsi_zones
+from dcactl.venues.rounding import MIN_NOTIONAL_USDC
 
 
 def _independent(config: Config) -> bool:
@@ -167,15 +167,99 @@ def _lane_run(
     costs: Costs,
     slip: Decimal,
 ) -> _LaneRun:
-    """The buys of one asset whose ticks spend ``spend[codes[i]]`` (None: the decision buys nothing)."""
-    window = track.frame.window
-    m = len(window)
-    buying = np.array([spend[c] is not None for c in range(len(spend))], dtype=bool)[codes]
+    """The buys of one asset whose ticks spend ``spend[codes[i]]`` (None: the decision buys nothing).
+
+    Per schedule period the first tick whose decision buys is found for all periods at once; when
+    each of those fills, those are the buys (every tick of a period before its buy was skipped by
+    the rules). A fill under the minimum leaves its period open to its next buying tick: then the
+    periods are walked one by one (:func:`_lane_walk`)."""
+    m = len(track.frame.window)
+    buying = np.array([a is not None for a in spend], dtype=bool)[codes]
     # following[i]: the first tick ≥ i whose decision buys (m: none)
     index = np.where(buying, np.arange(m), m)
-    following = np.minimum.accumulate(index[::-1])[::-1].tolist() if m else []
+    following = np.minimum.accumulate(index[::-1])[::-1] if m else index
+    starts, stops = _periods(track, zone)
+    firsts = following[starts]
+    hit = firsts < stops
+    at = firsts[hit]
+    fills = _lane_fills(track, at.tolist(), codes[at].tolist(), spend, costs, slip)
+    if None in fills:  # a fill under the minimum: its period goes on
+        return _lane_walk(track, zone, codes, following.tolist(), spend, costs, slip)
+    skipped = int((np.where(hit, firsts, stops) - starts).sum())
+    return _LaneRun.of(fills, skipped, dict.fromkeys(at.tolist(), "bought"))  # type: ignore[arg-type]
+
+
+def _periods(track: _AssetTrack, zone: ZoneInfo) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The schedule periods of ``track``'s ticks: per period, the index of its first tick and of the
+    first tick at or after its end (:func:`_period_ends`)."""
+    return _periods_of(track.config.schedule, zone.key, track.frame.times)
+
+
+@functools.lru_cache(maxsize=64)
+def _periods_of(schedule: Schedule, zone: str, times: tuple[datetime, ...]
+                ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """:func:`_periods` for ticks at these instants (read-only arrays: they are shared)."""
+    ends = np.array(_period_ends_of(schedule, zone, times), dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], ends[1:] != ends[:-1]))) if ends.size else ends
+    stops = ends[starts]
+    starts.setflags(write=False)
+    stops.setflags(write=False)
+    return starts, stops
+
+
+def _lane_fills(
+    track: _AssetTrack,
+    ticks: Sequence[int],
+    codes: Sequence[int],
+    spend: Sequence[Decimal | None],
+    costs: Costs,
+    slip: Decimal,
+) -> list[_Fill | None]:
+    """The fills (:func:`_lane_fill`) of ``spend[codes[n]]`` at the window's tick ``ticks[n]``, each
+    computed once per amount, costs and slippage (:func:`_known_fills`); gathered without a Python
+    step per tick when all are known."""
+    known: list[Any] = [None if a is None else _known_fills(track, a, costs, slip) for a in spend]
+    rows: list[list[Any]] = list(map(known.__getitem__, codes))
+    out: list[Any] = list(map(list.__getitem__, rows, ticks))
+    if _UNKNOWN in out:
+        window = track.frame.window
+        for n, fill in enumerate(out):
+            if fill is _UNKNOWN:
+                j, amount = ticks[n], spend[codes[n]]
+                assert amount is not None
+                out[n] = rows[n][j] = _lane_fill(track, window[j], amount, costs, slip)
+    return out
+
+
+_UNKNOWN: Any = object()
+"""A fill not computed yet (:func:`_known_fills`)."""
+
+
+def _known_fills(track: _AssetTrack, amount: Decimal, costs: Costs, slip: Decimal) -> list[Any]:
+    """The fills of ``amount`` USDC at each tick of ``track``'s window (:attr:`Shared.fills`: the same
+    for every strategy), :data:`_UNKNOWN` where not computed yet."""
+    key = (amount, costs, slip)
+    fills = track.shared.fills.get(key)
+    if fills is None:
+        fills = track.shared.fills[key] = [_UNKNOWN] * len(track.frame.window)
+    return fills
+
+
+def _lane_walk(
+    track: _AssetTrack,
+    zone: ZoneInfo,
+    codes: np.ndarray[Any, Any],
+    following: Sequence[int],
+    spend: Sequence[Decimal | None],
+    costs: Costs,
+    slip: Decimal,
+) -> _LaneRun:
+    """:func:`_lane_run` period by period, tick after tick where a fill misses the minimum (``following[i]``:
+    the first tick ≥ i whose decision buys)."""
+    window = track.frame.window
+    m = len(window)
     ends = _period_ends(track, zone)
-    fills = [None if a is None else track.shared.fills.setdefault((a, costs, slip), {}) for a in spend]
+    fills = [None if a is None else _known_fills(track, a, costs, slip) for a in spend]
     code_of = codes.tolist()
     bought: list[_Fill] = []
     outcomes: dict[int, str] = {}
@@ -190,9 +274,8 @@ def _lane_run(
         code = code_of[j]
         known = fills[code]
         assert known is not None
-        if j in known:
-            fill = known[j]
-        else:
+        fill = known[j]
+        if fill is _UNKNOWN:
             amount = spend[code]
             assert amount is not None
             fill = known[j] = _lane_fill(track, window[j], amount, costs, slip)
@@ -207,17 +290,25 @@ def _lane_run(
 
 
 def _lane_fill(track: _AssetTrack, bar: Bar, amount: Decimal, costs: Costs, slip: Decimal) -> _Fill | None:
-    """The fill of ``amount`` at ``bar``'s open (:func:`_quote`), as :func:`_record` books it: the buy,
-    the units it adds (net of the fee in the base token) and the fee's value, and as floats its time
-    (POSIX s), USDC and size (:func:`_figures` reads them); None under the minimum."""
+    """The fill of ``amount`` at ``bar``'s open, as :func:`~dcactl.backtest.fills._fill` makes it and
+    books it (the expressions of its ``_quote`` and ``_net``, inline: lanes make thousands): the
+    buy, the units it adds (net of the fee in the base token) and the fee's value, and as floats its
+    time (POSIX s), USDC and size (:func:`_figures` reads them); None under the minimum."""
     price = bar.open * slip
-    quote = _quote(track.sz_decimals, price, amount)
-    if quote is None:
+    size = (amount / price).quantize(_quantum(track.sz_decimals), rounding=ROUND_DOWN)
+    cost = size * price
+    if size <= 0 or cost < MIN_NOTIONAL_USDC:
         return None
-    size, cost = quote
-    units, fee = _net(size, price, costs)
-    buy = BacktestBuy(time=bar.at, asset=track.config.symbol, usd=cost, size=size, price=price)
-    return buy, units, fee, bar.at.timestamp(), float(cost), float(size)
+    fee = size * costs.fee_bps / BPS
+    at = bar.at
+    return (BacktestBuy(at, track.config.symbol, cost, size, price), size - fee, fee * price, at.timestamp(),
+            float(cost), float(size))
+
+
+@functools.lru_cache(maxsize=32)
+def _quantum(sz_decimals: int) -> Decimal:
+    """The size step of an asset with these size decimals (as ``fills._quote`` rounds)."""
+    return Decimal(1).scaleb(-sz_decimals)
 
 
 def _decide_at(config: Config, track: _AssetTrack, i: int, zone: ZoneInfo) -> Amount:

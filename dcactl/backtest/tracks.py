@@ -168,10 +168,15 @@ class _LaneRun:
     @classmethod
     def of(cls, buys: list[_Fill], skipped: int, outcomes: dict[int, str]) -> _LaneRun:
         """With its holding, misses and floats gathered once (every strategy with this lane reads them)."""
-        return cls(buys, skipped, outcomes, sum((f[1] for f in buys), ZERO),
-                   sum((f[0].usd for f in buys), ZERO), sum((f[2] for f in buys), ZERO),
-                   sum(1 for o in outcomes.values() if o == "minimum"),
-                   np.array([f[3:] for f in buys], dtype=np.float64).reshape(-1, 3).T)
+        return cls(buys, skipped, outcomes, sum(map(_UNITS, buys), ZERO),
+                   sum(map(_USD, map(_BUY, buys)), ZERO), sum(map(_FEE, buys), ZERO),
+                   list(outcomes.values()).count("minimum"),
+                   np.array(list(map(_FLOATS, buys)), dtype=np.float64).reshape(-1, 3).T)
+
+
+_BUY, _UNITS, _FEE, _FLOATS = (operator.itemgetter(n) for n in (0, 1, 2, slice(3, 6)))
+_USD = operator.attrgetter("usd")
+"""A lane fill's parts (:data:`_Fill`), picked without a Python frame per fill."""
 
 
 @dataclass
@@ -187,8 +192,9 @@ class Shared:
     frames: dict[str, _Frame] = field(default_factory=dict)
     closes: _DailyCloses | None = None
     """Its daily closes inside the window (the marks)."""
-    fills: dict[tuple[Any, ...], dict[int, _Fill | None]] = field(default_factory=dict)
-    """By (USDC amount, costs, slippage factor), the fills by tick (:func:`_lane_fill`)."""
+    fills: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
+    """By (USDC amount, costs, slippage factor), the fill at each tick of the window (:func:`_lane_fill`;
+    :func:`~dcactl.backtest.lanes._known_fills`)."""
     decisions: dict[tuple[AssetConfig, int], Amount] = field(default_factory=dict)
     """decide_amounts' answer per (asset's config, situation) (:func:`_lane`)."""
     lanes: dict[tuple[Any, ...], _LaneRun] = field(default_factory=dict)
