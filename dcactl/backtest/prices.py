@@ -185,6 +185,8 @@ def _clean_rows(lines: list[str]) -> dict[str, dict[datetime, Bar]] | None:
     decimal = Decimal
     bar = functools.partial(tuple.__new__, Bar)  # Bar(at, open, close) without NamedTuple's Python __new__
     named, bars = None, {}  # the last row's asset text and its candles (rows of an asset usually follow)
+    close_text_before: str | None = None  # and its close (a Decimal in close)
+    close = ZERO
     for line in itertools.islice(lines, 1, None):
         if not line:
             continue
@@ -204,7 +206,9 @@ def _clean_rows(lines: list[str]) -> dict[str, dict[datetime, Bar]] | None:
             except (ValueError, OverflowError, OSError):
                 return None
         try:
-            open_, close = decimal(open_text), decimal(close_text)
+            # a candle usually opens at the last one's close: that Decimal is taken, not made again
+            open_ = close if open_text == close_text_before else decimal(open_text)
+            close_text_before, close = close_text, decimal(close_text)
             high = (open_ if high_text == open_text else close if high_text == close_text
                     else decimal(high_text))
             low = open_ if low_text == open_text else close if low_text == close_text else decimal(low_text)
