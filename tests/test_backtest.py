@@ -520,6 +520,58 @@ def test_lanes_are_taken_and_buy_what_one_by_one_does(
         Strategy("c", "rules", other), series, {}, {}, start, end, Costs(), vectorised=False).to_json()
 
 
+
+def test_assets_with_the_same_rules_share_their_lane_decisions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three assets whose configs differ only in their symbol (one on another venue and pair) over
+    different prices: their lanes ask decide_amounts once per situation among them all, not per
+    asset, and the trace (amounts, skip sentences naming each asset's own RSI), figures and curve are
+    one by one's; a fourth asset with another amount asks its own."""
+    from dcactl.backtest import lanes
+
+    rules = "\n[assets.{0}.rsi]\nperiod = 3\n[assets.{0}.ma_dips]\nperiods = [3, 5]\nthresholds = [2, 5]\n"
+    text = '[settings]\nnetwork = "devnet"\n' + "".join(
+        f"[assets.{name}]\namount = {amount}\nevery = \"week\"\n{extra}" + rules.format(name)
+        for name, amount, extra in (("AAA", 100, ""), ("BBB", 100, 'venue = "paper"\n'), ("CCC", 100, ""),
+                                    ("DDD", 60, ""))
+    )
+    path = tmp_path / "p.toml"
+    config = validate_document(parse_config_text(text, path), path)
+    series = {}
+    for k, name in enumerate(("AAA", "BBB", "CCC", "DDD")):
+        prices = [100 * (1 + 0.05 * ((i * (7 + k)) % 5 - 2)) for i in range(120)]
+        prices[60 + 5 * k:70 + 5 * k] = [120 + 3 * i for i in range(10)]  # a rally: RSI(3) 100, a skip
+        series[name] = replace(_series(prices), asset=name)
+    start, end = T0 + timedelta(days=35), T0 + timedelta(days=120)
+    asked: list[str] = []
+    original = lanes._decide_at
+
+    def counting(*args: Any) -> Any:
+        asked.append(args[1].config.symbol)
+        return original(*args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(lanes, "_decide_at", counting)
+        fast = replay(Strategy("s", "rules", config), series, {}, {}, start, end, Costs())
+        together = {name: asked.count(name) for name in series}
+        alone = {}
+        for asset in config.assets:  # each asset in a strategy of its own asks its every situation
+            asked.clear()
+            alone_config = replace(config, assets=(asset,))
+            replay(Strategy("s", "rules", alone_config), series, {}, {}, start, end, Costs())
+            alone[asset.symbol] = len(asked)
+    same = ("AAA", "BBB", "CCC")
+    assert together["AAA"] == alone["AAA"] > 0 and together["DDD"] == alone["DDD"] > 0, (together, alone)
+    assert sum(together[n] for n in same) < sum(alone[n] for n in same), (together, alone)
+    slow_trace: list[Tick] = []
+    fast_trace: list[Tick] = []
+    slow = replay(Strategy("s", "rules", config), series, {}, {}, start, end, Costs(), trace=slow_trace,
+                  vectorised=False)
+    traced = replay(Strategy("s", "rules", config), series, {}, {}, start, end, Costs(), trace=fast_trace)
+    assert fast_trace == slow_trace and any(t.skip and "RSI" in t.skip for t in fast_trace)
+    assert fast.to_json() == slow.to_json() == traced.to_json() and fast.curve == slow.curve
+
 # ---- parity with plan on the devnet ------------------------------------------------------------------
 
 

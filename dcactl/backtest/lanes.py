@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -24,7 +25,7 @@ from dcactl.backtest.tracks import (
     _ms,
     history_at,
 )
-from dcactl.config.schema import Config
+from dcactl.config.schema import AssetConfig, Config
 from dcactl.models import BacktestBuy
 from dcactl.run.core import Amount, AmountInput, decide_amounts
 from dcactl.schedule.periods import Schedule, period_of
@@ -126,15 +127,16 @@ def _lane(
     (:func:`_situations`) at the first tick in it; then per schedule period the first tick whose
     decision buys and whose fill reaches the minimum buys, as the due rule and ``run`` would: every
     tick of the period before it was due and skipped, every tick after it is not due. Strategies
-    whose decisions for the asset come out the same share the result."""
+    whose decisions for the asset come out the same share the result; assets with the same rules
+    share their decisions in a strategy (:func:`_decisions_of`)."""
     zone = ZoneInfo(config.settings.timezone)
     codes = _situations(track)
     decided: dict[int, Amount] = {}
+    known = _decisions_of(config, track.config)
     for code, first in _firsts(codes):
-        key = (track.config, code)
-        if key not in track.shared.decisions:
-            track.shared.decisions[key] = _decide_at(config, track, first, zone)
-        decided[code] = track.shared.decisions[key]
+        if code not in known:
+            known[code] = _decide_at(config, track, first, zone)
+        decided[code] = known[code]
     # what each tick spends (None: nothing): the distinct amounts, and per tick the index of its own
     spent = {code: (a.usd if a.skip is None else None) for code, a in decided.items()}
     amounts = sorted(set(spent.values()), key=lambda x: (x is None, x or ZERO))
@@ -157,6 +159,24 @@ def _lane(
         _lane_trace(config, track, zone, decided, codes.tolist(), _period_ends(track, zone), run.outcomes,
                     trace)
     return run
+
+
+_DECIDED: list[Any] = [None, {}]
+""":func:`_decisions_of`'s store: the strategy's config it is for, and its answers by rules."""
+
+
+def _decisions_of(config: Config, asset: AssetConfig) -> dict[int, Amount]:
+    """:func:`decide_amounts`' answers for a lane of ``asset`` in the strategy of ``config``, by
+    situation (:func:`_situations`), as far as known. A lane's decision (no bank, no cap, no
+    rebalancing, a fixed base on a fixed schedule: :func:`_lane_ready`) is a function of its rules
+    and where they stand, as the lanes rely on; the symbol, venue and pair only name it (a skip's
+    sentence, which names the indicator's value, is asked at its own tick by :func:`_lane_trace`).
+    So the strategy's assets whose configs differ only in those share the answers. The store holds
+    the last strategy's (the one being replayed: its lanes come one after another)."""
+    if _DECIDED[0] is not config:
+        _DECIDED[:] = [config, {}]
+    store: dict[AssetConfig, dict[int, Amount]] = _DECIDED[1]
+    return store.setdefault(replace(asset, symbol="", venue="auto", pair=None, coingecko_id=None), {})
 
 
 def _lane_run(

@@ -19,7 +19,6 @@ from dcactl.backtest.prices import Bar, Series
 from dcactl.backtest.results import ZERO, StrategyResult
 from dcactl.config.schema import AssetConfig
 from dcactl.models import BacktestBuy
-from dcactl.run.core import Amount
 from dcactl.schedule.periods import LastBuy
 from dcactl.strategy import PriceHistory
 from dcactl.strategy.decide import memo_entry
@@ -184,7 +183,7 @@ class Shared:
     """Per asset, what the strategies of one backtest (one window, one set of prices and costs) share:
     indicator values per (daily closes, hourly closes) completed (the same prices at the same tick
     give the same RSI and averages) and their series over the window, the prices as the replay reads
-    them, the fills by (tick, USDC amount), decisions by situation and whole lanes (:func:`_lane`)."""
+    them, the fills by (tick, USDC amount) and whole lanes (:func:`_lane`)."""
 
     memo: dict[tuple[int, int], Memo] = field(default_factory=dict)
     series: dict[tuple[Any, ...], np.ndarray[Any, Any]] = field(default_factory=dict)
@@ -195,8 +194,6 @@ class Shared:
     fills: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
     """By (USDC amount, costs, slippage factor), the fill at each tick of the window (:func:`_lane_fill`;
     :func:`~dcactl.backtest.lanes._known_fills`)."""
-    decisions: dict[tuple[AssetConfig, int], Amount] = field(default_factory=dict)
-    """decide_amounts' answer per (asset's config, situation) (:func:`_lane`)."""
     lanes: dict[tuple[Any, ...], _LaneRun] = field(default_factory=dict)
     """:func:`_lane`'s results by the decisions they come from."""
     situations: dict[tuple[Any, ...], np.ndarray[Any, Any]] = field(default_factory=dict)
