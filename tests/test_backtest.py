@@ -11,6 +11,7 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -933,3 +934,21 @@ def test_each_situation_is_asked_at_its_first_tick(codes: list[int]) -> None:
     from dcactl.backtest.lanes import _firsts
 
     assert _firsts(np.array(codes, dtype=np.int64)) == [(c, codes.index(c)) for c in sorted(set(codes))]
+
+
+@settings(max_examples=100, deadline=None)
+@given(prices=st.lists(st.tuples(st.sampled_from(["1.5", "2", "2.0", "0.1", "3e2"]), st.booleans()),
+                       max_size=12), first=st.integers(0, 13), daily=st.booleans())
+def test_a_frames_opens_are_their_floats(prices: list[tuple[str, bool]], first: int, daily: bool) -> None:
+    """_opens gives each window bar's open as float(open), whether the open is the very Decimal of the
+    bar before's close (its float is taken from the closes) or another Decimal."""
+    from dcactl.backtest.tracks import _opens
+
+    bars: list[Bar] = []
+    for k, (text, shared) in enumerate(prices):
+        opened = bars[-1].close if shared and bars else D(text)
+        bars.append(Bar(T0 + timedelta(days=k), opened, D(text) * 2))
+    closes = np.array([float(b.close) for b in bars]) if daily else None
+    first = min(first, len(bars))
+    got = _opens(bars, first, len(bars), closes)
+    assert got.dtype == np.float64 and got.tolist() == [float(b.open) for b in bars[first:]]

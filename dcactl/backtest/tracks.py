@@ -6,6 +6,7 @@ tick reads (:func:`history_at`). No I/O."""
 from __future__ import annotations
 
 import bisect
+import itertools
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,7 +75,30 @@ class _Frame:
         counts = [] if h_close.size else np.searchsorted(d_open, window_ms - DAY_MS, side="right").tolist()
         return cls(ticks, window, window_ms, counts, d_open, d_close, h_open, h_close,
                    {c: i for i, c in enumerate(counts)},
-                   np.array([float(b.open) for b in window], dtype=np.float64), tuple(b.at for b in window))
+                   _opens(ticks.bars, first, last, d_close if ticks is day else None),
+                   tuple(map(_AT, window)))
+
+
+def _opens(bars: Sequence[Bar], first: int, last: int, closes: np.ndarray[Any, Any] | None
+           ) -> np.ndarray[Any, Any]:
+    """The opens of ``bars[first:last]`` as floats; ``closes``: the floats of every bar's close (daily
+    ticks), taken for an open that is the bar before's close (the very Decimal: a ``--prices`` file
+    that opens each day at the last close, :func:`~dcactl.backtest.prices.load_csv`) instead of
+    converting it again."""
+    window = bars[first:last]
+    opens = list(map(_OPEN, window))
+    out = np.empty(len(opens), dtype=np.float64)
+    if closes is None or first == 0 or not opens:
+        out[:] = [float(o) for o in opens]
+        return out
+    same = np.fromiter(map(operator.is_, opens, map(_CLOSE, bars[first - 1:last - 1])), dtype=bool,
+                       count=len(opens))
+    out[same] = closes[first - 1:last - 1][same]
+    out[~same] = [float(o) for o in itertools.compress(opens, (~same).tolist())]
+    return out
+
+
+_AT, _OPEN, _CLOSE = (operator.attrgetter(name) for name in ("at", "open", "close"))
 
 
 @dataclass(frozen=True)
