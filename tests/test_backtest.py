@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from live_support import faketime_env, require_faketime
 from support import write_portfolio
@@ -952,3 +952,42 @@ def test_a_frames_opens_are_their_floats(prices: list[tuple[str, bool]], first: 
     first = min(first, len(bars))
     got = _opens(bars, first, len(bars), closes)
     assert got.dtype == np.float64 and got.tolist() == [float(b.open) for b in bars[first:]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(opens=st.lists(st.sampled_from(["0.0001234", "1", "9.99", "27.5", "1234.5678", "65000.1", "3e5"]),
+                      min_size=1, max_size=6),
+       amount=st.sampled_from(["5", "10", "10.01", "50", "333.33"]), sz=st.sampled_from([0, 2, 5, 8]),
+       fee=st.sampled_from(["0", "7", "30"]), slippage=st.sampled_from(["0", "5", "40"]))
+@example(opens=["1"], amount="10", sz=0, fee="0", slippage="0")  # exactly the minimum: it fills
+def test_a_lane_fill_is_the_contract_fill(
+    opens: list[str], amount: str, sz: int, fee: str, slippage: str
+) -> None:
+    """_lane_fill (the contract's expressions inline) fills as fills._fill does (under the minimum:
+    None), with the units and fee _record books, each Decimal's digits and exponent, and its floats."""
+    from dcactl.backtest.fills import _fill
+    from dcactl.backtest.lanes import _lane_fill
+    from dcactl.backtest.results import BPS
+    from dcactl.backtest.tracks import Shared, _AssetTrack, _Frame
+
+    path = Path("p.toml")
+    config = validate_document(parse_config_text(
+        '[settings]\nnetwork = "devnet"\n[assets.AAA]\namount = 10\nevery = "day"\n', path), path)
+    bars = [Bar(T0 + timedelta(days=k, microseconds=k), D(o), D(o)) for k, o in enumerate(opens)]
+    series = Series("AAA", "1d", tuple(bars))
+    costs = Costs(D(fee), D(slippage))
+    slip = 1 + costs.slippage_bps / BPS
+    frame = _Frame.of(series, series, None, T0, T0 + timedelta(days=10))
+    for bar in bars:
+        track = _AssetTrack(config.assets[0], frame, sz, Shared())
+        fill = _lane_fill(track, bar, D(amount), costs, slip)
+        expected = _fill(track, bar.at, bar.open * slip, D(amount), costs)
+        if isinstance(expected, str):
+            assert fill is None
+            continue
+        assert fill is not None
+        buy, units, fee_usd, at, usd, size = fill
+        h = track.holding
+        assert buy == expected and (units.as_tuple(), fee_usd.as_tuple()) == (h.units.as_tuple(),
+                                                                               h.fees_usd.as_tuple())
+        assert (at, usd, size) == (bar.at.timestamp(), float(expected.usd), float(expected.size))
