@@ -33,7 +33,7 @@ import numpy as np
 
 from dcactl.backtest.figures import _figures
 from dcactl.backtest.fills import _fill
-from dcactl.backtest.lanes import _independent, _lane, _lane_ready
+from dcactl.backtest.lanes import Decisions, _independent, _lane, _lane_ready
 from dcactl.backtest.prices import Series
 from dcactl.backtest.results import BPS, ZERO, Costs, StrategyResult, Tick
 from dcactl.backtest.tracks import (
@@ -109,7 +109,8 @@ def replay(
                 buys.append(bought)
     elif vectorised and _independent(config):
         lanes = [t for t in tracks if _lane_ready(t)]
-        done = [_lane(config, t, costs, slip, buys, skips, trace) for t in lanes]
+        decisions: Decisions = {}  # this strategy's: assets with the same rules share them
+        done = [_lane(config, t, costs, slip, buys, skips, trace, decisions) for t in lanes]
         runs = tuple((t.config.symbol, id(run)) for t, run in zip(lanes, done, strict=True))
         rest = [t for t in tracks if t not in lanes]
         if not rest and shared is not None and trace is None:  # every asset's buys as an earlier strategy's

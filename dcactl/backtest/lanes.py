@@ -121,18 +121,19 @@ def _lane(
     buys: list[BacktestBuy],
     skips: Counter[str],
     trace: list[Tick] | None,
+    decisions: Decisions,
 ) -> _LaneRun:
     """One asset over all its ticks at once (:func:`_lane_ready`; no cap and no rebalancing, so no
     other asset matters). Its decisions come from :func:`decide_amounts` itself, once per situation
     (:func:`_situations`) at the first tick in it; then per schedule period the first tick whose
     decision buys and whose fill reaches the minimum buys, as the due rule and ``run`` would: every
     tick of the period before it was due and skipped, every tick after it is not due. Strategies
-    whose decisions for the asset come out the same share the result; assets with the same rules
-    share their decisions in a strategy (:func:`_decisions_of`)."""
+    whose decisions for the asset come out the same share the result; the strategy's assets with the
+    same rules share their decisions (``decisions``: :func:`_decisions_of`)."""
     zone = ZoneInfo(config.settings.timezone)
     codes = _situations(track)
     decided: dict[int, Amount] = {}
-    known = _decisions_of(config, track.config)
+    known = _decisions_of(decisions, track.config)
     for code, first in _firsts(codes):
         if code not in known:
             known[code] = _decide_at(config, track, first, zone)
@@ -161,22 +162,19 @@ def _lane(
     return run
 
 
-_DECIDED: list[Any] = [None, {}]
-""":func:`_decisions_of`'s store: the strategy's config it is for, and its answers by rules."""
+Decisions = dict[AssetConfig, dict[int, Amount]]
+"""One strategy's :func:`decide_amounts` answers for its lanes: by rules (:func:`_decisions_of`), then
+by situation (:func:`_situations`)."""
 
 
-def _decisions_of(config: Config, asset: AssetConfig) -> dict[int, Amount]:
-    """:func:`decide_amounts`' answers for a lane of ``asset`` in the strategy of ``config``, by
-    situation (:func:`_situations`), as far as known. A lane's decision (no bank, no cap, no
-    rebalancing, a fixed base on a fixed schedule: :func:`_lane_ready`) is a function of its rules
-    and where they stand, as the lanes rely on; the symbol, venue and pair only name it (a skip's
-    sentence, which names the indicator's value, is asked at its own tick by :func:`_lane_trace`).
-    So the strategy's assets whose configs differ only in those share the answers. The store holds
-    the last strategy's (the one being replayed: its lanes come one after another)."""
-    if _DECIDED[0] is not config:
-        _DECIDED[:] = [config, {}]
-    store: dict[AssetConfig, dict[int, Amount]] = _DECIDED[1]
-    return store.setdefault(replace(asset, symbol="", venue="auto", pair=None, coingecko_id=None), {})
+def _decisions_of(decisions: Decisions, asset: AssetConfig) -> dict[int, Amount]:
+    """The answers known for a lane of ``asset`` (filled in as they are asked), by situation. A lane's
+    decision (no bank, no cap, no rebalancing, a fixed base on a fixed schedule: :func:`_lane_ready`)
+    is a function of its rules and where they stand, as the lanes rely on; the symbol, venue and pair
+    only name it (a skip's sentence, which names the indicator's value, is asked at its own tick by
+    :func:`_lane_trace`). So the assets of one strategy whose configs differ only in those share the
+    answers."""
+    return decisions.setdefault(replace(asset, symbol="", venue="auto", pair=None, coingecko_id=None), {})
 
 
 def _lane_run(
