@@ -95,15 +95,15 @@ def test_a_late_signer_counts_in_the_books_age(
     made = keys.signer_from
 
     def slow(text: str, source: str) -> Any:
-        time.sleep(0.4)
+        time.sleep(1.0)  # far longer than the read round against the devnet, however slow the machine
         return made(text, source)
 
     monkeypatch.setattr(keys, "signer_from", slow)
     res = cli("--config", str(_cfg(tmp_path, devnet, wallet)), "--json", "run")
     assert res.code == 0, res.err
     t = res.json()["timings"]
-    assert t["reads_done_ms"] < t["signer_ready_ms"] - 200 < t["order_sent_ms"] - 200
-    assert t["book_to_order_ms"] >= t["signer_ready_ms"] - t["reads_done_ms"]
+    assert t["reads_done_ms"] < t["signer_ready_ms"] <= t["order_sent_ms"]
+    assert t["book_to_order_ms"] >= t["signer_ready_ms"] - t["reads_done_ms"] - 0.2  # marks rounded
 
 
 def test_sequential_sends_one_action_per_asset(tmp_path: Path, devnet: Any, wallet: Any, cli: Any) -> None:
