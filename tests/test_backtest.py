@@ -19,7 +19,7 @@ from live_support import faketime_env, require_faketime
 from support import write_portfolio
 
 from dcactl.backtest.engine import replay
-from dcactl.backtest.prices import Bar, Series
+from dcactl.backtest.prices import Bar, Series, load_csv
 from dcactl.backtest.results import Costs, Tick
 from dcactl.backtest.tracks import Sweep
 from dcactl.backtest.variants import Strategy
@@ -991,3 +991,62 @@ def test_a_lane_fill_is_the_contract_fill(
         assert buy == expected and (units.as_tuple(), fee_usd.as_tuple()) == (h.units.as_tuple(),
                                                                                h.fees_usd.as_tuple())
         assert (at, usd, size) == (bar.at.timestamp(), float(expected.usd), float(expected.size))
+
+
+def test_a_ledger_backtest_replays_the_exchanges_candles_with_the_session_closed(
+    tmp_path: Path, devnet: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dcactl backtest` without --prices: the devnet's daily candles fetched into the ledger's cache,
+    then replayed. The figures are those of replaying the same candles (read straight from the
+    devnet) with the pairs' size decimals; and the replay (which may fork a child) runs once the
+    session's event loop is over."""
+    import asyncio
+
+    import httpx
+
+    from dcactl.backtest import run as backtest_run
+
+    body = ('[assets.BTC]\namount = 40\nevery = "day"\n[assets.BTC.rsi]\n'
+            '[assets.ETH]\namount = 25\nevery = "week"\n')
+    cfg = write_portfolio(tmp_path / "p.toml", devnet.url, body)
+    clock = datetime(2026, 10, 5, 12, tzinfo=UTC)
+    clock_ms = int(clock.timestamp() * 1000)
+    devnet.admin.set_clock(clock_ms)
+    window = ("--from", "2026-08-03", "--to", "2026-10-01")
+    loops: list[object] = []
+    fork = backtest_run.beside
+
+    def beside(*args: Any, **kwargs: Any) -> Any:
+        loops.append(asyncio._get_running_loop())
+        return fork(*args, **kwargs)
+
+    monkeypatch.setattr(backtest_run, "beside", beside)
+    try:
+        fetched = cli("--config", str(cfg), "--json", "backtest", *window, "--set", "rsi.oversold=25,35")
+        rows = ["time,asset,open,high,low,close"]
+        start_ms = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000)
+        with httpx.Client(timeout=10) as http:
+            for asset, coin in (("BTC", "@142"), ("ETH", "@151")):
+                req = {"coin": coin, "interval": "1d", "startTime": start_ms, "endTime": clock_ms}
+                for c in http.post(f"{devnet.url}/info", json={"type": "candleSnapshot", "req": req}).json():
+                    if int(c["t"]) + 86_400_000 <= clock_ms:  # completed days only
+                        day = datetime.fromtimestamp(int(c["t"]) / 1000, UTC)
+                        rows.append(f"{day:%Y-%m-%d},{asset},{c['o']},{c['h']},{c['l']},{c['c']}")
+    finally:
+        devnet.admin.set_clock(None)
+    assert fetched.code == 0, fetched.err
+    assert loops == [None], "the replay runs with no event loop (the session is closed)"
+    prices = tmp_path / "prices.csv"
+    prices.write_text("\n".join(rows) + "\n")
+    request = backtest_run.BacktestRequest(
+        start=datetime(2026, 8, 3, tzinfo=UTC), end=datetime(2026, 10, 1, tzinfo=UTC),
+        sets=("rsi.oversold=25,35",), curves=False, beside=False,
+    )
+    config = validate_document(parse_config_text(cfg.read_text(), cfg), cfg)
+    base, runs = backtest_run._strategies(config, request)
+    want = backtest_run.Prepared(request, base, runs, load_csv(prices), {}, {"BTC": 5, "ETH": 4}).replay()
+    got = json.loads(fetched.out)["strategies"]
+    names = ["portfolio", "rsi.oversold=25", "rsi.oversold=35", "plain", "lump-sum"]
+    assert [s["name"] for s in got] == names
+    assert got == [r.to_json() for r in want.results]
+    assert all(D(s["invested_usd"]) > 0 for s in got), "every strategy bought"

@@ -139,8 +139,8 @@ def test_a_backtest_split_between_two_processes_is_one_processes(
     answers: list[Any] = []
     result = Beside.result
 
-    def spy(self: Beside[Any]) -> Any:
-        answers.append(result(self))
+    def spy(self: Beside[Any], timeout: float | None = None) -> Any:
+        answers.append(result(self, timeout))
         return answers[-1]
 
     monkeypatch.setattr(Beside, "result", spy)
@@ -187,3 +187,44 @@ def test_a_failed_child_leaves_its_strategies_to_this_process(
     split = run_backtest_csv(config, request)
     assert [r.to_json() for r in split.results] == [r.to_json() for r in alone.results]
     assert [r.curve for r in split.results] == [r.curve for r in alone.results]
+
+
+def test_a_child_silent_past_its_deadline_is_killed_and_reaped() -> None:
+    """A child that never answers (stuck, say, on a lock another thread held at the fork) costs the
+    deadline, not the command: None, and the child is gone."""
+    with beside(lambda: signal.pause()) as child:
+        assert child is not None
+        pid = child._pid
+        got = child.result(timeout=0.3)
+        assert got is None
+        with pytest.raises(ChildProcessError):  # reaped already: no zombie left behind
+            os.waitpid(pid, os.WNOHANG)
+    with beside(lambda: 7) as child:  # one that answers in time is not cut short by a deadline
+        assert child is not None
+        assert child.result(timeout=30) == 7
+
+
+def test_a_stuck_child_leaves_its_strategies_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replay waits for its child a bounded time: a child that hangs is killed past it and its
+    strategies replayed here, with the same figures."""
+    body = '[settings]\nnetwork = "devnet"\n[assets.A0]\namount = 50\nevery = "week"\n[assets.A0.rsi]\n'
+    config = _config(tmp_path, body)
+    prices = _walk_csv(tmp_path / "prices.csv", 1, 300)
+    request = BacktestRequest(start=datetime(2023, 4, 1, tzinfo=UTC), end=datetime(2023, 10, 1, tzinfo=UTC),
+                              sets=("rsi.oversold=20,40",), prices=prices, curves=False)
+    alone = run_backtest_csv(config, BacktestRequest(**{**request.__dict__, "beside": False}))
+    parent = os.getpid()
+    replay_each = backtest_run._replay_each
+
+    def hangs_in_the_child(*args: Any) -> Any:
+        if os.getpid() != parent:
+            signal.pause()
+        return replay_each(*args)
+
+    monkeypatch.setattr(backtest_run, "_replay_each", hangs_in_the_child)
+    monkeypatch.setattr(backtest_run, "CHILD_GRACE_S", 0.3)
+    monkeypatch.setattr(backtest_run, "CHILD_FACTOR", 0.0)
+    split = run_backtest_csv(config, request)
+    assert [r.to_json() for r in split.results] == [r.to_json() for r in alone.results]

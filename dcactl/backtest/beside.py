@@ -11,9 +11,11 @@ so nothing is imported or parsed again), two cores or more. The child runs nothi
 it prints nothing, touches no file, ledger or connection it inherited, and leaves with
 ``os._exit`` (no ``atexit`` handler, no buffered output flushed twice, no finaliser closing what
 the parent still uses). Should it fail in any way (killed, an exception, an answer that does not
-unpickle), :meth:`Beside.result` says so with None and the caller does the work itself: a result
-is never lost, only computed here instead. Ctrl-C reaches both processes; the parent stops and reaps
-its child when it leaves the ``with`` block.
+unpickle, or no answer by the deadline the caller gives), :meth:`Beside.result` says so with None
+and the caller does the work itself: a result is never lost, only computed here instead, and a child
+that hangs (a lock another thread of this process held at the fork, say) costs a bounded wait, not
+the command. Ctrl-C reaches both processes; the parent stops and reaps its child when it leaves the
+``with`` block.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import signal
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
@@ -38,16 +42,15 @@ class Beside(Generic[T]):
         self._reading = reading
         self._done = False
 
-    def result(self) -> T | None:
-        """The child's ``work()``, once it has finished; None when it failed (do the work here)."""
+    def result(self, timeout: float | None = None) -> T | None:
+        """The child's ``work()``, once it has finished; None when it failed or has not answered
+        within ``timeout`` seconds (None: no limit), in which case it is killed (do the work here)."""
         if self._done:
             return None
-        chunks: list[bytes] = []
-        try:
-            with os.fdopen(self._reading, "rb", closefd=True) as pipe:
-                chunks.append(pipe.read())
-        except OSError:
-            pass
+        chunks = self._read(None if timeout is None else time.monotonic() + timeout)
+        if chunks is None:
+            self.stop()
+            return None
         self._done = True
         _, status = os.waitpid(self._pid, 0)
         if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
@@ -57,6 +60,26 @@ class Beside(Generic[T]):
         except Exception:  # a torn or garbled answer: the caller computes it instead
             return None
         return value
+
+    def _read(self, deadline: float | None) -> list[bytes] | None:
+        """The pipe's bytes up to its end (the child wrote all, or died); None at the deadline."""
+        chunks: list[bytes] = []
+        while True:
+            if deadline is not None:
+                left = max(0.0, deadline - time.monotonic())
+                if not select.select([self._reading], [], [], left)[0]:
+                    return None
+            try:
+                chunk = os.read(self._reading, 1 << 20)
+            except InterruptedError:  # pragma: no cover - retried by Python itself since 3.5
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                with contextlib.suppress(OSError):
+                    os.close(self._reading)
+                return chunks
+            chunks.append(chunk)
 
     def stop(self) -> None:
         """Kill and reap the child if :meth:`result` has not (an error or Ctrl-C in the parent)."""

@@ -3,6 +3,7 @@ replay each through :mod:`dcactl.backtest.engine`. The command in :mod:`dcactl.c
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from dcactl.session import Session
 
 BASELINES = ("plain", "lump-sum")
+CHILD_GRACE_S = 5.0
+CHILD_FACTOR = 3.0
+"""The replay waits for its child (:mod:`dcactl.backtest.beside`) this many seconds plus this many
+times what its own half took; a child still silent then is killed and its half replayed here."""
 
 
 @dataclass(frozen=True)
@@ -115,23 +120,39 @@ def _only(strategy: Strategy, only: Sequence[str]) -> Strategy:
     return replace(strategy, config=only_assets(strategy.config, only))
 
 
-async def run_backtest(
+@dataclass(frozen=True)
+class Prepared:
+    """A backtest with its prices in memory: :meth:`replay` needs no session, ledger or event loop."""
+
+    request: BacktestRequest
+    base: Config
+    runs: list[Strategy]
+    daily: dict[str, Series]
+    hourly: dict[str, Series]
+    sz: dict[str, int]
+
+    def replay(self) -> BacktestResult:
+        """Check the window is covered, replay each strategy (see :func:`_replay_all`)."""
+        return _replay_all(self.request, self.base, self.runs, self.daily, self.hourly, self.sz, [])
+
+
+async def prepare_backtest(
     session: Session, request: BacktestRequest, on_fetch: Callable[[str], None]
-) -> BacktestResult:
-    """Build the strategies, gather the prices, check the window is covered, replay each."""
-    if request.prices is not None:
-        return run_backtest_csv(session.config, request)
+) -> Prepared:
+    """Build the strategies and gather their prices from the ledger's candle cache (fetching what it
+    lacks). The replay comes once the session is closed (:meth:`Prepared.replay`): it may fork a
+    child, which is safest from a process with no event loop and no executor threads running."""
     base, runs = _strategies(session.config, request)
     warm = request.start - timedelta(days=warmup_days([s.config for s in runs]))
     try:
         daily, hourly, sz = await gather_prices(session, base, warm, request.end, on_fetch)
     except DcactlError as exc:
         raise UsageError(f"cannot read the price history: {exc}") from None
-    return _replay_all(request, base, runs, daily, hourly, sz, [])
+    return Prepared(request, base, runs, daily, hourly, sz)
 
 
 def run_backtest_csv(config: Config, request: BacktestRequest) -> BacktestResult:
-    """:func:`run_backtest` with ``request.prices`` (a CSV): it needs no session — no ledger, no
+    """The backtest of ``request.prices`` (a CSV): it needs no session — no ledger, no
     client, no event loop. Raises UsageError (the window, the variants, the file's problems)."""
     assert request.prices is not None
     base, runs = _strategies(config, request)
@@ -214,8 +235,11 @@ def _replay_all(
         return _replay_each(request, there, daily, hourly, sz)
 
     with beside(replay_there, enabled=request.beside and bool(here) and bool(there)) as child:
+        started = time.monotonic()
         by_name = _replay_each(request, here, daily, hourly, sz)
         if there:
-            got = child.result() if child is not None else None
+            # the child has about as much to do: one that is far later than that is stuck, not slow
+            patience = CHILD_GRACE_S + CHILD_FACTOR * (time.monotonic() - started)
+            got = child.result(timeout=patience) if child is not None else None
             by_name.update(got if got is not None else replay_there())
     return BacktestResult(request, [by_name[s.name] for s in runs], notes)

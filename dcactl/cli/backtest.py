@@ -63,7 +63,7 @@ def backtest(
 ) -> None:
     """Replay the portfolio's rules over past prices through run's decision code, beside the baselines."""
     from dcactl.backtest.results import Costs
-    from dcactl.backtest.run import BASELINES, BacktestRequest, run_backtest, run_backtest_csv
+    from dcactl.backtest.run import BASELINES, BacktestRequest, prepare_backtest, run_backtest_csv
     from dcactl.cli.render import render_backtest
     from dcactl.session import load
 
@@ -84,15 +84,15 @@ def backtest(
     )
 
     async def work(session: Any) -> Any:
-        return await run_backtest(
+        return await prepare_backtest(
             session, request, lambda s: output.info(f"fetching the price history of {s}...")
         )
 
     with output.progress("dcactl backtest: reading prices and replaying..."), _no_cycle_collection():
         if prices is not None:  # it reads no ledger and no exchange: no session, no event loop
             result = run_backtest_csv(load(state_of(ctx).config), request)
-        else:
-            result = with_session(ctx, work)
+        else:  # the prices from the ledger (and the exchange), then the replay with the session closed
+            result = with_session(ctx, work).replay()
     if html is not None:
         _write_html(html, result)
     render_backtest(result)
