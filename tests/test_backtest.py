@@ -235,6 +235,28 @@ def test_bad_options(tmp_path: Path, cli: Any) -> None:
     assert cli(*base, "--set", "amount").code == 2
 
 
+def test_a_bad_set_value_is_one_line_however_many_assets_it_sets(tmp_path: Path, cli: Any) -> None:
+    """`--set rsi.oversold=...` sets every asset's: a bad value is one line saying how many more
+    assets have the same problem, not one line per asset; problems that differ stay apart."""
+    body = "".join(f'[assets.A{i}]\namount = 10\nevery = "day"\n[assets.A{i}.rsi]\n' for i in range(4))
+    body += '[assets.B]\namount = 10\nevery = "day"\n'
+    cfg = _portfolio(tmp_path, body)
+    prices = str(_csv(tmp_path / "p.csv"))
+    res = cli("--config", str(cfg), "backtest", "--prices", prices, *WINDOW, "--set", "rsi.oversold=20..50")
+    assert res.code == 2
+    lines = res.err.strip().splitlines()
+    assert lines == [
+        f'dcactl: error: --set rsi.oversold=20..50: {cfg}: assets.A0.rsi.oversold: must be an RSI level '
+        'between 0 and 100 (exclusive), got "20..50" (and the same for 4 more assets)'
+    ], lines
+    res = cli("--config", str(cfg), "backtest", "--prices", prices, *WINDOW,
+              "--set", "assets.A1.rsi.period=0", "--set", "rsi.perod=3")
+    assert res.code == 2
+    assert len(res.err.strip().splitlines()) == 2, res.err
+    assert "assets.A1.rsi.period: " in res.err and "did you mean `period`? (and the same for 4 more assets)" \
+        in res.err
+
+
 def test_html_is_written(tmp_path: Path, cli: Any) -> None:
     """--html writes the strategies page beside the table (one overlay, one buys chart per strategy)."""
     cfg = _portfolio(tmp_path)

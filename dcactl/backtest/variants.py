@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -131,11 +132,44 @@ def strategies(config: Config, sets: Sequence[str], baselines: Sequence[str]) ->
             try:
                 variant = validate_document(doc, config.path)
             except ConfigError as exc:
-                raise ConfigError([f"--set {name}: {line}" for line in exc.problems]) from None
+                problems = _per_asset_once(exc.problems)
+                raise ConfigError([f"--set {name}: {line}" for line in problems]) from None
             out.append(Strategy(name, "rules", variant))
     plain = plain_config(config)
     for base in dict.fromkeys(baselines):
         out.append(Strategy(base, "plain" if base == "plain" else "lump-sum", plain))
+    return out
+
+
+_ASSET_KEY = re.compile(r"^(?P<head>.*?)\bassets\.(?P<symbol>[^.:\s]+)\.(?P<tail>.+)$")
+
+
+def _per_asset_once(problems: Sequence[str]) -> list[str]:
+    """A variant's problems with those that differ only in the asset said once: a ``--set`` key such
+    as ``rsi.oversold`` sets every asset's, so one bad value is the same problem in every asset (one
+    line, "and the same for N more assets"), not a screenful of it."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    order: list[tuple[str, str] | str] = []
+    for line in problems:
+        m = _ASSET_KEY.match(line)
+        if m is None:
+            order.append(line)
+            continue
+        key = (m["head"], m["tail"])
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(m["symbol"])
+    out = []
+    for item in order:
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        head, tail = item
+        symbols = groups[item]
+        more = len(symbols) - 1
+        also = f" (and the same for {more} more asset{'s' if more > 1 else ''})" if more else ""
+        out.append(f"{head}assets.{symbols[0]}.{tail}{also}")
     return out
 
 
