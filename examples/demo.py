@@ -101,7 +101,10 @@ def main() -> int:
         orders = devnet.admin.orders()
         print(f"\nThe devnet received {len(orders)} orders in all (one per listed asset).")
         if opts.keep:
-            input(f"devnet still running at {devnet.url}; press Enter to stop it ")
+            try:
+                input(f"devnet still running at {devnet.url}; press Enter to stop it ")
+            except EOFError:  # no terminal to wait on (input from a pipe or /dev/null): stop it now
+                print()
     print(f"\nDone. The demo's portfolio and ledger are in {workdir}.")
     return 0
 

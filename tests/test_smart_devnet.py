@@ -190,7 +190,18 @@ def test_history_and_plan_after_a_smart_buy(
     assert btc["reasons"][0].startswith("bought Tue 2025-06-10 12:00 UTC in the current day; next due")
     assert btc["reasons"][1:] and "below its 50-day SMA" in " ".join(btc["reasons"][1:])
     text = cli("--config", str(cfg), "plan", "ETH")
-    assert text.code == 0 and "ETH [paper] not due" in text.out and "BTC" not in text.out
+    assert text.code == 0 and "BTC" not in text.out
+    # what it would buy when due, not "not due: buy" as if it were buying now
+    assert "ETH [paper] not due; when due: buy 20.00 USDC (now: IOC " in text.out
+    # the books cannot be read: nothing is decided, and the reason is said once
+    devnet.admin.faults(kind="error", path="/info", status=502, types=["l2Book"], count=100)
+    try:
+        text = cli("--config", str(cfg), "plan", "ETH")
+    finally:
+        devnet.admin.clear_faults()
+    head = "ETH [paper] not due: cannot decide — temporary: Hyperliquid /info l2Book"
+    assert head in text.out, text.out
+    assert text.out.count("l2Book") == 1, text.out
 
 
 def annualised_vol_pct(closes: Sequence[int], window: int) -> float:

@@ -398,14 +398,19 @@ def render_plan(report: PlanReport) -> None:
     con.print(Text(f"Plan as of {report.as_of:%Y-%m-%d %H:%M} UTC ({report.mode} on {report.network})",
                    style="bold"))
     for a in report.assets:
-        due = "due" if a["due"] else "not due"
-        amount = f"{a['amount_usd']} USDC" if a["amount_usd"] is not None else "-"
-        head = f"{a['asset']} [{a['venue']}] {due}: "
-        head += f"skip — {a['skip']}" if a["skip"] else f"buy {amount}"
+        head = f"{a['asset']} [{a['venue']}] " + ("due: " if a["due"] else "not due; when due: ")
+        if a["amount_usd"] is None:  # nothing could be decided (a price, a balance or a check failed)
+            head = f"{a['asset']} [{a['venue']}] {'due' if a['due'] else 'not due'}: cannot decide"
+            head += f" — {a['skip']}" if a["skip"] else ""
+        elif a["skip"]:
+            head += f"skip — {a['skip']}"
+        else:
+            head += f"buy {a['amount_usd']} USDC"
         if a["order"]:
-            head += f" (IOC {a['order']['size']} at limit {a['order']['limit_px']})"
+            order = f"IOC {a['order']['size']} at limit {a['order']['limit_px']}"
+            head += f" ({order})" if a["due"] else f" (now: {order})"
         con.print(Text(head, style="bold"))
-        if a["summary"]:
+        if a["summary"] and a["summary"] != a["skip"]:
             con.print(Text(f"  {a['summary']}"))
         for reason in a["reasons"]:
             con.print(Text(f"  - {reason}"))
