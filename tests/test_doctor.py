@@ -447,6 +447,10 @@ def test_render_table_and_quiet(capsys: pytest.CaptureFixture[str]) -> None:
         render_doctor(report)
         out = capsys.readouterr().out
         assert "config" in out and "3 s ahead" in out and "0 failed, 1 warnings" in out
+        assert " fix " in out.splitlines()[2] and "ntp" in out  # the header row has the fix column
+        render_doctor(DoctorReport([Check("config", "ok", "p.toml: 1 assets")]))
+        out = capsys.readouterr().out  # nothing to fix: no empty column taking the details' room
+        assert "fix" not in out and "all checks passed" in out, out
         output.OPTIONS.quiet = True
         output.reset_consoles()
         render_doctor(report)

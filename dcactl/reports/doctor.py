@@ -279,9 +279,12 @@ def render_doctor(report: DoctorReport) -> None:
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("detail", overflow="fold")
-    table.add_column("fix", overflow="fold")
+    fixes = any(c.fix for c in rows)  # no empty column when nothing needs fixing: the details get its room
+    if fixes:
+        table.add_column("fix", overflow="fold")
     for c in rows:
-        table.add_row(Text(c.name), Text(c.status, style=_STYLE[c.status]), Text(c.detail), Text(c.fix or ""))
+        cells = [Text(c.name), Text(c.status, style=_STYLE[c.status]), Text(c.detail)]
+        table.add_row(*cells, *([Text(c.fix or "")] if fixes else []))
     console = output.out()
     console.print(table)
     failed = sum(1 for c in report.checks if c.status == "fail")
