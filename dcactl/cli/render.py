@@ -139,6 +139,7 @@ def render_markets(rows: list[MarketRow]) -> None:
             for r in rows
         ],
         right=("asset id", "szDecimals", "mid (USDC)"),
+        keep=("asset", "venue", "pair"),  # short values, never split mid-word: the note folds instead
     )
 
 
