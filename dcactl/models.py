@@ -34,6 +34,11 @@ DUST_REASON = "dust conversion"
 """The ledger's reason for a fill the exchange made itself, selling a dust balance into USDC (trade id 0):
 ``history``, ``status`` and ``lots`` show such fills as their own kind of disposal."""
 
+RUNWAY_WARN_PERIODS = 3
+"""Fewer periods of USDC runway than this is a warning (doctor, status, the end of a live run); less
+than one is a failure. Here, not in :mod:`dcactl.reports.stats`, so a run does not import the
+reports to read it."""
+
 
 def utcnow() -> datetime:
     """The current instant, UTC-aware."""

@@ -42,7 +42,8 @@ def test_needs_history_matches_history_days() -> None:
 
 def test_nothing_due_cron_run_imports_no_numpy(tmp_path: Path, devnet: Any, cli: Any) -> None:
     """After a round, the next cron run of a fixed-amount portfolio (nothing due) never loads numpy
-    or the signing stack: the every-15-minutes case pays only for what it uses."""
+    or the signing stack, nor the reports or, without [notify], the notifications: the
+    every-15-minutes case pays only for what it uses."""
     cfg = write_portfolio(tmp_path / "p.toml", devnet.url, '[assets.BTC]\namount = 20\nevery = "week"\n')
     assert cli("--config", str(cfg), "run").code == 0
     probe = "\n".join([
@@ -52,9 +53,10 @@ def test_nothing_due_cron_run_imports_no_numpy(tmp_path: Path, devnet: Any, cli:
         f"    main(['--config', {str(cfg)!r}, '--quiet', 'run'])",
         "except SystemExit as e:",
         "    code = e.code",
-        "print(code, 'numpy' in sys.modules, 'eth_account' in sys.modules)",
+        "print(code, *(name in sys.modules for name in",
+        "      ('numpy', 'eth_account', 'dcactl.reports.stats', 'dcactl.notify.hooks')))",
     ])
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
     )
-    assert done.stdout.split() == ["0", "False", "False"], done.stderr
+    assert done.stdout.split() == ["0", "False", "False", "False", "False"], done.stderr

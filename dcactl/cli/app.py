@@ -190,18 +190,23 @@ def _notifier(config_path: Path | None, command: str) -> Any:
     """The run's notifier, or None without [notify]. A portfolio that does not load still gets its
     heartbeat pinged when that one value can be read (the load error itself is raised by the run)."""
     from dcactl.errors import ConfigError
-    from dcactl.notify.hooks import RunNotifier, heartbeat_of_broken_config
     from dcactl.session import load
 
     try:
-        return RunNotifier.for_config(load(config_path), command)
+        config = load(config_path)
     except ConfigError:
         from dcactl.config.schema import find_config_path
+        from dcactl.notify.hooks import heartbeat_of_broken_config
 
         try:
             return heartbeat_of_broken_config(find_config_path(config_path))
         except DcactlError:
             return None
+    if not config.notify.enabled:  # nothing is ever sent: the notify package stays unloaded
+        return None
+    from dcactl.notify.hooks import RunNotifier
+
+    return RunNotifier.for_config(config, command)
 
 
 async def _messages(session: Any, result: Any) -> list[Any]:

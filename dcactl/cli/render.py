@@ -216,7 +216,7 @@ def render_status(report: StatusReport) -> None:
                          for a, (n, units, usd) in sorted(report.dust.items()))
         output.note(f"Dust conversions (sold by the exchange, in the external rows): {each}")
     if report.cash is not None and not output.OPTIONS.quiet:
-        from dcactl.reports.stats import RUNWAY_WARN_PERIODS
+        from dcactl.models import RUNWAY_WARN_PERIODS
 
         c = report.cash
         style = "red" if c.periods < 1 else "yellow" if c.periods < RUNWAY_WARN_PERIODS else None

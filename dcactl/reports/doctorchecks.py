@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from dcactl.cli.output import fmt_usd
 from dcactl.errors import DcactlError, ResolveError, SecretError
-from dcactl.reports.stats import RUNWAY_WARN_PERIODS, largest_amount, runway
+from dcactl.models import RUNWAY_WARN_PERIODS
+from dcactl.reports.stats import largest_amount, runway
 
 if TYPE_CHECKING:
     from dcactl.config.keys import Signer

@@ -625,9 +625,6 @@ __all__ = [
 
 # --- spending and runway -------------------------------------------------------------------
 
-RUNWAY_WARN_PERIODS = 3
-"""Fewer periods of runway than this is a warning (doctor, status); less than one is a failure."""
-
 DAYS_PER_UNIT: Mapping[str, Decimal] = {
     "hour": Decimal(1) / 24, "day": Decimal(1), "week": Decimal(7), "month": Decimal("30.4375"),
 }

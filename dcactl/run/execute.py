@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dcactl.errors import DcactlError, ExitCode
 from dcactl.models import (
+    RUNWAY_WARN_PERIODS,
     AssetResult,
     IntentStatus,
     OrderIntent,
@@ -37,7 +38,6 @@ from dcactl.models import (
     to_ms,
     utcnow,
 )
-from dcactl.reports.stats import RUNWAY_WARN_PERIODS
 from dcactl.run.core import AssetDecision, RunRequest
 from dcactl.run.plan import prepare, select_assets
 from dcactl.run.reconcile import (
