@@ -17,9 +17,12 @@ With ``--rsi`` every asset also has a daily RSI rule (levels 0.1/99.9, so it nev
 Wall time is the whole process (interpreter start, imports, config, ledger, network) measured
 around `subprocess.run`; the median of ``--repeat`` runs is shown. Sequential round trips are
 counted from the devnet's own logs: every /info request and /exchange action of the run has the time
-it was handled; since each waits the same latency first, requests whose start overlaps were handled
-within a few ms of each other, so a new round begins whenever a request comes ≥ latency/2 after
-the first of the current round. Targets (issue 4): parallel ≤ 3 rounds and ≤ 3 × latency + 0.6 s.
+it was handled; each waits the same latency first, so a request handled less than one latency after
+the first of the current round was sent before that one's answer left, and cannot have waited for
+it: it is in the same round. A new round begins with a request handled a latency or more after the
+first of the current one (the rule was half a latency, which counted one round as two when a busy
+machine took over 50 ms to send a round of 81 requests). Targets (issue 4): parallel ≤ 3 rounds
+and ≤ 3 × latency + 0.6 s.
 
 Where the time of a parallel run goes (issue 17), each against its goal:
 
@@ -125,10 +128,11 @@ def _stack_floor(repeat: int) -> float:
 
 
 def _rounds(times_ms: list[int], latency_ms: int) -> int:
-    """Sequential rounds among handled-at times: a new round starts ≥ latency/2 after the last start."""
+    """Sequential rounds among handled-at times: a new round starts ≥ one latency after the last start
+    (a request handled sooner left before the answer it would have waited for)."""
     rounds, start = 0, None
     for t in sorted(times_ms):
-        if start is None or t - start >= latency_ms / 2:
+        if start is None or t - start >= latency_ms:
             rounds, start = rounds + 1, t
     return rounds
 
