@@ -1,4 +1,4 @@
-"""Strategies replayed beside this process (dcactl.backtest.beside): the forked child's answer comes
+"""Strategies replayed beside this process (dcactl.beside): the forked child's answer comes
 back whole, a child that fails leaves the work to this process, and a backtest split between the two
 gives exactly the figures and curves of one process."""
 
@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dcactl.backtest import beside as beside_module
+from dcactl import beside as beside_module
 from dcactl.backtest import run as backtest_run
-from dcactl.backtest.beside import Beside, beside
 from dcactl.backtest.results import Costs
 from dcactl.backtest.run import BacktestRequest, _halves, run_backtest_csv
 from dcactl.backtest.variants import Strategy
+from dcactl.beside import Beside, beside
 from dcactl.session import load
 
 

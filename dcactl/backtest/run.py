@@ -11,12 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dcactl.backtest.beside import beside
 from dcactl.backtest.engine import replay
 from dcactl.backtest.prices import Bar, Series, coverage_problem, from_candles, load_csv
 from dcactl.backtest.results import Costs, StrategyResult
 from dcactl.backtest.tracks import Sweep
 from dcactl.backtest.variants import Strategy, only_assets, strategies
+from dcactl.beside import beside
 from dcactl.errors import DcactlError, UsageError
 from dcactl.models import Market
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 BASELINES = ("plain", "lump-sum")
 CHILD_GRACE_S = 30.0
 CHILD_FACTOR = 4.0
-"""The replay waits for its child (:mod:`dcactl.backtest.beside`) this many seconds plus this many
+"""The replay waits for its child (:mod:`dcactl.beside`) this many seconds plus this many
 times what its own half took; a child still silent then is killed and its half replayed here. The
 halves are alike but not equal (rules cost more than the baselines), so the margin is wide: a child
 is only given up when it is stuck, and a stuck child costs at most that wait."""
