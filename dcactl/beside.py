@@ -26,7 +26,7 @@ import pickle
 import select
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from dcactl.machine import cores
@@ -117,6 +117,39 @@ def beside(work: Callable[[], T], *, enabled: bool = True) -> Iterator[Beside[T]
         yield child
     finally:
         child.stop()
+
+
+GRACE_S = 30.0
+FACTOR = 4.0
+"""How long to wait for a child that has about as much to do as this process had: this many seconds
+plus this many times what this process's share took. A child still silent then is killed and its
+share done here. The shares are alike, not equal, so the margin is wide: a child is only given up
+when it is stuck, and a stuck child costs at most that wait."""
+
+
+def patience(own_s: float) -> float:
+    """Seconds to wait for a child whose share is like the one this process did in ``own_s``."""
+    return GRACE_S + FACTOR * own_s
+
+
+def in_halves(jobs: Sequence[Callable[[], T]], *, enabled: bool = True) -> list[T]:
+    """``[job() for job in jobs]``, the first half computed by a forked child while this process
+    computes the second (one process on one core, for fewer than two jobs, or when not ``enabled``).
+    Each job must be a pure function of what this process holds, its result picklable; the results
+    are the same either way, and a child that fails leaves its half to this process."""
+    if len(jobs) < 2:
+        return [job() for job in jobs]
+    cut = len(jobs) // 2
+    there, here = jobs[:cut], jobs[cut:]
+
+    def work_there() -> list[T]:
+        return [job() for job in there]
+
+    with beside(work_there, enabled=enabled) as child:
+        started = time.monotonic()
+        mine = [job() for job in here]
+        got = child.result(timeout=patience(time.monotonic() - started)) if child is not None else None
+    return (got if got is not None else work_there()) + mine
 
 
 def _child(work: Callable[[], Any], reading: int, writing: int) -> None:  # pragma: no cover - the child

@@ -224,7 +224,31 @@ def test_a_stuck_child_leaves_its_strategies_to_this_process(
         return replay_each(*args)
 
     monkeypatch.setattr(backtest_run, "_replay_each", hangs_in_the_child)
-    monkeypatch.setattr(backtest_run, "CHILD_GRACE_S", 0.3)
-    monkeypatch.setattr(backtest_run, "CHILD_FACTOR", 0.0)
+    monkeypatch.setattr(beside_module, "GRACE_S", 0.3)
+    monkeypatch.setattr(beside_module, "FACTOR", 0.0)
     split = run_backtest_csv(config, request)
     assert [r.to_json() for r in split.results] == [r.to_json() for r in alone.results]
+
+
+def test_in_halves_gives_every_result_in_order_the_first_half_from_a_child() -> None:
+    """in_halves(jobs) == [job() for job in jobs]; the first half is computed in another process."""
+    parent = os.getpid()
+    jobs = [lambda n=n: (n * n, os.getpid()) for n in range(7)]
+    got = beside_module.in_halves(jobs)
+    assert [v for v, _ in got] == [n * n for n in range(7)]
+    assert {pid for _, pid in got[:3]} != {parent} and len({pid for _, pid in got[:3]}) == 1
+    assert {pid for _, pid in got[3:]} == {parent}
+    assert beside_module.in_halves(jobs, enabled=False) == [(n * n, parent) for n in range(7)]
+    assert beside_module.in_halves(jobs[:1]) == [(0, parent)]  # one job: no child for it
+    assert beside_module.in_halves([]) == []
+
+
+def test_in_halves_does_a_failed_childs_half_itself() -> None:
+    parent = os.getpid()
+
+    def job(n: int) -> int:
+        if os.getpid() != parent:
+            os._exit(5)
+        return n
+
+    assert beside_module.in_halves([lambda n=n: job(n) for n in range(5)]) == list(range(5))

@@ -152,6 +152,27 @@ def test_backtest_page_draws_each_strategy() -> None:
     assert "0.001 BTC at 100,000.00 for 100.00 USDC" in page
 
 
+def test_pages_drawn_in_halves_are_the_pages_drawn_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands draw half the charts in a forked child (dcactl.beside.in_halves): the very same
+    bytes as drawing them one after the other, for both pages."""
+    from dcactl import beside
+
+    monkeypatch.setattr(beside, "cores", lambda: 2)  # a child only with a second core: pretend
+    forks: list[int] = []
+    fork = beside.beside
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        forks.append(1)
+        return fork(*args, **kwargs)
+
+    monkeypatch.setattr(beside, "beside", counted)
+    data = _portfolio(4, 200, 7)
+    assert report_page(data, beside.in_halves) == report_page(data)
+    doc, curves = _curves()
+    assert backtest_page(doc, curves, beside.in_halves) == backtest_page(doc, curves)
+    assert len(forks) == 2, "each page drew half its charts in a child"
+
+
 # ---- the command against the devnet ---------------------------------------------------------------
 
 def test_report_command_writes_the_ledger(tmp_path: Path, devnet: Any, cli: Any) -> None:

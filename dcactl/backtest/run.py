@@ -16,7 +16,7 @@ from dcactl.backtest.prices import Bar, Series, coverage_problem, from_candles, 
 from dcactl.backtest.results import Costs, StrategyResult
 from dcactl.backtest.tracks import Sweep
 from dcactl.backtest.variants import Strategy, only_assets, strategies
-from dcactl.beside import beside
+from dcactl.beside import beside, patience
 from dcactl.errors import DcactlError, UsageError
 from dcactl.models import Market
 
@@ -25,12 +25,6 @@ if TYPE_CHECKING:
     from dcactl.session import Session
 
 BASELINES = ("plain", "lump-sum")
-CHILD_GRACE_S = 30.0
-CHILD_FACTOR = 4.0
-"""The replay waits for its child (:mod:`dcactl.beside`) this many seconds plus this many
-times what its own half took; a child still silent then is killed and its half replayed here. The
-halves are alike but not equal (rules cost more than the baselines), so the margin is wide: a child
-is only given up when it is stuck, and a stuck child costs at most that wait."""
 
 
 @dataclass(frozen=True)
@@ -241,7 +235,7 @@ def _replay_all(
         by_name = _replay_each(request, here, daily, hourly, sz)
         if there:
             # the child has about as much to do: one that is far later than that is stuck, not slow
-            patience = CHILD_GRACE_S + CHILD_FACTOR * (time.monotonic() - started)
-            got = child.result(timeout=patience) if child is not None else None
+            wait = patience(time.monotonic() - started)
+            got = child.result(timeout=wait) if child is not None else None
             by_name.update(got if got is not None else replay_there())
     return BacktestResult(request, [by_name[s.name] for s in runs], notes)

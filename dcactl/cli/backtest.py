@@ -114,13 +114,14 @@ def _no_cycle_collection() -> Iterator[None]:
 
 def _write_html(path: Path, result: Any) -> None:
     from dcactl.backtest.results import document
+    from dcactl.beside import in_halves
     from dcactl.config.files import write_text_atomic
     from dcactl.reports.html import backtest_page
 
     req = result.request
     curves = [r.curve for r in result.results if r.curve is not None]
     assert len(curves) == len(result.results), "a --html backtest keeps every curve"
-    page = backtest_page(document(result.results, req.start, req.end, req.costs), curves)
+    page = backtest_page(document(result.results, req.start, req.end, req.costs), curves, in_halves)
     try:
         write_text_atomic(path, page)
     except OSError as exc:

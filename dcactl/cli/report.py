@@ -25,6 +25,7 @@ def report(
     ] = None,
 ) -> None:
     """Write one self-contained, offline HTML report of the ledger with charts."""
+    from dcactl.beside import in_halves
     from dcactl.config.files import write_text_atomic
     from dcactl.reports.html import report_page
     from dcactl.reports.report import gather
@@ -38,7 +39,7 @@ def report(
 
     with output.progress("dcactl report: reading the ledger and prices..."):
         data = with_session(ctx, work, create=False)
-        page = report_page(data)
+        page = report_page(data, in_halves)  # the session is closed: half the charts in a child
     try:
         write_text_atomic(out, page)
     except OSError as exc:

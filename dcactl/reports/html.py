@@ -8,7 +8,11 @@ series are simplified, which keeps a year of three assets near 100 KB. Each buy 
 transparent background, readable in light and dark mode; the page's own colours follow
 ``prefers-color-scheme``.
 
-Pure: :func:`report_page` and :func:`backtest_page` take plain values and return the HTML text.
+Pure: :func:`report_page` and :func:`backtest_page` take plain values and return the HTML text. Each
+chart is drawn by a function of those values alone; the pages hand them all to ``draw`` (by default
+one after the other), so a caller may draw them elsewhere — the commands pass
+:func:`dcactl.beside.in_halves`, which draws half of them in a forked child on a second core — and
+get the same page.
 """
 
 from __future__ import annotations
@@ -22,8 +26,18 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dcactl.models import Fill, StrategyCurve
     from dcactl.reports.report import AssetSeries, ReportData
+
+    Draw = Callable[[Sequence[Callable[[], str]]], list[str]]
+    """Draws every chart of a page: ``[chart() for chart in charts]``, in order, however computed."""
+
+
+def in_order(charts: Sequence[Callable[[], str]]) -> list[str]:
+    """The default :data:`Draw`: each chart drawn here, one after the other."""
+    return [chart() for chart in charts]
 
 MAX_MARKERS = 250
 """Above this many buys in one chart, buys are drawn per week (then per month), each marker the sum."""
@@ -335,9 +349,10 @@ def _when(t: datetime | None) -> str:
 
 
 
-def report_page(data: ReportData) -> str:
+def report_page(data: ReportData, draw: Draw = in_order) -> str:
     """The ``report`` page: status table, allocation, value against invested (real and paper apart),
-    one price chart per asset with its buys and average cost, and the last runs with their reasons."""
+    one price chart per asset with its buys and average cost, and the last runs with their reasons.
+    ``draw`` draws the charts (see the module's docstring)."""
     from dcactl.reports.runlog import describe
 
     s = data.status
@@ -354,22 +369,26 @@ def report_page(data: ReportData) -> str:
         [name, _fmt(t.invested_usd), _fmt(t.value_usd), _signed(t.pnl_usd), _signed(t.pnl_pct, "%"), t.buys]
         for name, t in s.totals.items()), ["source"]))
     held = [(f"{r.asset} ({r.source})", r.value_usd) for r in s.rows if r.value_usd and r.value_usd > 0]
-    body.append("<h2>Allocation and value</h2><div class=\"grid\">")
+    top: list[tuple[str, Callable[[], str], str]] = []  # (name, chart, caption) in page order
     if held:
-        body.append(_chart("allocation", allocation_chart([(n, v) for n, v in held if v is not None]),
-                           "Value of each holding at current prices (real and paper apart)."))
+        shares = [(n, v) for n, v in held if v is not None]
+        top.append(("allocation", lambda: allocation_chart(shares),
+                    "Value of each holding at current prices (real and paper apart)."))
     for label, sources, color in (("real", REAL, PALETTE[0]), ("paper", ("paper",), PALETTE[4])):
         points = value_curve(data.assets, sources)
         if points:
-            body.append(_chart(f"value-{label}", value_chart(points, label, color),
-                               f"{label.capitalize()} holdings valued at each day's close, against the "
-                               "USDC put in so far."))
+            top.append((f"value-{label}", _bind(value_chart, points, label, color),
+                        f"{label.capitalize()} holdings valued at each day's close, against the USDC put "
+                        "in so far."))
+    assets = [(f"asset-{series.asset}", _bind(asset_chart, series, PALETTE[i % len(PALETTE)]),
+               f"{series.asset}: daily close, buys (hover for size and price) and the average cost."
+               + ("" if series.closes else " No price history could be read for it."))
+              for i, series in enumerate(data.assets)]
+    drawn = iter(draw([chart for _, chart, _ in top + assets]))
+    body.append("<h2>Allocation and value</h2><div class=\"grid\">")
+    body += [_chart(name, next(drawn), caption) for name, _, caption in top]
     body.append("</div><h2>Assets</h2><div class=\"grid\">")
-    for i, series in enumerate(data.assets):
-        note = "" if series.closes else " No price history could be read for it."
-        body.append(_chart(f"asset-{series.asset}", asset_chart(series, PALETTE[i % len(PALETTE)]),
-                           f"{series.asset}: daily close, buys (hover for size and price) and the average "
-                           f"cost.{note}"))
+    body += [_chart(name, next(drawn), caption) for name, _, caption in assets]
     body.append("</div><h2>Last runs</h2>")
     if data.runs:
         body.append(_table(["started", "command", "mode", "exit", "what happened"], (
@@ -386,11 +405,10 @@ def report_page(data: ReportData) -> str:
     return _page("dcactl report", meta, body)
 
 
-def backtest_page(document: Mapping[str, Any], curves: Sequence[StrategyCurve]) -> str:
+def backtest_page(document: Mapping[str, Any], curves: Sequence[StrategyCurve], draw: Draw = in_order) -> str:
     """The ``backtest --html`` page: every strategy's value and invested curves overlaid, each
-    strategy's buys, and the table of figures of ``document`` (``backtest --json``)."""
-    import matplotlib
-
+    strategy's buys, and the table of figures of ``document`` (``backtest --json``). ``draw`` draws
+    the charts (see the module's docstring)."""
     body = ["<h2>Figures</h2>", _table(
         ["strategy", "invested", "value", "PnL", "PnL %", "XIRR %", "max drawdown %", "fees", "buys",
          "skips"],
@@ -400,6 +418,26 @@ def backtest_page(document: Mapping[str, Any], curves: Sequence[StrategyCurve]) 
           _fmt(Decimal(s["fees_usd"])), s["buys"], s["skips"]] for s in document.get("strategies", [])),
         ["strategy"],
     )]
+    charts = [_bind(_overlay_chart, curves)]
+    charts += [_bind(_buys_chart, curve, PALETTE[i % len(PALETTE)]) for i, curve in enumerate(curves)]
+    overlay, *buys = draw(charts)
+    body += ["<h2>Value against invested</h2>",
+             _chart("strategies", overlay, "Each strategy's value at the daily close (solid) and the USDC "
+                                           "it had put in (dotted).")]
+    body.append("<h2>Buys</h2><div class=\"grid\">")
+    for curve, svg in zip(curves, buys, strict=True):
+        body.append(_chart(f"buys-{curve.name}", svg, f"{curve.name}: {len(curve.buys)} buys, USDC per buy "
+                                                      "(hover for asset, size, price)."))
+    body.append("</div>")
+    meta = (f"{document.get('from', '')} to {document.get('to', '')} · fee {document.get('fee_bps')} bps · "
+            f"slippage {document.get('slippage_bps')} bps · values in USDC")
+    return _page("dcactl backtest", meta, body)
+
+
+def _overlay_chart(curves: Sequence[StrategyCurve]) -> str:
+    """Every strategy's value (solid) and invested (dotted) curve, one colour each."""
+    import matplotlib
+
     with matplotlib.rc_context(_rc()):
         fig, ax = _figure(3.2)
         for i, curve in enumerate(curves):
@@ -410,19 +448,12 @@ def backtest_page(document: Mapping[str, Any], curves: Sequence[StrategyCurve]) 
         ax.set_ylabel("USDC (dotted: invested)")
         _dates(ax)
         _legend(ax)
-        overlay = _svg(fig)
-    body += ["<h2>Value against invested</h2>",
-             _chart("strategies", overlay, "Each strategy's value at the daily close (solid) and the USDC "
-                                           "it had put in (dotted).")]
-    body.append("<h2>Buys</h2><div class=\"grid\">")
-    for i, curve in enumerate(curves):
-        body.append(_chart(f"buys-{curve.name}", _buys_chart(curve, PALETTE[i % len(PALETTE)]),
-                           f"{curve.name}: {len(curve.buys)} buys, USDC per buy (hover for asset, size, "
-                           "price)."))
-    body.append("</div>")
-    meta = (f"{document.get('from', '')} to {document.get('to', '')} · fee {document.get('fee_bps')} bps · "
-            f"slippage {document.get('slippage_bps')} bps · values in USDC")
-    return _page("dcactl backtest", meta, body)
+        return _svg(fig)
+
+
+def _bind(chart: Callable[..., str], *args: Any) -> Callable[[], str]:
+    """``chart`` with its arguments, to be drawn later (by :data:`Draw`)."""
+    return lambda: chart(*args)
 
 
 def _buys_chart(curve: StrategyCurve, color: str) -> str:
