@@ -94,6 +94,10 @@ def test_buy_force_gets_its_own_period(tmp_path: Path, devnet: Any, cli: Any) ->
     assert cli("--config", str(cfg), "run").code == 0
     not_due = cli("--config", str(cfg), "--json", "buy", "ETH")
     assert [r["status"] for r in not_due.json()["results"]] == ["not_due"]
+    shown = cli("--config", str(cfg), "buy", "ETH")  # the table says it was a buy, and how to force it
+    assert shown.code == 0 and shown.out.startswith("dcactl paper buy on ")
+    assert "ETH is not due: add --force to buy it now anyway" in shown.out
+    assert "not due" not in cli("--config", str(cfg), "-q", "buy", "ETH").out
     for _ in range(2):
         forced = cli("--config", str(cfg), "--json", "buy", "ETH", "--force", "--amount", "20")
         assert forced.code == 0, forced.err

@@ -180,7 +180,7 @@ def _run_with(ctx: typer.Context, request: Any, signing: Any) -> None:
             _warn_undelivered(hooks.stopped(str(exc), int(exc.exit_code)))
         raise
     code = exit_code_for(result, request)
-    render_run(result, code)
+    render_run(result, code, request.command, request.force)
     if hooks is not None:
         _warn_undelivered(hooks.finished(result.to_json(), int(code), messages))
     finish(code)

@@ -39,8 +39,9 @@ RUN_WIDE = 110
 """Below this terminal width the ``run`` table leaves out the venue column."""
 
 
-def render_run(result: RunResult, code: ExitCode) -> None:
-    """Show a run: JSON document, a table, or nothing at all when ``--quiet`` and all went well."""
+def render_run(result: RunResult, code: ExitCode, command: str = "run", forced: bool = False) -> None:
+    """Show a run (``command`` ``run`` or ``buy``; ``forced``: ``buy --force``): JSON document, a table,
+    or nothing at all when ``--quiet`` and all went well."""
     from dcactl import timing
 
     timings = timing.report()
@@ -55,7 +56,7 @@ def render_run(result: RunResult, code: ExitCode) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"dcactl {result.mode} run on {result.network}", title_justify="left")
+    table = Table(title=f"dcactl {result.mode} {command} on {result.network}", title_justify="left")
     narrow = output.out().width < RUN_WIDE  # the venue goes and each reason gets a line of its own
     columns = [("asset", False), *([] if narrow else [("venue", False)]), ("status", False), ("USDC", True),
                ("size", True), ("avg price", True), ("fee", True), *([] if narrow else [("reason", False)])]
@@ -83,6 +84,11 @@ def render_run(result: RunResult, code: ExitCode) -> None:
         for r in result.results:
             if r.reason:
                 output.out().print(f"{r.asset} ({r.venue}): {r.reason}", markup=False)
+    if command == "buy" and not forced:
+        for r in result.results:
+            if r.status == "not_due":
+                output.note(f"{r.asset} is not due: add --force to buy it now anyway (in a period of its "
+                            "own)")
 
 
 def render_calendar(doc: dict[str, Any]) -> None:
