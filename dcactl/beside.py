@@ -4,7 +4,9 @@ this process holds and hands its result back through a pipe (pickled).
 A backtest's strategies are independent replays of the same prices (:mod:`dcactl.backtest.run`):
 on a machine with two cores or more, a child takes about half of them while this process replays
 the rest, and the figures are the same as one process's (each replay is a pure function of the
-prices, the costs and its strategy; the caches strategies share only memoise).
+prices, the costs and its strategy; the caches strategies share only memoise). The charts of the
+HTML pages (``report``, ``backtest --html``) are drawn the same way, half in a child
+(:func:`in_halves`), into the same bytes.
 
 Only where it is safe and cheap: a POSIX ``fork`` (the child starts with this process's memory,
 so nothing is imported or parsed again), two cores or more. The child runs nothing but ``work``:

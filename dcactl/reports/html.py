@@ -372,7 +372,7 @@ def report_page(data: ReportData, draw: Draw = in_order) -> str:
     top: list[tuple[str, Callable[[], str], str]] = []  # (name, chart, caption) in page order
     if held:
         shares = [(n, v) for n, v in held if v is not None]
-        top.append(("allocation", lambda: allocation_chart(shares),
+        top.append(("allocation", _bind(allocation_chart, shares),
                     "Value of each holding at current prices (real and paper apart)."))
     for label, sources, color in (("real", REAL, PALETTE[0]), ("paper", ("paper",), PALETTE[4])):
         points = value_curve(data.assets, sources)
