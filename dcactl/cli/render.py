@@ -405,14 +405,13 @@ def render_plan(report: PlanReport) -> None:
     con.print(Text(f"Plan as of {report.as_of:%Y-%m-%d %H:%M} UTC ({report.mode} on {report.network})",
                    style="bold"))
     for a in report.assets:
-        head = f"{a['asset']} [{a['venue']}] " + ("due: " if a["due"] else "not due; when due: ")
+        name = f"{a['asset']} [{a['venue']}]"
         if a["amount_usd"] is None:  # nothing could be decided (a price, a balance or a check failed)
-            head = f"{a['asset']} [{a['venue']}] {'due' if a['due'] else 'not due'}: cannot decide"
-            head += f" — {a['skip']}" if a["skip"] else ""
-        elif a["skip"]:
-            head += f"skip — {a['skip']}"
+            why = f" — {a['skip']}" if a["skip"] else ""
+            head = f"{name} {'due' if a['due'] else 'not due'}: cannot decide{why}"
         else:
-            head += f"buy {a['amount_usd']} USDC"
+            what = f"skip — {a['skip']}" if a["skip"] else f"buy {a['amount_usd']} USDC"
+            head = f"{name} {'due' if a['due'] else 'not due; when due'}: {what}"
         if a["order"]:
             order = f"IOC {a['order']['size']} at limit {a['order']['limit_px']}"
             head += f" ({order})" if a["due"] else f" (now: {order})"
